@@ -1,0 +1,177 @@
+"""Safety: run a registered shield over messages, and OpenAI-compatible moderations, routed by shield."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .common import Request
+from .inference import Message
+from .routes import Api, ApiSpec, ResourceRef, Route
+
+# -- Llama Stack content and messages (the pre-OpenAI wire shapes; agents and tool_runtime use them too) ----------
+
+
+class ImageURI(BaseModel):
+    uri: str
+
+
+class ImageData(BaseModel):
+    """An image as a URL (``url.uri``, may be a data URL) or as base64 ``data``."""
+
+    url: ImageURI | None = None
+    data: str | None = None
+
+
+class TextContentItem(BaseModel):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ImageContentItem(BaseModel):
+    type: Literal["image"] = "image"
+    image: ImageData
+
+
+InterleavedContentItem = Annotated[TextContentItem | ImageContentItem, Field(discriminator="type")]
+InterleavedContent = str | InterleavedContentItem | list[InterleavedContentItem]
+
+
+class StackToolCall(BaseModel):
+    """A tool call in the Llama Stack shape (``call_id``, ``tool_name``, ``arguments``)."""
+
+    model_config = ConfigDict(extra="allow")
+    call_id: str
+    tool_name: str
+    arguments: str | dict[str, Any]
+    arguments_json: str | None = None
+
+
+class StackUserMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["user"] = "user"
+    content: InterleavedContent
+    context: InterleavedContent | None = None
+
+
+class StackSystemMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system"] = "system"
+    content: InterleavedContent
+
+
+class StackToolResponseMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["tool"] = "tool"
+    call_id: str
+    content: InterleavedContent
+
+
+class StackCompletionMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["assistant"] = "assistant"
+    content: InterleavedContent
+    stop_reason: Literal["end_of_turn", "end_of_message", "out_of_tokens"] = "end_of_turn"
+    tool_calls: list[StackToolCall] | None = None
+
+
+StackMessage = Annotated[
+    StackUserMessage | StackSystemMessage | StackToolResponseMessage | StackCompletionMessage,
+    Field(discriminator="role"),
+]
+
+#: A message a shield inspects: OpenAI shape (upstream 0.7) first, else the Llama Stack shape (the 0.2 SDK).
+ShieldMessage = Annotated[Message | StackMessage, Field(union_mode="left_to_right")]
+
+# -- requests ----------------------------------------------------------------------------------------------------
+
+
+class RunShieldRequest(Request):
+    shield_id: str = Field(min_length=1)
+    messages: list[ShieldMessage] = Field(min_length=1)
+    params: dict[str, Any] | None = None
+
+
+class ModerationTextInput(BaseModel):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ModerationImageInput(BaseModel):
+    type: Literal["image_url"] = "image_url"
+    image_url: dict[str, Any]
+
+
+ModerationInput = Annotated[ModerationTextInput | ModerationImageInput, Field(discriminator="type")]
+
+
+class ModerationRequest(Request):
+    """``model`` names a shield; when absent the stack's default shield is used."""
+
+    input: str | list[str] | list[ModerationInput]
+    model: str | None = Field(default=None, min_length=1)
+
+
+# -- responses ---------------------------------------------------------------------------------------------------
+
+
+class SafetyViolation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    violation_level: Literal["info", "warn", "error"]
+    user_message: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunShieldResponse(BaseModel):
+    violation: SafetyViolation | None = None
+
+
+class ModerationResult(BaseModel):
+    """One input's verdict; category keys are OpenAI's (``hate``, ``self-harm/intent`` ...) or the shield's own."""
+
+    model_config = ConfigDict(extra="allow")
+    flagged: bool
+    categories: dict[str, bool] | None = None
+    category_scores: dict[str, float] | None = None
+    category_applied_input_types: dict[str, list[str]] | None = None
+    user_message: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModerationObject(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    model: str
+    results: list[ModerationResult]
+
+
+# -- provider contract -------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class SafetyProvider(Protocol):
+    """What a safety provider implements. ``request.shield_id`` / ``request.model`` is already its own shield id."""
+
+    async def run_shield(self, request: RunShieldRequest) -> RunShieldResponse:
+        """Run a shield over a list of messages and report any violation."""
+        ...
+
+    async def run_moderation(self, request: ModerationRequest) -> ModerationObject:
+        """Classify inputs as harmful or not, OpenAI moderations style."""
+        ...
+
+
+SPEC = ApiSpec(
+    api=Api.safety,
+    title="Safety",
+    protocol=SafetyProvider,
+    description="Shields and moderations over messages and text, federated across providers by shield.",
+    routes=(
+        Route("POST", "/v1/safety/run-shield", "run_shield", "Run a shield over messages.",
+              RunShieldRequest, RunShieldResponse, resource=ResourceRef("shield_id", "shield")),
+        Route("POST", "/v1/moderations", "run_moderation", "Create a moderation (classify inputs).",
+              ModerationRequest, ModerationObject, resource=ResourceRef("model", "shield"),
+              aliases=("/v1/openai/v1/moderations",)),
+    ),
+)

@@ -1,0 +1,209 @@
+"""Tool runtime: list the tools of registered tool groups and invoke them, plus the RAG tool's insert and query."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .common import DataList, Request, StrictRequest
+from .resources import URL
+from .routes import Api, ApiSpec, ResourceRef, Route
+from .safety import InterleavedContent
+
+# -- tools -------------------------------------------------------------------------------------------------------
+
+
+class ToolParameter(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    parameter_type: str
+    description: str = ""
+    required: bool = True
+    default: Any = None
+
+
+class ToolDef(BaseModel):
+    """A tool as a provider or a client describes it: ``parameters`` (0.2 shape) and/or JSON-schema ``input_schema``."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1)
+    description: str | None = None
+    parameters: list[ToolParameter] | None = None
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    toolgroup_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class RegisteredTool(BaseModel):
+    """A tool of a registered tool group, as ``GET /v1/tools`` lists it."""
+
+    model_config = ConfigDict(extra="allow")
+    identifier: str
+    provider_resource_id: str | None = None
+    provider_id: str
+    type: Literal["tool"] = "tool"
+    toolgroup_id: str
+    name: str | None = None
+    description: str | None = None
+    parameters: list[ToolParameter] = Field(default_factory=list)
+    input_schema: dict[str, Any] | None = None
+    output_schema: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ToolInvocationResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    content: InterleavedContent | None = None
+    error_message: str | None = None
+    error_code: int | None = None
+    metadata: dict[str, Any] | None = None
+
+
+# -- RAG tool ----------------------------------------------------------------------------------------------------
+
+
+class RAGDocument(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    document_id: str = Field(min_length=1)
+    content: InterleavedContent | URL
+    mime_type: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DefaultQueryGeneratorConfig(BaseModel):
+    type: Literal["default"] = "default"
+    separator: str = " "
+
+
+class LLMQueryGeneratorConfig(BaseModel):
+    type: Literal["llm"] = "llm"
+    model: str = Field(min_length=1)
+    template: str
+
+
+QueryGeneratorConfig = Annotated[DefaultQueryGeneratorConfig | LLMQueryGeneratorConfig, Field(discriminator="type")]
+
+
+class RRFRanker(BaseModel):
+    type: Literal["rrf"] = "rrf"
+    impact_factor: float = Field(default=60.0, gt=0)
+
+
+class WeightedRanker(BaseModel):
+    type: Literal["weighted"] = "weighted"
+    alpha: float = Field(default=0.5, ge=0, le=1)
+
+
+Ranker = Annotated[RRFRanker | WeightedRanker, Field(discriminator="type")]
+
+
+class RAGQueryConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    query_generator_config: QueryGeneratorConfig = Field(default_factory=DefaultQueryGeneratorConfig)
+    max_tokens_in_context: int = Field(default=4096, ge=1)
+    max_chunks: int = Field(default=5, ge=1)
+    chunk_template: str = "Result {index}\nContent: {chunk.content}\nMetadata: {metadata}\n"
+    mode: Literal["vector", "keyword", "hybrid"] | None = "vector"
+    ranker: Ranker | None = None
+
+
+# -- requests ----------------------------------------------------------------------------------------------------
+
+
+class ListToolsRequest(StrictRequest):
+    """Query ``toolgroup_id``: only that group's tools (all groups when absent)."""
+
+    toolgroup_id: str | None = Field(default=None, min_length=1)
+
+
+class GetToolRequest(StrictRequest):
+    tool_name: str = Field(min_length=1)
+
+
+class ListRuntimeToolsRequest(StrictRequest):
+    """Query ``tool_group_id`` and/or ``mcp_endpoint`` (the SDK sends ``mcp_endpoint[uri]=...``)."""
+
+    tool_group_id: str | None = Field(default=None, min_length=1)
+    mcp_endpoint: URL | None = None
+
+
+class InvokeToolRequest(Request):
+    tool_name: str = Field(min_length=1)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RAGInsertRequest(Request):
+    documents: list[RAGDocument] = Field(min_length=1)
+    vector_db_id: str = Field(min_length=1)
+    chunk_size_in_tokens: int = Field(default=512, ge=1)
+
+
+class RAGQueryRequest(Request):
+    content: InterleavedContent
+    vector_db_ids: list[str] = Field(min_length=1)
+    query_config: RAGQueryConfig | None = None
+
+
+# -- responses ---------------------------------------------------------------------------------------------------
+
+
+class RAGQueryResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    content: InterleavedContent | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+# -- provider contract -------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class ToolRuntimeProvider(Protocol):
+    """What a tool runtime provider implements. ``request.toolgroup_id`` is already the provider's own group id."""
+
+    async def list_tools(self, request: ListToolsRequest) -> DataList[RegisteredTool]:
+        """List the tools of a tool group, or of every group."""
+        ...
+
+    async def get_tool(self, request: GetToolRequest) -> RegisteredTool:
+        """Get one tool by name."""
+        ...
+
+    async def list_runtime_tools(self, request: ListRuntimeToolsRequest) -> DataList[ToolDef]:
+        """List the tool definitions a tool group (or an MCP endpoint) serves."""
+        ...
+
+    async def invoke_tool(self, request: InvokeToolRequest) -> ToolInvocationResult:
+        """Run a tool with the given arguments."""
+        ...
+
+    async def rag_tool_insert(self, request: RAGInsertRequest) -> None:
+        """Chunk documents and index them into a vector database."""
+        ...
+
+    async def rag_tool_query(self, request: RAGQueryRequest) -> RAGQueryResult:
+        """Retrieve context for a query from vector databases."""
+        ...
+
+
+SPEC = ApiSpec(
+    api=Api.tool_runtime,
+    title="Tool runtime",
+    protocol=ToolRuntimeProvider,
+    description="Tool listing and invocation, federated across providers by tool group; the RAG tool.",
+    routes=(
+        Route("GET", "/v1/tools", "list_tools", "List tools, optionally of one tool group.",
+              ListToolsRequest, DataList[RegisteredTool], resource=ResourceRef("toolgroup_id", "tool_group")),
+        Route("GET", "/v1/tools/{tool_name}", "get_tool", "Get a tool by name.", GetToolRequest, RegisteredTool),
+        Route("GET", "/v1/tool-runtime/list-tools", "list_runtime_tools",
+              "List the tool definitions of a tool group or MCP endpoint.", ListRuntimeToolsRequest,
+              DataList[ToolDef], resource=ResourceRef("tool_group_id", "tool_group")),
+        Route("POST", "/v1/tool-runtime/invoke", "invoke_tool", "Invoke a tool by name.",
+              InvokeToolRequest, ToolInvocationResult),
+        Route("POST", "/v1/tool-runtime/rag-tool/insert", "rag_tool_insert",
+              "Index documents into a vector database for the RAG tool.", RAGInsertRequest, None),
+        Route("POST", "/v1/tool-runtime/rag-tool/query", "rag_tool_query",
+              "Query vector databases with the RAG tool.", RAGQueryRequest, RAGQueryResult),
+    ),
+)

@@ -1,0 +1,164 @@
+"""``stack``: serve a distro or run config, inspect plugins, APIs and configs, scaffold a provider package.
+
+Imports stay inside the command functions so ``stack --help`` is fast with many plugins installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from ..errors import ConfigError
+
+
+def _print_table(rows: list[list[str]], headers: list[str]) -> None:
+    widths = [max(len(str(v)) for v in column) for column in zip(headers, *rows)]
+    for row in [headers, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def cmd_list_apis(args: argparse.Namespace) -> None:
+    from ..apis import all_api_specs
+
+    _print_table([[s.api.value, str(len(s.routes)), s.description] for s in all_api_specs()],
+                 ["API", "ROUTES", "DESCRIPTION"])
+
+
+def cmd_list_providers(args: argparse.Namespace) -> None:
+    from ..plugins import PluginManager
+
+    specs = sorted(PluginManager().provider_specs.values(), key=lambda r: (r.spec.api.value, r.spec.provider_type))
+    if args.api:
+        specs = [r for r in specs if r.spec.api.value == args.api]
+    _print_table([[r.spec.api.value, r.spec.provider_type, r.plugin.package or r.plugin.name, r.plugin.version or "-"]
+                  for r in specs], ["API", "PROVIDER TYPE", "PACKAGE", "VERSION"])
+
+
+def cmd_list_distros(args: argparse.Namespace) -> None:
+    from ..config import load_run_config
+    from ..plugins import PluginManager
+
+    pm = PluginManager()
+    rows = []
+    for name, distro in sorted(pm.distros().items()):
+        config = load_run_config(name, pm)
+        providers = ", ".join(f"{api}={p.provider_type}" for api, ps in config.enabled_providers().items() for p in ps)
+        rows.append([name, distro.description, providers])
+    _print_table(rows, ["DISTRO", "DESCRIPTION", "PROVIDERS"])
+
+
+def cmd_config_print(args: argparse.Namespace) -> None:
+    import yaml
+
+    from ..config import load_run_config
+    from ..plugins import PluginManager
+
+    config = load_run_config(args.source, PluginManager())
+    print(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False), end="")
+
+
+def cmd_config_validate(args: argparse.Namespace) -> None:
+    from ..config import load_run_config
+    from ..plugins import PluginManager
+    from ..apis.routes import Api
+
+    pm = PluginManager()
+    config = load_run_config(args.source, pm)
+    config.resource_requests()
+    problems = []
+    for api_name, entries in config.enabled_providers().items():
+        if api_name not in Api.__members__:
+            problems.append(f"providers.{api_name}: unknown API")
+            continue
+        for entry in entries:
+            registered = pm.provider_spec(Api(api_name), entry.provider_type)
+            if registered is None:
+                problems.append(f"providers.{api_name}.{entry.provider_id}: no installed plugin provides "
+                                f"{entry.provider_type}")
+                continue
+            try:
+                registered.spec.config_class.model_validate(entry.config)
+            except ValueError as exc:
+                problems.append(f"providers.{api_name}.{entry.provider_id}: {exc}")
+    for key in config.unknown_keys():
+        print(f"warning: unknown key '{key}' is ignored", file=sys.stderr)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    print(f"{args.source}: OK")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from .serve import serve
+
+    serve(args.source, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+
+
+def cmd_new_provider(args: argparse.Namespace) -> None:
+    from .scaffold import scaffold_provider
+
+    path = scaffold_provider(args.name, args.api, args.directory, remote=args.remote)
+    print(f"created {path}\nnext: pip install -e {path} && pytest {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stack", description="Run and inspect a Llama Stack server.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], None], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(func=func)
+        return sub
+
+    add("list-apis", cmd_list_apis, "List the APIs the core defines.")
+    sub = add("list-providers", cmd_list_providers, "List installed provider types (api, type, package, version).")
+    sub.add_argument("--api", help="Only this API.")
+    add("list-distros", cmd_list_distros, "List installed distros and their providers.")
+
+    config = add("config", lambda a: config.print_help(), "Print or validate a run config.")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    sub = config_commands.add_parser("print", help="Print the resolved config (env substituted).",
+                                     description="Print the resolved config of a distro or file (env substituted).")
+    sub.add_argument("source", help="A distro name or a run config file.")
+    sub.set_defaults(func=cmd_config_print)
+    sub = config_commands.add_parser("validate", help="Check a run config against the installed plugins.",
+                                     description="Check a run config against the installed plugins.")
+    sub.add_argument("source", help="A distro name or a run config file.")
+    sub.set_defaults(func=cmd_config_validate)
+
+    sub = add("serve", cmd_serve, "Serve a distro or run config over HTTP.")
+    sub.add_argument("source", help="A distro name (e.g. starter) or a run config file.")
+    sub.add_argument("--host", help="Interface to bind (default: server.host, 0.0.0.0).")
+    sub.add_argument("--port", type=int, help="Port (default: server.port, 8321, or $LLAMA_STACK_PORT).")
+    sub.add_argument("--workers", type=int, help="Worker processes (default: server.workers, 1).")
+    sub.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    sub = add("new-provider", cmd_new_provider, "Scaffold a provider package in a new folder.")
+    sub.add_argument("name", help="Short provider name, e.g. acme (package llama-stack-provider-acme).")
+    sub.add_argument("--api", required=True, help="The API it implements, e.g. inference.")
+    sub.add_argument("--remote", action="store_true", help="A remote adapter (default: inline).")
+    sub.add_argument("--directory", default=".", help="Where to create the package folder.")
+    return parser
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The run config model. Its shape follows upstream Llama Stack's ``run.yaml`` so upstream configs need few edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from ..apis.resources import RESOURCE_KINDS, RegisterRequest
+
+DISABLED_PROVIDER_ID = "__disabled__"
+
+
+class ProviderConfig(BaseModel):
+    """One provider instance: ``{provider_id, provider_type, config}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider_id: str | None = Field(description="Empty or '__disabled__' switches the provider off.")
+    provider_type: str = Field(pattern=r"^(inline|remote)::[A-Za-z0-9_.\-]+$")
+    config: dict[str, Any] = Field(default_factory=dict)
+    module: str | None = Field(default=None, description="Accepted for upstream compatibility; plugins load by entry point.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.provider_id) and self.provider_id != DISABLED_PROVIDER_ID
+
+
+class StorageBackend(BaseModel):
+    """A named storage backend: SQLite file or PostgreSQL server."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["kv_sqlite", "sql_sqlite", "sqlite", "kv_postgres", "sql_postgres", "postgres"]
+    db_path: str | None = None
+    host: str | None = None
+    port: int | None = None
+    db: str | None = Field(default=None, validation_alias=AliasChoices("db", "database", "dbname"))
+    user: str | None = None
+    password: SecretStr | None = None
+    dsn: SecretStr | None = Field(default=None, description="A full libpq connection string or URI.")
+
+    @property
+    def is_postgres(self) -> bool:
+        return "postgres" in self.type
+
+    @model_validator(mode="after")
+    def _check_fields(self) -> StorageBackend:
+        if not self.is_postgres and not self.db_path:
+            raise ValueError("a sqlite backend needs db_path")
+        return self
+
+
+class StoreRef(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    backend: str
+    namespace: str | None = None
+    table_name: str | None = None
+
+
+class StorageConfig(BaseModel):
+    backends: dict[str, StorageBackend] = Field(default_factory=dict)
+    stores: dict[str, StoreRef] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_refs(self) -> StorageConfig:
+        for name, ref in self.stores.items():
+            if ref.backend not in self.backends:
+                raise ValueError(f"store '{name}' uses unknown backend '{ref.backend}'")
+        return self
+
+
+class ServerConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8321, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+    registry_refresh_seconds: float = Field(
+        default=5.0, gt=0, description="How often a process re-reads registrations made by other processes."
+    )
+
+
+class RunConfig(BaseModel):
+    """A whole stack: providers per API, storage, resources to register at start-up, server settings."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    version: int | str = 2
+    distro_name: str = Field(default="custom", validation_alias=AliasChoices("distro_name", "image_name"))
+    apis: list[str] = Field(default_factory=list, description="APIs to serve; empty means every API with a provider.")
+    providers: dict[str, list[ProviderConfig]] = Field(default_factory=dict)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    metadata_store: dict[str, Any] | None = Field(default=None, description="Older upstream form of the registry store.")
+    models: list[dict[str, Any]] = Field(default_factory=list)
+    shields: list[dict[str, Any]] = Field(default_factory=list)
+    vector_dbs: list[dict[str, Any]] = Field(default_factory=list)
+    datasets: list[dict[str, Any]] = Field(default_factory=list)
+    scoring_fns: list[dict[str, Any]] = Field(default_factory=list)
+    benchmarks: list[dict[str, Any]] = Field(default_factory=list)
+    tool_groups: list[dict[str, Any]] = Field(default_factory=list)
+    registered_resources: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @model_validator(mode="after")
+    def _normalise(self) -> RunConfig:
+        for kind in RESOURCE_KINDS.values():
+            getattr(self, kind.plural).extend(self.registered_resources.get(kind.plural, []))
+        self.registered_resources = {}
+        if "metadata" not in self.storage.stores:
+            self._add_registry_store()
+        for api, entries in self.providers.items():
+            ids = [p.provider_id for p in entries if p.enabled]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"providers.{api}: provider_id values must be unique")
+        return self
+
+    def _add_registry_store(self) -> None:
+        legacy = self.metadata_store or {}
+        if legacy.get("type") == "postgres":
+            backend = StorageBackend(**{**legacy, "type": "kv_postgres"})
+        else:
+            default_path = Path("~/.llama/distributions") / self.distro_name / "registry.db"
+            backend = StorageBackend(type="kv_sqlite", db_path=legacy.get("db_path") or str(default_path))
+        self.storage.backends.setdefault("registry_default", backend)
+        self.storage.stores["metadata"] = StoreRef(backend="registry_default", namespace="registry")
+
+    def enabled_providers(self) -> dict[str, list[ProviderConfig]]:
+        """Providers that are switched on, by API."""
+        enabled = {api: [p for p in entries if p.enabled] for api, entries in self.providers.items()}
+        return {api: entries for api, entries in enabled.items() if entries}
+
+    def resource_requests(self) -> list[tuple[str, RegisterRequest]]:
+        """The resources declared in the config as ``(resource type, register request)``, validated."""
+        requests = []
+        for kind in RESOURCE_KINDS.values():
+            for i, entry in enumerate(getattr(self, kind.plural)):
+                try:
+                    requests.append((kind.type, kind.register_request.model_validate(entry)))
+                except ValueError as exc:
+                    raise ValueError(f"{kind.plural}[{i}]: {exc}") from exc
+        return requests
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(self.model_extra or {})

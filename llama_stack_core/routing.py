@@ -1,0 +1,89 @@
+"""Routing: from a request to the provider object that serves it. A dict lookup and one awaited call per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from .apis.resources import RESOURCE_KINDS, Model, Resource
+from .apis.routes import Api, Route
+from .errors import BadRequestError, ResourceNotFoundError, ServiceUnavailableError
+from .providers import RegisteredProviderSpec
+
+_NOT_FOUND_HINTS = {"model": "List models with GET /v1/models."}
+
+
+@dataclass
+class ProviderInstance:
+    """A configured, running provider."""
+
+    api: Api
+    provider_id: str
+    provider_type: str
+    registered: RegisteredProviderSpec
+    config: BaseModel
+    impl: Any
+
+
+class ResourceLookup(Protocol):
+    async def lookup(self, resource_type: str, identifier: str) -> Resource | None: ...
+
+    def on_provider(self, resource_type: str, provider_id: str, name: str) -> Resource | None: ...
+
+
+class ApiRouter:
+    """Picks the provider for each call to one API: by the resource a request names, else the API's default."""
+
+    def __init__(self, api: Api, providers: dict[str, ProviderInstance], resources: ResourceLookup) -> None:
+        self.api = api
+        self.providers = providers
+        self._resources = resources
+        self._default = next(iter(providers.values()))
+
+    def default_provider(self, request: BaseModel | None = None) -> ProviderInstance:
+        """The provider for a call that names no resource: ``provider_id`` in the request, else the first one."""
+        provider_id = getattr(request, "provider_id", None)
+        if not provider_id:
+            return self._default
+        if provider_id not in self.providers:
+            raise BadRequestError(f"unknown provider_id '{provider_id}' for {self.api.value}; "
+                                  f"configured: {', '.join(self.providers)}", param="provider_id")
+        return self.providers[provider_id]
+
+    async def resolve(self, resource_type: str, identifier: str) -> tuple[ProviderInstance, str, Resource | None]:
+        """The provider serving a resource, the id that provider knows it by, and the resource if registered.
+
+        ``provider_id/name`` reaches a provider directly: a resource registered there under that name, or (for
+        models) the provider's own model id, unregistered.
+        """
+        resource = await self._resources.lookup(resource_type, identifier)
+        if resource is None and "/" in identifier:
+            provider_id, _, name = identifier.partition("/")
+            if provider_id in self.providers:
+                resource = self._resources.on_provider(resource_type, provider_id, name)
+                if resource is None and resource_type == "model":
+                    return self.providers[provider_id], name, None
+        if resource is None:
+            raise ResourceNotFoundError(RESOURCE_KINDS[resource_type].title, identifier,
+                                        hint=_NOT_FOUND_HINTS.get(resource_type))
+        provider = self.providers.get(resource.provider_id)
+        if provider is None:
+            raise ServiceUnavailableError(f"{RESOURCE_KINDS[resource_type].title} '{identifier}' is served by "
+                                          f"provider '{resource.provider_id}', which is not configured here")
+        return provider, resource.provider_resource_id or resource.identifier, resource
+
+    async def route(self, route: Route, request: BaseModel | None) -> tuple[Any, BaseModel | None]:
+        """The provider object for this call and the request as that provider should see it."""
+        ref = route.resource
+        identifier = getattr(request, ref.field) if ref is not None and request is not None else None
+        if identifier is None:
+            return self.default_provider(request).impl, request
+        provider, provider_resource_id, resource = await self.resolve(ref.resource_type, identifier)
+        if ref.model_type is not None and isinstance(resource, Model) and resource.model_type != ref.model_type:
+            raise BadRequestError(f"model '{identifier}' is a {resource.model_type.value} model; "
+                                  f"this endpoint needs a {ref.model_type} model", param=ref.field)
+        if provider_resource_id != identifier:
+            request = request.model_copy(update={ref.field: provider_resource_id})
+        return provider.impl, request

@@ -1,0 +1,75 @@
+"""The one JSON error body: ``{"error": {"message", "type", "param"?, "code"?}}`` (upstream's shape)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import StackError
+
+log = logging.getLogger("llama_stack_core.server")
+
+_HTTP_TYPES = {400: "invalid_request_error", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def error_body(message: str, error_type: str, status: int, param: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "type": error_type, "code": str(status)}
+    if param:
+        error["param"] = param
+    return {"error": error}
+
+
+def error_response(message: str, error_type: str, status: int, param: str | None = None) -> Response:
+    return Response(orjson.dumps(error_body(message, error_type, status, param)), status_code=status,
+                    media_type="application/json")
+
+
+def format_validation_error(exc: ValidationError) -> tuple[str, str | None]:
+    """A readable message listing each invalid field, and the first field's dotted path."""
+    parts, first = [], None
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "body"
+        first = first or loc
+        parts.append(f"{loc}: {err['msg']}")
+    return "invalid request: " + "; ".join(parts), first
+
+
+def exception_to_error(exc: BaseException) -> tuple[str, str, int, str | None]:
+    """``(message, type, status, param)`` for any exception; unexpected ones are logged and hidden."""
+    if isinstance(exc, StackError):
+        return exc.message, exc.error_type, exc.status_code, exc.param
+    if isinstance(exc, ValidationError):
+        message, param = format_validation_error(exc)
+        return message, "validation_error", 422, param
+    if isinstance(exc, ValueError):
+        return str(exc) or "invalid value", "invalid_request_error", 400, None
+    if isinstance(exc, NotImplementedError):
+        return str(exc) or "not implemented by this provider", "not_implemented", 501, None
+    log.error("unhandled error", exc_info=exc)
+    return "internal server error", "internal_error", 500, None
+
+
+def exception_response(exc: BaseException) -> Response:
+    return error_response(*exception_to_error(exc))
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 404:
+        message = f"no route {request.method} {request.url.path}; see GET /v1/inspect/routes"
+    elif status == 405:
+        message = f"method {request.method} not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error_response(message, _HTTP_TYPES.get(status, "http_error"), status)
+
+
+async def unhandled_exception_handler(request: Request, exc: Exception) -> Response:
+    return exception_response(exc)

@@ -1,0 +1,221 @@
+"""The Stack: providers instantiated from a run config, their routers, the registry, and the lifecycle.
+
+Built once at start-up. Everything a request needs afterwards is in ``stack.routers`` (api -> ApiRouter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from graphlib import CycleError, TopologicalSorter
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from .apis.resources import RESOURCE_KINDS, RegisterRequest, ResourceSource
+from .apis.routes import Api
+from .config.model import RunConfig
+from .errors import ConfigError
+from .plugins import PluginManager
+from .registry import ResourceRegistry
+from .resources import ResourceService
+from .routing import ApiRouter, ProviderInstance
+from .storage import KVStore, open_kvstore
+
+log = logging.getLogger(__name__)
+
+_SECRET_WORDS = ("key", "token", "secret", "password", "credential", "dsn")
+
+
+def redact(value: Any, field_name: str = "") -> Any:
+    """A JSON-able copy of a config value with secrets masked (SecretStr, and fields named like secrets)."""
+    if isinstance(value, SecretStr):
+        return "********"
+    if isinstance(value, BaseModel):
+        value = {name: getattr(value, name) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, field_name) for v in value]
+    if isinstance(value, str) and value and any(word in field_name.lower() for word in _SECRET_WORDS):
+        return "********"
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _api(name: str, where: str) -> Api:
+    try:
+        return Api(name)
+    except ValueError:
+        raise ConfigError(f"{where}: unknown API '{name}' (known: {', '.join(a.value for a in Api)})") from None
+
+
+class Stack:
+    def __init__(self, config: RunConfig, pm: PluginManager) -> None:
+        self.config = config
+        self.pm = pm
+        self.providers: dict[str, dict[str, ProviderInstance]] = {}
+        self.routers: dict[Api, ApiRouter] = {}
+        self.resources: ResourceService | None = None
+        self._stores: list[KVStore] = []
+        self._refresh_task: asyncio.Task[None] | None = None
+
+    @property
+    def apis(self) -> list[Api]:
+        """The APIs this stack serves (with providers)."""
+        return list(self.routers)
+
+    # -- start-up ------------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        enabled = self.config.enabled_providers()
+        served = [_api(name, "apis") for name in self.config.apis] or [_api(n, "providers") for n in enabled]
+        for api in served:
+            if api.value not in enabled:
+                raise ConfigError(f"apis lists '{api.value}' but no provider is configured for it")
+        registry_store = await self.open_store("metadata")
+        self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm)
+        for api in self._dependency_order(served, enabled):
+            await self._start_api(api, enabled[api.value])
+        for resource in await self.resources.registry.refresh():
+            await self.resources.hydrate(resource)
+        await self._register_declared_resources()
+        await self._call_lifecycle_hook("startup")
+        interval = self.config.server.registry_refresh_seconds
+        self._refresh_task = asyncio.create_task(self._refresh_registry(interval), name="registry-refresh")
+
+    async def open_store(self, store_name: str, namespace: str | None = None) -> KVStore:
+        """Open a store named in ``storage.stores`` (or a backend by name) for the core or a provider."""
+        storage = self.config.storage
+        ref = storage.stores.get(store_name)
+        backend_name = ref.backend if ref else store_name
+        if backend_name not in storage.backends:
+            raise ConfigError(f"storage: no store or backend named '{store_name}'")
+        store = await open_kvstore(storage.backends[backend_name], namespace or (ref.namespace if ref else None))
+        self._stores.append(store)
+        return store
+
+    def _dependency_order(self, served: list[Api], enabled: dict[str, Any]) -> list[Api]:
+        graph: dict[Api, set[Api]] = {}
+        for api in served:
+            deps: set[Api] = set()
+            for entry in enabled[api.value]:
+                spec = self._spec(api, entry.provider_type).spec
+                missing = [d.value for d in spec.api_dependencies if d not in served]
+                if missing:
+                    raise ConfigError(f"provider {entry.provider_id} ({entry.provider_type}) needs the "
+                                      f"{', '.join(missing)} API, which this config does not serve")
+                deps.update(d for d in (*spec.api_dependencies, *spec.optional_api_dependencies) if d in served)
+            graph[api] = deps
+        try:
+            return list(TopologicalSorter(graph).static_order())
+        except CycleError as exc:
+            raise ConfigError(f"provider API dependencies form a cycle: {exc.args[1]}") from None
+
+    def _spec(self, api: Api, provider_type: str):
+        registered = self.pm.provider_spec(api, provider_type)
+        if registered is None:
+            known = sorted(s.spec.provider_type for s in self.pm.provider_specs.values() if s.spec.api == api)
+            raise ConfigError(f"no installed plugin provides {provider_type} for the {api.value} API "
+                              f"(installed: {', '.join(known) or 'none'})")
+        if not registered.spec.compatible:
+            raise ConfigError(f"{registered.plugin.package or registered.plugin.name} provides {provider_type} for "
+                              f"core API {registered.spec.core_api_version}, but this llama-stack-core implements "
+                              f"a different provider API version; upgrade one of them")
+        return registered
+
+    async def _start_api(self, api: Api, entries: list[Any]) -> None:
+        instances: dict[str, ProviderInstance] = {}
+        for entry in entries:
+            registered = self._spec(api, entry.provider_type)
+            spec = registered.spec
+            try:
+                config = spec.config_class.model_validate(entry.config)
+            except ValidationError as exc:
+                lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+                raise ConfigError(f"providers.{api.value} '{entry.provider_id}' config is invalid:\n"
+                                  + "\n".join(lines)) from None
+            deps = {dep: self.routers[dep] for dep in (*spec.api_dependencies, *spec.optional_api_dependencies)
+                    if dep in self.routers}
+            impl = await spec.create(config, deps)
+            instances[entry.provider_id] = ProviderInstance(api, entry.provider_id, entry.provider_type,
+                                                            registered, config, impl)
+        self.providers[api.value] = instances
+        self.routers[api] = ApiRouter(api, instances, self.resources)
+
+    async def _register_declared_resources(self) -> None:
+        """Run-config resources, plugin defaults and provider-listed resources, in that order of precedence."""
+        assert self.resources is not None
+        for resource_type, request in self.config.resource_requests():
+            await self.resources.register(resource_type, request, ResourceSource.run_config, replace=True)
+        for instances in self.providers.values():
+            for instance in instances.values():
+                for kind in RESOURCE_KINDS.values():
+                    await self._register_defaults(instance, kind.type, kind.plural)
+
+    async def _register_defaults(self, instance: ProviderInstance, resource_type: str, plural: str) -> None:
+        assert self.resources is not None
+        hook = getattr(self.pm.hook, f"register_{plural}")
+        results = hook(provider_type=instance.provider_type, provider_id=instance.provider_id, config=instance.config)
+        for request in (r for result in results for r in (result or ())):
+            request = request.model_copy(update={"provider_id": instance.provider_id})
+            existing = await self.resources.registry.find(resource_type, request.requested_id() or "")
+            if existing is None or existing.origin == ResourceSource.plugin_default:
+                await self.resources.register(resource_type, request, ResourceSource.plugin_default, replace=True)
+        discover = getattr(instance.impl, f"discover_{plural}", None)
+        if discover is not None:
+            listed: list[RegisterRequest] = await discover()
+            await self.resources.sync_listed(instance, resource_type, listed)
+
+    async def _refresh_registry(self, interval: float) -> None:
+        assert self.resources is not None
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                for resource in await self.resources.registry.refresh():
+                    await self.resources.hydrate(resource)
+            except Exception as exc:  # keep serving on a transient store error
+                log.warning("registry refresh failed: %s", exc)
+
+    # -- shut-down -----------------------------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        if self._refresh_task is not None:
+            self._refresh_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh_task
+        await self._call_lifecycle_hook("shutdown")
+        for instances in self.providers.values():
+            for instance in instances.values():
+                close = getattr(instance.impl, "shutdown", None)
+                if close is not None:
+                    try:
+                        await close()
+                    except Exception as exc:
+                        log.warning("provider %s failed to shut down: %s", instance.provider_id, exc)
+        for store in self._stores:
+            await store.close()
+
+    async def _call_lifecycle_hook(self, name: str) -> None:
+        for result in getattr(self.pm.hook, name)(stack=self):
+            if inspect.isawaitable(result):
+                await result
+
+    # -- introspection -------------------------------------------------------------------------------------------
+
+    def provider_info(self, instance: ProviderInstance) -> dict[str, Any]:
+        return {
+            "api": instance.api.value,
+            "provider_id": instance.provider_id,
+            "provider_type": instance.provider_type,
+            "config": redact(instance.config),
+            "health": {"status": "OK"},
+            "package": instance.registered.plugin.package,
+            "version": instance.registered.plugin.version,
+        }
+
+    def all_instances(self) -> list[ProviderInstance]:
+        return [i for instances in self.providers.values() for i in instances.values()]

@@ -1,0 +1,85 @@
+"""PostgreSQL key-value store (psycopg 3 async pool). Imported only when a PostgreSQL backend is configured."""
+
+from __future__ import annotations
+
+from ..config.model import StorageBackend
+from ..errors import ConfigError
+
+try:
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+    from psycopg_pool import AsyncConnectionPool
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ConfigError("a PostgreSQL store needs: pip install 'llama-stack-core[postgres]'") from exc
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS llama_stack_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+def conninfo(backend: StorageBackend) -> str:
+    """The libpq connection string for a backend (a ``dsn`` wins over the separate fields)."""
+    if backend.dsn is not None:
+        return backend.dsn.get_secret_value()
+    password = backend.password.get_secret_value() if backend.password else None
+    fields = {"host": backend.host, "port": backend.port, "dbname": backend.db, "user": backend.user,
+              "password": password}
+    return make_conninfo(**{k: v for k, v in fields.items() if v is not None})
+
+
+class PostgresKVStore:
+    def __init__(self, pool: AsyncConnectionPool, namespace: str | None) -> None:
+        self._pool = pool
+        self._prefix = f"{namespace}:" if namespace else ""
+
+    @classmethod
+    async def open(cls, backend: StorageBackend, namespace: str | None = None) -> PostgresKVStore:
+        pool = AsyncConnectionPool(conninfo(backend), min_size=1, max_size=8, open=False,
+                                   kwargs={"autocommit": True})
+        try:
+            await pool.open(wait=True, timeout=15)
+            async with pool.connection() as conn:
+                await conn.execute(_SCHEMA)
+        except (psycopg.Error, TimeoutError) as exc:
+            await pool.close()
+            where = backend.host or "the configured server"
+            raise ConfigError(f"cannot connect to PostgreSQL at {where}: {type(exc).__name__}") from None
+        return cls(pool, namespace)
+
+    async def get(self, key: str) -> str | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("SELECT value FROM llama_stack_kv WHERE key = %s", (self._prefix + key,))
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def set(self, key: str, value: str) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO llama_stack_kv (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (self._prefix + key, value),
+            )
+
+    async def insert(self, key: str, value: str) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "INSERT INTO llama_stack_kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (self._prefix + key, value),
+            )
+            return cur.rowcount == 1
+
+    async def delete(self, key: str) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute("DELETE FROM llama_stack_kv WHERE key = %s", (self._prefix + key,))
+            return cur.rowcount == 1
+
+    async def items(self, prefix: str = "") -> list[tuple[str, str]]:
+        start = self._prefix + prefix
+        skip = len(self._prefix)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT key, value FROM llama_stack_kv WHERE starts_with(key, %s) ORDER BY key", (start,)
+            )
+            rows = await cur.fetchall()
+        return [(key[skip:], value) for key, value in rows]
+
+    async def close(self) -> None:
+        await self._pool.close()
