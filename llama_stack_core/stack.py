@@ -12,39 +12,20 @@ import logging
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import ValidationError
 
 from .apis.resources import RESOURCE_KINDS, RegisterRequest, ResourceSource
 from .apis.routes import Api
 from .config.model import RunConfig
 from .errors import ConfigError
 from .plugins import PluginManager
+from .redaction import redact
 from .registry import ResourceRegistry
 from .resources import ResourceService
 from .routing import ApiRouter, ProviderInstance
 from .storage import KVStore, open_kvstore
 
 log = logging.getLogger(__name__)
-
-_SECRET_WORDS = ("key", "token", "secret", "password", "credential", "dsn")
-
-
-def redact(value: Any, field_name: str = "") -> Any:
-    """A JSON-able copy of a config value with secrets masked (SecretStr, and fields named like secrets)."""
-    if isinstance(value, SecretStr):
-        return "********"
-    if isinstance(value, BaseModel):
-        value = {name: getattr(value, name) for name in type(value).model_fields}
-    if isinstance(value, dict):
-        return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v, field_name) for v in value]
-    if isinstance(value, str) and value and any(word in field_name.lower() for word in _SECRET_WORDS):
-        return "********"
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
 
 def _api(name: str, where: str) -> Api:
     try:

@@ -5,24 +5,29 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from .common import CursorPage, CursorQuery, DeletedObject, Request, StrictRequest
-from .resources import URL
-from .routes import Api, ApiSpec, Route
-from .safety import (
+from .common import (
+    CursorPage,
+    CursorQuery,
+    DeletedObject,
     InterleavedContent,
+    PageQuery,
+    PaginatedResponse,
+    Request,
     SafetyViolation,
     StackCompletionMessage,
+    StackSamplingParams,
     StackToolCall,
     StackToolResponseMessage,
     StackUserMessage,
+    StrictRequest,
+    ToolDef,
 )
-from .tool_runtime import ToolDef
-
-T = TypeVar("T")
+from .resources import URL
+from .routes import Api, ApiSpec, Route
 
 # == Responses: content parts and items ===========================================================================
 
@@ -422,36 +427,6 @@ class DeleteConversationItemRequest(StrictRequest):
 # == Agents (older API): config ==================================================================================
 
 
-class GreedySamplingStrategy(BaseModel):
-    type: Literal["greedy"] = "greedy"
-
-
-class TopPSamplingStrategy(BaseModel):
-    type: Literal["top_p"] = "top_p"
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=0.95, gt=0, le=1)
-
-
-class TopKSamplingStrategy(BaseModel):
-    type: Literal["top_k"] = "top_k"
-    top_k: int = Field(ge=1)
-
-
-SamplingStrategy = Annotated[
-    GreedySamplingStrategy | TopPSamplingStrategy | TopKSamplingStrategy, Field(discriminator="type")
-]
-
-
-class SamplingParams(BaseModel):
-    """Llama Stack sampling parameters (strategy-based)."""
-
-    model_config = ConfigDict(extra="allow")
-    strategy: SamplingStrategy = Field(default_factory=GreedySamplingStrategy)
-    max_tokens: int | None = Field(default=None, ge=0)
-    repetition_penalty: float | None = 1.0
-    stop: list[str] | None = None
-
-
 class ToolConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     tool_choice: Literal["auto", "required", "none"] | str | None = "auto"
@@ -486,7 +461,7 @@ class AgentConfig(BaseModel):
     instructions: str
     name: str | None = None
     enable_session_persistence: bool | None = False
-    sampling_params: SamplingParams | None = None
+    sampling_params: StackSamplingParams | None = None
     input_shields: list[str] | None = None
     output_shields: list[str] | None = None
     toolgroups: list[AgentToolGroup] | None = None
@@ -585,14 +560,6 @@ class Session(BaseModel):
     started_at: datetime
 
 
-class PaginatedResponse(BaseModel, Generic[T]):
-    """The index-paged list shape of the older APIs: ``{data, has_more, url}``."""
-
-    data: list[T]
-    has_more: bool = False
-    url: str | None = None
-
-
 class AgentCreateResponse(BaseModel):
     agent_id: str
 
@@ -685,13 +652,6 @@ class AgentTurnResponseStreamChunk(BaseModel):
 
 class CreateAgentRequest(Request):
     agent_config: AgentConfig
-
-
-class PageQuery(StrictRequest):
-    """Query ``start_index`` (0-based) and ``limit`` of the index-paged lists."""
-
-    start_index: int | None = Field(default=None, ge=0)
-    limit: int | None = Field(default=None, ge=1)
 
 
 class ListAgentsRequest(PageQuery):

@@ -6,8 +6,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import CursorPage, Request, StrictRequest
-from .files import FileExpiresAfter
+from .common import CursorPage, FileExpiresAfter, Request, StrictRequest
 from .routes import Api, ApiSpec, Route
 
 BatchStatus = Literal[

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from .common import Request, StrictRequest
+from .common import PageQuery, PaginatedResponse, Request
 from .routes import Api, ApiSpec, ResourceRef, Route
 
 # -- requests ----------------------------------------------------------------------------------------------------
 
 
-class IterRowsRequest(StrictRequest):
+class IterRowsRequest(PageQuery):
     """Path ``dataset_id``; query ``start_index`` (0-based) and ``limit`` (None or -1 means all rows)."""
 
     dataset_id: str = Field(min_length=1)
-    start_index: int | None = Field(default=None, ge=0)
     limit: int | None = Field(default=None, ge=-1)
 
 
@@ -28,13 +27,10 @@ class AppendRowsRequest(Request):
 # -- responses ---------------------------------------------------------------------------------------------------
 
 
-class PaginatedRows(BaseModel):
+class PaginatedRows(PaginatedResponse[dict[str, Any]]):
     """One page of rows: ``{data, has_more, url}``."""
 
     model_config = ConfigDict(extra="allow")
-    data: list[dict[str, Any]]
-    has_more: bool = False
-    url: str | None = None
 
 
 # -- provider contract -------------------------------------------------------------------------------------------

@@ -6,78 +6,17 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import Job, Request, StrictRequest
+from .common import Job, Request, ScoringFnParams, ScoringResult, StackSamplingParams, StackSystemMessage, StrictRequest
 from .routes import Api, ApiSpec, ResourceRef, Route
-from .scoring import ScoringFnParams, ScoringResult
 
 # -- candidate ---------------------------------------------------------------------------------------------------
-
-
-class GreedySamplingStrategy(BaseModel):
-    type: Literal["greedy"] = "greedy"
-
-
-class TopPSamplingStrategy(BaseModel):
-    type: Literal["top_p"] = "top_p"
-    temperature: float | None = Field(default=None, gt=0)
-    top_p: float | None = Field(default=0.95, gt=0, le=1)
-
-
-class TopKSamplingStrategy(BaseModel):
-    type: Literal["top_k"] = "top_k"
-    top_k: int = Field(ge=1)
-
-
-SamplingStrategy = Annotated[
-    GreedySamplingStrategy | TopPSamplingStrategy | TopKSamplingStrategy, Field(discriminator="type")
-]
-
-
-class SamplingParams(BaseModel):
-    """Llama Stack sampling parameters (strategy-based, not the OpenAI fields)."""
-
-    model_config = ConfigDict(extra="allow")
-    strategy: SamplingStrategy = Field(default_factory=GreedySamplingStrategy)
-    max_tokens: int | None = Field(default=None, ge=0)
-    repetition_penalty: float | None = Field(default=1.0, ge=-2, le=2)
-    stop: list[str] | None = None
-
-
-class ImageURI(BaseModel):
-    uri: str
-
-
-class ImageData(BaseModel):
-    """An image as a URL or as base64 ``data``."""
-
-    url: ImageURI | None = None
-    data: str | None = None
-
-
-class TextContentItem(BaseModel):
-    type: Literal["text"] = "text"
-    text: str
-
-
-class ImageContentItem(BaseModel):
-    type: Literal["image"] = "image"
-    image: ImageData
-
-
-ContentItem = Annotated[TextContentItem | ImageContentItem, Field(discriminator="type")]
-InterleavedContent = str | ContentItem | list[ContentItem]
-
-
-class SystemMessage(BaseModel):
-    role: Literal["system"] = "system"
-    content: InterleavedContent
 
 
 class ModelCandidate(BaseModel):
     type: Literal["model"] = "model"
     model: str = Field(min_length=1)
-    sampling_params: SamplingParams = Field(default_factory=SamplingParams)
-    system_message: SystemMessage | None = None
+    sampling_params: StackSamplingParams = Field(default_factory=StackSamplingParams)
+    system_message: StackSystemMessage | None = None
 
 
 class AgentCandidateConfig(BaseModel):

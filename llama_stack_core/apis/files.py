@@ -7,7 +7,16 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .common import BinaryContent, CursorPage, CursorQuery, DeletedObject, Request, StrictRequest, UploadedFile
+from .common import (
+    BinaryContent,
+    CursorPage,
+    CursorQuery,
+    DeletedObject,
+    FileExpiresAfter,
+    Request,
+    StrictRequest,
+    UploadedFile,
+)
 from .routes import Api, ApiSpec, Route
 
 UploadPurpose = Literal["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
@@ -15,13 +24,6 @@ FilePurpose = Literal[
     "assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision",
     "user_data", "evals",
 ]
-
-
-class FileExpiresAfter(BaseModel):
-    """Expire a file ``seconds`` after its creation (1 hour to 30 days)."""
-
-    anchor: Literal["created_at"]
-    seconds: int = Field(ge=3600, le=2592000)
 
 
 class FileObject(BaseModel):

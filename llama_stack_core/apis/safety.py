@@ -6,75 +6,18 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import Request
+from .common import (
+    Request,
+    SafetyViolation,
+    StackCompletionMessage,
+    StackSystemMessage,
+    StackToolResponseMessage,
+    StackUserMessage,
+)
 from .inference import Message
 from .routes import Api, ApiSpec, ResourceRef, Route
 
-# -- Llama Stack content and messages (the pre-OpenAI wire shapes; agents and tool_runtime use them too) ----------
-
-
-class ImageURI(BaseModel):
-    uri: str
-
-
-class ImageData(BaseModel):
-    """An image as a URL (``url.uri``, may be a data URL) or as base64 ``data``."""
-
-    url: ImageURI | None = None
-    data: str | None = None
-
-
-class TextContentItem(BaseModel):
-    type: Literal["text"] = "text"
-    text: str
-
-
-class ImageContentItem(BaseModel):
-    type: Literal["image"] = "image"
-    image: ImageData
-
-
-InterleavedContentItem = Annotated[TextContentItem | ImageContentItem, Field(discriminator="type")]
-InterleavedContent = str | InterleavedContentItem | list[InterleavedContentItem]
-
-
-class StackToolCall(BaseModel):
-    """A tool call in the Llama Stack shape (``call_id``, ``tool_name``, ``arguments``)."""
-
-    model_config = ConfigDict(extra="allow")
-    call_id: str
-    tool_name: str
-    arguments: str | dict[str, Any]
-    arguments_json: str | None = None
-
-
-class StackUserMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["user"] = "user"
-    content: InterleavedContent
-    context: InterleavedContent | None = None
-
-
-class StackSystemMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system"] = "system"
-    content: InterleavedContent
-
-
-class StackToolResponseMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["tool"] = "tool"
-    call_id: str
-    content: InterleavedContent
-
-
-class StackCompletionMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["assistant"] = "assistant"
-    content: InterleavedContent
-    stop_reason: Literal["end_of_turn", "end_of_message", "out_of_tokens"] = "end_of_turn"
-    tool_calls: list[StackToolCall] | None = None
-
+# -- messages ----------------------------------------------------------------------------------------------------
 
 StackMessage = Annotated[
     StackUserMessage | StackSystemMessage | StackToolResponseMessage | StackCompletionMessage,
@@ -114,13 +57,6 @@ class ModerationRequest(Request):
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
-
-
-class SafetyViolation(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    violation_level: Literal["info", "warn", "error"]
-    user_message: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunShieldResponse(BaseModel):

@@ -2,43 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import Request
+from .common import Request, ScoringFnParams, ScoringResult
 from .routes import Api, ApiSpec, Route
-
-# -- scoring function parameters ---------------------------------------------------------------------------------
-
-AggregationFunction = Literal["average", "weighted_average", "median", "categorical_count", "accuracy"]
-
-
-class LLMAsJudgeScoringFnParams(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["llm_as_judge"] = "llm_as_judge"
-    judge_model: str = Field(min_length=1)
-    prompt_template: str | None = None
-    judge_score_regexes: list[str] = Field(default_factory=list)
-    aggregation_functions: list[AggregationFunction] = Field(default_factory=list)
-
-
-class RegexParserScoringFnParams(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["regex_parser"] = "regex_parser"
-    parsing_regexes: list[str] = Field(default_factory=list)
-    aggregation_functions: list[AggregationFunction] = Field(default_factory=list)
-
-
-class BasicScoringFnParams(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["basic"] = "basic"
-    aggregation_functions: list[AggregationFunction] = Field(default_factory=list)
-
-
-ScoringFnParams = Annotated[
-    LLMAsJudgeScoringFnParams | RegexParserScoringFnParams | BasicScoringFnParams, Field(discriminator="type")
-]
 
 # -- requests ----------------------------------------------------------------------------------------------------
 
@@ -57,14 +26,6 @@ class ScoreBatchRequest(Request):
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
-
-
-class ScoringResult(BaseModel):
-    """One scoring function's output: a score per row and the aggregated metrics."""
-
-    model_config = ConfigDict(extra="allow")
-    score_rows: list[dict[str, Any]]
-    aggregated_results: dict[str, Any] = Field(default_factory=dict)
 
 
 class ScoreResponse(BaseModel):

@@ -6,34 +6,11 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import DataList, Request, StrictRequest
+from .common import DataList, InterleavedContent, Request, SearchMode, StrictRequest, ToolDef, ToolParameter
 from .resources import URL
 from .routes import Api, ApiSpec, ResourceRef, Route
-from .safety import InterleavedContent
 
 # -- tools -------------------------------------------------------------------------------------------------------
-
-
-class ToolParameter(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str
-    parameter_type: str
-    description: str = ""
-    required: bool = True
-    default: Any = None
-
-
-class ToolDef(BaseModel):
-    """A tool as a provider or a client describes it: ``parameters`` (0.2 shape) and/or JSON-schema ``input_schema``."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str = Field(min_length=1)
-    description: str | None = None
-    parameters: list[ToolParameter] | None = None
-    input_schema: dict[str, Any] | None = None
-    output_schema: dict[str, Any] | None = None
-    toolgroup_id: str | None = None
-    metadata: dict[str, Any] | None = None
 
 
 class RegisteredTool(BaseModel):
@@ -105,7 +82,7 @@ class RAGQueryConfig(BaseModel):
     max_tokens_in_context: int = Field(default=4096, ge=1)
     max_chunks: int = Field(default=5, ge=1)
     chunk_template: str = "Result {index}\nContent: {chunk.content}\nMetadata: {metadata}\n"
-    mode: Literal["vector", "keyword", "hybrid"] | None = "vector"
+    mode: SearchMode | None = "vector"
     ranker: Ranker | None = None
 
 

@@ -9,37 +9,8 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from .common import CursorPage, CursorQuery, DeletedObject, Request, StrictRequest
+from .common import CursorPage, CursorQuery, DeletedObject, InterleavedContent, Request, SearchMode, StrictRequest
 from .routes import Api, ApiSpec, ResourceRef, Route
-
-# -- interleaved content (Llama Stack's own content shape, used by raw chunks) -----------------------------------
-
-
-class TextContentItem(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["text"] = "text"
-    text: str
-
-
-class ImageURI(BaseModel):
-    uri: str
-
-
-class ImageData(BaseModel):
-    """An image by URL or as base64 ``data``."""
-
-    url: ImageURI | None = None
-    data: str | None = None
-
-
-class ImageContentItem(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["image"] = "image"
-    image: ImageData
-
-
-InterleavedContentItem = Annotated[TextContentItem | ImageContentItem, Field(discriminator="type")]
-InterleavedContent = str | InterleavedContentItem | list[InterleavedContentItem]
 
 # -- raw chunks --------------------------------------------------------------------------------------------------
 
@@ -86,7 +57,7 @@ class QueryParams(BaseModel):
     model_config = ConfigDict(extra="allow")
     max_chunks: int | None = Field(default=None, ge=1)
     score_threshold: float | None = None
-    mode: Literal["vector", "keyword", "hybrid"] | None = None
+    mode: SearchMode | None = None
     ranker: dict[str, Any] | None = None
 
 
@@ -221,7 +192,7 @@ class VectorStoreSearchRequest(Request):
     max_num_results: int = Field(default=10, ge=1, le=50)
     ranking_options: RankingOptions | None = None
     rewrite_query: bool = False
-    search_mode: Literal["vector", "keyword", "hybrid"] = "vector"
+    search_mode: SearchMode = "vector"
 
 
 class VectorStoreContent(BaseModel):

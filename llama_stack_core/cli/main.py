@@ -55,7 +55,11 @@ def cmd_config_print(args: argparse.Namespace) -> None:
     from ..plugins import PluginManager
 
     config = load_run_config(args.source, PluginManager())
-    print(yaml.safe_dump(config.model_dump(mode="json", exclude_none=True), sort_keys=False), end="")
+    from ..redaction import redact
+
+    data = config.model_dump(mode="json", exclude_none=True, exclude={"registered_resources", "metadata_store"})
+    data["providers"] = redact(data["providers"])
+    print(yaml.safe_dump(data, sort_keys=False), end="")
 
 
 def cmd_config_validate(args: argparse.Namespace) -> None:
