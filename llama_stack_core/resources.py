@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _referenced_ids(resource: Resource, field: str) -> list[str]:
-    value = getattr(resource, field, None)
+def _referenced_ids(fields: Resource | dict[str, Any], field: str) -> list[str]:
+    value = fields.get(field) if isinstance(fields, dict) else getattr(fields, field, None)
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
@@ -89,6 +89,7 @@ class ResourceService:
         provider_id = self._pick_provider(kind, request)
         identifier = request.requested_id() or f"{kind.type}-{uuid.uuid4()}"
         fields: dict[str, Any] = request.resource_fields()
+        await self._check_references(kind, fields)
         if kind.type == "vector_db" and fields.get("embedding_dimension") is None:
             model = await self.lookup("model", fields["embedding_model"])
             fields["embedding_dimension"] = (model.metadata if model else {}).get("embedding_dimension")
@@ -99,16 +100,15 @@ class ResourceService:
             first = exc.errors()[0]
             raise UnprocessableError(f"invalid {kind.type}: {first['msg']}",
                                      param=".".join(map(str, first["loc"]))) from None
-        await self._check_references(kind, resource)
         try:
             getattr(self._pm.hook, f"validate_{kind.type}")(**{kind.type: resource})
         except ValueError as exc:
             raise BadRequestError(f"{kind.type} '{identifier}' refused: {exc}") from None
         return resource
 
-    async def _check_references(self, kind: ResourceKind, resource: Resource) -> None:
+    async def _check_references(self, kind: ResourceKind, fields: dict[str, Any]) -> None:
         for field, target_type in kind.references:
-            for target in _referenced_ids(resource, field):
+            for target in _referenced_ids(fields, field):
                 if await self.lookup(target_type, target) is None:
                     raise BadRequestError(f"{field}: {RESOURCE_KINDS[target_type].title} '{target}' is not "
                                           f"registered", param=field)

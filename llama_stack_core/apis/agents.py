@@ -14,7 +14,6 @@ from .common import (
     CursorQuery,
     DeletedObject,
     InterleavedContent,
-    PageQuery,
     PaginatedResponse,
     Request,
     SafetyViolation,
@@ -654,6 +653,13 @@ class CreateAgentRequest(Request):
     agent_config: AgentConfig
 
 
+class PageQuery(StrictRequest):
+    """Query ``start_index`` (0-based) and ``limit`` of the index-paged lists."""
+
+    start_index: int | None = Field(default=None, ge=0)
+    limit: int | None = Field(default=None, ge=1)
+
+
 class ListAgentsRequest(PageQuery):
     pass
 
@@ -667,17 +673,14 @@ class CreateSessionRequest(Request):
     session_name: str = Field(min_length=1)
 
 
-class GetSessionRequest(StrictRequest):
+class SessionIdRequest(AgentIdRequest):
+    session_id: str = Field(min_length=1)
+
+
+class GetSessionRequest(SessionIdRequest):
     """Path ``agent_id``, ``session_id``; query ``turn_ids`` (only those turns; the SDK sends them comma-joined)."""
 
-    agent_id: str = Field(min_length=1)
-    session_id: str = Field(min_length=1)
     turn_ids: list[str] | None = None
-
-
-class SessionIdRequest(StrictRequest):
-    agent_id: str = Field(min_length=1)
-    session_id: str = Field(min_length=1)
 
 
 class ListSessionsRequest(PageQuery):
@@ -696,9 +699,7 @@ class CreateTurnRequest(Request):
     tool_config: ToolConfig | None = None
 
 
-class TurnIdRequest(StrictRequest):
-    agent_id: str = Field(min_length=1)
-    session_id: str = Field(min_length=1)
+class TurnIdRequest(SessionIdRequest):
     turn_id: str = Field(min_length=1)
 
 
@@ -712,10 +713,7 @@ class ResumeTurnRequest(Request):
     stream: bool | None = False
 
 
-class StepIdRequest(StrictRequest):
-    agent_id: str = Field(min_length=1)
-    session_id: str = Field(min_length=1)
-    turn_id: str = Field(min_length=1)
+class StepIdRequest(TurnIdRequest):
     step_id: str = Field(min_length=1)
 
 

@@ -51,13 +51,6 @@ class PaginatedResponse(BaseModel, Generic[T]):
     url: str | None = None
 
 
-class PageQuery(StrictRequest):
-    """Query ``start_index`` (0-based) and ``limit`` of the index-paged lists."""
-
-    start_index: int | None = Field(default=None, ge=0)
-    limit: int | None = Field(default=None, ge=1)
-
-
 class CursorQuery(StrictRequest):
     """Query parameters of OpenAI cursor lists."""
 

@@ -6,16 +6,17 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ConfigDict, Field
 
-from .common import PageQuery, PaginatedResponse, Request
+from .common import PaginatedResponse, Request, StrictRequest
 from .routes import Api, ApiSpec, ResourceRef, Route
 
 # -- requests ----------------------------------------------------------------------------------------------------
 
 
-class IterRowsRequest(PageQuery):
+class IterRowsRequest(StrictRequest):
     """Path ``dataset_id``; query ``start_index`` (0-based) and ``limit`` (None or -1 means all rows)."""
 
     dataset_id: str = Field(min_length=1)
+    start_index: int | None = Field(default=None, ge=0)
     limit: int | None = Field(default=None, ge=-1)
 
 

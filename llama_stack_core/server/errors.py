@@ -49,6 +49,10 @@ def exception_to_error(exc: BaseException) -> tuple[str, str, int, str | None]:
         return message, "validation_error", 422, param
     if isinstance(exc, ValueError):
         return str(exc) or "invalid value", "invalid_request_error", 400, None
+    if isinstance(exc, ConnectionError):
+        return f"upstream connection failed: {exc}", "upstream_error", 502, None
+    if isinstance(exc, TimeoutError):
+        return "upstream timed out", "timeout", 504, None
     if isinstance(exc, NotImplementedError):
         return str(exc) or "not implemented by this provider", "not_implemented", 501, None
     log.error("unhandled error", exc_info=exc)
