@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from .apis.resources import RESOURCE_KINDS, RegisterRequest, ResourceSource
 from .apis.routes import Api
 from .config.model import RunConfig
-from .errors import ConfigError
+from .errors import ConfigError, StackError
 from .plugins import PluginManager
 from .redaction import redact
 from .registry import ResourceRegistry
@@ -130,8 +130,16 @@ class Stack:
     async def _register_declared_resources(self) -> None:
         """Run-config resources, plugin defaults and provider-listed resources, in that order of precedence."""
         assert self.resources is not None
-        for resource_type, request in self.config.resource_requests():
-            await self.resources.register(resource_type, request, ResourceSource.run_config, replace=True)
+        try:
+            requests = self.config.resource_requests()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        for resource_type, request in requests:
+            try:
+                await self.resources.register(resource_type, request, ResourceSource.run_config, replace=True)
+            except StackError as exc:
+                raise ConfigError(f"{resource_type} '{request.requested_id()}' from the run config: "
+                                  f"{exc.message}") from None
         for instances in self.providers.values():
             for instance in instances.values():
                 for kind in RESOURCE_KINDS.values():

@@ -1,17 +1,26 @@
-"""``stack serve``: uvicorn on the stack's ASGI app."""
+"""``stack serve``: uvicorn on the stack's ASGI app.
+
+One worker: the stack starts before uvicorn binds, so a bad config or provider fails with a one-line error.
+Several workers: uvicorn's process manager runs the app factory in each worker (lifespan starts the stack).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import sys
 
 from ..config import load_run_config, resolve_config_source
+from ..errors import ConfigError
 from ..plugins import PluginManager
 
 CONFIG_ENV = "LLAMA_STACK_RUN_CONFIG"
+log = logging.getLogger("llama_stack_core.serve")
 
 
-def app_factory():  # used by uvicorn workers: rebuilds the app in each process
+def app_factory():
+    """The ASGI app for one worker process, from the config path the parent left in the environment."""
     from ..server.app import create_app
 
     pm = PluginManager()
@@ -21,19 +30,50 @@ def app_factory():  # used by uvicorn workers: rebuilds the app in each process
 def serve(source: str, *, host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
     import uvicorn
 
-    from ..server.app import create_app
-
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     pm = PluginManager()
     config = load_run_config(source, pm)
-    host = host or config.server.host
-    port = port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port))
+    options = dict(
+        host=host or config.server.host,
+        port=port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port)),
+        log_level=log_level, access_log=False, ssl_certfile=config.server.tls_certfile,
+        ssl_keyfile=config.server.tls_keyfile, timeout_graceful_shutdown=5,
+    )
     workers = workers or config.server.workers
-    options = dict(host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
-                   ssl_certfile=config.server.tls_certfile, ssl_keyfile=config.server.tls_keyfile,
-                   timeout_graceful_shutdown=5)
     if workers > 1:
         os.environ[CONFIG_ENV] = str(resolve_config_source(source, pm).resolve())
-        uvicorn.run("llama_stack_core.cli.serve:app_factory", factory=True, workers=workers, **options)
-    else:
-        uvicorn.run(create_app(config, pm), **options)
+        uvicorn.run("llama_stack_core.cli.serve:app_factory", factory=True, workers=workers, lifespan="on", **options)
+        return
+    from ..server.app import create_app
+
+    app = create_app(config, pm)
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", **options))
+    _run(_serve_one(app, server))
+
+
+async def _serve_one(app, server) -> None:
+    from ..server.app import start_app, stop_app
+
+    try:
+        await start_app(app)
+    except ConfigError:
+        await stop_app(app)
+        raise
+    log.info("serving %d APIs: %s", len(app.state.stack.apis), ", ".join(a.value for a in app.state.stack.apis))
+    try:
+        await server.serve()
+    finally:
+        await stop_app(app)
+
+
+def _run(coro) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
+        asyncio.run(coro)
+        return
+    uvloop.run(coro)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: stack serve")

@@ -65,18 +65,27 @@ class ServerContext:
         return routes
 
 
-@asynccontextmanager
-async def running_stack(app: Starlette) -> AsyncIterator[None]:
-    """Lifespan: start the stack, mount the routes, stop the stack on exit."""
+async def start_app(app: Starlette) -> None:
+    """Start the stack's providers and mount the routes."""
     stack: Stack = app.state.stack
     await stack.start()
     context = ServerContext(stack)
     app.state.context = context
     app.router.routes[:] = context.starlette_routes()
+
+
+async def stop_app(app: Starlette) -> None:
+    await app.state.stack.stop()
+
+
+@asynccontextmanager
+async def running_stack(app: Starlette) -> AsyncIterator[None]:
+    """Lifespan: start the stack and mount the routes; stop the stack on exit."""
+    await start_app(app)
     try:
         yield
     finally:
-        await stack.stop()
+        await stop_app(app)
 
 
 def create_app(config: RunConfig, pm: PluginManager | None = None) -> Starlette:
