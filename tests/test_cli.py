@@ -1,0 +1,112 @@
+"""The ``stack`` command line: every command's --help, listings, config print/validate, serve."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+import yaml
+from stack_test_plugin import echo_providers
+
+from llama_stack_core.testing.harness import free_port, make_run_config, served_stack
+
+COMMANDS = [[], ["list-apis"], ["list-providers"], ["list-distros"], ["config"], ["config", "print"],
+            ["config", "validate"], ["serve"], ["new-provider"]]
+
+
+def stack(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    import os
+
+    result = subprocess.run([sys.executable, "-m", "llama_stack_core.cli.main", *args], capture_output=True,
+                            text=True, env={**os.environ, **(env or {})}, timeout=60)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "stack")
+def test_help(command):
+    out = stack(*command, "--help").stdout
+    assert out.startswith("usage: stack")
+
+
+def test_list_apis_names_every_api():
+    out = stack("list-apis").stdout
+    for api in ("inference", "safety", "agents", "tool_runtime", "vector_io", "files", "datasetio", "scoring",
+                "eval", "telemetry", "batches"):
+        assert f"\n{api} " in out
+
+
+def test_list_providers_shows_plugin_providers(plugin_env):
+    out = stack("list-providers", env=plugin_env).stdout
+    line = next(l for l in out.splitlines() if "inline::echo" in l)
+    assert line.split()[0] == "inference"
+    assert "stack_test_plugin" in line
+    only_safety = stack("list-providers", "--api", "safety", env=plugin_env).stdout
+    assert "inline::recorder" in only_safety and "inline::echo" not in only_safety
+
+
+def test_starter_distro_is_listed_and_printable():
+    assert "starter" in stack("list-distros").stdout
+    printed = yaml.safe_load(stack("config", "print", "starter").stdout)
+    assert printed["distro_name"] == "starter" and printed["server"]["port"] == 8321
+
+
+def test_config_print_substitutes_env_and_masks_secrets(tmp_path, plugin_env):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(make_run_config(
+        {"inference": [{"provider_id": "e", "provider_type": "inline::echo",
+                        "config": {"api_key": "${env.ECHO_KEY}", "prefix": "${env.PREFIX:=hello}"}}]}, tmp_path)))
+    out = stack("config", "print", str(path), env={**plugin_env, "ECHO_KEY": "sk-hidden-999"}).stdout
+    printed = yaml.safe_load(out)
+    assert printed["providers"]["inference"][0]["config"] == {"api_key": "********", "prefix": "hello"}
+    assert "sk-hidden-999" not in out
+
+
+def test_config_validate_reports_problems_cleanly(tmp_path, plugin_env):
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(make_run_config({"inference": echo_providers("e")}, tmp_path, extra_key=1)))
+    result = stack("config", "validate", str(good), env=plugin_env)
+    assert "OK" in result.stdout and "extra_key" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(make_run_config({"inference": [
+        {"provider_id": "e", "provider_type": "inline::echo", "config": {"prefix": 3, "nope": True}},
+        {"provider_id": "f", "provider_type": "remote::missing", "config": {}}]}, tmp_path)))
+    result = stack("config", "validate", str(bad), env=plugin_env, check=False)
+    assert result.returncode == 2
+    assert "nope" in result.stderr and "remote::missing" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = stack("config", "validate", str(tmp_path / "absent.yaml"), check=False)
+    assert missing.returncode == 2 and "not found" in missing.stderr
+
+
+@pytest.mark.slow
+def test_serve_a_run_config_file(tmp_path, plugin_env):
+    config = make_run_config({"inference": echo_providers("e")}, tmp_path,
+                             models=[{"model_id": "m", "provider_model_id": "llm"}])
+    with served_stack(config, tmp_path, env=plugin_env) as url:
+        response = httpx.post(f"{url}/v1/chat/completions",
+                              json={"model": "m", "messages": [{"role": "user", "content": "over http"}]})
+        assert response.json()["choices"][0]["message"]["content"] == "e:llm: over http"
+        assert httpx.get(f"{url}/v1/version").status_code == 200
+
+
+@pytest.mark.slow
+def test_serve_fails_fast_and_cleanly_on_a_bad_provider(tmp_path, plugin_env):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(make_run_config(
+        {"inference": [{"provider_id": "x", "provider_type": "remote::nowhere", "config": {}}]}, tmp_path)))
+    result = stack("serve", str(path), "--port", str(free_port()), env=plugin_env, check=False)
+    assert result.returncode == 2
+    assert "remote::nowhere" in result.stderr and "inline::echo" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_a_distro_by_name(tmp_path):
+    with served_stack("starter", tmp_path, env={"SQLITE_STORE_DIR": str(tmp_path)}) as url:
+        assert httpx.get(f"{url}/v1/health").json() == {"status": "OK"}
+        assert httpx.get(f"{url}/v1/models").json()["data"] == []
+    assert (tmp_path / "registry.db").exists()
