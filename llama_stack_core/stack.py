@@ -27,6 +27,18 @@ from .storage import KVStore, open_kvstore
 
 log = logging.getLogger(__name__)
 
+async def _health(instance: ProviderInstance, timeout: float = 5.0) -> dict[str, Any]:
+    """A provider's own ``health()`` answer, bounded in time; providers without one say Not Implemented."""
+    check = getattr(instance.impl, "health", None)
+    if check is None:
+        return {"status": "Not Implemented"}
+    try:
+        return dict(await asyncio.wait_for(check(), timeout))
+    except Exception as exc:
+        message = "timed out" if isinstance(exc, TimeoutError) else redact(str(exc), "message")
+        return {"status": "Error", "message": message}
+
+
 def _api(name: str, where: str) -> Api:
     try:
         return Api(name)
@@ -195,13 +207,13 @@ class Stack:
 
     # -- introspection -------------------------------------------------------------------------------------------
 
-    def provider_info(self, instance: ProviderInstance) -> dict[str, Any]:
+    async def provider_info(self, instance: ProviderInstance) -> dict[str, Any]:
         return {
             "api": instance.api.value,
             "provider_id": instance.provider_id,
             "provider_type": instance.provider_type,
             "config": redact(instance.config),
-            "health": {"status": "OK"},
+            "health": await _health(instance),
             "package": instance.registered.plugin.package,
             "version": instance.registered.plugin.version,
         }

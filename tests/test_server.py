@@ -41,7 +41,19 @@ async def test_providers_listed_with_secrets_redacted(full_config, pm):
     assert "sk-live-abcdef123456" not in listing.text + one.text
     assert one.json()["config"]["api_key"] == "********"
     assert one.json()["config"]["prefix"] == "alpha"
+    assert one.json()["health"] == {"status": "OK"}
+    safety = next(p for p in listing.json()["data"] if p["api"] == "safety")
+    assert safety["health"] == {"status": "Not Implemented"}
     assert_error(missing, 404)
+
+
+async def test_provider_health_errors_are_reported_not_raised(tmp_path, pm):
+    from llama_stack_core.testing.harness import make_run_config
+    from stack_test_plugin import echo_providers
+
+    async with stack_client(make_run_config({"inference": echo_providers("unhealthy")}, tmp_path), pm) as client:
+        info = (await client.get("/v1/providers/unhealthy")).json()
+    assert info["health"] == {"status": "Error", "message": "cannot reach upstream"}
 
 
 async def test_inspect_routes_lists_every_declared_route(full_config, pm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model
@@ -58,13 +59,15 @@ async def version(ctx: ServerContext, _: Any) -> VersionInfo:
 
 
 async def list_providers(ctx: ServerContext, _: Any) -> DataList[ProviderInfo]:
-    return DataList[ProviderInfo](data=[ProviderInfo(**ctx.stack.provider_info(i)) for i in ctx.stack.all_instances()])
+    instances = ctx.stack.all_instances()
+    infos = await asyncio.gather(*(ctx.stack.provider_info(i) for i in instances))
+    return DataList[ProviderInfo](data=[ProviderInfo(**info) for info in infos])
 
 
 async def get_provider(ctx: ServerContext, request: GetProviderRequest) -> ProviderInfo:
     for instance in ctx.stack.all_instances():
         if instance.provider_id == request.provider_id:
-            return ProviderInfo(**ctx.stack.provider_info(instance))
+            return ProviderInfo(**await ctx.stack.provider_info(instance))
     raise NotFoundError(f"provider '{request.provider_id}' not found")
 
 

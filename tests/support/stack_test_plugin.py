@@ -61,6 +61,11 @@ class EchoInference:
     async def unregister_model(self, model: Resource) -> None:
         self.models.pop(model.identifier, None)
 
+    async def health(self) -> dict[str, Any]:
+        if self.config.prefix == "unhealthy":
+            raise ConnectionError("cannot reach upstream")
+        return {"status": "OK"}
+
     async def discover_models(self) -> list[RegisterModelRequest]:
         return [RegisterModelRequest(model_id=name) for name in self.config.listed_models]
 
