@@ -27,7 +27,9 @@ def _json(data: bytes, status: int = 200) -> Response:
 
 
 def render(result: Any) -> Response:
-    """A provider's return value as an HTTP response."""
+    """A provider's return value as an HTTP response (``bytes`` are JSON already, passed through)."""
+    if isinstance(result, bytes):
+        return _json(result)
     if isinstance(result, BaseModel):
         if isinstance(result, BinaryContent):
             return Response(result.content, media_type=result.media_type)
@@ -38,7 +40,9 @@ def render(result: Any) -> Response:
 
 
 def _sse_bytes(item: Any) -> bytes:
-    if isinstance(item, BaseModel):
+    if isinstance(item, bytes):
+        payload = item
+    elif isinstance(item, BaseModel):
         payload = item.__pydantic_serializer__.to_json(item)
     else:
         payload = orjson.dumps(item)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 from llama_stack_core.apis.resources import RegisterModelRequest, Resource
 from llama_stack_core.apis.routes import Api
 from llama_stack_core.hookspecs import hookimpl
+from llama_stack_core.inference.openai_compat import OpenAICompatConfig, OpenAICompatInference
 from llama_stack_core.providers import ProviderSpec
 from llama_stack_core.request_context import provider_data
 
@@ -145,10 +146,37 @@ def _recorder(api: Api) -> list[ProviderSpec]:
                          factory="stack_test_plugin:create_recorder", description="Test: records resources.")]
 
 
+class OpenAICompatTestConfig(OpenAICompatConfig):
+    base_url: str = "http://127.0.0.1:1/v1"
+
+
+class OpenAICompatTest(OpenAICompatInference):
+    """The core's OpenAI-compatible adapter with two quirks: ``logit_bias`` is dropped, and a null assistant content
+    becomes "" (llama-cpp-python's server fails on null)."""
+
+    provider_data_api_key = "compat_api_key"
+    requires_api_key = False
+    unsupported_params = {"chat": frozenset({"logit_bias"})}
+
+    def adapt(self, operation: Any, body: dict[str, Any]) -> dict[str, Any]:
+        for message in body.get("messages", ()):
+            if message.get("role") == "assistant" and message.get("content") is None:
+                message["content"] = ""
+        return super().adapt(operation, body)
+
+
+def create_openai_compat(config: OpenAICompatTestConfig, deps: dict[Api, Any]) -> OpenAICompatTest:
+    return OpenAICompatTest(config, name="compat-test")
+
+
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.inference, provider_type="inline::echo", config_class=EchoConfig,
-                         factory="stack_test_plugin:create_echo", description="Test: echoes the last user message.")]
+    return [
+        ProviderSpec(api=Api.inference, provider_type="inline::echo", config_class=EchoConfig,
+                     factory="stack_test_plugin:create_echo", description="Test: echoes the last user message."),
+        ProviderSpec(api=Api.inference, provider_type="remote::openai-compat", config_class=OpenAICompatTestConfig,
+                     factory="stack_test_plugin:create_openai_compat", description="Test: the shared adapter."),
+    ]
 
 
 @hookimpl

@@ -1,0 +1,1 @@
+"""Building blocks for inference providers (the OpenAI-compatible adapter)."""

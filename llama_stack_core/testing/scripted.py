@@ -1,0 +1,135 @@
+"""A scripted OpenAI-wire server on localhost, for vendor quirks and failure modes a real local server can't show.
+
+It speaks the real wire format (JSON bodies, ``data: ...`` SSE events, ``[DONE]``), records every request it gets,
+and answers from a script the test sets::
+
+    with ScriptedServer() as server:
+        server.reply(json={"id": "chatcmpl-1", ...})            # next request gets this
+        server.reply(status=400, json={"error": {"message": "bad model"}})
+        server.reply(stream=[chunk1, chunk2], hold_after=1)      # waits for server.release() after chunk 1
+        ... point a provider at server.base_url ...
+        server.requests[-1].json                                 # what the provider sent
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from .harness import free_port
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return orjson.loads(self.body) if self.body else None
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    json: Any = None
+    stream: list[Any] | None = None
+    hold_after: int | None = None
+    delay: float = 0.0
+    drop_after: int | None = None  # close the connection abruptly after this many events
+    raw: bytes | None = None
+
+
+@dataclass
+class ScriptedServer:
+    default: Reply = field(default_factory=lambda: Reply(json={"object": "list", "data": []}))
+    requests: list[RecordedRequest] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._script: deque[Reply] = deque()
+        self._gate = threading.Event()
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+
+    def reply(self, **kwargs: Any) -> None:
+        self._script.append(Reply(**kwargs))
+
+    def release(self) -> None:
+        """Let a held stream continue."""
+        self._gate.set()
+
+    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body))
+        reply = self._script.popleft() if self._script else self.default
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.stream is None:
+            payload = reply.raw if reply.raw is not None else orjson.dumps(reply.json)
+            await send({"type": "http.response.start", "status": reply.status,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+        await send({"type": "http.response.start", "status": reply.status,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        for i, event in enumerate(reply.stream):
+            if reply.drop_after is not None and i == reply.drop_after:
+                raise ConnectionResetError("scripted drop")
+            data = event if isinstance(event, bytes) else orjson.dumps(event)
+            await send({"type": "http.response.body", "body": b"data: " + data + b"\n\n", "more_body": True})
+            if reply.hold_after is not None and i + 1 == reply.hold_after:
+                await asyncio.get_running_loop().run_in_executor(None, self._gate.wait, 30)
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+    def __enter__(self) -> ScriptedServer:
+        import uvicorn
+
+        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="error", lifespan="on",
+                                interface="asgi3")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("scripted server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._gate.set()
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def chat_completion(content: str = "ok", model: str = "m", **extra: Any) -> dict[str, Any]:
+    """A minimal ``chat.completion`` body."""
+    return {"id": "chatcmpl-scripted", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}, **extra}
+
+
+def chat_chunk(content: str, model: str = "m", finish_reason: str | None = None) -> dict[str, Any]:
+    """A minimal ``chat.completion.chunk`` event."""
+    return {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model,
+            "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish_reason}]}
