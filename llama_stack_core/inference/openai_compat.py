@@ -89,7 +89,11 @@ class OpenAICompatInference:
         return body
 
     def encode(self, operation: Operation, request: BaseModel) -> bytes:
-        return orjson.dumps(self.adapt(operation, request.model_dump(exclude_none=True, by_alias=True)))
+        body = request.model_dump(exclude_none=True, by_alias=True)
+        for message in body.get("messages", ()):
+            if message["role"] == "assistant" and "content" not in message:
+                message["content"] = ""  # a tool-calling turn; several servers (llama.cpp) need the key
+        return orjson.dumps(self.adapt(operation, body))
 
     async def _call(self, operation: Operation, request: BaseModel, stream: bool) -> bytes | AsyncIterator[bytes]:
         headers = self.auth_headers()

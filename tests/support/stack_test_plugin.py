@@ -151,18 +151,11 @@ class OpenAICompatTestConfig(OpenAICompatConfig):
 
 
 class OpenAICompatTest(OpenAICompatInference):
-    """The core's OpenAI-compatible adapter with two quirks: ``logit_bias`` is dropped, and a null assistant content
-    becomes "" (llama-cpp-python's server fails on null)."""
+    """The core's OpenAI-compatible adapter with one quirk: ``logit_bias`` is dropped."""
 
     provider_data_api_key = "compat_api_key"
     requires_api_key = False
     unsupported_params = {"chat": frozenset({"logit_bias"})}
-
-    def adapt(self, operation: Any, body: dict[str, Any]) -> dict[str, Any]:
-        for message in body.get("messages", ()):
-            if message.get("role") == "assistant" and message.get("content") is None:
-                message["content"] = ""
-        return super().adapt(operation, body)
 
 
 def create_openai_compat(config: OpenAICompatTestConfig, deps: dict[Api, Any]) -> OpenAICompatTest:
