@@ -52,18 +52,16 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
 
 
 async def _serve_one(app, server) -> None:
-    from ..server.app import start_app, stop_app
-
     try:
-        await start_app(app)
+        await app.start()
     except ConfigError:
-        await stop_app(app)
+        await app.stop()
         raise
     log.info("serving %d APIs: %s", len(app.state.stack.apis), ", ".join(a.value for a in app.state.stack.apis))
     try:
         await server.serve()
     finally:
-        await stop_app(app)
+        await app.stop()
 
 
 def _run(coro) -> None:

@@ -1,15 +1,13 @@
-"""The starlette application: every declared route mounted, the stack started and stopped with the server."""
+"""The ASGI application: every declared route in one route table; the stack started and stopped with the server."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import cached_property
+from types import SimpleNamespace
 from typing import Any
-
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.routing import Route as StarletteRoute
 
 from ..apis import all_api_specs
 from ..apis.routes import Api, Route
@@ -18,8 +16,11 @@ from ..plugins import PluginManager
 from ..stack import Stack
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
-from .errors import http_exception_handler, unhandled_exception_handler
+from .errors import error_reply, exception_reply
+from .http import HttpRequest, Receive, RouteTable, Scope, Send
 from .openapi import build_openapi
+
+log = logging.getLogger("llama_stack_core.server")
 
 
 class ServerContext:
@@ -52,47 +53,80 @@ class ServerContext:
     def openapi(self) -> dict[str, Any]:
         return self._openapi
 
-    def starlette_routes(self) -> list[StarletteRoute]:
-        routes = []
+    def route_table(self) -> RouteTable:
+        table = RouteTable()
         for tag, route in self.tagged_routes:
             if route.handler is not None:
-                endpoint = core_endpoint(route, self)
+                handler = core_endpoint(route, self)
             elif (router := self.stack.routers.get(Api(tag))) is not None:
-                endpoint = provider_endpoint(route, router)
+                handler = provider_endpoint(route, router)
             else:
-                endpoint = unconfigured_endpoint(route, tag)
-            routes.extend(StarletteRoute(path, endpoint, methods=[route.method]) for path in route.paths)
-        return routes
+                handler = unconfigured_endpoint(route, tag)
+            for path in route.paths:
+                table.add(route.method, path, handler)
+        return table
 
 
-async def start_app(app: Starlette) -> None:
-    """Start the stack's providers and mount the routes."""
-    stack: Stack = app.state.stack
-    await stack.start()
-    context = ServerContext(stack)
-    app.state.context = context
-    app.router.routes[:] = context.starlette_routes()
+class StackApp:
+    """The ASGI app. ``state.stack`` is the Stack; routes exist once the stack has started."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.state = SimpleNamespace(stack=stack, context=None)
+        self._routes = RouteTable()
+
+    async def start(self) -> None:
+        """Start the stack's providers and build the route table."""
+        await self.state.stack.start()
+        self.state.context = ServerContext(self.state.stack)
+        self._routes = self.state.context.route_table()
+
+    async def stop(self) -> None:
+        await self.state.stack.stop()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[StackApp]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            handler, params, other_method = self._routes.match(scope["method"], scope["path"])
+            request = HttpRequest(scope, receive, params)
+            if handler is not None:
+                reply = await handler(request)
+            elif other_method:
+                reply = error_reply(f"method {scope['method']} not allowed on {scope['path']}",
+                                    "method_not_allowed", 405)
+            else:
+                reply = error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes",
+                                    "not_found", 404)
+            await reply.send(send, receive)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    log.error("start-up failed: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
-async def stop_app(app: Starlette) -> None:
-    await app.state.stack.stop()
+def create_app(config: RunConfig, pm: PluginManager | None = None) -> StackApp:
+    """The ASGI app for a run config; providers start with the server (ASGI lifespan) or via ``app.running()``."""
+    return StackApp(Stack(config, pm or PluginManager()))
 
 
-@asynccontextmanager
-async def running_stack(app: Starlette) -> AsyncIterator[None]:
-    """Lifespan: start the stack and mount the routes; stop the stack on exit."""
-    await start_app(app)
-    try:
-        yield
-    finally:
-        await stop_app(app)
-
-
-def create_app(config: RunConfig, pm: PluginManager | None = None) -> Starlette:
-    """The ASGI app for a run config; providers start in the app's lifespan."""
-    app = Starlette(
-        lifespan=running_stack,
-        exception_handlers={HTTPException: http_exception_handler, Exception: unhandled_exception_handler},
-    )
-    app.state.stack = Stack(config, pm or PluginManager())
-    return app
+__all__ = ["ServerContext", "StackApp", "create_app", "exception_reply"]

@@ -1,42 +1,35 @@
-"""Turning a declared Route into a starlette endpoint: parse, validate, route, call the provider, render."""
+"""Turning a declared Route into a handler: parse, validate, route, call the provider, render the reply."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
-from starlette.datastructures import UploadFile
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
 
 from ..apis.common import BinaryContent, UploadedFile
 from ..apis.routes import Route
 from ..errors import BadRequestError, NotConfiguredError
 from ..request_context import PROVIDER_DATA
 from ..routing import ApiRouter
-from .errors import error_body, exception_response, exception_to_error
+from .errors import error_body, error_reply, exception_reply, exception_to_error
+from .http import Handler, HttpRequest, Reply, StreamReply
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-PROVIDER_DATA_HEADER = "x-llamastack-provider-data"
-
-
-def _json(data: bytes, status: int = 200) -> Response:
-    return Response(data, status_code=status, media_type="application/json")
+PROVIDER_DATA_HEADER = b"x-llamastack-provider-data"
 
 
-def render(result: Any) -> Response:
-    """A provider's return value as an HTTP response (``bytes`` are JSON already, passed through)."""
+def render(result: Any) -> Reply | StreamReply:
+    """A provider's return value as a reply: ``bytes`` are JSON already and pass through untouched."""
     if isinstance(result, bytes):
-        return _json(result)
+        return Reply(result)
     if isinstance(result, BaseModel):
         if isinstance(result, BinaryContent):
-            return Response(result.content, media_type=result.media_type)
-        return _json(result.__pydantic_serializer__.to_json(result))
-    if isinstance(result, Response):
-        return result
-    return _json(orjson.dumps(result))
+            return Reply(result.content, headers=[(b"content-type", result.media_type.encode())])
+        return Reply(result.__pydantic_serializer__.to_json(result))
+    if hasattr(result, "__aiter__"):
+        return StreamReply(sse_events(result))
+    return Reply(orjson.dumps(result))
 
 
 def _sse_bytes(item: Any) -> bytes:
@@ -57,11 +50,17 @@ async def sse_events(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     except Exception as exc:
         message, error_type, status, param = exception_to_error(exc)
         yield _sse_bytes(error_body(message, error_type, status, param))
+    finally:
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
-async def _form_data(request: Request) -> dict[str, Any]:
+async def _form_data(request: HttpRequest) -> dict[str, Any]:
+    from starlette.datastructures import UploadFile
+
     data: dict[str, Any] = {}
-    async with request.form() as form:
+    async with await request.form() as form:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 value = UploadedFile(filename=value.filename or "upload", content_type=value.content_type,
@@ -70,11 +69,11 @@ async def _form_data(request: Request) -> dict[str, Any]:
     return data
 
 
-async def parse_request(route: Route, request: Request) -> BaseModel | None:
+async def parse_request(route: Route, request: HttpRequest) -> BaseModel | None:
     """Merge path params, query params and the body into the route's request model."""
     if route.request is None:
         return None
-    data: dict[str, Any] = dict(request.query_params) if request.query_params else {}
+    data: dict[str, Any] = request.query_params()
     if route.method in ("POST", "PUT"):
         if route.body == "multipart":
             data.update(await _form_data(request))
@@ -92,62 +91,56 @@ async def parse_request(route: Route, request: Request) -> BaseModel | None:
     return route.request.model_validate(data)
 
 
-def _set_provider_data(request: Request) -> None:
-    raw = request.headers.get(PROVIDER_DATA_HEADER)
+def _set_provider_data(request: HttpRequest) -> None:
+    raw = request.header(PROVIDER_DATA_HEADER)
     if raw is None:
         PROVIDER_DATA.set(None)
         return
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise BadRequestError("X-LlamaStack-Provider-Data must be a JSON object") from None
+        parsed = None
     if not isinstance(parsed, dict):
         raise BadRequestError("X-LlamaStack-Provider-Data must be a JSON object")
     PROVIDER_DATA.set(parsed)
 
 
-def provider_endpoint(route: Route, router: ApiRouter) -> Endpoint:
-    """Endpoint for a route served by a provider, picked per request by the router."""
+def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
+    """Handler for a route served by a provider, picked per request by the router."""
     method_name = route.name
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
             _set_provider_data(request)
             parsed = await parse_request(route, request)
             impl, parsed = await router.route(route, parsed)
-            result = await getattr(impl, method_name)(parsed)
+            return render(await getattr(impl, method_name)(parsed))
         except Exception as exc:
-            return exception_response(exc)
-        if hasattr(result, "__aiter__"):
-            return StreamingResponse(sse_events(result), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        return render(result)
+            return exception_reply(exc)
 
     return endpoint
 
 
-def core_endpoint(route: Route, target: Any) -> Endpoint:
-    """Endpoint for a route the core itself serves (``route.handler(target, request)``)."""
+def core_endpoint(route: Route, target: Any) -> Handler:
+    """Handler for a route the core itself serves (``route.handler(target, request)``)."""
     handler = route.handler
     assert handler is not None
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
-            parsed = await parse_request(route, request)
-            result = await handler(target, parsed)
+            return render(await handler(target, await parse_request(route, request)))
         except Exception as exc:
-            return exception_response(exc)
-        return render(result)
+            return exception_reply(exc)
 
     return endpoint
 
 
-def unconfigured_endpoint(route: Route, api_name: str) -> Endpoint:
-    """Endpoint for an API with no provider in this stack: 501."""
-    error = NotConfiguredError(f"the {api_name} API is not configured in this stack (no provider); "
-                               f"add one under providers.{api_name} in the run config")
+def unconfigured_endpoint(route: Route, api_name: str) -> Handler:
+    """Handler for an API with no provider in this stack: 501."""
+    reply = error_reply(f"the {api_name} API is not configured in this stack (no provider); add one under "
+                        f"providers.{api_name} in the run config", NotConfiguredError.error_type, 501)
 
-    async def endpoint(request: Request) -> Response:
-        return exception_response(error)
+    async def endpoint(request: HttpRequest) -> Reply:
+        return reply
 
     return endpoint

@@ -7,16 +7,11 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 
 from ..errors import StackError
+from .http import Reply
 
 log = logging.getLogger("llama_stack_core.server")
-
-_HTTP_TYPES = {400: "invalid_request_error", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
-
 
 def error_body(message: str, error_type: str, status: int, param: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"message": message, "type": error_type, "code": str(status)}
@@ -25,9 +20,8 @@ def error_body(message: str, error_type: str, status: int, param: str | None = N
     return {"error": error}
 
 
-def error_response(message: str, error_type: str, status: int, param: str | None = None) -> Response:
-    return Response(orjson.dumps(error_body(message, error_type, status, param)), status_code=status,
-                    media_type="application/json")
+def error_reply(message: str, error_type: str, status: int, param: str | None = None) -> Reply:
+    return Reply(orjson.dumps(error_body(message, error_type, status, param)), status=status)
 
 
 def format_validation_error(exc: ValidationError) -> tuple[str, str | None]:
@@ -59,21 +53,5 @@ def exception_to_error(exc: BaseException) -> tuple[str, str, int, str | None]:
     return "internal server error", "internal_error", 500, None
 
 
-def exception_response(exc: BaseException) -> Response:
-    return error_response(*exception_to_error(exc))
-
-
-async def http_exception_handler(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    status = exc.status_code
-    if status == 404:
-        message = f"no route {request.method} {request.url.path}; see GET /v1/inspect/routes"
-    elif status == 405:
-        message = f"method {request.method} not allowed on {request.url.path}"
-    else:
-        message = str(exc.detail)
-    return error_response(message, _HTTP_TYPES.get(status, "http_error"), status)
-
-
-async def unhandled_exception_handler(request: Request, exc: Exception) -> Response:
-    return exception_response(exc)
+def exception_reply(exc: BaseException) -> Reply:
+    return error_reply(*exception_to_error(exc))

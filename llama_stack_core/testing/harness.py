@@ -40,7 +40,7 @@ async def stack_client(config: dict[str, Any] | RunConfig, pm: PluginManager | N
     if isinstance(config, dict):
         config = parse_run_config(config)
     app = create_app(config, pm)
-    async with app.router.lifespan_context(app):
+    async with app.running():
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://stack", timeout=30) as client:
             client.app = app  # type: ignore[attr-defined]

@@ -1,0 +1,152 @@
+"""Thin ASGI plumbing for the hot path: a request view over the raw scope, and replies sent as raw ASGI messages.
+
+The server answers every route through this module instead of a framework's request/response objects and
+middleware: each request is a dict lookup (or one regex for routes with path parameters), one body read, and two
+``send`` calls. Multipart forms (file uploads) are the exception; they are parsed with starlette's parser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
+               (b"x-accel-buffering", b"no")]
+
+
+class HttpRequest:
+    """What an endpoint needs of one request."""
+
+    __slots__ = ("scope", "receive", "path_params")
+
+    def __init__(self, scope: Scope, receive: Receive, path_params: dict[str, str]) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.path_params = path_params
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    def header(self, name: bytes) -> str | None:
+        """A header's value by lower-case name."""
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return value.decode("latin-1")
+        return None
+
+    def query_params(self) -> dict[str, str]:
+        raw = self.scope.get("query_string", b"")
+        return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
+
+    async def body(self) -> bytes:
+        chunks = []
+        while True:
+            message = await self.receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def form(self) -> Any:
+        """The multipart or url-encoded form (starlette's parser; used only by upload routes)."""
+        from starlette.requests import Request
+
+        return await Request(self.scope, self.receive).form()
+
+
+@dataclass(slots=True)
+class Reply:
+    """A complete response body."""
+
+    body: bytes
+    status: int = 200
+    headers: list[tuple[bytes, bytes]] | None = None
+
+    async def send(self, send: Send, receive: Receive) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers or JSON_HEADERS})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+@dataclass(slots=True)
+class StreamReply:
+    """Server-sent events, sent as the iterator produces them; stops early if the client goes away."""
+
+    events: AsyncIterator[bytes]
+
+    async def send(self, send: Send, receive: Receive) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        disconnected = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            async for event in self.events:
+                if disconnected.done():
+                    break
+                await send({"type": "http.response.body", "body": event, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            disconnected.cancel()
+            close = getattr(self.events, "aclose", None)
+            if close is not None:
+                await close()
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+Handler = Callable[[HttpRequest], Awaitable[Reply | StreamReply]]
+
+_PARAM = re.compile(r"{(\w+)(:path)?}")
+
+
+def path_regex(path: str) -> re.Pattern[str]:
+    """``/v1/models/{model_id:path}`` -> a regex with one named group per parameter."""
+    pattern, last = "", 0
+    for match in _PARAM.finditer(path):
+        pattern += re.escape(path[last:match.start()])
+        pattern += f"(?P<{match[1]}>.+)" if match[2] else f"(?P<{match[1]}>[^/]+)"
+        last = match.end()
+    return re.compile(f"^{pattern}{re.escape(path[last:])}$")
+
+
+class RouteTable:
+    """Method + path -> handler. Fixed paths are one dict lookup; parameterised ones are tried in order."""
+
+    def __init__(self) -> None:
+        self._fixed: dict[tuple[str, str], Handler] = {}
+        self._fixed_paths: set[str] = set()
+        self._patterns: list[tuple[str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, path: str, handler: Handler) -> None:
+        if "{" in path:
+            self._patterns.append((method, path_regex(path), handler))
+        else:
+            self._fixed.setdefault((method, path), handler)
+            self._fixed_paths.add(path)
+
+    def match(self, method: str, path: str) -> tuple[Handler | None, dict[str, str], bool]:
+        """``(handler, path params, path exists for another method)``."""
+        handler = self._fixed.get((method, path))
+        if handler is not None:
+            return handler, {}, False
+        other_method = path in self._fixed_paths
+        for route_method, regex, handler in self._patterns:
+            found = regex.match(path)
+            if found is not None:
+                if route_method == method:
+                    return handler, found.groupdict(), False
+                other_method = True
+        return None, {}, other_method
