@@ -9,6 +9,8 @@ Environment variables:
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import logging
 import os
 from functools import cached_property
 from typing import Any
@@ -22,6 +24,8 @@ from .errors import ConfigError
 from .providers import PluginInfo, ProviderSpec, RegisteredProviderSpec
 
 ENTRY_POINT_GROUP = "llama_stack"
+
+log = logging.getLogger(__name__)
 
 
 def _split_env(name: str) -> list[str]:
@@ -38,8 +42,10 @@ class PluginManager:
             autoload = os.environ.get("LLAMA_STACK_DISABLE_PLUGIN_AUTOLOAD", "") in ("", "0", "false")
         for name in _split_env("LLAMA_STACK_BLOCK_PLUGINS"):
             self.pm.set_blocked(name)
+        self._dists: dict[int, tuple[str, str]] = {}
+        self.failed: dict[str, str] = {}  # entry point name -> why it could not be loaded
         if autoload:
-            self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            self._load_entry_points()
         for module_name in _split_env("LLAMA_STACK_PLUGINS"):
             try:
                 self.register(importlib.import_module(module_name), module_name)
@@ -48,6 +54,24 @@ class PluginManager:
         for plugin in extra_plugins:
             self.register(plugin)
         self.pm.check_pending()
+
+    def _load_entry_points(self) -> None:
+        """Load every ``llama_stack`` entry point. A plugin that fails to import is skipped with a warning (listed in
+        ``failed``) so one broken package cannot take the whole server down."""
+        for dist in importlib.metadata.distributions():
+            for entry_point in dist.entry_points:
+                if entry_point.group != ENTRY_POINT_GROUP or self.pm.is_blocked(entry_point.name):
+                    continue
+                if self.pm.get_plugin(entry_point.name) is not None:
+                    continue
+                try:
+                    plugin = entry_point.load()
+                except Exception as exc:
+                    self.failed[entry_point.name] = f"{dist.metadata['name']}: {type(exc).__name__}: {exc}"
+                    log.warning("skipping plugin %s: %s", entry_point.name, self.failed[entry_point.name])
+                    continue
+                self.pm.register(plugin, name=entry_point.name)
+                self._dists[id(plugin)] = (dist.metadata["name"], dist.version)
 
     @property
     def hook(self) -> Any:
@@ -63,10 +87,8 @@ class PluginManager:
 
     def plugin_info(self, plugin: Any) -> PluginInfo:
         name = self.pm.get_name(plugin) or repr(plugin)
-        for registered, dist in self.pm.list_plugin_distinfo():
-            if registered is plugin:
-                return PluginInfo(name=name, package=dist.project_name, version=dist.version)
-        return PluginInfo(name=name)
+        package, version = self._dists.get(id(plugin), (None, None))
+        return PluginInfo(name=name, package=package, version=version)
 
     def _call_each(self, hook_name: str) -> list[tuple[Any, Any]]:
         """Call every implementation of a no-argument hook, keeping track of which plugin answered."""

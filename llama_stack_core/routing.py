@@ -82,8 +82,8 @@ class ApiRouter:
             return self.default_provider(request).impl, request
         provider, provider_resource_id, resource = await self.resolve(ref.resource_type, identifier)
         if ref.model_type is not None and isinstance(resource, Model) and resource.model_type != ref.model_type:
-            raise BadRequestError(f"model '{identifier}' is a {resource.model_type.value} model; "
-                                  f"this endpoint needs a {ref.model_type} model", param=ref.field)
+            raise BadRequestError(f"model '{identifier}' is of type {resource.model_type.value}; this endpoint "
+                                  f"needs a model of type {ref.model_type}", param=ref.field)
         if provider_resource_id != identifier:
             request = request.model_copy(update={ref.field: provider_resource_id})
         return provider.impl, request

@@ -112,8 +112,9 @@ class Stack:
         registered = self.pm.provider_spec(api, provider_type)
         if registered is None:
             known = sorted(s.spec.provider_type for s in self.pm.provider_specs.values() if s.spec.api == api)
+            broken = "".join(f"; plugin {name} failed to load ({why})" for name, why in self.pm.failed.items())
             raise ConfigError(f"no installed plugin provides {provider_type} for the {api.value} API "
-                              f"(installed: {', '.join(known) or 'none'})")
+                              f"(installed: {', '.join(known) or 'none'}){broken}")
         if not registered.spec.compatible:
             raise ConfigError(f"{registered.plugin.package or registered.plugin.name} provides {provider_type} for "
                               f"core API {registered.spec.core_api_version}, but this llama-stack-core implements "

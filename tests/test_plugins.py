@@ -144,3 +144,27 @@ def test_env_switches(monkeypatch):
     monkeypatch.setenv("LLAMA_STACK_PLUGINS", "no_such_module_xyz")
     with pytest.raises(ConfigError, match="no_such_module_xyz"):
         PluginManager()
+
+
+@pytest.fixture
+def broken_plugin_installed(tmp_path, monkeypatch):
+    """A real installed distribution (a .dist-info on sys.path) whose llama_stack entry point cannot import."""
+    dist_info = tmp_path / "broken_stack_plugin-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-stack-plugin\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text("[llama_stack]\nbroken = no_such_module_for_stack_tests\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
+def test_a_broken_plugin_is_skipped_with_a_warning(broken_plugin_installed):
+    pm = PluginManager(extra_plugins=[stack_test_plugin])
+    assert "no_such_module_for_stack_tests" in pm.failed["broken"]
+    assert "broken-stack-plugin" in pm.failed["broken"]
+    assert pm.provider_spec(Api.inference, "inline::echo") is not None  # everything else still loads
+
+
+async def test_a_missing_provider_type_names_plugins_that_failed_to_load(tmp_path, broken_plugin_installed):
+    config = make_run_config({"inference": [{"provider_id": "x", "provider_type": "remote::from-broken"}]}, tmp_path)
+    with pytest.raises(ConfigError, match="plugin broken failed to load"):
+        async with stack_client(config, PluginManager()):
+            pass

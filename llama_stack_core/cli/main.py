@@ -28,7 +28,10 @@ def cmd_list_apis(args: argparse.Namespace) -> None:
 def cmd_list_providers(args: argparse.Namespace) -> None:
     from ..plugins import PluginManager
 
-    specs = sorted(PluginManager().provider_specs.values(), key=lambda r: (r.spec.api.value, r.spec.provider_type))
+    pm = PluginManager()
+    for name, why in pm.failed.items():
+        print(f"warning: plugin {name} failed to load: {why}", file=sys.stderr)
+    specs = sorted(pm.provider_specs.values(), key=lambda r: (r.spec.api.value, r.spec.provider_type))
     if args.api:
         specs = [r for r in specs if r.spec.api.value == args.api]
     _print_table([[r.spec.api.value, r.spec.provider_type, r.plugin.package or r.plugin.name, r.plugin.version or "-"]
