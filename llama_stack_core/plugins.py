@@ -66,11 +66,14 @@ class PluginManager:
                     continue
                 try:
                     plugin = entry_point.load()
+                    self.pm.register(plugin, name=entry_point.name)
+                    self.pm.check_pending()  # a misspelled hook disqualifies this plugin only
                 except Exception as exc:
+                    if self.pm.has_plugin(entry_point.name):
+                        self.pm.unregister(name=entry_point.name)
                     self.failed[entry_point.name] = f"{dist.metadata['name']}: {type(exc).__name__}: {exc}"
                     log.warning("skipping plugin %s: %s", entry_point.name, self.failed[entry_point.name])
                     continue
-                self.pm.register(plugin, name=entry_point.name)
                 self._dists[id(plugin)] = (dist.metadata["name"], dist.version)
 
     @property

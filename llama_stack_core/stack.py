@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import PROVIDER_API_VERSION
 from .apis.resources import RESOURCE_KINDS, RegisterRequest, ResourceSource
 from .apis.routes import Api
 from .config.model import RunConfig
@@ -118,7 +119,7 @@ class Stack:
         if not registered.spec.compatible:
             raise ConfigError(f"{registered.plugin.package or registered.plugin.name} provides {provider_type} for "
                               f"core API {registered.spec.core_api_version}, but this llama-stack-core implements "
-                              f"a different provider API version; upgrade one of them")
+                              f"provider API {PROVIDER_API_VERSION}; upgrade one of them")
         return registered
 
     async def _start_api(self, api: Api, entries: list[Any]) -> None:

@@ -34,8 +34,9 @@ def cmd_list_providers(args: argparse.Namespace) -> None:
     specs = sorted(pm.provider_specs.values(), key=lambda r: (r.spec.api.value, r.spec.provider_type))
     if args.api:
         specs = [r for r in specs if r.spec.api.value == args.api]
-    _print_table([[r.spec.api.value, r.spec.provider_type, r.plugin.package or r.plugin.name, r.plugin.version or "-"]
-                  for r in specs], ["API", "PROVIDER TYPE", "PACKAGE", "VERSION"])
+    _print_table([[r.spec.api.value, r.spec.provider_type, r.plugin.package or r.plugin.name, r.plugin.version or "-",
+                   "" if r.spec.compatible else f"incompatible: built for core API {r.spec.core_api_version}"]
+                  for r in specs], ["API", "PROVIDER TYPE", "PACKAGE", "VERSION", "NOTE"])
 
 
 def cmd_list_distros(args: argparse.Namespace) -> None:
