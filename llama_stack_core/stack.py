@@ -117,9 +117,9 @@ class Stack:
             raise ConfigError(f"no installed plugin provides {provider_type} for the {api.value} API "
                               f"(installed: {', '.join(known) or 'none'}){broken}")
         if not registered.spec.compatible:
-            raise ConfigError(f"{registered.plugin.package or registered.plugin.name} provides {provider_type} for "
-                              f"core API {registered.spec.core_api_version}, but this llama-stack-core implements "
-                              f"provider API {PROVIDER_API_VERSION}; upgrade one of them")
+            raise ConfigError(f"{registered.plugin.package or registered.plugin.name} provides {provider_type} built "
+                              f"for provider API version {registered.spec.core_api_version}, but this "
+                              f"llama-stack-core implements version {PROVIDER_API_VERSION}; upgrade one of them")
         return registered
 
     async def _start_api(self, api: Api, entries: list[Any]) -> None:

@@ -194,7 +194,7 @@ def installed(plugin: Plugin) -> Iterator[None]:
 def _listed(api: str) -> list[list[str]]:
     result = _run([*CLI, "list-providers", "--api", api], timeout=60)
     assert result.returncode == 0, result.stderr
-    return [line.split() for line in result.stdout.splitlines()[1:]]
+    return [line.split()[:4] for line in result.stdout.splitlines()[1:]]
 
 
 def test_installed_plugin_is_listed_and_served(tmp_path: Path) -> None:
@@ -236,6 +236,8 @@ def test_plugin_for_another_provider_api_version_is_refused(tmp_path: Path) -> N
     config_path.write_text(yaml.safe_dump(plugin.run_config(tmp_path)))
     with installed(plugin):
         assert ["inference", plugin.provider_type, plugin.package, "2.0.0"] in _listed("inference")
+        listing = _run([*CLI, "list-providers", "--api", "inference"], timeout=60).stdout
+        assert "incompatible: built for core API >=2,<3" in next(l for l in listing.splitlines() if plugin.package in l)
         result = _run([*CLI, "serve", str(config_path), "--host", "127.0.0.1", "--port", str(free_port())],
                       timeout=120)
     output = result.stdout + result.stderr

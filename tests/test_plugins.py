@@ -112,7 +112,7 @@ async def test_incompatible_core_api_version_is_refused_at_start(tmp_path):
     pm = PluginManager(autoload=False, extra_plugins=[
         plugin(register_inference_providers=lambda: [_spec("inline::future", core_api_version=">=2,<3")])])
     config = make_run_config({"inference": [{"provider_id": "f", "provider_type": "inline::future"}]}, tmp_path)
-    with pytest.raises(ConfigError, match=r"inline::future for core API >=2,<3"):
+    with pytest.raises(ConfigError, match=r"inline::future built for provider API version >=2,<3.*implements version 1.0"):
         async with stack_client(config, pm):
             pass
 
