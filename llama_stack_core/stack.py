@@ -128,7 +128,7 @@ class Stack:
             registered = self._spec(api, entry.provider_type)
             spec = registered.spec
             try:
-                config = spec.config_class.model_validate(entry.config)
+                config = spec.config_class.model_validate(entry.config, context=self.config.validation_context())
             except ValidationError as exc:
                 lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
                 raise ConfigError(f"providers.{api.value} '{entry.provider_id}' config is invalid:\n"

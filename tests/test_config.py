@@ -77,3 +77,27 @@ def test_bad_resource_entries_are_reported_with_their_index():
     config = parse_run_config({"models": [{"model_id": "ok"}, {"provider_id": "x"}]})
     with pytest.raises(ValueError, match=r"models\[1\]"):
         config.resource_requests()
+
+
+@pytest.mark.anyio
+async def test_store_config_resolves_named_backends(tmp_path):
+    from pydantic import ValidationError
+
+    from llama_stack_core.config.model import StoreConfig
+
+    config = parse_run_config({"storage": {
+        "backends": {"kv_default": {"type": "kv_sqlite", "db_path": str(tmp_path / "kv.db")},
+                     "other": {"type": "kv_sqlite", "db_path": str(tmp_path / "other.db")}},
+        "stores": {"metadata": {"backend": "kv_default", "namespace": "registry"}}}})
+    context = config.validation_context()
+    named = StoreConfig.model_validate({"backend": "other", "namespace": "files"}, context=context)
+    default = StoreConfig.model_validate({"backend": "default", "namespace": "files"}, context=context)
+    assert named.backend.db_path.endswith("other.db") and default.backend.db_path.endswith("kv.db")
+    store = await named.open()
+    try:
+        await store.set("k", "v")
+        assert await store.get("k") == "v"
+    finally:
+        await store.close()
+    with pytest.raises(ValidationError, match="unknown storage backend 'nope'.*kv_default, other"):
+        StoreConfig.model_validate({"backend": "nope", "namespace": "x"}, context=context)

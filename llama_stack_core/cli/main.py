@@ -86,7 +86,7 @@ def cmd_config_validate(args: argparse.Namespace) -> None:
                                 f"{entry.provider_type}")
                 continue
             try:
-                registered.spec.config_class.model_validate(entry.config)
+                registered.spec.config_class.model_validate(entry.config, context=config.validation_context())
             except ValueError as exc:
                 problems.append(f"providers.{api_name}.{entry.provider_id}: {exc}")
     for key in config.unknown_keys():

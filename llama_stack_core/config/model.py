@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from ..apis.resources import RESOURCE_KINDS, RegisterRequest
 
@@ -50,6 +50,37 @@ class StorageBackend(BaseModel):
         if not self.is_postgres and not self.db_path:
             raise ValueError("a sqlite backend needs db_path")
         return self
+
+
+class StoreConfig(BaseModel):
+    """Where a provider keeps state: a backend (by name from ``storage.backends``, or inline) and a namespace.
+
+    In a provider's config: ``persistence: {backend: kv_default, namespace: files}``; ``backend: default`` means
+    the backend the stack's registry uses. Open it with ``await config.persistence.open()``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: StorageBackend
+    namespace: str = Field(min_length=1)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _resolve_name(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        backends: dict[str, StorageBackend] = (info.context or {}).get("storage_backends", {})
+        if value in backends:
+            return backends[value]
+        if value == "default" and "default" in (info.context or {}):
+            return info.context["default"]
+        raise ValueError(f"unknown storage backend '{value}' (storage.backends has: {', '.join(backends) or 'none'})")
+
+    async def open(self) -> Any:
+        """Open the KV store (the caller closes it)."""
+        from ..storage import open_kvstore
+
+        return await open_kvstore(self.backend, self.namespace)
 
 
 class StoreRef(BaseModel):
@@ -143,6 +174,11 @@ class RunConfig(BaseModel):
                 except ValueError as exc:
                     raise ValueError(f"{kind.plural}[{i}]: {exc}") from exc
         return requests
+
+    def validation_context(self) -> dict[str, Any]:
+        """What provider configs are validated with: named storage backends for ``StoreConfig`` fields."""
+        metadata = self.storage.stores["metadata"].backend
+        return {"storage_backends": self.storage.backends, "default": self.storage.backends[metadata]}
 
     def unknown_keys(self) -> list[str]:
         return sorted(self.model_extra or {})
