@@ -170,7 +170,11 @@ class Stack:
                 await self.resources.register(resource_type, request, ResourceSource.plugin_default, replace=True)
         discover = getattr(instance.impl, f"discover_{plural}", None)
         if discover is not None:
-            listed: list[RegisterRequest] = await discover()
+            try:
+                listed: list[RegisterRequest] = await discover()
+            except Exception as exc:  # an unreachable upstream must not stop the stack; keep what was listed before
+                log.warning("provider %s could not list its %s: %s", instance.provider_id, plural, exc)
+                return
             await self.resources.sync_listed(instance, resource_type, listed)
 
     async def _refresh_registry(self, interval: float) -> None:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from ..apis.inference import ChatCompletionRequest, CompletionRequest, EmbeddingsRequest
 from ..apis.resources import ModelType, RegisterModelRequest
@@ -36,6 +36,11 @@ class OpenAICompatConfig(BaseModel):
     refresh_models: bool = Field(default=False, description="Register the vendor's model list at start-up.")
     allowed_models: list[str] | None = Field(default=None, description="Only register these listed models.")
     max_connections: int = Field(default=512, ge=1, description="Connection pool size.")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
 
 
 class OpenAICompatInference:

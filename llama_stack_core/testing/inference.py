@@ -15,15 +15,14 @@ The stack is started once per class (``stack_client``); its models are registere
 
 from __future__ import annotations
 
-import base64
 import json
-import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
+from ..inference.embeddings import decode_base64
 from ..plugins import PluginManager
 from .harness import make_run_config, stack_client
 
@@ -41,11 +40,6 @@ WEATHER_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 PERSON_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
                  "required": ["name", "age"], "additionalProperties": False}
-
-
-def decode_base64_embedding(data: str) -> list[float]:
-    raw = base64.b64decode(data)
-    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
 
 class InferenceProviderTests:
@@ -250,7 +244,7 @@ class InferenceProviderTests:
         body = {"model": EMBEDDING, "input": ["hello world"]}
         floats = (await http.post("/v1/embeddings", json=body)).json()["data"][0]["embedding"]
         encoded = (await http.post("/v1/embeddings", json={**body, "encoding_format": "base64"})).json()
-        assert decode_base64_embedding(encoded["data"][0]["embedding"]) == pytest.approx(floats, abs=1e-6)
+        assert decode_base64(encoded["data"][0]["embedding"]) == pytest.approx(floats, abs=1e-6)
 
     # -- errors --------------------------------------------------------------------------------------------------
 
