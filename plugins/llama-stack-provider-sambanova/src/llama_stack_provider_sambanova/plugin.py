@@ -1,0 +1,16 @@
+"""Entry point of llama-stack-provider-sambanova (group ``llama_stack``): hook implementations only, cheap to import."""
+
+from __future__ import annotations
+
+from llama_stack_core.apis.routes import Api
+from llama_stack_core.hookspecs import hookimpl
+from llama_stack_core.providers import ProviderSpec
+
+from .config import PROVIDER_TYPE, SambaNovaConfig
+
+
+@hookimpl
+def register_inference_providers() -> list[ProviderSpec]:
+    return [ProviderSpec(api=Api.inference, provider_type=PROVIDER_TYPE, config_class=SambaNovaConfig,
+                         factory="llama_stack_provider_sambanova.provider:create_provider",
+                         description="SambaNova (OpenAI-compatible): chat, completions and embeddings.")]
