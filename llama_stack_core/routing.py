@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -27,6 +27,20 @@ class ProviderInstance:
     impl: Any
 
 
+T = TypeVar("T", bound=BaseModel)
+
+
+def as_model(result: Any, model: type[T]) -> T:
+    """A provider's answer (JSON bytes, a dict or a model) as the given model."""
+    if isinstance(result, model):
+        return result
+    if isinstance(result, (bytes, str)):
+        return model.model_validate_json(result)
+    if isinstance(result, BaseModel):
+        return model.model_validate(result.model_dump())
+    return model.model_validate(result)
+
+
 class ResourceLookup(Protocol):
     async def lookup(self, resource_type: str, identifier: str) -> Resource | None: ...
 
@@ -37,10 +51,25 @@ class ApiRouter:
     """Picks the provider for each call to one API: by the resource a request names, else the API's default."""
 
     def __init__(self, api: Api, providers: dict[str, ProviderInstance], resources: ResourceLookup) -> None:
+        from .apis import api_spec
+
         self.api = api
         self.providers = providers
         self._resources = resources
         self._default = next(iter(providers.values()))
+        self._routes = {route.name: route for route in api_spec(api).routes}
+
+    async def call(self, operation: str, request: BaseModel) -> Any:
+        """Call an operation of this API as a client would (for providers that depend on another API)."""
+        override = getattr(self, operation, None)
+        if override is not None:
+            return await override(request)
+        impl, request = await self.route(self._routes[operation], request)
+        return await getattr(impl, operation)(request)
+
+    async def call_as(self, operation: str, request: BaseModel, model: type[T]) -> T:
+        """``call`` with the answer as ``model`` (providers may answer with JSON bytes, dicts or models)."""
+        return as_model(await self.call(operation, request), model)
 
     def default_provider(self, request: BaseModel | None = None) -> ProviderInstance:
         """The provider for a call that names no resource: ``provider_id`` in the request, else the first one."""

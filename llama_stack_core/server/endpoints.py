@@ -106,8 +106,19 @@ def _set_provider_data(request: HttpRequest) -> None:
 
 
 def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
-    """Handler for a route served by a provider, picked per request by the router."""
+    """Handler for a route served by a provider, picked per request by the router (or by the router itself, when it
+    defines a method of the route's name: an operation that needs the registry as well as a provider)."""
     method_name = route.name
+    override = getattr(router, method_name, None)
+    if override is not None:
+        async def overridden(request: HttpRequest) -> Reply | StreamReply:
+            try:
+                _set_provider_data(request)
+                return render(await override(await parse_request(route, request)))
+            except Exception as exc:
+                return exception_reply(exc)
+
+        return overridden
 
     async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
