@@ -1,0 +1,134 @@
+"""remote::bedrock: the core's Inference conformance class against a real llama-cpp-python server (standing in for
+bedrock-runtime's OpenAI-compatible endpoint), then Bedrock's own behaviour against the scripted server: the regional
+endpoint, the Bedrock API key (configured or per request), chat only, no model list."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from llama_stack_core.plugins import PluginManager
+from llama_stack_core.testing import make_run_config, stack_client
+from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
+from llama_stack_provider_bedrock import plugin
+from llama_stack_provider_bedrock.config import BedrockConfig
+
+PROVIDER_TYPE = "remote::bedrock"
+MODEL = "openai.gpt-oss-20b-1:0"
+
+
+class TestBedrockOnLlamaCppServer(InferenceProviderTests):
+    provider_type = PROVIDER_TYPE
+    chat_model = "gemma"
+    capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools"})  # chat only
+    extra_plugins = [plugin]
+    max_tokens = 4  # keeps the llama.cpp runs short
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def config_under_test(cls, llama_cpp_base_url):
+        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+
+
+# -- Bedrock specifics against the scripted server ----------------------------------------------------------------
+
+pytestmark = pytest.mark.anyio
+CHAT = {"model": f"bedrock/{MODEL}", "messages": [{"role": "developer", "content": "Be brief."},
+                                                  {"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def pm() -> PluginManager:
+    return PluginManager(autoload=False, extra_plugins=[plugin])
+
+
+@pytest.fixture
+def scripted():
+    with ScriptedServer() as server:
+        yield server
+
+
+def bedrock_config(tmp_path, **config: Any) -> dict[str, Any]:
+    return make_run_config({"inference": [{"provider_id": "bedrock", "provider_type": PROVIDER_TYPE,
+                                           "config": config}]}, tmp_path)
+
+
+def endpoint(server: ScriptedServer) -> str:
+    return f"http://127.0.0.1:{server.port}/openai/v1"  # the same path layout as bedrock-runtime
+
+
+def test_entry_point_is_found_and_plugin_module_stays_light():
+    code = ("import sys, llama_stack_provider_bedrock.plugin; "
+            "heavy = sorted({'aiohttp', 'llama_stack_provider_bedrock.provider'} & set(sys.modules)); "
+            "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    specs = PluginManager().provider_specs
+    assert specs[f"inference:{PROVIDER_TYPE}"].plugin.package == "llama-stack-provider-bedrock"
+
+
+def test_the_endpoint_follows_the_region_and_has_no_model_list():
+    assert BedrockConfig().base_url == "https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"
+    assert BedrockConfig(region="eu-central-1").base_url == (
+        "https://bedrock-runtime.eu-central-1.amazonaws.com/openai/v1")
+    assert BedrockConfig(base_url="https://vpce-1.example/openai/v1").base_url == "https://vpce-1.example/openai/v1"
+    with pytest.raises(ValidationError, match="no model list"):
+        BedrockConfig(refresh_models=True)
+    with pytest.raises(ValidationError, match="region"):
+        BedrockConfig(region="bedrock.example.com")
+
+
+async def test_no_key_is_401_before_anything_is_sent(tmp_path, pm):
+    async with stack_client(bedrock_config(tmp_path, region="us-east-1"), pm) as client:
+        response = await client.post("/v1/chat/completions", json=CHAT)
+    assert response.status_code == 401  # not 502: the (unreachable) AWS endpoint was not called
+    assert "aws_bearer_token_bedrock" in response.json()["error"]["message"]
+
+
+async def test_the_bedrock_api_key_is_the_bearer_token(tmp_path, scripted, pm):
+    scripted.reply(json=chat_completion("hello", model=MODEL))
+    scripted.reply(stream=[chat_chunk("hel", model=MODEL), chat_chunk("lo", model=MODEL, finish_reason="stop")])
+    async with stack_client(bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="ABSK-configured"),
+                            pm) as client:
+        whole = await client.post("/v1/chat/completions", json={**CHAT, "max_completion_tokens": 16})
+        streamed = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers={
+            "X-LlamaStack-Provider-Data": json.dumps({"aws_bearer_token_bedrock": "ABSK-per-request"})})
+    assert whole.json()["choices"][0]["message"]["content"] == "hello"
+    events = [json.loads(e[len("data: "):]) for e in streamed.text.split("\n\n") if e.startswith("data: {")]
+    assert [e["choices"][0]["delta"]["content"] for e in events] == ["hel", "lo"]
+    configured, per_request = scripted.requests
+    assert configured.path == "/openai/v1/chat/completions"
+    assert configured.headers["authorization"] == "Bearer ABSK-configured"
+    assert configured.json == {**CHAT, "model": MODEL, "max_tokens": 16}
+    assert per_request.headers["authorization"] == "Bearer ABSK-per-request"
+
+
+async def test_completions_and_embeddings_are_refused_without_calling_aws(tmp_path, scripted, pm):
+    async with stack_client(bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="k"), pm) as client:
+        completion = await client.post("/v1/completions", json={"model": CHAT["model"], "prompt": "Once"})
+        embeddings = await client.post("/v1/embeddings", json={"model": "bedrock/amazon.titan-embed-text-v2:0",
+                                                               "input": "hello"})
+        providers = (await client.get("/v1/providers")).json()["data"]
+    assert completion.status_code == 400 and "chat completions only" in completion.json()["error"]["message"]
+    assert embeddings.status_code == 400 and "no embeddings" in embeddings.json()["error"]["message"]
+    assert providers[0]["health"]["status"] == "Not Implemented"
+    assert scripted.requests == []  # not even a model-list probe for health
+
+
+async def test_refresh_models_is_refused_at_start_up(tmp_path, pm):
+    from llama_stack_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no model list"):
+        async with stack_client(bedrock_config(tmp_path, api_key="k", refresh_models=True), pm):
+            pass
