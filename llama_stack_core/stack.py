@@ -23,6 +23,7 @@ from .plugins import PluginManager
 from .redaction import redact
 from .registry import ResourceRegistry
 from .resources import ResourceService
+from .routers import router_class
 from .routing import ApiRouter, ProviderInstance
 from .storage import KVStore, open_kvstore
 
@@ -74,12 +75,23 @@ class Stack:
         self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm)
         for api in self._dependency_order(served, enabled):
             await self._start_api(api, enabled[api.value])
+        self._connect_file_deletions()
         for resource in await self.resources.registry.refresh():
             await self.resources.hydrate(resource)
         await self._register_declared_resources()
         await self._call_lifecycle_hook("startup")
         interval = self.config.server.registry_refresh_seconds
         self._refresh_task = asyncio.create_task(self._refresh_registry(interval), name="registry-refresh")
+
+    def _connect_file_deletions(self) -> None:
+        """Vector stores drop a file's chunks as soon as the Files API deletes the file."""
+        files = self.routers.get(Api.files)
+        if files is None:
+            return
+        for instance in self.providers.get(Api.vector_io.value, {}).values():
+            listener = getattr(instance.impl, "file_deleted", None)
+            if listener is not None:
+                files.deletion_listeners.append(listener)
 
     async def open_store(self, store_name: str, namespace: str | None = None) -> KVStore:
         """Open a store named in ``storage.stores`` (or a backend by name) for the core or a provider."""
@@ -139,7 +151,7 @@ class Stack:
             instances[entry.provider_id] = ProviderInstance(api, entry.provider_id, entry.provider_type,
                                                             registered, config, impl)
         self.providers[api.value] = instances
-        self.routers[api] = ApiRouter(api, instances, self.resources)
+        self.routers[api] = router_class(api)(api, instances, self.resources)
 
     async def _register_declared_resources(self) -> None:
         """Run-config resources, plugin defaults and provider-listed resources, in that order of precedence."""

@@ -1,0 +1,14 @@
+"""API routers that do more than pick a provider: operations that also touch the registry or other APIs."""
+
+from __future__ import annotations
+
+from ..apis.routes import Api
+from ..routing import ApiRouter
+from .files import FilesRouter
+from .vector_io import VectorIORouter
+
+ROUTER_CLASSES: dict[Api, type[ApiRouter]] = {Api.vector_io: VectorIORouter, Api.files: FilesRouter}
+
+
+def router_class(api: Api) -> type[ApiRouter]:
+    return ROUTER_CLASSES.get(api, ApiRouter)
