@@ -21,6 +21,10 @@ class TextChunk:
     token_count: int
 
 
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
 def count_tokens(text: str) -> int:
     return sum(1 for _ in _TOKEN.finditer(text))
 
