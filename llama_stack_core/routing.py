@@ -64,8 +64,8 @@ class ApiRouter:
         override = getattr(self, operation, None)
         if override is not None:
             return await override(request)
-        impl, request = await self.route(self._routes[operation], request)
-        return await getattr(impl, operation)(request)
+        provider, request = await self.route(self._routes[operation], request)
+        return await getattr(provider.impl, operation)(request)
 
     async def call_as(self, operation: str, request: BaseModel, model: type[T]) -> T:
         """``call`` with the answer as ``model`` (providers may answer with JSON bytes, dicts or models)."""
@@ -103,16 +103,16 @@ class ApiRouter:
                                           f"provider '{resource.provider_id}', which is not configured here")
         return provider, resource.provider_resource_id or resource.identifier, resource
 
-    async def route(self, route: Route, request: BaseModel | None) -> tuple[Any, BaseModel | None]:
-        """The provider object for this call and the request as that provider should see it."""
+    async def route(self, route: Route, request: BaseModel | None) -> tuple[ProviderInstance, BaseModel | None]:
+        """The provider for this call and the request as that provider should see it."""
         ref = route.resource
         identifier = getattr(request, ref.field) if ref is not None and request is not None else None
         if identifier is None:
-            return self.default_provider(request).impl, request
+            return self.default_provider(request), request
         provider, provider_resource_id, resource = await self.resolve(ref.resource_type, identifier)
         if ref.model_type is not None and isinstance(resource, Model) and resource.model_type != ref.model_type:
             raise BadRequestError(f"model '{identifier}' is of type {resource.model_type.value}; this endpoint "
                                   f"needs a model of type {ref.model_type}", param=ref.field)
         if provider_resource_id != identifier:
             request = request.model_copy(update={ref.field: provider_resource_id})
-        return provider.impl, request
+        return provider, request

@@ -26,6 +26,7 @@ from .resources import ResourceService
 from .routers import router_class
 from .routing import ApiRouter, ProviderInstance
 from .storage import KVStore, open_kvstore
+from .tracing import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Stack:
         self.resources: ResourceService | None = None
         self._stores: list[KVStore] = []
         self._refresh_task: asyncio.Task[None] | None = None
+        self.tracer = Tracer([])
 
     @property
     def apis(self) -> list[Api]:
@@ -76,6 +78,10 @@ class Stack:
         for api in self._dependency_order(served, enabled):
             await self._start_api(api, enabled[api.value])
         self._connect_file_deletions()
+        exporters = [i.impl for i in self.providers.get(Api.telemetry.value, {}).values()
+                     if hasattr(i.impl, "export_spans")]
+        self.tracer = Tracer(exporters)
+        self.tracer.start()
         for resource in await self.resources.registry.refresh():
             await self.resources.hydrate(resource)
         await self._register_declared_resources()
@@ -206,6 +212,7 @@ class Stack:
             self._refresh_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresh_task
+        await self.tracer.stop()
         await self._call_lifecycle_hook("shutdown")
         for instances in self.providers.values():
             for instance in instances.values():

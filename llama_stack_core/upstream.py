@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from .errors import StackError, UpstreamError, UpstreamTimeoutError
+from .tracing import child_span
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +86,14 @@ class UpstreamClient:
         import aiohttp
 
         try:
-            async with self._client().request(method, self._url(path), data=body, headers=_json_headers(headers, body)
-                                              ) as response:
-                data = await response.read()
-                if response.status >= 400:
-                    raise upstream_status_error(response.status, data, self._where(path))
-                return data
+            with child_span("http.client", **{"http.method": method, "http.url": self._url(path)}) as span:
+                async with self._client().request(method, self._url(path), data=body,
+                                                  headers=_json_headers(headers, body, span.traceparent)) as response:
+                    span.set("http.status_code", response.status)
+                    data = await response.read()
+                    if response.status >= 400:
+                        raise upstream_status_error(response.status, data, self._where(path))
+                    return data
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
             raise UpstreamTimeoutError(f"{self._where(path)} timed out") from None
         except aiohttp.ClientError as exc:
@@ -109,7 +112,11 @@ class UpstreamClient:
         import aiohttp
 
         try:
-            response = await self._client().post(self._url(path), data=body, headers=_json_headers(headers, body))
+            with child_span("http.client", **{"http.method": "POST", "http.url": self._url(path),
+                                              "http.stream": True}) as span:
+                response = await self._client().post(self._url(path), data=body,
+                                                     headers=_json_headers(headers, body, span.traceparent))
+                span.set("http.status_code", response.status)
         except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
             raise UpstreamTimeoutError(f"{self._where(path)} timed out") from None
         except aiohttp.ClientError as exc:
@@ -149,7 +156,9 @@ class UpstreamClient:
             self._session = None
 
 
-def _json_headers(headers: Mapping[str, str] | None, body: bytes | None) -> dict[str, str] | None:
+def _json_headers(headers: Mapping[str, str] | None, body: bytes | None, traceparent: str | None = None
+                  ) -> dict[str, str] | None:
+    extra = {"traceparent": traceparent} if traceparent else {}
     if body is None:
-        return dict(headers) if headers else None
-    return {"Content-Type": "application/json", **(headers or {})}
+        return {**headers, **extra} if headers or extra else None
+    return {"Content-Type": "application/json", **(headers or {}), **extra}

@@ -19,8 +19,8 @@ class FilesRouter(ApiRouter):
         self.deletion_listeners = []
 
     async def openai_delete_file(self, request: FileRef) -> DeletedObject:
-        impl, request = await self.route(self._routes["openai_delete_file"], request)
-        deleted = as_model(await impl.openai_delete_file(request), DeletedObject)
+        provider, request = await self.route(self._routes["openai_delete_file"], request)
+        deleted = as_model(await provider.impl.openai_delete_file(request), DeletedObject)
         for listener in self.deletion_listeners:
             await listener(request.file_id)
         return deleted

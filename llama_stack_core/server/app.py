@@ -17,7 +17,8 @@ from ..stack import Stack
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
-from .http import HttpRequest, Receive, RouteTable, Scope, Send
+from ..tracing import Tracer, activate
+from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
 from .openapi import build_openapi
 
 log = logging.getLogger("llama_stack_core.server")
@@ -93,19 +94,34 @@ class StackApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            handler, params, other_method = self._routes.match(scope["method"], scope["path"])
-            request = HttpRequest(scope, receive, params)
-            if handler is not None:
-                reply = await handler(request)
-            elif other_method:
-                reply = error_reply(f"method {scope['method']} not allowed on {scope['path']}",
-                                    "method_not_allowed", 405)
+            tracer = self.state.stack.tracer
+            if tracer.enabled:
+                await self._traced(tracer, scope, receive, send)
             else:
-                reply = error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes",
-                                    "not_found", 404)
-            await reply.send(send, receive)
+                await (await self._reply(scope, receive)).send(send, receive)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
+
+    async def _reply(self, scope: Scope, receive: Receive) -> Reply | StreamReply:
+        handler, params, other_method = self._routes.match(scope["method"], scope["path"])
+        if handler is not None:
+            return await handler(HttpRequest(scope, receive, params))
+        if other_method:
+            return error_reply(f"method {scope['method']} not allowed on {scope['path']}", "method_not_allowed", 405)
+        return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found",
+                           404)
+
+    async def _traced(self, tracer: Tracer, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request as a root span (continuing an incoming W3C ``traceparent``)."""
+        traceparent = HttpRequest(scope, receive, {}).header(b"traceparent")
+        span = tracer.root_span(f"{scope['method']} {scope['path']}", traceparent,
+                                **{"http.method": scope["method"], "http.target": scope["path"]})
+        with activate(span):
+            reply = await self._reply(scope, receive)
+            span.set("http.status_code", getattr(reply, "status", 200))
+            if getattr(reply, "status", 200) >= 400:
+                span.status = "error"
+            await reply.send(send, receive)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -12,7 +12,9 @@ from ..apis.common import BinaryContent, UploadedFile
 from ..apis.routes import Route
 from ..errors import BadRequestError, NotConfiguredError
 from ..request_context import PROVIDER_DATA
-from ..routing import ApiRouter
+from ..routing import ApiRouter, ProviderInstance
+from ..tracing import CURRENT, start_child, traced_stream
+from .span_attributes import observe_chunk, record_usage
 from .errors import error_body, error_reply, exception_reply, exception_to_error
 from .http import Handler, HttpRequest, Reply, StreamReply
 
@@ -124,12 +126,38 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
         try:
             _set_provider_data(request)
             parsed = await parse_request(route, request)
-            impl, parsed = await router.route(route, parsed)
-            return render(await getattr(impl, method_name)(parsed))
+            resource_id = getattr(parsed, route.resource.field, None) if route.resource and parsed else None
+            provider, parsed = await router.route(route, parsed)
+            if CURRENT.get() is None:
+                return render(await getattr(provider.impl, method_name)(parsed))
+            return await traced_provider_call(route, provider, parsed, resource_id)
         except Exception as exc:
             return exception_reply(exc)
 
     return endpoint
+
+
+async def traced_provider_call(route: Route, provider: ProviderInstance, request: BaseModel | None,
+                               resource_id: str | None) -> Reply | StreamReply:
+    """The provider call as a span with provider, resource and (for inference) token and first-token figures."""
+    span = start_child(f"{provider.api.value}.{route.name}", **{
+        "api": provider.api.value, "provider.id": provider.provider_id, "provider.type": provider.provider_type,
+        **({"resource.id": resource_id} if resource_id else {})})
+    assert span is not None and span.tracer is not None
+    token = CURRENT.set(span)
+    try:
+        result = await getattr(provider.impl, route.name)(request)
+    except BaseException as exc:
+        span.fail(exc)
+        span.tracer.finish(span)
+        raise
+    finally:
+        CURRENT.reset(token)
+    if hasattr(result, "__aiter__"):
+        return StreamReply(sse_events(traced_stream(span, result, observe_chunk)))
+    record_usage(span, result)
+    span.tracer.finish(span)
+    return render(result)
 
 
 def core_endpoint(route: Route, target: Any) -> Handler:

@@ -60,6 +60,7 @@ from ..errors import BadRequestError, NotConfiguredError, NotFoundError
 from ..pagination import paginate
 from ..routing import ApiRouter
 from ..storage import KVStore
+from ..tracing import child_span
 from .chunking import chunk_text, count_tokens
 from .index import ScoredChunk, StoredChunk, VectorIndex, VectorIndexFactory
 from .parsing import InvalidFileError, UnsupportedFileError, file_to_text
@@ -299,6 +300,14 @@ class VectorStoreEngine:
 
     async def _search(self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any,
                       ranker: str, alpha: float) -> list[ScoredChunk]:
+        with child_span("vector_io.search", **{"vector_store.id": store.id, "search.mode": mode, "search.k": k,
+                                               "search.filtered": filters is not None}) as span:
+            hits = await self._search_index(store, queries, mode, k, filters, ranker, alpha)
+            span.set("search.results", len(hits))
+            return hits
+
+    async def _search_index(self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any,
+                            ranker: str, alpha: float) -> list[ScoredChunk]:
         index = await self._index(store)
         text = " ".join(queries)
         if mode == "keyword":

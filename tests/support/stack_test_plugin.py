@@ -172,6 +172,26 @@ def register_inference_providers() -> list[ProviderSpec]:
     ]
 
 
+class SpanRecorder:
+    """A telemetry provider that keeps exported spans in memory."""
+
+    def __init__(self) -> None:
+        self.spans: list[Any] = []
+
+    async def export_spans(self, spans: list[Any]) -> None:
+        self.spans.extend(spans)
+
+
+def create_span_recorder(config: RecorderConfig, deps: dict[Api, Any]) -> SpanRecorder:
+    return SpanRecorder()
+
+
+@hookimpl
+def register_telemetry_providers() -> list[ProviderSpec]:
+    return [ProviderSpec(api=Api.telemetry, provider_type="inline::span-recorder", config_class=RecorderConfig,
+                         factory="stack_test_plugin:create_span_recorder", description="Test: keeps spans.")]
+
+
 @hookimpl
 def register_safety_providers() -> list[ProviderSpec]:
     return _recorder(Api.safety)
