@@ -13,6 +13,7 @@ import sys
 
 from ..config import load_run_config, resolve_config_source
 from ..errors import ConfigError
+from ..log_config import configure_logging
 from ..plugins import PluginManager
 
 CONFIG_ENV = "LLAMA_STACK_RUN_CONFIG"
@@ -30,7 +31,7 @@ def app_factory():
 def serve(source: str, *, host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
     import uvicorn
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(log_level)
     pm = PluginManager()
     config = load_run_config(source, pm)
     options = dict(
@@ -42,12 +43,13 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
     workers = workers or config.server.workers
     if workers > 1:
         os.environ[CONFIG_ENV] = str(resolve_config_source(source, pm).resolve())
-        uvicorn.run("llama_stack_core.cli.serve:app_factory", factory=True, workers=workers, lifespan="on", **options)
+        uvicorn.run("llama_stack_core.cli.serve:app_factory", factory=True, workers=workers, lifespan="on",
+                    log_config=None, **options)
         return
     from ..server.app import create_app
 
     app = create_app(config, pm)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", **options))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, **options))
     _run(_serve_one(app, server))
 
 
