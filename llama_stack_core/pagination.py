@@ -13,7 +13,8 @@ T = TypeVar("T")
 
 def paginate(items: Sequence[T], *, limit: int, order: str = "desc", after: str | None = None,
              before: str | None = None, sort_key: Callable[[T], Any], item_id: Callable[[T], str]) -> CursorPage[T]:
-    """Sort by ``sort_key`` (then id) in ``order``, cut at the ``after``/``before`` ids, take ``limit``."""
+    """Sort by ``sort_key`` (then id) in ``order``, cut at the ``after``/``before`` ids, take ``limit`` (with only
+    ``before``, the ``limit`` items just before it: the previous page)."""
     ordered = sorted(items, key=lambda item: (sort_key(item), item_id(item)), reverse=order == "desc")
     ids = [item_id(item) for item in ordered]
     start, end = 0, len(ordered)
@@ -26,6 +27,6 @@ def paginate(items: Sequence[T], *, limit: int, order: str = "desc", after: str 
             raise BadRequestError(f"before: no item with id '{before}'", param="before")
         end = ids.index(before)
     window = ordered[start:end]
-    page = window[:limit]
-    return CursorPage[Any](data=list(page), has_more=len(window) > limit,
+    page = window[-limit:] if before is not None and after is None else window[:limit]
+    return CursorPage[Any](data=list(page), has_more=len(window) > len(page),
                            first_id=item_id(page[0]) if page else None, last_id=item_id(page[-1]) if page else None)

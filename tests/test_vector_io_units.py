@@ -89,3 +89,9 @@ def test_cursor_pagination():
 
 def test_token_counting():
     assert count_tokens("Hello, world!") == 4
+
+
+def test_before_pages_backwards():
+    items = [{"id": f"i{n}", "at": n} for n in range(6)]
+    page = paginate(items, limit=2, order="asc", before="i4", sort_key=lambda i: i["at"], item_id=lambda i: i["id"])
+    assert [i["id"] for i in page.data] == ["i2", "i3"] and page.has_more

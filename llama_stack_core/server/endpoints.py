@@ -62,12 +62,15 @@ async def _form_data(request: HttpRequest) -> dict[str, Any]:
     from starlette.datastructures import UploadFile
 
     data: dict[str, Any] = {}
-    async with await request.form() as form:
+    form = await request.form()
+    try:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 value = UploadedFile(filename=value.filename or "upload", content_type=value.content_type,
                                      content=await value.read())
             data[key] = value
+    finally:
+        await form.close()
     return data
 
 

