@@ -8,7 +8,8 @@ from pydantic import BaseModel, SecretStr
 
 MASK = "********"
 
-_SECRET_WORDS = {"key", "apikey", "token", "secret", "password", "passwd", "credential", "credentials", "dsn"}
+_SECRET_WORDS = {"key", "apikey", "token", "secret", "password", "passwd", "credential", "credentials", "dsn",
+                 "authorization", "cookie"}
 
 
 def is_secret_name(name: str) -> bool:

@@ -61,7 +61,8 @@ def test_config_print_substitutes_env_and_masks_secrets(tmp_path, plugin_env):
                         "config": {"api_key": "${env.ECHO_KEY}", "prefix": "${env.PREFIX:=hello}"}}]}, tmp_path)))
     out = stack("config", "print", str(path), env={**plugin_env, "ECHO_KEY": "sk-hidden-999"}).stdout
     printed = yaml.safe_load(out)
-    assert printed["providers"]["inference"][0]["config"] == {"api_key": "********", "prefix": "hello"}
+    shown = printed["providers"]["inference"][0]["config"]
+    assert (shown["api_key"], shown["prefix"], shown["listed_models"]) == ("********", "hello", [])
     assert "sk-hidden-999" not in out
 
 
@@ -111,3 +112,12 @@ def test_serve_a_distro_by_name(tmp_path):
         models = {m["id"]: m["model_type"] for m in httpx.get(f"{url}/v1/models").json()["data"]}
         assert models == {"gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
     assert (tmp_path / "registry.db").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_providers_cleanly(tmp_path, plugin_env):
+    marker = tmp_path / "stopped"
+    config = make_run_config({"inference": echo_providers("e", shutdown_marker=str(marker))}, tmp_path)
+    with served_stack(config, tmp_path, env=plugin_env):
+        assert not marker.exists()
+    assert marker.read_text() == "stopped"  # served_stack sends SIGTERM and waits for the exit

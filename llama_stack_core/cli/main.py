@@ -55,14 +55,23 @@ def cmd_list_distros(args: argparse.Namespace) -> None:
 def cmd_config_print(args: argparse.Namespace) -> None:
     import yaml
 
+    from ..apis.routes import Api
     from ..config import load_run_config
     from ..plugins import PluginManager
-
-    config = load_run_config(args.source, PluginManager())
     from ..redaction import redact
 
+    pm = PluginManager()
+    config = load_run_config(args.source, pm)
     data = config.model_dump(mode="json", exclude_none=True, exclude={"registered_resources", "metadata_store"})
-    data["providers"] = redact(data["providers"])
+    for api_name, entries in config.providers.items():
+        for entry, shown in zip(entries, data["providers"][api_name]):
+            registered = pm.provider_spec(Api(api_name), entry.provider_type) if api_name in Api.__members__ else None
+            try:  # through the provider's config class, so SecretStr fields are masked whatever their names
+                validated = registered.spec.config_class.model_validate(entry.config,
+                                                                        context=config.validation_context())
+                shown["config"] = redact(validated)
+            except (AttributeError, ValueError):
+                shown["config"] = redact(entry.config)
     print(yaml.safe_dump(data, sort_keys=False), end="")
 
 
@@ -100,6 +109,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
 
     serve(args.source, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+
+
+def cmd_traces(args: argparse.Namespace) -> None:
+    from .traces import cmd_traces as run, default_url
+
+    args.url = args.url or default_url()
+    run(args)
 
 
 def cmd_new_provider(args: argparse.Namespace) -> None:
@@ -141,6 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--port", type=int, help="Port (default: server.port, 8321, or $LLAMA_STACK_PORT).")
     sub.add_argument("--workers", type=int, help="Worker processes (default: server.workers, 1).")
     sub.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    traces = add("traces", cmd_traces, "List recent traces of a running server, or show one as a span tree.")
+    traces.add_argument("--url", default=None, help="The server (default: $LLAMA_STACK_URL, else "
+                        "http://localhost:$LLAMA_STACK_PORT or :8321).")
+    traces.add_argument("--limit", type=int, default=20, help="How many traces to list (default 20).")
+    traces_commands = traces.add_subparsers(dest="traces_command", metavar="SUBCOMMAND")
+    sub = traces_commands.add_parser("show", help="Print one trace's span tree with durations.",
+                                     description="Print one trace's span tree with durations, indented.")
+    sub.add_argument("trace_id", help="The trace id (from `stack traces`).")
+    sub.add_argument("--url", default=argparse.SUPPRESS, help="The server (as for `stack traces`).")
 
     sub = add("new-provider", cmd_new_provider, "Scaffold a provider package in a new folder.")
     sub.add_argument("name", help="Short provider name, e.g. acme (package llama-stack-provider-acme).")

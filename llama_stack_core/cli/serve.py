@@ -49,7 +49,9 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
     from ..server.app import create_app
 
     app = create_app(config, pm)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, **options))
+    # the stack is started before uvicorn binds (a bad config fails fast); uvicorn's lifespan shutdown stops it,
+    # which also runs on SIGTERM/SIGINT before uvicorn re-raises the signal
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, **options))
     _run(_serve_one(app, server))
 
 
@@ -60,10 +62,7 @@ async def _serve_one(app, server) -> None:
         await app.stop()
         raise
     log.info("serving %d APIs: %s", len(app.state.stack.apis), ", ".join(a.value for a in app.state.stack.apis))
-    try:
-        await server.serve()
-    finally:
-        await app.stop()
+    await server.serve()
 
 
 def _run(coro) -> None:

@@ -76,7 +76,9 @@ class StackApp:
         self._routes = RouteTable()
 
     async def start(self) -> None:
-        """Start the stack's providers and build the route table."""
+        """Start the stack's providers and build the route table (once; later calls do nothing)."""
+        if self.state.context is not None:
+            return
         await self.state.stack.start()
         self.state.context = ServerContext(self.state.stack)
         self._routes = self.state.context.route_table()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from pathlib import Path
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +32,7 @@ class EchoConfig(BaseModel):
     prefix: str = "echo"
     api_key: SecretStr | None = None
     listed_models: list[str] = []
+    shutdown_marker: str | None = None  # a file written when the provider shuts down
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:
@@ -61,6 +63,10 @@ class EchoInference:
 
     async def unregister_model(self, model: Resource) -> None:
         self.models.pop(model.identifier, None)
+
+    async def shutdown(self) -> None:
+        if self.config.shutdown_marker:
+            Path(self.config.shutdown_marker).write_text("stopped")
 
     async def health(self) -> dict[str, Any]:
         if self.config.prefix == "unhealthy":
