@@ -132,9 +132,8 @@ class VectorIOProviderTests:
         assert store.usage_bytes > 0 and store.status == "completed"
         files = [f async for f in openai.vector_stores.files.list(vector_store_id=store.id)]
         assert {f.status for f in files} == {"completed"}
-        content = await openai.vector_stores.files.content(vector_store_id=store.id,
-                                                          file_id=topical["files"]["cooking"])
-        text = " ".join(part.text for part in content)
+        text = " ".join([part.text async for part in openai.vector_stores.files.content(
+            vector_store_id=store.id, file_id=topical["files"]["cooking"])])
         assert "Knead the dough" in text and "ignored()" not in text and "<p>" not in text
 
     # -- search --------------------------------------------------------------------------------------------------
@@ -255,8 +254,8 @@ class VectorIOProviderTests:
         text = " ".join(f"sentence number {i} talks about topic {i % 7}." for i in range(300)).encode()
         store_id, [file_id] = await self.small_store(openai, ("long.txt", text), chunking_strategy={
             "type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20}})
-        chunks = [part.text async for part in await openai.vector_stores.files.content(vector_store_id=store_id,
-                                                                                       file_id=file_id)]
+        chunks = [part.text async for part in openai.vector_stores.files.content(vector_store_id=store_id,
+                                                                                 file_id=file_id)]
         from ..vector_io.chunking import count_tokens, tokens
 
         assert len(chunks) > 10 and all(count_tokens(c) <= 100 for c in chunks)

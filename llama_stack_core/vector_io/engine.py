@@ -216,7 +216,7 @@ class VectorStoreEngine:
         for f in files:
             setattr(counts, f.status, getattr(counts, f.status) + 1)
         fields = record.model_dump(exclude={"embedding_model", "embedding_dimension", "file_counts", "usage_bytes",
-                                            "status"})
+                                            "status", "metadata"})
         status = "in_progress" if counts.in_progress else "completed"
         if record.expires_at is not None and record.expires_at <= _now():
             status = "expired"

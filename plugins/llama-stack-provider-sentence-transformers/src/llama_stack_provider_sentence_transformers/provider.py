@@ -67,6 +67,19 @@ class SentenceTransformersInference:
         return future
 
     def _load(self, name: str) -> LoadedModel:
+        for attempt in range(3):
+            try:
+                return self._load_once(name)
+            except RecursionError:
+                # importing torch/transformers here while another thread imports some of the same modules can
+                # fail half-way with a RecursionError (a partly initialised lazy module); a second import works
+                if attempt == 2:
+                    raise
+                log.warning("sentence-transformers: loading '%s' hit a concurrent-import error; retrying", name)
+                time.sleep(1)
+        raise AssertionError("unreachable")
+
+    def _load_once(self, name: str) -> LoadedModel:
         started = time.perf_counter()
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # threads are torch_threads' business
         import torch
