@@ -81,6 +81,12 @@ class ApiRouter:
                                   f"configured: {', '.join(self.providers)}", param="provider_id")
         return self.providers[provider_id]
 
+    def _default_for(self, operation: str) -> ProviderInstance:
+        """The first provider that implements an operation (e.g. telemetry queries skip export-only providers)."""
+        if hasattr(self._default.impl, operation):
+            return self._default
+        return next((p for p in self.providers.values() if hasattr(p.impl, operation)), self._default)
+
     async def resolve(self, resource_type: str, identifier: str) -> tuple[ProviderInstance, str, Resource | None]:
         """The provider serving a resource, the id that provider knows it by, and the resource if registered.
 
@@ -108,7 +114,9 @@ class ApiRouter:
         ref = route.resource
         identifier = getattr(request, ref.field) if ref is not None and request is not None else None
         if identifier is None:
-            return self.default_provider(request), request
+            if getattr(request, "provider_id", None):
+                return self.default_provider(request), request
+            return self._default_for(route.name), request
         provider, provider_resource_id, resource = await self.resolve(ref.resource_type, identifier)
         if ref.model_type is not None and isinstance(resource, Model) and resource.model_type != ref.model_type:
             raise BadRequestError(f"model '{identifier}' is of type {resource.model_type.value}; this endpoint "

@@ -109,6 +109,7 @@ class Tracer:
         self._batch_size = batch_size
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._flushing = asyncio.Lock()
         self.dropped = 0
 
     @property
@@ -153,6 +154,11 @@ class Tracer:
             await self.flush()
 
     async def flush(self) -> None:
+        """Hand every queued span to the exporters; returns once they have all been handed over."""
+        async with self._flushing:
+            await self._drain()
+
+    async def _drain(self) -> None:
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
             for exporter in self.exporters:

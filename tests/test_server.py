@@ -187,3 +187,10 @@ async def test_streaming_uses_sse_framing_and_reports_midstream_errors(full_conf
     assert "dropped" in last["error"]["message"]
     assert len([e for e in failing.text.split("\n\n") if e]) == 4  # "alpha:m:", "one", "two", then the error
     assert "Traceback" not in failing.text
+
+
+async def test_an_operation_the_provider_lacks_is_501(full_config, pm):
+    async with stack_client(full_config, pm) as client:
+        response = await client.post("/v1/tool-runtime/invoke", json={"tool_name": "t", "kwargs": {}})
+    error = assert_error(response, 501)
+    assert "tool_runtime-rec" in error["message"] and "invoke_tool" in error["message"]

@@ -132,12 +132,21 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
             resource_id = getattr(parsed, route.resource.field, None) if route.resource and parsed else None
             provider, parsed = await router.route(route, parsed)
             if CURRENT.get() is None:
-                return render(await getattr(provider.impl, method_name)(parsed))
+                return render(await operation(provider, method_name)(parsed))
             return await traced_provider_call(route, provider, parsed, resource_id)
         except Exception as exc:
             return exception_reply(exc)
 
     return endpoint
+
+
+def operation(provider: ProviderInstance, name: str) -> Any:
+    """The provider's method for an operation; a provider that lacks it answers 501, not 500."""
+    method = getattr(provider.impl, name, None)
+    if method is None:
+        raise NotImplementedError(f"provider '{provider.provider_id}' ({provider.provider_type}) does not "
+                                  f"implement {name}")
+    return method
 
 
 async def traced_provider_call(route: Route, provider: ProviderInstance, request: BaseModel | None,
@@ -149,7 +158,7 @@ async def traced_provider_call(route: Route, provider: ProviderInstance, request
     assert span is not None and span.tracer is not None
     token = CURRENT.set(span)
     try:
-        result = await getattr(provider.impl, route.name)(request)
+        result = await operation(provider, route.name)(request)
     except BaseException as exc:
         span.fail(exc)
         span.tracer.finish(span)
