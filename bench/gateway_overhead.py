@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--provider-type", default="remote::openai")
     parser.add_argument("--provider-config", default='{"api_key": "bench-key"}', help="JSON, base_url is added")
+    parser.add_argument("--telemetry", action="store_true",
+                        help="Also configure the inline::trace-store telemetry provider (tracing on).")
     parser.add_argument("--load-spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_spec:
@@ -168,6 +170,10 @@ def main() -> None:
                    {"model_id": "bench-embed", "provider_id": "up", "model_type": "embedding",
                     "metadata": {"embedding_dimension": 384}}],
     }
+    if args.telemetry:
+        config["providers"]["telemetry"] = [{"provider_id": "traces", "provider_type": "inline::trace-store",
+                                             "config": {"persistence": {"backend": "default",
+                                                                        "namespace": "telemetry"}}}]
     config_path = workdir / "run.yaml"
     config_path.write_text(yaml.safe_dump(config))
     env = {**os.environ}
