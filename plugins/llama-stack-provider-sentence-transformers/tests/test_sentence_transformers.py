@@ -157,8 +157,10 @@ def test_register_models_hook_reads_a_model_directory() -> None:
 
 
 def test_missing_model_directory_fails_start_up_clearly() -> None:
+    import asyncio
+
     with pytest.raises(ConfigError, match="neither a directory nor a packaged model"):
-        create_provider(SentenceTransformersConfig(models={"x": "/no/such/model"}), {})
+        asyncio.run(create_provider(SentenceTransformersConfig(models={"x": "/no/such/model"}), {}))
 
 
 # -- semantic quality ---------------------------------------------------------------------------------------------
@@ -297,7 +299,7 @@ async def test_model_loads_off_the_event_loop(http: Any) -> None:
 
 @pytest.mark.anyio
 async def test_normalize_off_and_truncate_off(anyio_backend: str) -> None:
-    provider = create_provider(SentenceTransformersConfig(normalize=False, truncate=False, torch_threads=1), {})
+    provider = await create_provider(SentenceTransformersConfig(normalize=False, truncate=False, torch_threads=1), {})
     try:
         raw = orjson.loads(await provider.openai_embeddings(EmbeddingsRequest(model=MODEL, input=["hello world"])))
         assert np.linalg.norm(vectors(raw)[0]) > 1.5  # mean-pooled, not unit length

@@ -75,7 +75,8 @@ class SentenceTransformersInference:
                 # fail half-way with a RecursionError (a partly initialised lazy module); a second import works
                 if attempt == 2:
                     raise
-                log.warning("sentence-transformers: loading '%s' hit a concurrent-import error; retrying", name)
+                log.warning("sentence-transformers: loading '%s' hit a concurrent-import error; retrying", name,
+                            exc_info=True)
                 time.sleep(1)
         raise AssertionError("unreachable")
 
@@ -244,8 +245,19 @@ def resolve_paths(config: SentenceTransformersConfig) -> dict[str, Path]:
     return paths
 
 
-def create_provider(config: SentenceTransformersConfig, deps: dict[Api, Any]) -> SentenceTransformersInference:
-    """The factory named in plugin.py: returns at once, the models load in the background."""
+def _import_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import sentence_transformers  # noqa: F401
+    import torch  # noqa: F401
+
+
+async def create_provider(config: SentenceTransformersConfig, deps: dict[Api, Any]) -> SentenceTransformersInference:
+    """The factory named in plugin.py. With ``preload``, torch and sentence-transformers are imported (on the
+    provider's thread) before the server starts serving: importing them while request handling imports other modules
+    intermittently failed with a RecursionError inside transformers' lazy modules. The model weights then load in the
+    background."""
     provider = SentenceTransformersInference(config, resolve_paths(config))
+    if config.preload:
+        await asyncio.get_running_loop().run_in_executor(provider._executor, _import_libraries)
     provider.start()
     return provider
