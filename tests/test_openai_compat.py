@@ -4,13 +4,11 @@ and quirks a real server can't show, against a scripted server speaking the same
 from __future__ import annotations
 
 import json
-import threading
 
 import httpx
 import pytest
 import stack_test_plugin
 
-from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing.harness import make_run_config, served_stack, stack_client
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
@@ -35,12 +33,6 @@ CHAT = {"model": "compat/m", "messages": [{"role": "user", "content": "hi"}]}
 def compat_config(tmp_path, base_url: str, **config) -> dict:
     return make_run_config({"inference": [{"provider_id": "compat", "provider_type": "remote::openai-compat",
                                            "config": {"base_url": base_url, **config}}]}, tmp_path)
-
-
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as server:
-        yield server
 
 
 pytestmark = pytest.mark.anyio

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .scripted import ScriptedServer
 from .servers import gemma_gguf, llama_cpp_server
 
 
@@ -51,3 +52,10 @@ def create_postgres_database(uri: str, prefix: str = "t") -> str:
 def postgres_dsn(postgres_uri: str) -> str:
     """A libpq connection string for a fresh database of its own, on the session's PostgreSQL server."""
     return create_postgres_database(postgres_uri)
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    """A scripted OpenAI-wire server on localhost for one test (see :mod:`llama_stack_core.testing.scripted`)."""
+    with ScriptedServer() as server:
+        yield server

@@ -53,12 +53,6 @@ def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 
 
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as server:
-        yield server
-
-
 def bedrock_config(tmp_path, **config: Any) -> dict[str, Any]:
     return make_run_config({"inference": [{"provider_id": "bedrock", "provider_type": PROVIDER_TYPE,
                                            "config": config}]}, tmp_path)

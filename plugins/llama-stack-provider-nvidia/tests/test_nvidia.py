@@ -15,7 +15,7 @@ import pytest
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.inference import InferenceProviderTests
-from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
+from llama_stack_core.testing.scripted import chat_completion
 from llama_stack_provider_nvidia import plugin
 
 PROVIDER_TYPE = "remote::nvidia"
@@ -52,12 +52,6 @@ def anyio_backend() -> str:
 @pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
-
-
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as server:
-        yield server
 
 
 def nvidia_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:

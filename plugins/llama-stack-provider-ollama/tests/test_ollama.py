@@ -53,12 +53,6 @@ def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 
 
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as server:
-        yield server
-
-
 def ollama_config(tmp_path, server: ScriptedServer | str, **config: Any) -> dict[str, Any]:
     root = server if isinstance(server, str) else f"http://127.0.0.1:{server.port}"
     config = {"base_url": root, **config}

@@ -45,12 +45,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as server:
-        yield server
-
-
 def stack(config: dict[str, Any]):
     """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
     return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))

@@ -15,7 +15,7 @@ from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.harness import free_port
 from llama_stack_core.testing.inference import InferenceProviderTests
-from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
+from llama_stack_core.testing.scripted import chat_completion
 from llama_stack_provider_tgi import plugin
 
 PROVIDER_TYPE = "remote::tgi"
@@ -57,12 +57,6 @@ def anyio_backend() -> str:
 @pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
-
-
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as server:
-        yield server
 
 
 def tgi_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:

@@ -60,12 +60,6 @@ def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 
 
-@pytest.fixture
-def scripted():
-    with ScriptedServer() as server:
-        yield server
-
-
 def vllm_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:
     config = {"base_url": base_url, "refresh_models": False, **config}
     return make_run_config({"inference": [{"provider_id": "vllm", "provider_type": PROVIDER_TYPE, "config": config}]},
