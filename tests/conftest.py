@@ -18,10 +18,6 @@ from stack_test_plugin import echo_providers, recorder_providers  # noqa: E402
 from llama_stack_core.plugins import PluginManager  # noqa: E402
 from llama_stack_core.testing.harness import make_run_config  # noqa: E402
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
 
 @pytest.fixture
 def pm() -> PluginManager:

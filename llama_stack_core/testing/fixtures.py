@@ -59,3 +59,9 @@ def scripted() -> Iterator[ScriptedServer]:
     """A scripted OpenAI-wire server on localhost for one test (see :mod:`llama_stack_core.testing.scripted`)."""
     with ScriptedServer() as server:
         yield server
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``@pytest.mark.anyio``) run on asyncio."""
+    return "asyncio"

@@ -44,11 +44,6 @@ CHAT = {"model": f"bedrock/{MODEL}", "messages": [{"role": "developer", "content
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 

@@ -36,11 +36,6 @@ pytestmark = pytest.mark.anyio
 MODEL = "llama3.1-8b"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def stack(config: dict[str, Any]):
     """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
     return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))

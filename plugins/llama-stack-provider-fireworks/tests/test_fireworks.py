@@ -36,11 +36,6 @@ pytestmark = pytest.mark.anyio
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def stack(config: dict[str, Any]):
     """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
     return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))

@@ -484,11 +484,6 @@ async def test_config_errors_stop_start_up(tmp_path: Path, config: dict[str, Any
             pass
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_a_model_that_fails_to_load_is_503_and_unhealthy(tmp_path: Path) -> None:
     broken = tmp_path / "broken.gguf"

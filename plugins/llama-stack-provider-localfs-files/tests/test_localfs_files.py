@@ -93,11 +93,6 @@ class TestLocalFSConformanceOnPostgres(TestLocalFSConformance):
 # -- the provider object, without HTTP ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_config(directory: Path, **fields: Any) -> LocalFSFilesConfig:
     """A config whose ``default`` backend is a SQLite file in ``directory`` (as the stack's registry would be)."""
     registry = StorageBackend(type="kv_sqlite", db_path=str(directory / "registry.db"))

@@ -45,11 +45,6 @@ EMBEDDINGS_ANSWER = {"object": "list", "model": "nvidia/nv-embedqa-e5-v5",
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 

@@ -44,11 +44,6 @@ TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 

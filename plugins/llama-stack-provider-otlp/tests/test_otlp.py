@@ -62,11 +62,6 @@ SECRET = "Bearer s3cret-otlp-token"
 CHAT = "inference.openai_chat_completion"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- the OTLP receiver -------------------------------------------------------------------------------------------
 
 

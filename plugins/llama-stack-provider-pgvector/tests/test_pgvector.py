@@ -46,11 +46,6 @@ async def started(dsn: str, **fields: Any) -> PGVectorIndexFactory:
     return factory
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class TestPGVectorProvider(VectorIOProviderTests):
     """The VectorIO kit end to end (openai SDK, Files, ingestion with all-MiniLM-L6-v2, search modes, filters)."""
 
@@ -379,7 +374,6 @@ def test_plugin_import_is_cheap_and_entry_point_registers_the_provider() -> None
     assert registered.spec.factory == "llama_stack_provider_pgvector.provider:create_provider"
     assert registered.spec.api_dependencies == (Api.inference,)
     assert registered.spec.optional_api_dependencies == (Api.files,)
-
 
 
 def test_sample_config_resolves_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -40,11 +40,6 @@ EMBEDDER = "E5-Mistral-7B-Instruct"
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def stack(config: dict[str, Any]):
     """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
     return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))

@@ -50,11 +50,6 @@ def driver(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def first(tmp_path: Path, driver: str) -> Any:
     """A factory on a fresh database file."""
     opened = await SqliteVecIndexFactory.open(make_config(tmp_path / "vectors.db", driver))

@@ -50,11 +50,6 @@ INFO = {"model_id": MODEL_ID, "model_sha": "0e9e39f249a16976918f6564b8830bc894c8
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 

@@ -39,11 +39,6 @@ MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 EMBEDDER = "BAAI/bge-base-en-v1.5"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def stack(config: dict[str, Any]):
     """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
     return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))

@@ -68,11 +68,6 @@ class TestTraceStorePostgres(TelemetryProviderTests):
 DAY_NS = 86400 * 1_000_000_000
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def sqlite_config(tmp_path: Path, **settings: Any) -> TraceStoreConfig:
     return TraceStoreConfig.model_validate({
         "persistence": {"backend": {"type": "sqlite", "db_path": str(tmp_path / "traces.db")}, "namespace": "telemetry"},

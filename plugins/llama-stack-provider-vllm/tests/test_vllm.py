@@ -51,11 +51,6 @@ CHAT = {"model": "vllm/m", "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(autoload=False, extra_plugins=[plugin])
 
