@@ -26,6 +26,7 @@ from .resources import ResourceService
 from .routers import router_class
 from .routing import ApiRouter, ProviderInstance
 from .storage import KVStore, open_kvstore
+from .trace_sampling import Sampler
 from .tracing import Tracer
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,7 @@ class Stack:
         for api in self._dependency_order(served, enabled):
             await self._start_api(api, enabled[api.value])
         self._connect_file_deletions()
-        exporters = [i.impl for i in self.providers.get(Api.telemetry.value, {}).values()
-                     if hasattr(i.impl, "export_spans")]
-        self.tracer = Tracer(exporters)
+        self.tracer = self._tracer()
         self.tracer.start()
         for resource in await self.resources.registry.refresh():
             await self.resources.hydrate(resource)
@@ -88,6 +87,15 @@ class Stack:
         await self._call_lifecycle_hook("startup")
         interval = self.config.server.registry_refresh_seconds
         self._refresh_task = asyncio.create_task(self._refresh_registry(interval), name="registry-refresh")
+
+    def _tracer(self) -> Tracer:
+        """The request tracer: exporting to every telemetry provider that takes spans, sampling as configured."""
+        settings = self.config.telemetry
+        exporters = [i.impl for i in self.providers.get(Api.telemetry.value, {}).values()
+                     if hasattr(i.impl, "export_spans")]
+        return Tracer(exporters if settings.enabled else [],
+                      sampler=Sampler(settings.sample_ratio, settings.max_traces_per_second),
+                      record_failed_requests=settings.record_failed_requests)
 
     def _connect_file_deletions(self) -> None:
         """Vector stores drop a file's chunks as soon as the Files API deletes the file."""

@@ -46,3 +46,19 @@ def test_secrets_are_masked_in_messages_and_tracebacks():
     assert "sk-live-1234567890" not in text and "abcdef123456" not in text and "hunter2hunter2" not in text
     assert text.count("********") >= 3
     assert mask_secrets("keyword_weight=0.5") == "keyword_weight=0.5"
+
+
+def test_requests_that_are_not_recorded_still_log_their_trace_id():
+    from llama_stack_core.trace_sampling import Sampler
+    from llama_stack_core.tracing import CURRENT
+
+    logger, stream = capture()
+    span = Tracer([object()], sampler=Sampler(0.0)).request_span("POST", "/v1/chat/completions", None)
+    assert not span.recording
+    token = CURRENT.set(span)
+    try:
+        logger.info("unsampled")
+    finally:
+        CURRENT.reset(token)
+    record = json.loads(stream.getvalue())
+    assert record["trace_id"] == span.trace_id and len(span.trace_id) == 32 and record["span_id"] == span.span_id

@@ -6,6 +6,7 @@ import pytest
 
 from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
+from llama_stack_core.trace_sampling import Sampler
 from llama_stack_core.tracing import parse_traceparent
 
 pytestmark = pytest.mark.anyio
@@ -14,12 +15,12 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 CHAT = {"model": "compat/m", "messages": [{"role": "user", "content": "hi"}]}
 
-def traced_config(tmp_path, base_url: str, telemetry: bool = True) -> dict:
+def traced_config(tmp_path, base_url: str, telemetry: bool = True, **settings) -> dict:
     providers = {"inference": [{"provider_id": "compat", "provider_type": "remote::openai-compat",
                                 "config": {"base_url": base_url}}]}
     if telemetry:
         providers["telemetry"] = [{"provider_id": "spans", "provider_type": "inline::span-recorder", "config": {}}]
-    return make_run_config(providers, tmp_path)
+    return make_run_config(providers, tmp_path, **({"telemetry": settings} if settings else {}))
 
 async def spans_of(client) -> list:
     stack = client.app.state.stack
@@ -45,7 +46,7 @@ async def test_a_request_is_a_trace_of_router_provider_and_outbound_spans(tmp_pa
     assert outbound.attributes["http.url"].endswith("/v1/chat/completions")
     assert all(s.end_ns >= s.start_ns for s in spans.values())
     sent = parse_traceparent(upstream.requests[-1].headers["traceparent"])
-    assert sent == (TRACE_ID, outbound.span_id)  # propagated to the upstream
+    assert sent == (TRACE_ID, outbound.span_id, True)  # propagated to the upstream
 
 async def test_streams_record_time_to_first_chunk_and_errors_mark_spans(tmp_path, pm):
     with ScriptedServer() as upstream:
@@ -74,7 +75,78 @@ async def test_without_a_telemetry_provider_nothing_is_traced(tmp_path, pm):
     assert "traceparent" not in upstream.requests[-1].headers
 
 def test_traceparent_parsing():
-    assert parse_traceparent(INCOMING) == (TRACE_ID, "00f067aa0ba902b7")
+    assert parse_traceparent(INCOMING) == (TRACE_ID, "00f067aa0ba902b7", True)
+    assert parse_traceparent(INCOMING[:-2] + "00").sampled is False
+    assert parse_traceparent(INCOMING.upper()).trace_id == TRACE_ID
     for bad in (None, "", "00-short-00f067aa0ba902b7-01", f"00-{TRACE_ID}-zzzzzzzzzzzzzzzz-01",
-                f"00-{'0' * 32}-00f067aa0ba902b7-01"):
+                f"00-{'0' * 32}-00f067aa0ba902b7-01", f"00-{TRACE_ID}-00f067aa0ba902b7", INCOMING[:-2] + "zz"):
         assert parse_traceparent(bad) is None
+
+
+async def test_requests_beyond_the_sampling_budget_propagate_context_but_record_nothing(tmp_path, pm):
+    with ScriptedServer() as upstream:
+        for _ in range(3):
+            upstream.reply(json=chat_completion())
+        upstream.reply(status=503, json={"error": {"message": "overloaded"}})
+        config = traced_config(tmp_path, upstream.base_url, max_traces_per_second=0)
+        async with stack_client(config, pm) as client:
+            assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+            new_trace = parse_traceparent(upstream.requests[-1].headers["traceparent"])
+            unsampled = f"00-{TRACE_ID}-00f067aa0ba902b7-00"
+            await client.post("/v1/chat/completions", json=CHAT, headers={"traceparent": unsampled})
+            continued = parse_traceparent(upstream.requests[-1].headers["traceparent"])
+            await client.post("/v1/chat/completions", json=CHAT, headers={"traceparent": INCOMING})  # caller: record
+            failed = await client.post("/v1/chat/completions", json=CHAT)
+            spans = await spans_of(client)
+            assert client.app.state.stack.tracer.unsampled == 3
+    assert new_trace.sampled is False and new_trace.trace_id != TRACE_ID
+    assert continued == (TRACE_ID, "00f067aa0ba902b7", False)  # the caller's trace goes on, unrecorded
+    assert {s.trace_id for s in spans if s.name != "POST /v1/chat/completions" or s.status == "ok"} == {TRACE_ID}
+    assert len([s for s in spans if s.trace_id == TRACE_ID]) == 3  # root, provider call, outbound call
+    assert failed.status_code == 502
+    kept = [s for s in spans if s.status == "error"]  # the unsampled request that failed keeps its root span
+    assert len(kept) == 1 and kept[0].root and kept[0].attributes["http.status_code"] == 502
+    assert kept[0].attributes["sampling.recorded_because"] == "error" and kept[0].end_ns >= kept[0].start_ns
+    assert kept[0].trace_id == parse_traceparent(upstream.requests[-1].headers["traceparent"]).trace_id
+
+
+async def test_telemetry_can_be_switched_off_with_a_provider_configured(tmp_path, pm):
+    with ScriptedServer() as upstream:
+        upstream.reply(json=chat_completion())
+        async with stack_client(traced_config(tmp_path, upstream.base_url, enabled=False), pm) as client:
+            assert not client.app.state.stack.tracer.enabled
+            await client.post("/v1/chat/completions", json=CHAT)
+            assert await spans_of(client) == []
+
+
+def test_sampler_budget_and_ratio():
+    now = [0.0]
+    sampler = Sampler(1.0, max_per_second=3, clock=lambda: now[0])
+    assert [sampler.sample() for _ in range(5)] == [True, True, True, False, False]
+    now[0] += 0.5  # half a second refills one and a half traces
+    assert [sampler.sample() for _ in range(3)] == [True, False, False]
+    now[0] += 10  # the bucket holds at most one second's worth
+    assert sum(sampler.sample() for _ in range(10)) == 3
+    assert all(Sampler().sample() for _ in range(1000))
+    assert not any(Sampler(0.0).sample() for _ in range(1000))
+    import random
+    random.seed(7)
+    assert 4_500 < sum(Sampler(0.5).sample() for _ in range(10_000)) < 5_500
+    with pytest.raises(ValueError):
+        Sampler(1.5)
+
+
+def test_ids_are_w3c_shaped_and_grow_with_time():
+    import time
+
+    from llama_stack_core.tracing import new_span_id, new_trace_id
+
+    start = time.time_ns()
+    trace_ids = [new_trace_id(start + i * 1_000_000) for i in range(50)]  # a millisecond apart
+    assert trace_ids == sorted(trace_ids) and len(set(trace_ids)) == 50
+    assert len({new_trace_id(start) for _ in range(1000)}) == 1000  # same instant: the random part differs
+    span_ids = {new_span_id(start) for _ in range(1000)}
+    assert len(span_ids) == 1000
+    for value, width in ((trace_ids[0], 32), (next(iter(span_ids)), 16)):
+        assert len(value) == width and int(value, 16) != 0 and value == value.lower()
+        assert parse_traceparent(f"00-{trace_ids[0]}-{next(iter(span_ids))}-01") is not None

@@ -115,6 +115,22 @@ class ServerConfig(BaseModel):
     )
 
 
+class TelemetryConfig(BaseModel):
+    """Request tracing: whether spans are recorded and how many (exporting them is the telemetry providers' job)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = Field(default=True, description="false: record no spans even with a telemetry provider "
+                          "configured (its query API still answers).")
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0, description="Share of new traces considered for "
+                                "recording (a request with a `traceparent` header follows the caller's decision).")
+    max_traces_per_second: float | None = Field(
+        default=100.0, ge=0.0, description="Most new traces recorded per second and process; null: no limit. "
+        "Bounds the cost of tracing at high load while every request is recorded at low load.")
+    record_failed_requests: bool = Field(default=True, description="Keep the request span of a request that was not "
+                                         "sampled but failed with a server error (5xx).")
+
+
 class RunConfig(BaseModel):
     """A whole stack: providers per API, storage, resources to register at start-up, server settings."""
 
@@ -135,6 +151,7 @@ class RunConfig(BaseModel):
     tool_groups: list[dict[str, Any]] = Field(default_factory=list)
     registered_resources: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @model_validator(mode="after")
     def _normalise(self) -> RunConfig:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import cached_property
 from types import SimpleNamespace
@@ -17,7 +17,7 @@ from ..stack import Stack
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
-from ..tracing import Tracer, activate
+from ..tracing import CURRENT, SpanRecord, activate
 from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
 from .openapi import build_openapi
 
@@ -74,6 +74,8 @@ class StackApp:
     def __init__(self, stack: Stack) -> None:
         self.state = SimpleNamespace(stack=stack, context=None)
         self._routes = RouteTable()
+        #: called with the exception when start-up under an ASGI server's lifespan fails (``stack serve`` workers)
+        self.on_start_failure: Callable[[Exception], None] | None = None
 
     async def start(self) -> None:
         """Start the stack's providers and build the route table (once; later calls do nothing)."""
@@ -97,10 +99,24 @@ class StackApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             tracer = self.state.stack.tracer
-            if tracer.enabled:
-                await self._traced(tracer, scope, receive, send)
-            else:
+            if not tracer.enabled:
                 await (await self._reply(scope, receive)).send(send, receive)
+                return
+            # every request has a trace context (continuing an incoming W3C traceparent); only sampled ones are
+            # recorded, and an unsampled one that fails with a server error keeps its root span after all
+            method, path = scope["method"], scope["path"]
+            span = tracer.request_span(method, path, HttpRequest(scope, receive, {}).header(b"traceparent"))
+            if span.recording:
+                await self._recorded(span, scope, receive, send)
+                return
+            token = CURRENT.set(span)
+            try:
+                reply = await self._reply(scope, receive)
+                await reply.send(send, receive)
+            finally:
+                CURRENT.reset(token)
+            if reply.status >= 500:
+                tracer.record_failure(span, method, path, reply.status)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
@@ -113,15 +129,12 @@ class StackApp:
         return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found",
                            404)
 
-    async def _traced(self, tracer: Tracer, scope: Scope, receive: Receive, send: Send) -> None:
-        """The request as a root span (continuing an incoming W3C ``traceparent``)."""
-        traceparent = HttpRequest(scope, receive, {}).header(b"traceparent")
-        span = tracer.root_span(f"{scope['method']} {scope['path']}", traceparent,
-                                **{"http.method": scope["method"], "http.target": scope["path"]})
+    async def _recorded(self, span: SpanRecord, scope: Scope, receive: Receive, send: Send) -> None:
+        """A sampled request: its root span, with the status of the answer."""
         with activate(span):
             reply = await self._reply(scope, receive)
-            span.set("http.status_code", getattr(reply, "status", 200))
-            if getattr(reply, "status", 200) >= 400:
+            span.set("http.status_code", reply.status)
+            if reply.status >= 400:
                 span.status = "error"
             await reply.send(send, receive)
 
@@ -133,6 +146,8 @@ class StackApp:
                     await self.start()
                 except Exception as exc:
                     log.error("start-up failed: %s", exc)
+                    if self.on_start_failure is not None:
+                        self.on_start_failure(exc)
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})

@@ -131,7 +131,8 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
             parsed = await parse_request(route, request)
             resource_id = getattr(parsed, route.resource.field, None) if route.resource and parsed else None
             provider, parsed = await router.route(route, parsed)
-            if CURRENT.get() is None:
+            span = CURRENT.get()
+            if span is None or not span.recording:
                 return render(await operation(provider, method_name)(parsed))
             return await traced_provider_call(route, provider, parsed, resource_id)
         except Exception as exc:

@@ -11,7 +11,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 Scope = dict[str, Any]
@@ -85,9 +85,10 @@ class StreamReply:
     """Server-sent events, sent as the iterator produces them; stops early if the client goes away."""
 
     events: AsyncIterator[bytes]
+    status: ClassVar[int] = 200
 
     async def send(self, send: Send, receive: Receive) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        await send({"type": "http.response.start", "status": self.status, "headers": SSE_HEADERS})
         disconnected = asyncio.ensure_future(_wait_disconnect(receive))
         try:
             async for event in self.events:
