@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections import deque
+from itertools import repeat
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,7 +48,7 @@ from llama_stack_core.tracing import SpanRecord
 
 from .config import TraceStoreConfig
 from .db import loads, open_database
-from .tables import BUCKET_SECONDS, Batch, EventRow, MetricPoint, SpanEnd, SpanRow, Tables
+from .tables import BUCKET_SECONDS, Batch, EventRow, MetricPoint, SpanEnd, Tables
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 MAX_TRACES_PER_SPAN_QUERY = 1000
 _ORDER_COLUMNS = {"start_time": "start_ns", "end_time": "end_ns", "trace_id": "trace_id",
                   "root_span_id": "root_span_id", "root_span_name": "root_name", "span_count": "span_count"}
+_BATCH_LISTS = {"span": "spans", "logged": "logged", "end": "ends", "event": "events", "metric": "metrics"}
 _GRANULARITY = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -153,14 +155,14 @@ class TraceStore:
 
     # -- the write path --------------------------------------------------------------------------------------
 
-    def _skipped(self, span: SpanRow) -> bool:
+    def _skipped(self, span: SpanRecord) -> bool:
         """The root span of a request to a skipped path (or a Telemetry API call, when that API is skipped)."""
         target = span.attributes.get("http.target")
         if isinstance(target, str) and target.startswith(self._skip_paths):
             return True
         return self._skip_telemetry_api and span.attributes.get("api") == "telemetry"
 
-    def _drop_skipped(self, spans: list[SpanRow]) -> list[SpanRow]:
+    def _drop_skipped(self, spans: list[SpanRecord]) -> list[SpanRecord]:
         """Spans minus skipped requests' spans and their descendants (those in the same batch: a request's spans
         finish together, children first)."""
         if not self._skip_paths:
@@ -187,9 +189,13 @@ class TraceStore:
 
     async def export_spans(self, spans: list[SpanRecord]) -> None:
         """Called by the stack's tracer (in the background) with finished spans: queued, written by the writer."""
-        for span in spans:
-            self._enqueue("span", SpanRow(span.trace_id, span.span_id, span.parent_span_id, span.name,
-                                          span.start_ns, span.end_ns, span.status, dict(span.attributes)))
+        room = self.config.max_queue - len(self._queue)
+        if room < len(spans):
+            self.stats["dropped"] += len(spans) - max(room, 0)
+            spans = spans[:max(room, 0)]
+        self._queue.extend(zip(repeat("span"), spans))
+        if len(self._queue) >= self.config.batch_size:
+            self._wake.set()
 
     async def _writer(self) -> None:
         while True:
@@ -209,8 +215,7 @@ class TraceStore:
                 remaining -= size
                 for _ in range(size):
                     kind, item = self._queue.popleft()
-                    getattr(batch, {"span": "spans", "end": "ends", "event": "events", "metric": "metrics"}[kind]
-                            ).append(item)
+                    getattr(batch, _BATCH_LISTS[kind]).append(item)
                 batch.spans = self._drop_skipped(batch.spans)
                 try:
                     self.stats["spans_written"] += await self.tables.write(batch)
@@ -256,8 +261,8 @@ class TraceStore:
         elif isinstance(event, StructuredLogEvent):
             payload = event.payload
             if isinstance(payload, SpanStartPayload):
-                self._enqueue("span", SpanRow(event.trace_id, event.span_id, payload.parent_span_id, payload.name,
-                                              ts, None, "ok", attributes))
+                self._enqueue("logged", SpanRecord(event.trace_id, event.span_id, payload.parent_span_id,
+                                                   payload.name, ts, None, attributes))
             else:
                 self._enqueue("end", SpanEnd(event.trace_id, event.span_id, ts, payload.status, attributes))
 

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from llama_stack_core.tracing import SpanRecord
+
 from .db import PostgresDB, SqliteDB, Tx, dumps, loads
 
 SPAN_COLUMNS = "trace_id, span_id, parent_span_id, name, start_ns, end_ns, status, attributes"
@@ -26,18 +28,6 @@ TRACE_COLUMNS = "trace_id, root_span_id, root_name, root_status, start_ns, end_n
 BUCKET_SECONDS = 60
 TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _CHUNK = 500
-
-
-@dataclass(slots=True)
-class SpanRow:
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    start_ns: int
-    end_ns: int | None
-    status: str
-    attributes: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -75,13 +65,18 @@ class MetricPoint:
 
 @dataclass
 class Batch:
-    spans: list[SpanRow] = field(default_factory=list)
+    """What one transaction writes. ``spans`` come from the stack's tracer (ids unique, ``root`` marks a trace's
+    first span here); ``logged`` spans were started through the Telemetry API (they may repeat, and their roots are
+    found by looking for their parents in the store)."""
+
+    spans: list[SpanRecord] = field(default_factory=list)
+    logged: list[SpanRecord] = field(default_factory=list)
     ends: list[SpanEnd] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     metrics: list[MetricPoint] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.spans) + len(self.ends) + len(self.events) + len(self.metrics)
+        return len(self.spans) + len(self.logged) + len(self.ends) + len(self.events) + len(self.metrics)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -93,18 +88,20 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-def token_points(span: SpanRow) -> list[MetricPoint]:
+_TOKEN_ATTRIBUTES = tuple((metric, f"llm.{metric}") for metric in TOKEN_METRICS)
+
+
+def token_points(span: SpanRecord) -> list[MetricPoint]:
     """Token usage an inference span recorded, as metric points labelled by model (the resource id)."""
-    labels = {name: str(span.attributes[key]) for name, key in (("model", "resource.id"),
-                                                                 ("provider_id", "provider.id"))
-              if span.attributes.get(key) not in (None, "")}
+    attributes = span.attributes
+    values = [(metric, value) for metric, key in _TOKEN_ATTRIBUTES
+              if isinstance(value := attributes.get(key), (int, float)) and not isinstance(value, bool)]
+    if not values:
+        return []
+    labels = {name: str(attributes[key]) for name, key in (("model", "resource.id"), ("provider_id", "provider.id"))
+              if attributes.get(key) not in (None, "")}
     ts = span.end_ns or span.start_ns
-    points = []
-    for metric in TOKEN_METRICS:
-        value = span.attributes.get(f"llm.{metric}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            points.append(MetricPoint(metric, labels, ts, float(value), "tokens"))
-    return points
+    return [MetricPoint(metric, labels, ts, float(value), "tokens") for metric, value in values]
 
 
 class Tables:
@@ -120,8 +117,15 @@ class Tables:
     async def write(self, batch: Batch) -> int:
         """Write a batch in one transaction; returns how many spans were new."""
         async with self.db.transaction(write=True) as tx:
-            new = await self._insert_spans(tx, batch.spans)
-            await self._upsert_traces(tx, new, await self._roots(tx, new))
+            await self._insert_spans(tx, batch.spans)
+            logged = await self._new_spans(tx, batch.logged)
+            await self._insert_spans(tx, logged)
+            roots = {(s.trace_id, s.span_id) for s in batch.spans if s.root or s.parent_span_id is None}
+            rooted = {trace_id for trace_id, _ in roots}
+            # spans whose trace has no root in this batch (it finishes later, or they were logged): best guess
+            roots |= await self._roots(tx, [*(s for s in batch.spans if s.trace_id not in rooted), *logged])
+            new = [*batch.spans, *logged]
+            await self._upsert_traces(tx, new, roots)
             await self._upsert_metrics(tx, [*(p for s in new for p in token_points(s)), *batch.metrics])
             await tx.executemany(
                 f"INSERT INTO {self.events} (trace_id, span_id, ts_ns, type, severity, message, metric, value, unit, "
@@ -132,18 +136,21 @@ class Tables:
                 await self._end_span(tx, end)
         return len(new)
 
-    async def _insert_spans(self, tx: Tx, spans: list[SpanRow]) -> list[SpanRow]:
-        unique: dict[tuple[str, str], SpanRow] = {}
+    async def _insert_spans(self, tx: Tx, spans: list[SpanRecord]) -> None:
+        if spans:
+            await tx.executemany(
+                f"INSERT INTO {self.spans} ({SPAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, {self.d.json_param}) "
+                f"ON CONFLICT (trace_id, span_id) DO NOTHING",
+                [(s.trace_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status,
+                  dumps(s.attributes)) for s in spans])
+
+    async def _new_spans(self, tx: Tx, spans: list[SpanRecord]) -> list[SpanRecord]:
+        """These spans minus repeats and those already stored."""
+        unique: dict[tuple[str, str], SpanRecord] = {}
         for span in spans:
             unique.setdefault((span.trace_id, span.span_id), span)
-        existing = await self._existing(tx, list(unique))
-        new = [span for key, span in unique.items() if key not in existing]
-        await tx.executemany(
-            f"INSERT INTO {self.spans} ({SPAN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, {self.d.json_param}) "
-            f"ON CONFLICT (trace_id, span_id) DO NOTHING",
-            [(s.trace_id, s.span_id, s.parent_span_id, s.name, s.start_ns, s.end_ns, s.status, dumps(s.attributes))
-             for s in new])
-        return new
+        existing = await self._existing(tx, list(unique)) if unique else set()
+        return [span for key, span in unique.items() if key not in existing]
 
     async def _existing(self, tx: Tx, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
@@ -155,14 +162,14 @@ class Tables:
             found.update(key for key in ((r[0], r[1]) for r in rows) if key in wanted)
         return found
 
-    async def _roots(self, tx: Tx, new: list[SpanRow]) -> set[tuple[str, str]]:
+    async def _roots(self, tx: Tx, new: list[SpanRecord]) -> set[tuple[str, str]]:
         """The new spans whose parent is not stored (after this batch's inserts): root candidates."""
         parents = [(s.trace_id, s.parent_span_id) for s in new if s.parent_span_id]
         known = await self._existing(tx, parents) if parents else set()
         return {(s.trace_id, s.span_id) for s in new
                 if not s.parent_span_id or (s.trace_id, s.parent_span_id) not in known}
 
-    async def _upsert_traces(self, tx: Tx, new: list[SpanRow], roots: set[tuple[str, str]]) -> None:
+    async def _upsert_traces(self, tx: Tx, new: list[SpanRecord], roots: set[tuple[str, str]]) -> None:
         per_trace: dict[str, dict[str, Any]] = {}
         for s in new:
             t = per_trace.setdefault(s.trace_id, {"start": s.start_ns, "end": s.end_ns, "count": 0, "errors": 0,
@@ -198,9 +205,13 @@ class Tables:
         if not points:
             return
         merged: dict[tuple[str, str, int], list[Any]] = {}
+        label_text: dict[int, str] = {}  # points of one span share their labels dict: encode it once
         for point in points:
             bucket = point.ts_ns // 1_000_000_000 // BUCKET_SECONDS * BUCKET_SECONDS
-            key = (point.metric, dumps(point.labels, sort=True), bucket)
+            labels = label_text.get(id(point.labels))
+            if labels is None:
+                labels = label_text[id(point.labels)] = dumps(point.labels, sort=True)
+            key = (point.metric, labels, bucket)
             entry = merged.setdefault(key, [0.0, 0, point.unit])
             entry[0] += point.value
             entry[1] += 1
