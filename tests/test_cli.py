@@ -121,3 +121,15 @@ def test_sigterm_stops_providers_cleanly(tmp_path, plugin_env):
     with served_stack(config, tmp_path, env=plugin_env):
         assert not marker.exists()
     assert marker.read_text() == "stopped"  # served_stack sends SIGTERM and waits for the exit
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_exits_non_zero_with_the_reason_when_start_up_fails(tmp_path, plugin_env, workers):
+    path = tmp_path / "run.yaml"
+    config = make_run_config({"inference": echo_providers("e")}, tmp_path)
+    config["models"] = [{"model_id": "m", "provider_id": "e", "provider_model_id": "bad-model"}]
+    path.write_text(yaml.safe_dump(config))
+    result = stack("serve", str(path), "--port", str(free_port()), "--workers", workers, env=plugin_env,
+                   check=False)
+    assert result.returncode == 2
+    assert "echo cannot serve bad-model" in result.stderr.splitlines()[-1]

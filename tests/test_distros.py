@@ -255,3 +255,20 @@ async def test_vllm_distro_registers_the_served_model_and_an_optional_embedding_
             assert vectors.status_code == 200, vectors.text
             assert (embedder.requests[-1].path, embedder.requests[-1].json["model"]) == \
                 ("/v1/embeddings", "BAAI/bge-base-en-v1.5")
+
+
+def test_a_distro_whose_config_cannot_load_is_listed_without_hiding_the_others(tmp_path: Path):
+    (tmp_path / "broken.yaml").write_text("version: 2\nproviders:\n  inference:\n"
+                                          "  - {provider_id: x, provider_type: remote::openai, "
+                                          "config: {api_key: '${env.NEVER_SET_ANYWHERE_KEY}'}}\n")
+    (tmp_path / "broken_distro_plugin.py").write_text(
+        "from pathlib import Path\n"
+        "from llama_stack_core.distros import DistroSpec\n"
+        "from llama_stack_core.hookspecs import hookimpl\n\n"
+        "@hookimpl\n"
+        "def register_distros():\n"
+        f"    return [DistroSpec(name='broken', description='needs a key', run_config=Path({str(tmp_path / 'broken.yaml')!r}))]\n")
+    env = _env(PYTHONPATH=str(tmp_path), LLAMA_STACK_PLUGINS="broken_distro_plugin")
+    rows = {line.split()[0]: line for line in stack("list-distros", env=env).splitlines()[1:]}
+    assert "unusable" in rows["broken"] and "NEVER_SET_ANYWHERE_KEY" in rows["broken"]
+    assert set(DISTROS) <= set(rows) and "inference=" in rows["starter"]

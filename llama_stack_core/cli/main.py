@@ -46,7 +46,11 @@ def cmd_list_distros(args: argparse.Namespace) -> None:
     pm = PluginManager()
     rows = []
     for name, distro in sorted(pm.distros().items()):
-        config = load_run_config(name, pm)
+        try:
+            config = load_run_config(name, pm)
+        except ConfigError as exc:  # one broken distro must not hide the others
+            rows.append([name, distro.description, f"(unusable: {exc})"])
+            continue
         providers = ", ".join(f"{api}={p.provider_type}" for api, ps in config.enabled_providers().items() for p in ps)
         rows.append([name, distro.description, providers])
     _print_table(rows, ["DISTRO", "DESCRIPTION", "PROVIDERS"])
