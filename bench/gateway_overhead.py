@@ -137,6 +137,15 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
+def print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A Markdown table, columns padded to their widest cell."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+
+
 # -- the benchmark -------------------------------------------------------------------------------------------------
 
 
@@ -214,11 +223,7 @@ def main() -> None:
 
     headers = ("workload", "conc", "direct req/s", "stack req/s", "p50 ms direct / stack", "p99 ms direct / stack",
                "added p50 ms", "first chunk p50 ms direct / stack (+added)", "errors")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |")
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+    print_table(headers, rows)
     print(f"\ncold start (spawn to first 200), median of 3: {statistics.median(cold):.2f} s "
           f"({', '.join(f'{c:.2f}' for c in cold)})")
     print(f"RSS: idle {idle_rss:.0f} MiB, under load (peak sampled) {peak_rss:.0f} MiB")

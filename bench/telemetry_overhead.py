@@ -1,0 +1,134 @@
+"""Telemetry overhead: the gateway benchmark's workloads through three stacks that differ only in tracing.
+
+- ``off``: no telemetry provider.
+- ``sampled``: ``inline::trace-store`` with the default sampling (every request up to 100 new traces a second,
+  then none; a failed request is still kept).
+- ``all``: ``inline::trace-store`` recording every request (``max_traces_per_second: null``).
+
+All three stacks run at once on core 1 (an idle stack costs nothing), the load generator and the zero-latency
+upstream on core 0, as in ``gateway_overhead.py``. Each workload runs in rounds that alternate between the stacks;
+the table shows each stack's median over the rounds, so drift of the machine hits all three alike. The steadiest
+figure is the stack's own CPU time per request (user + system, from /proc), which does not depend on whether the
+stack or the load generator is the bottleneck; throughput and latency are shown too. Nothing is asserted.
+
+    .venv/bin/python bench/telemetry_overhead.py [--seconds 3] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gateway_overhead import (  # noqa: E402
+    CHAT, EMBED, PYTHON, ROOT, free_port, print_table, run_load, start_stack, stop, wait_ok)
+
+STACKS = {
+    "off": None,
+    "sampled": {},
+    "all": {"max_traces_per_second": None},
+}
+WORKLOADS = [
+    ("chat", "/chat/completions", CHAT, 1, False),
+    ("chat", "/chat/completions", CHAT, 64, False),
+    ("chat stream", "/chat/completions", {**CHAT, "stream": True}, 64, True),
+    ("embeddings", "/embeddings", EMBED, 64, False),
+]
+
+
+def stack_config(direct: str, workdir: Path, telemetry: dict | None) -> dict:
+    config = {
+        "version": 2, "distro_name": "bench",
+        "providers": {"inference": [{"provider_id": "up", "provider_type": "remote::openai",
+                                     "config": {"api_key": "bench-key", "base_url": direct}}]},
+        "storage": {"backends": {"kv": {"type": "kv_sqlite", "db_path": str(workdir / "registry.db")}},
+                    "stores": {"metadata": {"backend": "kv", "namespace": "registry"}}},
+        "models": [{"model_id": "bench-llm", "provider_id": "up"},
+                   {"model_id": "bench-embed", "provider_id": "up", "model_type": "embedding",
+                    "metadata": {"embedding_dimension": 384}}],
+    }
+    if telemetry is not None:
+        config["providers"]["telemetry"] = [{"provider_id": "traces", "provider_type": "inline::trace-store",
+                                             "config": {"persistence": {"backend": "default",
+                                                                        "namespace": "telemetry"}}}]
+        config["telemetry"] = telemetry
+    return config
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def change(value: float, base: float) -> str:
+    return f"{100 * (value - base) / base:+.1f}%"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", help="Run only the workloads whose 'label/concurrency' contains this, e.g. chat/64.")
+    args = parser.parse_args()
+    workloads = [w for w in WORKLOADS if not args.only or args.only in f"{w[0]}/{w[3]}"]
+
+    upstream_port = free_port()
+    upstream = subprocess.Popen(["taskset", "-c", "0", PYTHON, str(ROOT / "bench/upstream.py"), str(upstream_port)])
+    direct = f"http://127.0.0.1:{upstream_port}/v1"
+    processes = []
+    rows = []
+    try:
+        wait_ok(f"{direct}/models")
+        bases, pids = {}, {}
+        for name, telemetry in STACKS.items():
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+            config_path = workdir / "run.yaml"
+            config_path.write_text(yaml.safe_dump(stack_config(direct, workdir, telemetry)))
+            port = free_port()
+            process, _ = start_stack(config_path, port, {**os.environ})
+            processes.append(process)
+            bases[name] = f"http://127.0.0.1:{port}/v1"
+            pids[name] = process.pid
+            run_load(bases[name], "/chat/completions", CHAT, 8, 1.0)  # warm-up
+        for label, path, body, concurrency, stream in workloads:
+            results: dict[str, list[dict]] = {name: [] for name in STACKS}
+            for _ in range(args.rounds):
+                for name, base in bases.items():
+                    before = cpu_seconds(pids[name])
+                    result = run_load(base, path, body, concurrency, args.seconds, stream)
+                    result["cpu_us"] = (cpu_seconds(pids[name]) - before) * 1e6 / max(result["requests"], 1)
+                    results[name].append(result)
+            rps = {n: statistics.median(r["rps"] for r in rs) for n, rs in results.items()}
+            cpu = {n: statistics.median(r["cpu_us"] for r in rs) for n, rs in results.items()}
+            p50 = {n: statistics.median(r["p50"] for r in rs) for n, rs in results.items()}
+            errors = sum(r["errors"] for rs in results.values() for r in rs)
+            rows.append((label, str(concurrency), f"{cpu['off']:.0f}",
+                         f"{cpu['sampled']:.0f} ({change(cpu['sampled'], cpu['off'])})",
+                         f"{cpu['all']:.0f} ({change(cpu['all'], cpu['off'])})",
+                         f"{rps['off']:.0f}", f"{rps['sampled']:.0f} ({change(rps['sampled'], rps['off'])})",
+                         f"{rps['all']:.0f} ({change(rps['all'], rps['off'])})",
+                         f"{p50['off']:.2f} / {p50['sampled']:.2f} / {p50['all']:.2f}", str(errors)))
+    finally:
+        for process in processes:
+            stop(process)
+        upstream.terminate()
+
+    headers = ("workload", "conc", "off CPU us/req", "sampled CPU us/req", "all CPU us/req", "off req/s",
+               "sampled req/s", "all req/s", "p50 ms off / sampled / all", "errors")
+    print_table(headers, rows)
+    print(f"\nmedian of {args.rounds} rounds of {args.seconds:g} s per stack and workload; "
+          f"stacks: {json.dumps(STACKS)}")
+
+
+if __name__ == "__main__":
+    main()
