@@ -232,6 +232,35 @@ async def test_exact_filtered_search_option(large: Any, postgres_dsn: str) -> No
 
 
 @pytest.mark.anyio
+async def test_filters_matching_many_chunks_walk_the_graph_and_few_are_compared_exactly(
+        large: Any, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, chunks, rnd = large
+    factory = await started(postgres_dsn, filtered_exact_below=100)
+    try:
+        index = await factory.open_index(_store("vs_large", DIM_LARGE))
+        paths: list[bool] = []
+        plan = index.vector_query
+        monkeypatch.setattr(index, "vector_query", lambda *a, exact=False: paths.append(exact) or plan(*a, exact=exact))
+        cases = {"group g3 (300 chunks)": (ComparisonFilter(key="group", type="eq", value="g3"), False),
+                 "rare (6 chunks)": (ComparisonFilter(key="rare", type="eq", value=True), True),
+                 "year >= 2027 (300 chunks)": (ComparisonFilter(key="year", type="gte", value=2027), False)}
+        for name, (filters, exact) in cases.items():
+            found = wanted = 0
+            for _ in range(10):
+                paths.clear()
+                query = [rnd.gauss(0, 1) for _ in range(DIM_LARGE)]
+                hits = await index.search_vector(query, 10, filters)
+                assert paths[0] is exact, name  # the first plan asked for: counted matches decide
+                expected = exact_top(chunks, query, 10, filters)
+                assert len(hits) == len(expected) and all(matches(filters, h.chunk.attributes) for h in hits)
+                found += len({h.chunk.chunk_id for h in hits} & set(expected))
+                wanted += len(expected)
+            assert found / wanted >= 0.9, (name, found / wanted)
+    finally:
+        await factory.close()
+
+
+@pytest.mark.anyio
 async def test_filters_are_pushed_into_the_sql_plan(large: Any) -> None:
     factory, index, chunks, _ = large
     query = chunks[0].embedding

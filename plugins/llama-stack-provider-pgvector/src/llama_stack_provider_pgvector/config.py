@@ -42,6 +42,12 @@ class PGVectorConfig(VectorIOConfig):
     exact_filtered_search: bool = Field(default=False, description="Answer every filtered vector search exactly "
                                         "(the attributes index finds the matching chunks, all are compared): "
                                         "recall 1.0, slower for filters matching a large share of a big store.")
+    filtered_exact_below: int = Field(default=2000, ge=0, description="A filtered vector search first counts the "
+                                      "matching chunks, up to this many: fewer are all compared exactly (recall "
+                                      "1.0, fast when few match); at least this many walk the HNSW graph with the "
+                                      "filter applied (fast when many match). PostgreSQL cannot estimate how many "
+                                      "chunks an attribute filter matches, so the choice is made here. 0: always "
+                                      "walk the graph.")
     bulk_load_min_rows: int = Field(default=5000, ge=0, description="An add of at least this many chunks into a "
                                     "store holding no more than it adds builds the HNSW index once after loading "
                                     "(several times faster than row by row; the store is locked meanwhile). "

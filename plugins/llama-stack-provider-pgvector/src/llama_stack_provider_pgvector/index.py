@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -56,6 +57,9 @@ MAX_HALFVEC_HNSW_DIM = 4000
 MAX_QUERY_TERMS = 64
 
 _LOCK_PREFIX = "llama_stack_pgvector:"
+#: How long, and for how many filters, a store remembers whether a filter matches few chunks (see _few_match).
+_PLAN_MEMORY_SECONDS = 60.0
+_PLAN_MEMORY_SIZE = 256
 #: An add's staging table for COPY (temporary: private to the transaction, dropped at its end).
 _STAGE = "llama_stack_pgvector_stage"
 _SQL_STAGE = (f"CREATE TEMPORARY TABLE {_STAGE} (ord integer, chunk_id text, file_id text, content text, "
@@ -316,6 +320,7 @@ class PGVectorIndex:
         self.dimension = dimension
         self.ts_config = ts_config
         self.ef_search = factory.config.hnsw_ef_search
+        self._few_matches: dict[str, tuple[bool, float]] = {}  # filter -> (fewer than the threshold?, when)
         self.indexed = dimension <= MAX_HALFVEC_HNSW_DIM
         t = sql.Identifier(table)
         # The expression the HNSW index is on (and that ORDER BY must repeat for the index to be used).
@@ -341,6 +346,7 @@ class PGVectorIndex:
         self._sql_attributes = render("UPDATE {t} SET attributes = %s WHERE file_id = %s")
         self._sql_file_chunks = render(f"SELECT {_COLUMNS} FROM {{t}} WHERE file_id = %s ORDER BY seq")
         self._sql_count = render("SELECT count(*) FROM {t}")
+        self._sql_count_matches = render("SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {{where}} LIMIT %s) AS m")
         self._sql_vector = render(f"SELECT {_COLUMNS}, {self._vec} <=> {self._param} AS distance FROM {{t}}")
         # Each query term becomes a phrase of its own lexemes; `all_terms` joins them with AND, `any_terms` with OR.
         # Terms that are only stop words are skipped (before phraseto_tsquery, which would send a NOTICE).
@@ -445,15 +451,25 @@ class PGVectorIndex:
     async def search_vector(self, embedding: list[float], k: int, filters: Any = None) -> list[ScoredChunk]:
         if k <= 0:
             return []
-        exact = not self.indexed or (filters is not None and self.factory.config.exact_filtered_search)
-        query, params = self.vector_query(embedding, k, filters, exact=exact)
+        config = self.factory.config
+        exact = not self.indexed or (filters is not None and config.exact_filtered_search)
         # An unfiltered search is prepared once per connection and reuses its plan. A filtered one is planned for
         # its values every time (a generic plan cannot tell a filter matching 1 row from one matching all).
         prepare = None if filters is None else False
         async with self.factory.connection(self.store_id) as conn:
-            if k > self.ef_search and self.indexed:
-                async with conn.transaction():  # a larger candidate list for this query only
-                    await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(min(k, 1000))])
+            walk = False
+            if filters is not None and not exact:
+                exact = await self._few_match(conn, filters)
+                walk = not exact
+            query, params = self.vector_query(embedding, k, filters, exact=exact)
+            widen = k > self.ef_search and not exact
+            if walk or widen:
+                async with conn.transaction():  # settings for this query only
+                    if widen:  # a larger candidate list
+                        await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(min(k, 1000))])
+                    if walk:  # the HNSW index, not the attributes index and a sort of every match
+                        await conn.execute("SELECT set_config('enable_bitmapscan', 'off', true), "
+                                           "set_config('enable_seqscan', 'off', true)")
                     rows = await (await conn.execute(query, params, prepare=prepare, binary=True)).fetchall()
             else:
                 rows = await (await conn.execute(query, params, prepare=prepare, binary=True)).fetchall()
@@ -464,6 +480,26 @@ class PGVectorIndex:
                 rows = await (await conn.execute(query, params, prepare=False, binary=True)).fetchall()
         rows.sort(key=lambda row: row[6])  # a relaxed-order iterative scan may return neighbours slightly unordered
         return [ScoredChunk(_chunk(row), 1.0 - row[6]) for row in rows]
+
+    async def _few_match(self, conn: Any, filters: Any) -> bool:
+        """Whether fewer than ``filtered_exact_below`` chunks match (counting no further). The answer only picks
+        the plan, so it is remembered per filter for a minute: searches repeat their filters."""
+        few = self.factory.config.filtered_exact_below
+        if not few:
+            return False
+        key = filters.model_dump_json() if hasattr(filters, "model_dump_json") else repr(filters)
+        now = time.monotonic()
+        known = self._few_matches.get(key)
+        if known is not None and now - known[1] < _PLAN_MEMORY_SECONDS:
+            return known[0]
+        params: list[Any] = []
+        where = filter_sql(filters, params)
+        row = await (await conn.execute(self._sql_count_matches.format(where=where), [*params, few],
+                                        prepare=False)).fetchone()
+        if len(self._few_matches) >= _PLAN_MEMORY_SIZE:
+            self._few_matches.clear()
+        self._few_matches[key] = (row[0] < few, now)
+        return row[0] < few
 
     async def search_keyword(self, query: str, k: int, filters: Any = None) -> list[ScoredChunk]:
         """Chunks containing every term of the query first (score in [0.5, 1)), then chunks containing some
