@@ -412,9 +412,9 @@ class PGVector(Backend):
         return f"PostgreSQL {row[0]} (shared_buffers {row[2]}), pgvector {row[1]}; both sessions: {self.settings}"
 
     async def diagnostics(self, data: Dataset, k: int) -> list[str]:
-        """Which plan PostgreSQL picks (for the first query vector), provider and raw: the HNSW walk (with a filter:
-        an iterative scan) or an exact sort of the rows a scan or the filter's index finds. It follows the
-        planner's estimate of how many rows match, so it can differ between the two tables (and between runs)."""
+        """Which plan runs (for the first query vector), provider and raw: the HNSW walk (with a filter: an
+        iterative scan) or an exact sort of the rows a scan or the filter's index finds. Raw follows the planner's
+        estimate of how many rows match; the provider counts the matches of a filter first (see search_vector)."""
         from pgvector import Vector
 
         def describe(plan: dict[str, Any]) -> str:
@@ -432,8 +432,12 @@ class PGVector(Backend):
         query, notes = data.queries[0], []
         for label, filters, raw_sql in (("unfiltered", None, self.sql_vector),
                                         ("filter 10%", GROUP_FILTER, self.sql_filtered)):
-            sql, params = self.index.vector_query(query.tolist(), k, filters)
-            async with self.factory.connection() as conn:
+            async with self.factory.connection() as conn, conn.transaction():
+                # as search_vector plans it: a filter matching few chunks is compared exactly, else the graph walk
+                exact = filters is not None and await self.index._few_match(conn, filters)
+                if filters is not None and not exact:
+                    await conn.execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off")
+                sql, params = self.index.vector_query(query.tolist(), k, filters, exact=exact)
                 mine = (await (await conn.execute("EXPLAIN (FORMAT JSON) " + sql, params)).fetchone())[0]
             raw = (await (await self.raw.execute("EXPLAIN (FORMAT JSON) " + raw_sql, [Vector(query), k])
                           ).fetchone())[0]
