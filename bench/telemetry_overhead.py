@@ -12,17 +12,24 @@ figure is the stack's own CPU time per request (user + system, from /proc), whic
 stack or the load generator is the bottleneck; throughput and latency are shown too. Nothing is asserted.
 
     .venv/bin/python bench/telemetry_overhead.py [--seconds 3] [--rounds 3]
+
+``--in-process`` measures the tracing cost more finely: the three stacks run in this process (pinned to core 1)
+and chat requests are driven straight through their ASGI apps (16 at a time, no sockets or HTTP parsing on the
+stack's side, which cost the same in every mode), alternating batches between the stacks; the table shows the CPU
+time per request (median and quartiles over the batches).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -74,11 +81,83 @@ def change(value: float, base: float) -> str:
     return f"{100 * (value - base) / base:+.1f}%"
 
 
+async def asgi_chat(app, body: bytes) -> None:
+    """One chat completion through the ASGI app, as uvicorn would hand it over."""
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"host", b"stack")]}
+    received = False
+
+    async def receive() -> dict:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # the client never disconnects
+
+    status = []
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope, receive, send)
+    if status != [200]:
+        raise RuntimeError(f"chat completion answered {status}")
+
+
+async def in_process(direct: str, batches: int, batch_size: int) -> None:
+    import gc
+
+    from llama_stack_core.cli.serve import tune_garbage_collector
+    from llama_stack_core.config.loader import parse_run_config
+    from llama_stack_core.plugins import PluginManager
+    from llama_stack_core.server.app import create_app
+
+    os.sched_setaffinity(0, {1})
+    body = json.dumps(CHAT).encode()
+    apps = {}
+    for name, telemetry in STACKS.items():
+        config = stack_config(direct, Path(tempfile.mkdtemp(prefix=f"bench-{name}-")), telemetry)
+        apps[name] = create_app(parse_run_config(config), PluginManager())
+        await apps[name].start()
+    tune_garbage_collector()
+
+    async def batch(app) -> float:
+        async def client() -> None:
+            for _ in range(batch_size // 16):
+                await asgi_chat(app, body)
+
+        started = time.process_time()
+        await asyncio.gather(*(client() for _ in range(16)))
+        return (time.process_time() - started) * 1e6 / (batch_size // 16 * 16)
+
+    try:
+        for app in apps.values():
+            await batch(app)  # warm-up
+        cpu: dict[str, list[float]] = {name: [] for name in apps}
+        for _ in range(batches):
+            for name, app in apps.items():
+                cpu[name].append(await batch(app))
+            gc.collect()
+    finally:
+        for app in apps.values():
+            await app.stop()
+    rows = []
+    base = statistics.median(cpu["off"])
+    for name, values in cpu.items():
+        q1, median, q3 = statistics.quantiles(values, n=4)
+        rows.append((name, f"{median:.1f}", f"{q1:.1f} - {q3:.1f}", change(median, base)))
+    print_table(("stack", "CPU us per chat request (median)", "quartiles", "vs off"), rows)
+    print(f"\n{batches} batches of {batch_size} requests per stack, alternating; stacks: {json.dumps(STACKS)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", help="Run only the workloads whose 'label/concurrency' contains this, e.g. chat/64.")
+    parser.add_argument("--in-process", action="store_true", help="Drive the stacks' ASGI apps in this process.")
+    parser.add_argument("--batches", type=int, default=30, help="--in-process: batches per stack")
     args = parser.parse_args()
     workloads = [w for w in WORKLOADS if not args.only or args.only in f"{w[0]}/{w[3]}"]
 
@@ -89,6 +168,9 @@ def main() -> None:
     rows = []
     try:
         wait_ok(f"{direct}/models")
+        if args.in_process:
+            asyncio.run(in_process(direct, args.batches, 1600))
+            return
         bases, pids = {}, {}
         for name, telemetry in STACKS.items():
             workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))

@@ -67,18 +67,33 @@ class SpanRecord:
 
 
 class UnsampledSpan:
-    """The trace context of a request that is not recorded: its ids still reach the logs and upstream calls (with
-    the W3C sampled flag off), but nothing is measured or exported."""
+    """The trace context of a request that is not recorded. Nothing is measured or exported; the ids exist only if
+    something asks (a log line, a failure kept after all). A request that came with a caller's ``traceparent``
+    passes that context on to upstream calls (sampled flag off); a new trace that is not recorded sends none."""
 
-    __slots__ = ("trace_id", "span_id", "parent_span_id", "start_ns")
+    __slots__ = ("_trace_id", "_span_id", "parent_span_id", "start_ns")
     recording = False
 
-    def __init__(self, trace_id: str, span_id: str, parent_span_id: str | None, start_ns: int) -> None:
-        self.trace_id, self.span_id, self.parent_span_id, self.start_ns = trace_id, span_id, parent_span_id, start_ns
+    def __init__(self, start_ns: int, parent: TraceParent | None = None) -> None:
+        self.start_ns = start_ns
+        self._trace_id = parent.trace_id if parent else None
+        self._span_id = self.parent_span_id = parent.parent_span_id if parent else None
 
     @property
-    def traceparent(self) -> str:
-        return f"00-{self.trace_id}-{self.span_id}-00"
+    def trace_id(self) -> str:
+        if self._trace_id is None:
+            self._trace_id = new_trace_id(self.start_ns)
+        return self._trace_id
+
+    @property
+    def span_id(self) -> str:
+        if self._span_id is None:
+            self._span_id = new_span_id(self.start_ns)
+        return self._span_id
+
+    @property
+    def traceparent(self) -> str | None:
+        return f"00-{self._trace_id}-{self.parent_span_id}-00" if self.parent_span_id else None
 
     def set(self, key: str, value: Any) -> None:
         pass
@@ -197,7 +212,7 @@ class Tracer:
     def request_span(self, method: str, path: str, traceparent: str | None) -> SpanRecord | UnsampledSpan:
         """The span of one HTTP request: recorded if the caller's sampled flag says so, or (for a new trace) if the
         sampler picks it; otherwise only a trace context."""
-        parent = parse_traceparent(traceparent)
+        parent = parse_traceparent(traceparent) if traceparent else None
         recorded = parent.sampled if parent else self.sampler.sample()
         now = time.time_ns()
         if recorded:
@@ -205,15 +220,13 @@ class Tracer:
                               parent.parent_span_id if parent else None, f"{method} {path}", now,
                               attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
         self.unsampled += 1
-        if parent:  # not recorded here: upstream calls hang off the caller's span
-            return UnsampledSpan(parent.trace_id, parent.parent_span_id, parent.parent_span_id, now)
-        return UnsampledSpan(new_trace_id(now), new_span_id(now), None, now)
+        return UnsampledSpan(now, parent)
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""
         if not self.record_failed_requests:
             return
-        span_id = new_span_id(span.start_ns) if span.parent_span_id == span.span_id else span.span_id
+        span_id = new_span_id(span.start_ns) if span.parent_span_id else span.span_id
         self.finish(SpanRecord(span.trace_id, span_id, span.parent_span_id, f"{method} {path}", span.start_ns,
                                attributes={"http.method": method, "http.target": path, "http.status_code": status,
                                            "sampling.recorded_because": "error"},
@@ -274,8 +287,8 @@ def activate(span: SpanRecord) -> Iterator[SpanRecord]:
 
 @contextmanager
 def child_span(name: str, **attributes: Any) -> Iterator[SpanRecord | UnsampledSpan | _NoSpan]:
-    """A span under the current one; in a request that is not recorded, its trace context (so ``traceparent``
-    still propagates); a no-op when there is no trace at all."""
+    """A span under the current one; in a request that is not recorded, its trace context (a caller's
+    ``traceparent`` still propagates); a no-op when there is no trace at all."""
     parent = CURRENT.get()
     if parent is None:
         yield NO_SPAN

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
-import orjson
 from pydantic import BaseModel
 
 from ..tracing import SpanRecord
 
 
+_TOKEN_COUNT = re.compile(rb'"(prompt_tokens|completion_tokens|total_tokens)"\s*:\s*(\d+)')
+
+
 def _usage_of(payload: Any) -> dict[str, Any] | None:
     if isinstance(payload, bytes):
-        if b'"usage"' not in payload:
+        # Only the usage object is read, not the whole answer (an embeddings answer is kilobytes of numbers). A
+        # "usage" key inside a string would be escaped (\"usage\"), so the last unescaped one is the answer's own.
+        start = payload.rfind(b'"usage"')
+        if start < 0:
             return None
-        try:
-            payload = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            return None
-    elif isinstance(payload, BaseModel):
+        return {key.decode(): int(value) for key, value in _TOKEN_COUNT.findall(payload, start, start + 1000)}
+    if isinstance(payload, BaseModel):
         payload = {"usage": getattr(payload, "usage", None), "model": getattr(payload, "model", None)}
     if not isinstance(payload, dict):
         return None
