@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+from .token_usage import TOKEN_METRICS, TokenMeter
 from .trace_sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,11 @@ class UnsampledSpan:
     something asks (a log line, a failure kept after all). A request that came with a caller's ``traceparent``
     passes that context on to upstream calls (sampled flag off); a new trace that is not recorded sends none."""
 
-    __slots__ = ("_trace_id", "_span_id", "parent_span_id", "start_ns")
+    __slots__ = ("_trace_id", "_span_id", "parent_span_id", "start_ns", "tracer")
     recording = False
 
-    def __init__(self, start_ns: int, parent: TraceParent | None = None) -> None:
+    def __init__(self, tracer: Tracer, start_ns: int, parent: TraceParent | None = None) -> None:
+        self.tracer = tracer
         self.start_ns = start_ns
         self._trace_id = parent.trace_id if parent else None
         self._span_id = self.parent_span_id = parent.parent_span_id if parent else None
@@ -121,6 +123,9 @@ CURRENT: ContextVar[SpanRecord | UnsampledSpan | None] = ContextVar("current_spa
 
 
 class SpanExporter(Protocol):
+    """What a telemetry provider implements to receive spans; ``export_usage(points: list[UsagePoint])`` is optional
+    and receives the per-minute token usage of every inference call (sampled or not)."""
+
     async def export_spans(self, spans: list[SpanRecord]) -> None: ...
 
 
@@ -182,6 +187,7 @@ class Tracer:
         self._flushing = asyncio.Lock()
         self.dropped = 0
         self.unsampled = 0
+        self.tokens = TokenMeter()  # every inference call's usage, recorded or not
 
     @property
     def enabled(self) -> bool:
@@ -220,7 +226,7 @@ class Tracer:
                               parent.parent_span_id if parent else None, f"{method} {path}", now,
                               attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
         self.unsampled += 1
-        return UnsampledSpan(now, parent)
+        return UnsampledSpan(self, now, parent)
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""
@@ -234,6 +240,10 @@ class Tracer:
 
     def finish(self, span: SpanRecord) -> None:
         span.end_ns = time.time_ns()
+        if "llm.total_tokens" in span.attributes or "llm.prompt_tokens" in span.attributes:
+            attributes = span.attributes
+            self.tokens.add(attributes.get("resource.id"), attributes.get("provider.id", ""),
+                            {metric: attributes.get(f"llm.{metric}") for metric in TOKEN_METRICS})
         if len(self._queue) >= self._max_queue:
             self.dropped += 1
             return
@@ -256,12 +266,21 @@ class Tracer:
             await self._drain()
 
     async def _drain(self) -> None:
+        # usage first: once a request's spans can be seen, its tokens have been handed over too
+        usage = self.tokens.drain()
+        for exporter in self.exporters if usage else ():
+            export = getattr(exporter, "export_usage", None)
+            if export is not None:
+                try:
+                    await export(usage)
+                except Exception as exc:  # a failing exporter must not break the others or the server
+                    log.warning("usage exporter %s failed: %s", type(exporter).__name__, exc)
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
             for exporter in self.exporters:
                 try:
                     await exporter.export_spans(batch)
-                except Exception as exc:  # a failing exporter must not break the others or the server
+                except Exception as exc:
                     log.warning("span exporter %s failed: %s", type(exporter).__name__, exc)
 
 

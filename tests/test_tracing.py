@@ -154,7 +154,7 @@ def test_ids_are_w3c_shaped_and_grow_with_time():
 def test_token_usage_is_read_from_the_answer_bytes():
     import orjson
 
-    from llama_stack_core.server.span_attributes import _usage_of
+    from llama_stack_core.server.span_attributes import usage_of as _usage_of
 
     answer = {"choices": [{"message": {"content": 'he said "usage": {"total_tokens": 999}'}}],
               "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
@@ -163,3 +163,45 @@ def test_token_usage_is_read_from_the_answer_bytes():
     spaced = b'{"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens" : 4, "total_tokens": 4}}'
     assert _usage_of(spaced) == {"prompt_tokens": 4, "total_tokens": 4}
     assert not _usage_of(b'{"choices": [], "usage": null}') and _usage_of(b'{"choices": []}') is None
+
+
+async def test_token_usage_counts_every_inference_call_recorded_or_not(tmp_path, pm):
+    with ScriptedServer() as upstream:
+        upstream.reply(json=chat_completion("a", model="m"))
+        upstream.reply(json=chat_completion("b", model="m"))
+        upstream.reply(stream=[chat_chunk("c"), {**chat_chunk("", finish_reason="stop"),
+                                                 "usage": {"prompt_tokens": 7, "completion_tokens": 2,
+                                                           "total_tokens": 9}}])
+        config = traced_config(tmp_path, upstream.base_url, max_traces_per_second=1)
+        async with stack_client(config, pm) as client:
+            answers = [(await client.post("/v1/chat/completions", json=CHAT)).json() for _ in range(2)]
+            await client.post("/v1/chat/completions", json={**CHAT, "stream": True,
+                                                            "stream_options": {"include_usage": True}})
+            await client.app.state.stack.tracer.flush()
+            recorder = client.app.state.stack.providers["telemetry"]["spans"].impl
+            assert client.app.state.stack.tracer.unsampled == 2  # one request recorded, two not
+    totals = {}
+    for point in recorder.usage:
+        assert point.labels == {"model": "compat/m", "provider_id": "compat"}
+        totals[point.metric] = totals.get(point.metric, 0) + point.value
+    expected = sum(a["usage"]["total_tokens"] for a in answers) + 9
+    assert totals["total_tokens"] == expected
+    assert totals["prompt_tokens"] == sum(a["usage"]["prompt_tokens"] for a in answers) + 7
+    assert sum(p.count for p in recorder.usage if p.metric == "total_tokens") == 3
+
+
+def test_token_meter_sums_per_model_and_provider_and_skips_missing_counts():
+    from llama_stack_core.token_usage import TokenMeter
+
+    meter = TokenMeter()
+    meter.add("chat", "p", {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5})
+    meter.add("chat", "p", {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, "extra": {"x": 1}})
+    meter.add("embed", "p", {"prompt_tokens": 6, "total_tokens": 6})
+    meter.add("embed", "p", {"prompt_tokens": True, "total_tokens": -1})  # not counts
+    meter.add(None, "q", {"total_tokens": 1})
+    meter.add("chat", "p", None)
+    points = {(p.labels.get("model"), p.labels["provider_id"], p.metric): (p.value, p.count) for p in meter.drain()}
+    assert points == {("chat", "p", "prompt_tokens"): (7, 2), ("chat", "p", "completion_tokens"): (3, 2),
+                      ("chat", "p", "total_tokens"): (10, 2), ("embed", "p", "prompt_tokens"): (6, 1),
+                      ("embed", "p", "total_tokens"): (6, 1), (None, "q", "total_tokens"): (1, 1)}
+    assert meter.drain() == []

@@ -9,12 +9,12 @@ import orjson
 from pydantic import BaseModel
 
 from ..apis.common import BinaryContent, UploadedFile
-from ..apis.routes import Route
+from ..apis.routes import Api, Route
 from ..errors import BadRequestError, NotConfiguredError
 from ..request_context import PROVIDER_DATA
 from ..routing import ApiRouter, ProviderInstance
-from ..tracing import CURRENT, start_child, traced_stream
-from .span_attributes import observe_chunk, record_usage
+from ..tracing import CURRENT, Tracer, start_child, traced_stream
+from .span_attributes import metered_stream, observe_chunk, record_usage, usage_of
 from .errors import error_body, error_reply, exception_reply, exception_to_error
 from .http import Handler, HttpRequest, Reply, StreamReply
 
@@ -132,8 +132,11 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
             resource_id = getattr(parsed, route.resource.field, None) if route.resource and parsed else None
             provider, parsed = await router.route(route, parsed)
             span = CURRENT.get()
-            if span is None or not span.recording:
+            if span is None:
                 return render(await operation(provider, method_name)(parsed))
+            if not span.recording:
+                return metered_provider_call(span.tracer, provider, resource_id,
+                                             await operation(provider, method_name)(parsed))
             return await traced_provider_call(route, provider, parsed, resource_id)
         except Exception as exc:
             return exception_reply(exc)
@@ -148,6 +151,17 @@ def operation(provider: ProviderInstance, name: str) -> Any:
         raise NotImplementedError(f"provider '{provider.provider_id}' ({provider.provider_type}) does not "
                                   f"implement {name}")
     return method
+
+
+def metered_provider_call(tracer: Tracer, provider: ProviderInstance, resource_id: str | None,
+                          result: Any) -> Reply | StreamReply:
+    """The answer of a call whose trace is not recorded: inference token usage still counts."""
+    if provider.api is not Api.inference:
+        return render(result)
+    if hasattr(result, "__aiter__"):
+        return StreamReply(sse_events(metered_stream(tracer.tokens, resource_id, provider.provider_id, result)))
+    tracer.tokens.add(resource_id, provider.provider_id, usage_of(result))
+    return render(result)
 
 
 async def traced_provider_call(route: Route, provider: ProviderInstance, request: BaseModel | None,

@@ -1,7 +1,8 @@
 """Telemetry conformance tests every telemetry provider runs, through the stack with a real request workload.
 
 A telemetry provider can be a span **exporter** (``export_spans``: the stack's tracer hands it finished spans in
-background batches) and/or a **query** backend (the Telemetry API's routes: traces, spans, span trees, metrics, events).
+background batches; optionally ``export_usage``: per-minute token usage of every inference call, sampled or not)
+and/or a **query** backend (the Telemetry API's routes: traces, spans, span trees, metrics, events).
 Declare what it does in ``capabilities``; tests of a capability left out are skipped, never passed::
 
     import stack_test_plugin  # the core's test plugin (tests/support): inline::echo serves the workload

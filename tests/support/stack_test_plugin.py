@@ -183,9 +183,13 @@ class SpanRecorder:
 
     def __init__(self) -> None:
         self.spans: list[Any] = []
+        self.usage: list[Any] = []
 
     async def export_spans(self, spans: list[Any]) -> None:
         self.spans.extend(spans)
+
+    async def export_usage(self, points: list[Any]) -> None:
+        self.usage.extend(points)
 
 
 def create_span_recorder(config: RecorderConfig, deps: dict[Api, Any]) -> SpanRecorder:

@@ -41,6 +41,7 @@ from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.fixtures import create_postgres_database
 from llama_stack_core.testing.telemetry import TelemetryProviderTests
+from llama_stack_core.token_usage import UsagePoint
 from llama_stack_core.tracing import SpanRecord
 
 PROVIDER_TYPE = "inline::trace-store"
@@ -149,6 +150,10 @@ async def test_retention_by_age_and_by_span_count(tmp_path: Path) -> None:
                        **{"resource.id": "m", "llm.total_tokens": 1})
                   for t in range(3) for i in range(3)]
         await store.export_spans(old + recent)
+        minute = 60 * 1_000_000_000
+        await store.export_usage([
+            UsagePoint("total_tokens", {"model": "m"}, (now - 8 * DAY_NS) // minute * minute, 9, 1),
+            UsagePoint("total_tokens", {"model": "m"}, now // minute * minute, 9, 9)])
         await store.log_event(LogEventRequest.model_validate({"ttl_seconds": 0, "event": {
             "type": "unstructured_log", "trace_id": "t", "span_id": "s", "timestamp": datetime.now(UTC),
             "message": "gone at the next sweep", "severity": "info"}}))

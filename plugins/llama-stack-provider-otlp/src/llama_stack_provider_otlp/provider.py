@@ -41,6 +41,7 @@ from llama_stack_core.apis.telemetry import (
     UnstructuredLogEvent,
 )
 from llama_stack_core.errors import BadRequestError
+from llama_stack_core.token_usage import UsagePoint
 from llama_stack_core.tracing import SpanRecord
 from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -62,10 +63,10 @@ from .config import PROVIDER_TYPE, OTLPConfig
 log = logging.getLogger(__name__)
 
 SCOPE_NAME = "llama_stack_core"
-TOKEN_METRICS = {  # span attribute -> counter name
-    "llm.prompt_tokens": "llama_stack.tokens.prompt",
-    "llm.completion_tokens": "llama_stack.tokens.completion",
-    "llm.total_tokens": "llama_stack.tokens.total",
+TOKEN_METRICS = {  # the tracer's token usage metric -> counter name
+    "prompt_tokens": "llama_stack.tokens.prompt",
+    "completion_tokens": "llama_stack.tokens.completion",
+    "total_tokens": "llama_stack.tokens.total",
 }
 DURATION_METRIC = "llama_stack.request.duration"
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -219,9 +220,8 @@ class OTLPTelemetry:
                                                  shutdown_on_exit=False)
             self._meter = self._meter_provider.get_meter(SCOPE_NAME, core_version)
             self._token_counters = {
-                attribute: self._meter.create_counter(name, unit="{token}",
-                                                      description=f"{attribute.split('.')[1]} by model")
-                for attribute, name in TOKEN_METRICS.items()}
+                metric: self._meter.create_counter(name, unit="{token}", description=f"{metric} by model")
+                for metric, name in TOKEN_METRICS.items()}
             self._duration = self._meter.create_histogram(
                 DURATION_METRIC, unit="s", description="Provider call duration by API and operation",
                 explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS))
@@ -237,6 +237,16 @@ class OTLPTelemetry:
         if self._closed or not spans:
             return
         await asyncio.get_running_loop().run_in_executor(self._executor, self._export_batch, list(spans))
+
+    async def export_usage(self, points: list[UsagePoint]) -> None:
+        """Token usage of every inference call (sampled or not), per minute, from the stack's tracer."""
+        if self._closed or self._meter_provider is None:
+            return
+        for point in points:
+            counter = self._token_counters.get(point.metric)
+            if counter is not None:
+                counter.add(int(point.value), {"model": point.labels.get("model") or "unknown",
+                                               "provider.id": point.labels.get("provider_id", "")})
 
     def _export_batch(self, records: list[SpanRecord]) -> None:
         if self._meter_provider is not None:
@@ -281,11 +291,6 @@ class OTLPTelemetry:
         api, provider_id = attrs.get("api"), attrs.get("provider.id")
         if not api or not provider_id:
             return  # only provider calls carry the API, the operation and the usage
-        model = str(attrs.get("resource.id") or "unknown")
-        for attribute, counter in self._token_counters.items():
-            value = attrs.get(attribute)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                counter.add(value, {"model": model, "provider.id": str(provider_id)})
         if record.end_ns is not None:
             operation = record.name.removeprefix(f"{api}.")
             self._duration.record(max(record.end_ns - record.start_ns, 0) / 1e9,

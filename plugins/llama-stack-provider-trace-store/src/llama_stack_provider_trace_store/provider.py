@@ -44,6 +44,7 @@ from llama_stack_core.apis.telemetry import (
     UnstructuredLogEvent,
 )
 from llama_stack_core.errors import BadRequestError, NotConfiguredError, NotFoundError
+from llama_stack_core.token_usage import UsagePoint
 from llama_stack_core.tracing import SpanRecord
 
 from .config import TraceStoreConfig
@@ -196,6 +197,12 @@ class TraceStore:
         self._queue.extend(zip(repeat("span"), spans))
         if len(self._queue) >= self.config.batch_size:
             self._wake.set()
+
+    async def export_usage(self, points: list[UsagePoint]) -> None:
+        """Called by the stack's tracer with the per-minute token usage of every inference call (sampled or not)."""
+        for point in points:
+            self._enqueue("metric", MetricPoint(point.metric, point.labels, point.minute_ns, point.value, "tokens",
+                                                point.count))
 
     async def _writer(self) -> None:
         while True:

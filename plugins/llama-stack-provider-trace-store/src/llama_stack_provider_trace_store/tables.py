@@ -26,7 +26,6 @@ from .db import PostgresDB, SqliteDB, Tx, dumps, loads
 SPAN_COLUMNS = "trace_id, span_id, parent_span_id, name, start_ns, end_ns, status, attributes"
 TRACE_COLUMNS = "trace_id, root_span_id, root_name, root_status, start_ns, end_ns, span_count, error_count"
 BUCKET_SECONDS = 60
-TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
 _CHUNK = 500
 
 
@@ -61,6 +60,7 @@ class MetricPoint:
     ts_ns: int
     value: float
     unit: str | None
+    count: int = 1
 
 
 @dataclass
@@ -88,22 +88,6 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-_TOKEN_ATTRIBUTES = tuple((metric, f"llm.{metric}") for metric in TOKEN_METRICS)
-
-
-def token_points(span: SpanRecord) -> list[MetricPoint]:
-    """Token usage an inference span recorded, as metric points labelled by model (the resource id)."""
-    attributes = span.attributes
-    values = [(metric, value) for metric, key in _TOKEN_ATTRIBUTES
-              if isinstance(value := attributes.get(key), (int, float)) and not isinstance(value, bool)]
-    if not values:
-        return []
-    labels = {name: str(attributes[key]) for name, key in (("model", "resource.id"), ("provider_id", "provider.id"))
-              if attributes.get(key) not in (None, "")}
-    ts = span.end_ns or span.start_ns
-    return [MetricPoint(metric, labels, ts, float(value), "tokens") for metric, value in values]
-
-
 class Tables:
     def __init__(self, db: SqliteDB | PostgresDB, prefix: str) -> None:
         self.db = db
@@ -126,7 +110,7 @@ class Tables:
             roots |= await self._roots(tx, [*(s for s in batch.spans if s.trace_id not in rooted), *logged])
             new = [*batch.spans, *logged]
             await self._upsert_traces(tx, new, roots)
-            await self._upsert_metrics(tx, [*(p for s in new for p in token_points(s)), *batch.metrics])
+            await self._upsert_metrics(tx, batch.metrics)
             await tx.executemany(
                 f"INSERT INTO {self.events} (trace_id, span_id, ts_ns, type, severity, message, metric, value, unit, "
                 f"attributes, expires_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {self.d.json_param}, ?)",
@@ -205,16 +189,12 @@ class Tables:
         if not points:
             return
         merged: dict[tuple[str, str, int], list[Any]] = {}
-        label_text: dict[int, str] = {}  # points of one span share their labels dict: encode it once
         for point in points:
             bucket = point.ts_ns // 1_000_000_000 // BUCKET_SECONDS * BUCKET_SECONDS
-            labels = label_text.get(id(point.labels))
-            if labels is None:
-                labels = label_text[id(point.labels)] = dumps(point.labels, sort=True)
-            key = (point.metric, labels, bucket)
+            key = (point.metric, dumps(point.labels, sort=True), bucket)
             entry = merged.setdefault(key, [0.0, 0, point.unit])
             entry[0] += point.value
-            entry[1] += 1
+            entry[1] += point.count
             entry[2] = point.unit or entry[2]
         M = self.metrics
         await tx.executemany(
