@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from pydantic import SecretStr
+
 from ..config.model import StorageBackend
 from ..errors import ConfigError
 
@@ -15,7 +19,18 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 _SCHEMA = "CREATE TABLE IF NOT EXISTS llama_stack_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
-def conninfo(backend: StorageBackend) -> str:
+class ConnectionFields(Protocol):
+    """Where a PostgreSQL server is: a storage backend, or a provider config with the same fields."""
+
+    dsn: SecretStr | None
+    password: SecretStr | None
+    host: str | None
+    port: int | None
+    db: str | None
+    user: str | None
+
+
+def conninfo(backend: ConnectionFields) -> str:
     """The libpq connection string for a backend (a ``dsn`` wins over the separate fields)."""
     if backend.dsn is not None:
         return backend.dsn.get_secret_value()

@@ -31,7 +31,6 @@ import psycopg
 from pgvector import Vector
 from pgvector.psycopg import register_vector_async
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -43,6 +42,7 @@ from llama_stack_core.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from llama_stack_core.storage.postgres import conninfo
 from llama_stack_core.vector_io.index import ScoredChunk, StoredChunk
 
 from .config import PGVectorConfig
@@ -70,16 +70,6 @@ _STAGE_TYPES = ["int4", "text", "text", "text", "jsonb", "jsonb", "vector"]
 _COLUMNS = "chunk_id, content, embedding, metadata, file_id, attributes"
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w")
-
-
-def conninfo(config: PGVectorConfig) -> str:
-    """The libpq connection string for the config (``dsn`` wins over the separate fields)."""
-    if config.dsn is not None:
-        return config.dsn.get_secret_value()
-    password = config.password.get_secret_value() if config.password else None
-    fields = {"host": config.host, "port": config.port, "dbname": config.db, "user": config.user,
-              "password": password}
-    return make_conninfo(**{k: v for k, v in fields.items() if v is not None})
 
 
 def table_name(prefix: str, store_id: str) -> str:
