@@ -207,14 +207,6 @@ class Tracer:
             self._task = None
         await self.flush()
 
-    def root_span(self, name: str, traceparent: str | None = None, **attributes: Any) -> SpanRecord:
-        """A recorded root span (continuing ``traceparent`` if given), whatever the sampler says."""
-        parent = parse_traceparent(traceparent)
-        now = time.time_ns()
-        trace_id, parent_id = (parent.trace_id, parent.parent_span_id) if parent else (new_trace_id(now), None)
-        return SpanRecord(trace_id, new_span_id(now), parent_id, name, now, attributes=attributes, root=True,
-                          tracer=self)
-
     def request_span(self, method: str, path: str, traceparent: str | None) -> SpanRecord | UnsampledSpan:
         """The span of one HTTP request: recorded if the caller's sampled flag says so, or (for a new trace) if the
         sampler picks it; otherwise only a trace context."""

@@ -26,7 +26,7 @@ def capture() -> tuple[logging.Logger, io.StringIO]:
 def test_json_lines_carry_the_trace_id_inside_a_span():
     logger, stream = capture()
     logger.info("outside")
-    span = Tracer([]).root_span("GET /v1/models")
+    span = Tracer([]).request_span("GET", "/v1/models", None)
     with activate(span):
         logger.warning("inside %s", "request")
     outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())

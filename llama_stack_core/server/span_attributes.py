@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from ..token_usage import TokenMeter
+from ..token_usage import TOKEN_METRICS, TokenMeter
 from ..tracing import SpanRecord
 
 
@@ -49,7 +49,7 @@ def record_usage(span: SpanRecord, payload: Any) -> None:
     """Copy ``usage`` token counts of an OpenAI-shaped answer or chunk onto the span."""
     usage = usage_of(payload)
     if usage:
-        for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        for key in TOKEN_METRICS:
             if isinstance(usage.get(key), int):
                 span.set(f"llm.{key}", usage[key])
 
