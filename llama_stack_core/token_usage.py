@@ -1,18 +1,58 @@
 """Token usage per model and minute, counted for every inference call whether or not its trace is recorded.
 
-Sampling decides which requests become spans; token accounting must not depend on it. The tracer's meter adds
-each answer's ``usage`` to a per-minute sum (a dict update), and the tracer hands the sums to telemetry providers
-that take them (``export_usage``) from its background task, with the spans.
+Sampling decides which requests become spans; token accounting must not depend on it. The tracer's meter sums each
+answer's ``usage`` per (model, provider), and the tracer hands the sums to telemetry providers that take them
+(``export_usage``) from its background task, with the spans.
+
+This runs on every inference request, so an answer that arrives as JSON bytes (an upstream's answer passed through)
+is not parsed whole: only its usage object is (an embeddings answer is kilobytes of numbers).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+from pydantic import BaseModel
+
 TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
 MINUTE_NS = 60 * 1_000_000_000
+USAGE_WINDOW = 600  # bytes searched for counts from a "usage" key whose object nests others (OpenAI's details)
+
+_ANY_COUNT = re.compile(rb'"(prompt_tokens|completion_tokens|total_tokens)"\s*:\s*(\d+)(?![\d.eE])')
+
+
+def usage_in_json(answer: bytes) -> dict[str, Any] | None:
+    """The ``usage`` object of an OpenAI-shaped answer or chunk given as JSON bytes, reading only that object."""
+    # A "usage" key inside a string would be escaped (\"usage\"), so the last unescaped one is the answer's own.
+    start = answer.rfind(b'"usage"')
+    if start < 0:
+        return None
+    opening = answer.find(b"{", start, start + 20)
+    closing = answer.find(b"}", opening)
+    if opening > 0 and closing > 0:
+        try:  # a flat usage object (most servers): parse just that
+            return orjson.loads(answer[opening:closing + 1])
+        except orjson.JSONDecodeError:
+            pass  # nested details (OpenAI): the first "}" closed an inner object, so the slice is unbalanced
+    return {key.decode(): int(value) for key, value in _ANY_COUNT.findall(answer, start, start + USAGE_WINDOW)}
+
+
+def usage_of(answer: Any) -> dict[str, Any] | None:
+    """The ``usage`` object of an OpenAI-shaped answer or chunk: JSON bytes, a pydantic model or a dict."""
+    if isinstance(answer, bytes):
+        return usage_in_json(answer)
+    if isinstance(answer, BaseModel):
+        answer = {"usage": getattr(answer, "usage", None)}
+    if not isinstance(answer, dict):
+        return None
+    usage = answer.get("usage")
+    if isinstance(usage, BaseModel):
+        usage = usage.model_dump()
+    return usage if isinstance(usage, dict) else None
 
 
 @dataclass(slots=True)
@@ -39,14 +79,22 @@ class TokenMeter:
         """Count an answer's ``usage`` (OpenAI shape); answers without token counts are ignored."""
         if not usage:
             return
-        entry = self._sums.get((model or "", provider_id))
+        key = (model or "", provider_id)
+        entry = self._sums.get(key)
         if entry is None:
-            entry = self._sums[(model or "", provider_id)] = [0] * 6
-        for i, metric in enumerate(TOKEN_METRICS):
-            value = usage.get(metric)
-            if type(value) is int and value >= 0:
-                entry[i] += value
-                entry[i + 3] += 1
+            entry = self._sums[key] = [0] * 6
+        # unrolled: this runs for every inference call
+        prompt, completion, total = (usage.get("prompt_tokens"), usage.get("completion_tokens"),
+                                     usage.get("total_tokens"))
+        if type(prompt) is int and prompt >= 0:
+            entry[0] += prompt
+            entry[3] += 1
+        if type(completion) is int and completion >= 0:
+            entry[1] += completion
+            entry[4] += 1
+        if type(total) is int and total >= 0:
+            entry[2] += total
+            entry[5] += 1
 
     def drain(self) -> list[UsagePoint]:
         """The sums counted since the last drain (and forget them)."""

@@ -4,10 +4,14 @@ A share of new traces (``sample_ratio``) is considered, and of those at most ``m
 per process (a token bucket holding one second's worth). At the loads of a laptop or a test every request is
 recorded; at thousands of requests a second the cost of recording stays bounded. A request that arrives with a W3C
 ``traceparent`` follows the caller's sampled flag instead (see :meth:`Tracer.request_span`).
+
+The decision is on every request's path, so it reads no clock: :meth:`Sampler.sample` takes a token if one is left,
+and the tracer's background task calls :meth:`Sampler.refill` a few times a second.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -25,22 +29,24 @@ class Sampler:
         self.ratio = ratio
         self.max_per_second = max_per_second
         self._clock = clock
-        self._capacity = max(1.0, max_per_second) if max_per_second else 0.0
+        self._capacity = math.inf if max_per_second is None else max(1.0, max_per_second) if max_per_second else 0.0
         self._tokens = self._capacity
         self._last = clock()
 
     def sample(self) -> bool:
-        if self.ratio < 1.0 and (self.ratio == 0.0 or random.random() >= self.ratio):
+        if self.ratio < 1.0 and random.random() >= self.ratio:
             return False
-        if self.max_per_second is None:
-            return True
-        now = self._clock()
-        self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.max_per_second)
-        self._last = now
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return True
         return False
+
+    def refill(self) -> None:
+        """Add the tokens earned since the last refill (called off the request path)."""
+        now = self._clock()
+        if self.max_per_second:
+            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.max_per_second)
+        self._last = now
 
     def __repr__(self) -> str:
         return f"Sampler(ratio={self.ratio}, max_per_second={self.max_per_second})"

@@ -75,11 +75,18 @@ class UnsampledSpan:
     __slots__ = ("_trace_id", "_span_id", "parent_span_id", "start_ns", "tracer")
     recording = False
 
-    def __init__(self, tracer: Tracer, start_ns: int, parent: TraceParent | None = None) -> None:
+    def __init__(self, tracer: Tracer, start_ns: int) -> None:
         self.tracer = tracer
         self.start_ns = start_ns
-        self._trace_id = parent.trace_id if parent else None
-        self._span_id = self.parent_span_id = parent.parent_span_id if parent else None
+        self._trace_id = self._span_id = self.parent_span_id = None
+
+    @classmethod
+    def continuing(cls, tracer: Tracer, start_ns: int, parent: TraceParent) -> UnsampledSpan:
+        """The context of a caller's trace that is not recorded here."""
+        span = cls(tracer, start_ns)
+        span._trace_id = parent.trace_id
+        span._span_id = span.parent_span_id = parent.parent_span_id
+        return span
 
     @property
     def trace_id(self) -> str:
@@ -188,10 +195,7 @@ class Tracer:
         self.dropped = 0
         self.unsampled = 0
         self.tokens = TokenMeter()  # every inference call's usage, recorded or not
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.exporters)
+        self.enabled = bool(exporters)
 
     def start(self) -> None:
         if self.enabled and self._task is None:
@@ -210,15 +214,21 @@ class Tracer:
     def request_span(self, method: str, path: str, traceparent: str | None) -> SpanRecord | UnsampledSpan:
         """The span of one HTTP request: recorded if the caller's sampled flag says so, or (for a new trace) if the
         sampler picks it; otherwise only a trace context."""
-        parent = parse_traceparent(traceparent) if traceparent else None
-        recorded = parent.sampled if parent else self.sampler.sample()
+        if traceparent is None:
+            if not self.sampler.sample():  # the common case under load: nothing to record
+                self.unsampled += 1
+                return UnsampledSpan(self, time.time_ns())
+            parent, recorded = None, True
+        else:
+            parent = parse_traceparent(traceparent)
+            recorded = parent.sampled if parent else self.sampler.sample()
         now = time.time_ns()
         if recorded:
             return SpanRecord(parent.trace_id if parent else new_trace_id(now), new_span_id(now),
                               parent.parent_span_id if parent else None, f"{method} {path}", now,
                               attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
         self.unsampled += 1
-        return UnsampledSpan(self, now, parent)
+        return UnsampledSpan.continuing(self, now, parent) if parent else UnsampledSpan(self, now)
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""
@@ -250,6 +260,7 @@ class Tracer:
             except TimeoutError:
                 pass
             self._wake.clear()
+            self.sampler.refill()
             await self.flush()
 
     async def flush(self) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
 from llama_stack_core.trace_sampling import Sampler
-from llama_stack_core.tracing import parse_traceparent
+from llama_stack_core.tracing import Tracer, parse_traceparent
 
 pytestmark = pytest.mark.anyio
 
@@ -123,8 +125,11 @@ def test_sampler_budget_and_ratio():
     sampler = Sampler(1.0, max_per_second=3, clock=lambda: now[0])
     assert [sampler.sample() for _ in range(5)] == [True, True, True, False, False]
     now[0] += 0.5  # half a second refills one and a half traces
+    assert not sampler.sample()  # not before the refill: the decision reads no clock
+    sampler.refill()
     assert [sampler.sample() for _ in range(3)] == [True, False, False]
     now[0] += 10  # the bucket holds at most one second's worth
+    sampler.refill()
     assert sum(sampler.sample() for _ in range(10)) == 3
     assert all(Sampler().sample() for _ in range(1000))
     assert not any(Sampler(0.0).sample() for _ in range(1000))
@@ -133,6 +138,19 @@ def test_sampler_budget_and_ratio():
     assert 4_500 < sum(Sampler(0.5).sample() for _ in range(10_000)) < 5_500
     with pytest.raises(ValueError):
         Sampler(1.5)
+
+
+async def test_tracer_refills_the_sampling_budget_in_the_background():
+    now = [0.0]
+    tracer = Tracer([object()], sampler=Sampler(1.0, max_per_second=2, clock=lambda: now[0]), flush_every=0.01)
+    tracer.start()
+    try:
+        assert [tracer.request_span("GET", "/", None).recording for _ in range(3)] == [True, True, False]
+        now[0] += 1.0
+        await asyncio.sleep(0.05)
+        assert [tracer.request_span("GET", "/", None).recording for _ in range(3)] == [True, True, False]
+    finally:
+        await tracer.stop()
 
 
 def test_ids_are_w3c_shaped_and_grow_with_time():
@@ -154,7 +172,7 @@ def test_ids_are_w3c_shaped_and_grow_with_time():
 def test_token_usage_is_read_from_the_answer_bytes():
     import orjson
 
-    from llama_stack_core.server.span_attributes import usage_of as _usage_of
+    from llama_stack_core.token_usage import usage_of as _usage_of
 
     answer = {"choices": [{"message": {"content": 'he said "usage": {"total_tokens": 999}'}}],
               "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
@@ -163,6 +181,9 @@ def test_token_usage_is_read_from_the_answer_bytes():
     spaced = b'{"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens" : 4, "total_tokens": 4}}'
     assert _usage_of(spaced) == {"prompt_tokens": 4, "total_tokens": 4}
     assert not _usage_of(b'{"choices": [], "usage": null}') and _usage_of(b'{"choices": []}') is None
+    pretty = b'{\n  "usage": {\n    "prompt_tokens": 1,\n    "prompt_tokens_details": {"cached_tokens": 0},\n' \
+             b'    "completion_tokens": 2.5,\n    "total_tokens": 3\n  }\n}'
+    assert _usage_of(pretty) == {"prompt_tokens": 1, "total_tokens": 3}  # a fraction is not a token count
 
 
 async def test_token_usage_counts_every_inference_call_recorded_or_not(tmp_path, pm):

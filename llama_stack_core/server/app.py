@@ -18,7 +18,7 @@ from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
 from ..tracing import CURRENT, SpanRecord, activate
-from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
+from .http import HttpRequest, Receive, header, Reply, RouteTable, Scope, Send, StreamReply
 from .openapi import build_openapi
 
 log = logging.getLogger("llama_stack_core.server")
@@ -105,7 +105,7 @@ class StackApp:
             # every request has a trace context (continuing an incoming W3C traceparent); only sampled ones are
             # recorded, and an unsampled one that fails with a server error keeps its root span after all
             method, path = scope["method"], scope["path"]
-            span = tracer.request_span(method, path, HttpRequest(scope, receive, {}).header(b"traceparent"))
+            span = tracer.request_span(method, path, header(scope, b"traceparent"))
             if span.recording:
                 await self._recorded(span, scope, receive, send)
                 return

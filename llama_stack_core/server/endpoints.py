@@ -13,8 +13,9 @@ from ..apis.routes import Api, Route
 from ..errors import BadRequestError, NotConfiguredError
 from ..request_context import PROVIDER_DATA
 from ..routing import ApiRouter, ProviderInstance
-from ..tracing import CURRENT, Tracer, start_child, traced_stream
-from .span_attributes import metered_stream, observe_chunk, record_usage, usage_of
+from ..token_usage import TokenMeter, usage_in_json, usage_of
+from ..tracing import CURRENT, start_child, traced_stream
+from .span_attributes import metered_stream, observe_chunk, record_usage
 from .errors import error_body, error_reply, exception_reply, exception_to_error
 from .http import Handler, HttpRequest, Reply, StreamReply
 
@@ -125,6 +126,8 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
 
         return overridden
 
+    counts_tokens = router.api is Api.inference
+
     async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
             _set_provider_data(request)
@@ -134,10 +137,12 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
             span = CURRENT.get()
             if span is None:
                 return render(await operation(provider, method_name)(parsed))
-            if not span.recording:
-                return metered_provider_call(span.tracer, provider, resource_id,
-                                             await operation(provider, method_name)(parsed))
-            return await traced_provider_call(route, provider, parsed, resource_id)
+            if span.recording:
+                return await traced_provider_call(route, provider, parsed, resource_id)
+            result = await operation(provider, method_name)(parsed)
+            if counts_tokens:  # not recorded, but token usage still counts
+                return metered_reply(span.tracer.tokens, resource_id, provider.provider_id, result)
+            return render(result)
         except Exception as exc:
             return exception_reply(exc)
 
@@ -153,14 +158,14 @@ def operation(provider: ProviderInstance, name: str) -> Any:
     return method
 
 
-def metered_provider_call(tracer: Tracer, provider: ProviderInstance, resource_id: str | None,
-                          result: Any) -> Reply | StreamReply:
-    """The answer of a call whose trace is not recorded: inference token usage still counts."""
-    if provider.api is not Api.inference:
-        return render(result)
+def metered_reply(meter: TokenMeter, model: str | None, provider_id: str, result: Any) -> Reply | StreamReply:
+    """An inference answer whose trace is not recorded: its token usage goes to the meter."""
+    if type(result) is bytes:  # an upstream's answer, passed through
+        meter.add(model, provider_id, usage_in_json(result))
+        return Reply(result)
     if hasattr(result, "__aiter__"):
-        return StreamReply(sse_events(metered_stream(tracer.tokens, resource_id, provider.provider_id, result)))
-    tracer.tokens.add(resource_id, provider.provider_id, usage_of(result))
+        return StreamReply(sse_events(metered_stream(meter, model, provider_id, result)))
+    meter.add(model, provider_id, usage_of(result))
     return render(result)
 
 

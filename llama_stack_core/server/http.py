@@ -23,6 +23,14 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
                (b"x-accel-buffering", b"no")]
 
 
+def header(scope: Scope, name: bytes) -> str | None:
+    """A request header's value by lower-case name."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
 class HttpRequest:
     """What an endpoint needs of one request."""
 
@@ -43,10 +51,7 @@ class HttpRequest:
 
     def header(self, name: bytes) -> str | None:
         """A header's value by lower-case name."""
-        for key, value in self.scope["headers"]:
-            if key == name:
-                return value.decode("latin-1")
-        return None
+        return header(self.scope, name)
 
     def query_params(self) -> dict[str, str]:
         raw = self.scope.get("query_string", b"")

@@ -3,46 +3,12 @@ or, for a call whose trace is not recorded, into the tracer's token meter only."
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
-from pydantic import BaseModel
-
-from ..token_usage import TOKEN_METRICS, TokenMeter
+from ..token_usage import TOKEN_METRICS, TokenMeter, usage_in_json, usage_of
 from ..tracing import SpanRecord
-
-
-_TOKEN_COUNT = re.compile(rb'"(prompt_tokens|completion_tokens|total_tokens)"\s*:\s*(\d+)')
-
-
-def usage_of(payload: Any) -> dict[str, Any] | None:
-    if isinstance(payload, bytes):
-        # Only the usage object is read, not the whole answer (an embeddings answer is kilobytes of numbers). A
-        # "usage" key inside a string would be escaped (\"usage\"), so the last unescaped one is the answer's own.
-        start = payload.rfind(b'"usage"')
-        if start < 0:
-            return None
-        opening = payload.find(b"{", start, start + 20)
-        closing = payload.find(b"}", opening)
-        if opening > 0 and closing > 0:
-            try:  # a flat usage object (most servers): parse just that
-                usage = orjson.loads(payload[opening:closing + 1])
-                if "prompt_tokens_details" not in usage and "completion_tokens_details" not in usage:
-                    return usage
-            except orjson.JSONDecodeError:
-                pass  # nested details (OpenAI): the first "}" closed them
-        return {key.decode(): int(value) for key, value in _TOKEN_COUNT.findall(payload, start, start + 600)}
-    if isinstance(payload, BaseModel):
-        payload = {"usage": getattr(payload, "usage", None), "model": getattr(payload, "model", None)}
-    if not isinstance(payload, dict):
-        return None
-    usage = payload.get("usage")
-    if isinstance(usage, BaseModel):
-        usage = usage.model_dump()
-    return usage if isinstance(usage, dict) else None
 
 
 def record_usage(span: SpanRecord, payload: Any) -> None:
@@ -63,10 +29,15 @@ def observe_chunk(span: SpanRecord, chunk: Any, first: bool) -> None:
 async def metered_stream(meter: TokenMeter, model: str | None, provider_id: str,
                          chunks: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """Pass a stream through, counting the usage its last chunks carry (unrecorded calls)."""
+    counted = None  # the last chunk with token counts: the final ones (earlier chunks carry null or running counts)
     usage = None
     try:
         async for chunk in chunks:
-            usage = usage_of(chunk) or usage
+            if type(chunk) is bytes:
+                if b'_tokens"' in chunk:  # a count's key (inside a JSON string the quote would be escaped)
+                    counted = chunk
+            else:
+                usage = usage_of(chunk) or usage
             yield chunk
     finally:
-        meter.add(model, provider_id, usage)
+        meter.add(model, provider_id, usage_in_json(counted) if counted is not None else usage)
