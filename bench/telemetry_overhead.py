@@ -44,6 +44,9 @@ STACKS = {
     "sampled": {},
     "all": {"max_traces_per_second": None},
 }
+# --in-process also separates the default mode's two costs: the per-request work (trace context, sampling decision,
+# token accounting) and recording its share of traces
+IN_PROCESS_STACKS = {"off": None, "unrecorded": {"max_traces_per_second": 0}, **STACKS}
 WORKLOADS = [
     ("chat", "/chat/completions", CHAT, 1, False),
     ("chat", "/chat/completions", CHAT, 64, False),
@@ -116,8 +119,10 @@ async def in_process(direct: str, batches: int, batch_size: int) -> None:
     os.sched_setaffinity(0, {1})
     body = json.dumps(CHAT).encode()
     apps = {}
-    for name, telemetry in STACKS.items():
-        config = stack_config(direct, Path(tempfile.mkdtemp(prefix=f"bench-{name}-")), telemetry)
+    workdir = tempfile.TemporaryDirectory(prefix="bench-telemetry-")
+    for name, telemetry in IN_PROCESS_STACKS.items():
+        (Path(workdir.name) / name).mkdir()
+        config = stack_config(direct, Path(workdir.name) / name, telemetry)
         apps[name] = create_app(parse_run_config(config), PluginManager())
         await apps[name].start()
     tune_garbage_collector()
@@ -142,13 +147,14 @@ async def in_process(direct: str, batches: int, batch_size: int) -> None:
     finally:
         for app in apps.values():
             await app.stop()
+        workdir.cleanup()
     rows = []
     base = statistics.median(cpu["off"])
     for name, values in cpu.items():
         q1, median, q3 = statistics.quantiles(values, n=4)
         rows.append((name, f"{median:.1f}", f"{q1:.1f} - {q3:.1f}", change(median, base)))
     print_table(("stack", "CPU us per chat request (median)", "quartiles", "vs off"), rows)
-    print(f"\n{batches} batches of {batch_size} requests per stack, alternating; stacks: {json.dumps(STACKS)}")
+    print(f"\n{batches} batches of {batch_size} requests per stack, alternating; stacks: {json.dumps(IN_PROCESS_STACKS)}")
 
 
 def main() -> None:
@@ -158,6 +164,7 @@ def main() -> None:
     parser.add_argument("--only", help="Run only the workloads whose 'label/concurrency' contains this, e.g. chat/64.")
     parser.add_argument("--in-process", action="store_true", help="Drive the stacks' ASGI apps in this process.")
     parser.add_argument("--batches", type=int, default=30, help="--in-process: batches per stack")
+    parser.add_argument("--batch-size", type=int, default=1600, help="--in-process: requests per batch")
     args = parser.parse_args()
     workloads = [w for w in WORKLOADS if not args.only or args.only in f"{w[0]}/{w[3]}"]
 
@@ -166,14 +173,16 @@ def main() -> None:
     direct = f"http://127.0.0.1:{upstream_port}/v1"
     processes = []
     rows = []
+    workdirs = tempfile.TemporaryDirectory(prefix="bench-telemetry-")
     try:
         wait_ok(f"{direct}/models")
         if args.in_process:
-            asyncio.run(in_process(direct, args.batches, 1600))
+            asyncio.run(in_process(direct, args.batches, args.batch_size))
             return
         bases, pids = {}, {}
         for name, telemetry in STACKS.items():
-            workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+            workdir = Path(workdirs.name) / name
+            workdir.mkdir()
             config_path = workdir / "run.yaml"
             config_path.write_text(yaml.safe_dump(stack_config(direct, workdir, telemetry)))
             port = free_port()
@@ -204,6 +213,7 @@ def main() -> None:
         for process in processes:
             stop(process)
         upstream.terminate()
+        workdirs.cleanup()
 
     headers = ("workload", "conc", "off CPU us/req", "sampled CPU us/req", "all CPU us/req", "off req/s",
                "sampled req/s", "all req/s", "p50 ms off / sampled / all", "errors")

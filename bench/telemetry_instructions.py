@@ -1,0 +1,141 @@
+"""Telemetry overhead in CPU instructions per chat request: a figure that does not move with a shared machine's noise.
+
+The stacks of ``telemetry_overhead.py --in-process`` (``off``: no telemetry provider; ``unrecorded``: tracing on,
+no trace recorded; ``all``: every request recorded) each run in their own process under valgrind's callgrind, with
+instrumentation switched on only while N chat completions go through the stack's ASGI app (16 at a time, against the
+zero-latency upstream, which runs natively and is not counted) and everything they left to the background is
+exported and written. Instructions per request are that count divided by N.
+
+The default mode (``sampled``) is every request's unrecorded cost plus, for up to ``max_traces_per_second`` requests a
+second, the cost of recording: computed here for a stack saturating one core, at the request rate the ``off`` stack
+reaches natively on this machine (measured first, CPU time per request). Instructions leave out cache misses and
+system calls, so they complement the CPU-time tables of ``telemetry_overhead.py``. Needs valgrind.
+
+    .venv/bin/python bench/telemetry_instructions.py [--requests 1600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gateway_overhead import CHAT, PYTHON, ROOT, free_port, print_table, wait_ok  # noqa: E402
+from telemetry_overhead import IN_PROCESS_STACKS, asgi_chat, change, stack_config  # noqa: E402
+
+MEASURED = ("off", "unrecorded", "all")
+
+
+def _callgrind(instrument: bool) -> None:
+    if shutil.which("callgrind_control") and os.environ.get("BENCH_UNDER_CALLGRIND"):
+        subprocess.run(["callgrind_control", "-i", "on" if instrument else "off", str(os.getpid())],
+                       capture_output=True, check=False)
+
+
+async def child(name: str, direct: str, requests: int) -> None:
+    """One stack in this process: warm up, then N requests measured (instructions, or CPU time natively)."""
+    from llama_stack_core.cli.serve import tune_garbage_collector
+    from llama_stack_core.config.loader import parse_run_config
+    from llama_stack_core.plugins import PluginManager
+    from llama_stack_core.server.app import create_app
+
+    with tempfile.TemporaryDirectory(prefix=f"bench-instructions-{name}-") as workdir:
+        app = create_app(parse_run_config(stack_config(direct, Path(workdir), IN_PROCESS_STACKS[name])),
+                         PluginManager())
+        await app.start()
+        tune_garbage_collector()
+        tracer = app.state.stack.tracer
+        # under valgrind the wall clock runs ~50x slow: the tracer's half-second tick would run ~50x as often per
+        # request as it does natively, so the measured part ends with one explicit hand-over instead
+        tracer._flush_every = 3600.0
+        body = json.dumps(CHAT).encode()
+
+        async def client(count: int) -> None:
+            for _ in range(count):
+                await asgi_chat(app, body)
+
+        async def hand_over() -> None:
+            """Everything the requests left to the background: exported and written."""
+            await tracer.flush()
+            for exporter in tracer.exporters:
+                flush = getattr(exporter, "flush", None)
+                if flush is not None:
+                    await flush()
+
+        await asyncio.gather(*(client(8) for _ in range(16)))
+        await hand_over()
+        per_client = requests // 16
+        _callgrind(True)
+        started = time.process_time()
+        await asyncio.gather(*(client(per_client) for _ in range(16)))
+        await hand_over()
+        cpu = time.process_time() - started
+        _callgrind(False)
+        await app.stop()
+    print(json.dumps({"cpu_us": cpu * 1e6 / (per_client * 16)}))
+
+
+def instructions(name: str, direct: str, requests: int) -> float:
+    """Instructions per request of one stack, counted by callgrind."""
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null", PYTHON, __file__,
+         "--child", name, "--direct", direct, "--requests", str(requests)],
+        capture_output=True, text=True, env={**os.environ, "BENCH_UNDER_CALLGRIND": "1", "PYTHONHASHSEED": "0"},
+        check=True)
+    collected = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+    if collected is None:
+        raise RuntimeError(f"no instruction count from valgrind:\n{result.stderr[-2000:]}")
+    return int(collected[1].replace(",", "")) / (requests // 16 * 16)
+
+
+def native_cpu_us(name: str, direct: str, requests: int) -> float:
+    result = subprocess.run(["taskset", "-c", "1", PYTHON, __file__, "--child", name, "--direct", direct,
+                             "--requests", str(requests)], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])["cpu_us"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1600, help="measured requests per stack")
+    parser.add_argument("--child", choices=MEASURED, help=argparse.SUPPRESS)
+    parser.add_argument("--direct", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child(args.child, args.direct, args.requests))
+        return
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+
+    from llama_stack_core.config.model import TelemetryConfig
+
+    budget = TelemetryConfig().max_traces_per_second
+    upstream_port = free_port()
+    upstream = subprocess.Popen(["taskset", "-c", "0", PYTHON, str(ROOT / "bench/upstream.py"), str(upstream_port)])
+    direct = f"http://127.0.0.1:{upstream_port}/v1"
+    try:
+        wait_ok(f"{direct}/models")
+        rate = 1e6 / min(native_cpu_us("off", direct, 3200) for _ in range(3))
+        counts = {name: instructions(name, direct, args.requests) for name in MEASURED}
+    finally:
+        upstream.terminate()
+    recorded_share = min(1.0, budget / rate) if budget is not None else 1.0
+    counts["sampled"] = counts["unrecorded"] + recorded_share * (counts["all"] - counts["unrecorded"])
+    rows = [(name, f"{counts[name]:,.0f}", change(counts[name], counts["off"]))
+            for name in ("off", "unrecorded", "sampled", "all")]
+    print_table(("stack", "instructions per chat request", "vs off"), rows)
+    print(f"\n{args.requests} requests per stack under callgrind; sampled = unrecorded + {recorded_share:.2%} "
+          f"recorded: {budget} traces/s of the {rate:,.0f} requests/s the off stack serves natively on one core")
+
+
+if __name__ == "__main__":
+    main()
