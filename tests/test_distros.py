@@ -1,7 +1,7 @@
-"""The distros under distro-specs/: listed and printable by the CLI, their generated READMEs up to date, and each
-remote distro serving through its vendor (a ScriptedServer standing in for Fireworks, Together, OpenAI, Ollama and
-vLLM, reached through the base URL the distro reads from the environment). Serving starter from installed wheels is
-in tests/test_packaging.py; postgres with several processes in tests/test_scale_out.py."""
+"""The distros under distro-specs/: listed and printable by the CLI, their generated READMEs and Containerfiles up
+to date, and each remote distro serving through its vendor (a ScriptedServer standing in for Fireworks, Together,
+OpenAI, Ollama and vLLM, reached through the base URL the distro reads from the environment). Serving starter from
+installed wheels is in tests/test_packaging.py; postgres with several processes in tests/test_scale_out.py."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def stack(*args: str, env: dict[str, str] | None = None) -> str:
     return result.stdout
 
 
-def test_distro_readmes_are_generated_from_the_specs():
+def test_distro_readmes_and_containerfiles_are_generated_from_the_specs():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate_distro_readmes.py"), "--check"],
                             capture_output=True, text=True, env=_env(), timeout=120)
     assert result.returncode == 0, result.stderr + "\nrun: .venv/bin/python scripts/generate_distro_readmes.py"
