@@ -14,6 +14,7 @@ background task in batches, never on the request path. Trace ids follow W3C Trac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -204,10 +205,7 @@ class Tracer:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.gather(self._task, return_exceptions=True)  # a cancelled caller still sees its cancellation
             self._task = None
         await self.flush()
 
@@ -255,10 +253,11 @@ class Tracer:
 
     async def _run(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._flush_every)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on Python 3.11 a wait_for whose event fires as the task is cancelled can
+            # leave the task waiting forever (seen as a hung shutdown)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._flush_every):
+                    await self._wake.wait()
             self._wake.clear()
             self.sampler.refill()
             await self.flush()

@@ -153,6 +153,26 @@ async def test_tracer_refills_the_sampling_budget_in_the_background():
         await tracer.stop()
 
 
+async def test_tracer_stops_when_its_task_was_just_woken():
+    class Recorder:
+        def __init__(self) -> None:
+            self.spans: list = []
+
+        async def export_spans(self, spans: list) -> None:
+            self.spans.extend(spans)
+
+    for _ in range(5):
+        recorder = Recorder()
+        tracer = Tracer([recorder], batch_size=4, flush_every=3600)
+        tracer.start()
+        await asyncio.sleep(0)  # the task is waiting for its wake-up
+        for _ in range(4):
+            tracer.finish(tracer.request_span("GET", "/", None))
+        async with asyncio.timeout(5):  # a hang fails here (Python 3.11's wait_for lost the cancellation)
+            await tracer.stop()
+        assert len(recorder.spans) == 4
+
+
 def test_ids_are_w3c_shaped_and_grow_with_time():
     import time
 

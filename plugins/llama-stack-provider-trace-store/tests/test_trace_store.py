@@ -112,6 +112,21 @@ async def test_export_only_queues_the_writer_writes_in_batches(tmp_path: Path) -
 
 
 @pytest.mark.anyio
+async def test_shutdown_returns_when_the_writer_was_just_woken(tmp_path: Path) -> None:
+    # Python 3.11's wait_for can lose a cancellation that races with the event it waits on: the writer then never
+    # finished and a server hung on shutdown after a burst of spans.
+    now = time.time_ns()
+    for round_ in range(5):
+        store = await create_provider(sqlite_config(tmp_path / str(round_), batch_size=10,
+                                                    flush_interval_seconds=3600), {})
+        await asyncio.sleep(0)  # the writer is waiting for its wake-up
+        await store.export_spans([span(f"{round_ + 1}", f"{i + 1}", None, now + i) for i in range(10)])
+        async with asyncio.timeout(5):  # a hang fails here
+            await store.shutdown()
+        assert count_rows(tmp_path / str(round_) / "traces.db", "telemetry_spans") == 10
+
+
+@pytest.mark.anyio
 async def test_the_root_is_found_whichever_span_arrives_first(tmp_path: Path) -> None:
     now = time.time_ns()
     async with trace_store(sqlite_config(tmp_path, flush_interval_seconds=3600)) as store:

@@ -143,9 +143,7 @@ class TraceStore:
         async with self._write_lock:  # never cancel the writer in the middle of a batch (it would be lost)
             for task in self._tasks:
                 task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # a cancelled caller still sees its cancellation
         self._tasks = []
         await self.flush()
         await self.tables.db.close()
@@ -206,8 +204,9 @@ class TraceStore:
 
     async def _writer(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.config.flush_interval_seconds)
+            with contextlib.suppress(TimeoutError):  # not wait_for: see Tracer._run (a hung shutdown on 3.11)
+                async with asyncio.timeout(self.config.flush_interval_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             await self.flush()
 
