@@ -12,6 +12,10 @@ reaches natively on this machine (measured first, CPU time per request). Instruc
 system calls, so they complement the CPU-time tables of ``telemetry_overhead.py``. Needs valgrind.
 
     .venv/bin/python bench/telemetry_instructions.py [--requests 1600]
+    .venv/bin/python bench/telemetry_instructions.py --http 20    # stack serve over HTTP, uvicorn included
+
+``--http`` counts what the gateway benchmark's server does per request: ``stack serve`` runs under callgrind and the
+gateway benchmark's load generator drives it over HTTP for the given time (instrumentation on only then).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_overhead import CHAT, PYTHON, ROOT, free_port, print_table, wait_ok  # noqa: E402
+import yaml  # noqa: E402
+
+from gateway_overhead import CHAT, PYTHON, ROOT, free_port, print_table, run_load, stop, wait_ok  # noqa: E402
 from telemetry_overhead import IN_PROCESS_STACKS, asgi_chat, change, stack_config  # noqa: E402
 
 MEASURED = ("off", "unrecorded", "all")
@@ -92,10 +98,57 @@ def instructions(name: str, direct: str, requests: int) -> float:
          "--child", name, "--direct", direct, "--requests", str(requests)],
         capture_output=True, text=True, env={**os.environ, "BENCH_UNDER_CALLGRIND": "1", "PYTHONHASHSEED": "0"},
         check=True)
-    collected = re.search(r"I\s+refs:\s+([\d,]+)", result.stderr)
+    return _instructions_in(result.stderr) / (requests // 16 * 16)
+
+
+def served_instructions(name: str, direct: str, seconds: float) -> float:
+    """Instructions per request of ``stack serve`` (uvicorn and the stack) under callgrind, driven over HTTP by the
+    gateway benchmark's load generator (16 concurrent chat completions, not counted).
+
+    Background work that runs on the clock (the tracer's half-second hand-over, uvicorn's timers) would weigh ~50x
+    more per request under valgrind than natively, so an idle window as long as the loaded one is counted too and
+    subtracted."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-instructions-{name}-") as workdir:
+        config_path = Path(workdir) / "run.yaml"
+        config_path.write_text(yaml.safe_dump(stack_config(direct, Path(workdir), IN_PROCESS_STACKS[name])))
+        counts = Path(workdir) / "callgrind.out"
+        port = free_port()
+        base = f"http://127.0.0.1:{port}/v1"
+        server = subprocess.Popen(
+            ["taskset", "-c", "1", "valgrind", "--tool=callgrind", "--instr-atstart=no",
+             f"--callgrind-out-file={counts}", PYTHON, "-c", "from llama_stack_core.cli.main import main; main()",
+             "serve", str(config_path), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env={**os.environ, "PYTHONHASHSEED": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def control(*command: str) -> None:
+            subprocess.run(["callgrind_control", *command, str(server.pid)], capture_output=True, check=True)
+
+        try:
+            wait_ok(f"{base}/health", timeout=600)
+            run_load(base, "/chat/completions", CHAT, 16, 5.0)  # warm-up
+            control("-i", "on")
+            load = run_load(base, "/chat/completions", CHAT, 16, seconds)
+            control("--dump")  # callgrind.out.1: the loaded window
+            time.sleep(seconds)
+            control("--dump")  # callgrind.out.2: the idle window
+            control("-i", "off")
+            loaded, idle = (_totals(Path(f"{counts}.{n}")) for n in (1, 2))
+        finally:
+            stop(server)
+    if load["errors"]:
+        raise RuntimeError(f"{name}: {load['errors']} requests failed")
+    return (loaded - idle) / load["requests"]
+
+
+def _totals(dump: Path) -> int:
+    return int(re.search(r"^totals: (\d+)", dump.read_text(), re.MULTILINE)[1])
+
+
+def _instructions_in(valgrind_output: str) -> int:
+    collected = re.search(r"I\s+refs:\s+([\d,]+)", valgrind_output)
     if collected is None:
-        raise RuntimeError(f"no instruction count from valgrind:\n{result.stderr[-2000:]}")
-    return int(collected[1].replace(",", "")) / (requests // 16 * 16)
+        raise RuntimeError(f"no instruction count from valgrind:\n{valgrind_output[-2000:]}")
+    return int(collected[1].replace(",", ""))
 
 
 def native_cpu_us(name: str, direct: str, requests: int) -> float:
@@ -107,6 +160,8 @@ def native_cpu_us(name: str, direct: str, requests: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1600, help="measured requests per stack")
+    parser.add_argument("--http", type=float, metavar="SECONDS",
+                        help="measure `stack serve` over HTTP instead, for this many seconds of load per stack")
     parser.add_argument("--child", choices=MEASURED, help=argparse.SUPPRESS)
     parser.add_argument("--direct", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -125,7 +180,10 @@ def main() -> None:
     try:
         wait_ok(f"{direct}/models")
         rate = 1e6 / min(native_cpu_us("off", direct, 3200) for _ in range(3))
-        counts = {name: instructions(name, direct, args.requests) for name in MEASURED}
+        if args.http:
+            counts = {name: served_instructions(name, direct, args.http) for name in MEASURED}
+        else:
+            counts = {name: instructions(name, direct, args.requests) for name in MEASURED}
     finally:
         upstream.terminate()
     recorded_share = min(1.0, budget / rate) if budget is not None else 1.0
@@ -133,7 +191,8 @@ def main() -> None:
     rows = [(name, f"{counts[name]:,.0f}", change(counts[name], counts["off"]))
             for name in ("off", "unrecorded", "sampled", "all")]
     print_table(("stack", "instructions per chat request", "vs off"), rows)
-    print(f"\n{args.requests} requests per stack under callgrind; sampled = unrecorded + {recorded_share:.2%} "
+    measured = f"{args.http:g} s of HTTP load" if args.http else f"{args.requests} requests through the ASGI app"
+    print(f"\n{measured} per stack under callgrind; sampled = unrecorded + {recorded_share:.2%} "
           f"recorded: {budget} traces/s of the {rate:,.0f} requests/s the off stack serves natively on one core")
 
 

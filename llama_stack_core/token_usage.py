@@ -31,13 +31,10 @@ def usage_in_json(answer: bytes) -> dict[str, Any] | None:
     start = answer.rfind(b'"usage"')
     if start < 0:
         return None
-    opening = answer.find(b"{", start, start + 20)
-    closing = answer.find(b"}", opening)
-    if opening > 0 and closing > 0:
-        try:  # a flat usage object (most servers): parse just that
-            return orjson.loads(answer[opening:closing + 1])
-        except orjson.JSONDecodeError:
-            pass  # nested details (OpenAI): the first "}" closed an inner object, so the slice is unbalanced
+    try:  # a flat usage object (most servers): parse just that
+        return orjson.loads(answer[answer.index(b"{", start):answer.index(b"}", start) + 1])
+    except ValueError:  # null, or nested details (OpenAI): the first "}" closed an inner object
+        pass
     return {key.decode(): int(value) for key, value in _ANY_COUNT.findall(answer, start, start + USAGE_WINDOW)}
 
 
