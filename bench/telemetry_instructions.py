@@ -40,6 +40,18 @@ from gateway_overhead import CHAT, PYTHON, ROOT, free_port, print_table, run_loa
 from telemetry_overhead import IN_PROCESS_STACKS, asgi_chat, change, stack_config  # noqa: E402
 
 MEASURED = ("off", "unrecorded", "all")
+VALGRIND_SLOWDOWN = 50  # about how much slower the stack runs under callgrind here
+
+
+def valgrind_config(name: str, direct: str, workdir: Path) -> dict:
+    """The stack's run config with its clock-driven hand-overs (tracer to providers, trace-store to its tables) slowed
+    as much as valgrind slows the program, so they weigh on each request as they do natively."""
+    config = stack_config(direct, workdir, IN_PROCESS_STACKS[name])
+    if "telemetry" in config:
+        config["telemetry"]["export_interval_seconds"] = 0.5 * VALGRIND_SLOWDOWN
+        for provider in config["providers"]["telemetry"]:
+            provider["config"]["flush_interval_seconds"] = 0.5 * VALGRIND_SLOWDOWN
+    return config
 
 
 def _callgrind(instrument: bool) -> None:
@@ -56,14 +68,10 @@ async def child(name: str, direct: str, requests: int) -> None:
     from llama_stack_core.server.app import create_app
 
     with tempfile.TemporaryDirectory(prefix=f"bench-instructions-{name}-") as workdir:
-        app = create_app(parse_run_config(stack_config(direct, Path(workdir), IN_PROCESS_STACKS[name])),
-                         PluginManager())
+        app = create_app(parse_run_config(valgrind_config(name, direct, Path(workdir))), PluginManager())
         await app.start()
         tune_garbage_collector()
         tracer = app.state.stack.tracer
-        # under valgrind the wall clock runs ~50x slow: the tracer's half-second tick would run ~50x as often per
-        # request as it does natively, so the measured part ends with one explicit hand-over instead
-        tracer._flush_every = 3600.0
         body = json.dumps(CHAT).encode()
 
         async def client(count: int) -> None:
@@ -105,12 +113,12 @@ def served_instructions(name: str, direct: str, seconds: float) -> float:
     """Instructions per request of ``stack serve`` (uvicorn and the stack) under callgrind, driven over HTTP by the
     gateway benchmark's load generator (16 concurrent chat completions, not counted).
 
-    Background work that runs on the clock (the tracer's half-second hand-over, uvicorn's timers) would weigh ~50x
-    more per request under valgrind than natively, so an idle window as long as the loaded one is counted too and
-    subtracted."""
+    Other background work that runs on the clock (uvicorn's timers, the trace-store's retention loop) would weigh
+    ~50x more per request under valgrind than natively, so an idle window as long as the loaded one is counted too
+    and subtracted."""
     with tempfile.TemporaryDirectory(prefix=f"bench-instructions-{name}-") as workdir:
         config_path = Path(workdir) / "run.yaml"
-        config_path.write_text(yaml.safe_dump(stack_config(direct, Path(workdir), IN_PROCESS_STACKS[name])))
+        config_path.write_text(yaml.safe_dump(valgrind_config(name, direct, Path(workdir))))
         counts = Path(workdir) / "callgrind.out"
         port = free_port()
         base = f"http://127.0.0.1:{port}/v1"

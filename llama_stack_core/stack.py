@@ -95,7 +95,8 @@ class Stack:
                      if hasattr(i.impl, "export_spans")]
         return Tracer(exporters if settings.enabled else [],
                       sampler=Sampler(settings.sample_ratio, settings.max_traces_per_second),
-                      record_failed_requests=settings.record_failed_requests)
+                      record_failed_requests=settings.record_failed_requests,
+                      flush_every=settings.export_interval_seconds)
 
     def _connect_file_deletions(self) -> None:
         """Vector stores drop a file's chunks as soon as the Files API deletes the file."""

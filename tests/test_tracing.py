@@ -120,6 +120,39 @@ async def test_telemetry_can_be_switched_off_with_a_provider_configured(tmp_path
             assert await spans_of(client) == []
 
 
+@pytest.mark.parametrize("budget", [0, None], ids=["unrecorded", "recorded"])
+async def test_provider_data_and_trace_context_are_read_in_one_pass(tmp_path, pm, budget):
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"
+    with ScriptedServer() as upstream:
+        for _ in range(3):
+            upstream.reply(json=chat_completion("hi", model="m"))
+        async with stack_client(traced_config(tmp_path, upstream.base_url, max_traces_per_second=budget), pm) as client:
+            await client.post("/v1/chat/completions", json=CHAT, headers={
+                "X-LlamaStack-Provider-Data": '{"compat_api_key": "per-request-key"}', "traceparent": caller})
+            await client.post("/v1/chat/completions", json=CHAT,
+                              headers={"X-LlamaStack-Provider-Data": '{"compat_api_key": "second-key"}'})
+            bad = await client.post("/v1/chat/completions", json=CHAT,
+                                    headers={"X-LlamaStack-Provider-Data": "{nope"})
+    first, second = upstream.requests[:2]
+    assert first.headers["authorization"] == "Bearer per-request-key"
+    assert first.headers["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+    assert second.headers["authorization"] == "Bearer second-key"
+    assert bad.status_code == 400 and "Provider-Data" in bad.json()["error"]["message"]
+
+
+async def test_export_interval_sets_how_often_spans_reach_the_providers(tmp_path, pm):
+    with ScriptedServer() as upstream:
+        for _ in range(2):
+            upstream.reply(json=chat_completion("hi", model="m"))
+        for interval, handed_over in ((0.05, True), (3600, False)):
+            config = traced_config(tmp_path / str(interval), upstream.base_url, export_interval_seconds=interval)
+            async with stack_client(config, pm) as client:
+                await client.post("/v1/chat/completions", json=CHAT)
+                await asyncio.sleep(0.5)
+                recorder = client.app.state.stack.providers["telemetry"]["spans"].impl
+                assert bool(recorder.spans) is handed_over
+
+
 def test_sampler_budget_and_ratio():
     now = [0.0]
     sampler = Sampler(1.0, max_per_second=3, clock=lambda: now[0])

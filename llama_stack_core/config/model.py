@@ -129,6 +129,9 @@ class TelemetryConfig(BaseModel):
         "Bounds the cost of tracing at high load while every request is recorded at low load.")
     record_failed_requests: bool = Field(default=True, description="Keep the request span of a request that was not "
                                          "sampled but failed with a server error (5xx).")
+    export_interval_seconds: float = Field(default=0.5, gt=0.0, description="How often finished spans and the token "
+                                           "usage sums are handed to the telemetry providers (sooner when 512 spans "
+                                           "are waiting).")
 
 
 class RunConfig(BaseModel):

@@ -23,23 +23,28 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
                (b"x-accel-buffering", b"no")]
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    """A request header's value by lower-case name."""
+def headers(scope: Scope, *names: bytes) -> dict[bytes, str | None]:
+    """Several request headers' values by lower-case name, found in one pass (clients send a dozen or more headers,
+    and each pass is a Python loop over them)."""
+    found: dict[bytes, str | None] = dict.fromkeys(names)
     for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+        if key in found and found[key] is None:
+            found[key] = value.decode("latin-1")
+    return found
 
 
 class HttpRequest:
-    """What an endpoint needs of one request."""
+    """What an endpoint needs of one request. ``known_headers`` are values already read by the server (its own
+    headers, found in the same pass as the trace context)."""
 
-    __slots__ = ("scope", "receive", "path_params")
+    __slots__ = ("scope", "receive", "path_params", "known_headers")
 
-    def __init__(self, scope: Scope, receive: Receive, path_params: dict[str, str]) -> None:
+    def __init__(self, scope: Scope, receive: Receive, path_params: dict[str, str],
+                 known_headers: dict[bytes, str | None] | None = None) -> None:
         self.scope = scope
         self.receive = receive
         self.path_params = path_params
+        self.known_headers = known_headers
 
     @property
     def method(self) -> str:
@@ -51,7 +56,12 @@ class HttpRequest:
 
     def header(self, name: bytes) -> str | None:
         """A header's value by lower-case name."""
-        return header(self.scope, name)
+        if self.known_headers is not None and name in self.known_headers:
+            return self.known_headers[name]
+        for key, value in self.scope["headers"]:
+            if key == name:
+                return value.decode("latin-1")
+        return None
 
     def query_params(self) -> dict[str, str]:
         raw = self.scope.get("query_string", b"")
