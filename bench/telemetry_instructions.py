@@ -54,10 +54,14 @@ def valgrind_config(name: str, direct: str, workdir: Path) -> dict:
     return config
 
 
-def _callgrind(instrument: bool) -> None:
-    if shutil.which("callgrind_control") and os.environ.get("BENCH_UNDER_CALLGRIND"):
-        subprocess.run(["callgrind_control", "-i", "on" if instrument else "off", str(os.getpid())],
-                       capture_output=True, check=False)
+def callgrind_control(pid: int, *command: str) -> None:
+    """Send a command (``-i on``, ``--dump``...) to a process running under callgrind."""
+    subprocess.run(["callgrind_control", *command, str(pid)], capture_output=True, check=True)
+
+
+def _instrument(on: bool) -> None:
+    if os.environ.get("BENCH_UNDER_CALLGRIND"):
+        callgrind_control(os.getpid(), "-i", "on" if on else "off")
 
 
 async def child(name: str, direct: str, requests: int) -> None:
@@ -89,12 +93,12 @@ async def child(name: str, direct: str, requests: int) -> None:
         await asyncio.gather(*(client(8) for _ in range(16)))
         await hand_over()
         per_client = requests // 16
-        _callgrind(True)
+        _instrument(True)
         started = time.process_time()
         await asyncio.gather(*(client(per_client) for _ in range(16)))
         await hand_over()
         cpu = time.process_time() - started
-        _callgrind(False)
+        _instrument(False)
         await app.stop()
     print(json.dumps({"cpu_us": cpu * 1e6 / (per_client * 16)}))
 
@@ -128,18 +132,15 @@ def served_instructions(name: str, direct: str, seconds: float) -> float:
              "serve", str(config_path), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
             env={**os.environ, "PYTHONHASHSEED": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-        def control(*command: str) -> None:
-            subprocess.run(["callgrind_control", *command, str(server.pid)], capture_output=True, check=True)
-
         try:
             wait_ok(f"{base}/health", timeout=600)
             run_load(base, "/chat/completions", CHAT, 16, 5.0)  # warm-up
-            control("-i", "on")
+            callgrind_control(server.pid, "-i", "on")
             load = run_load(base, "/chat/completions", CHAT, 16, seconds)
-            control("--dump")  # callgrind.out.1: the loaded window
+            callgrind_control(server.pid, "--dump")  # callgrind.out.1: the loaded window
             time.sleep(seconds)
-            control("--dump")  # callgrind.out.2: the idle window
-            control("-i", "off")
+            callgrind_control(server.pid, "--dump")  # callgrind.out.2: the idle window
+            callgrind_control(server.pid, "-i", "off")
             loaded, idle = (_totals(Path(f"{counts}.{n}")) for n in (1, 2))
         finally:
             stop(server)

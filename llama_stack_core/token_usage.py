@@ -80,18 +80,11 @@ class TokenMeter:
         entry = self._sums.get(key)
         if entry is None:
             entry = self._sums[key] = [0] * 6
-        # unrolled: this runs for every inference call
-        prompt, completion, total = (usage.get("prompt_tokens"), usage.get("completion_tokens"),
-                                     usage.get("total_tokens"))
-        if type(prompt) is int and prompt >= 0:
-            entry[0] += prompt
-            entry[3] += 1
-        if type(completion) is int and completion >= 0:
-            entry[1] += completion
-            entry[4] += 1
-        if type(total) is int and total >= 0:
-            entry[2] += total
-            entry[5] += 1
+        for i, metric in enumerate(TOKEN_METRICS):
+            value = usage.get(metric)
+            if type(value) is int and value >= 0:
+                entry[i] += value
+                entry[i + 3] += 1
 
     def drain(self) -> list[UsagePoint]:
         """The sums counted since the last drain (and forget them)."""

@@ -76,18 +76,11 @@ class UnsampledSpan:
     __slots__ = ("_trace_id", "_span_id", "parent_span_id", "start_ns", "tracer")
     recording = False
 
-    def __init__(self, tracer: Tracer, start_ns: int) -> None:
+    def __init__(self, tracer: Tracer, start_ns: int, parent: TraceParent | None = None) -> None:
         self.tracer = tracer
         self.start_ns = start_ns
-        self._trace_id = self._span_id = self.parent_span_id = None
-
-    @classmethod
-    def continuing(cls, tracer: Tracer, start_ns: int, parent: TraceParent) -> UnsampledSpan:
-        """The context of a caller's trace that is not recorded here."""
-        span = cls(tracer, start_ns)
-        span._trace_id = parent.trace_id
-        span._span_id = span.parent_span_id = parent.parent_span_id
-        return span
+        self._trace_id = parent.trace_id if parent else None
+        self._span_id = self.parent_span_id = parent.parent_span_id if parent else None
 
     @property
     def trace_id(self) -> str:
@@ -226,7 +219,7 @@ class Tracer:
                               parent.parent_span_id if parent else None, f"{method} {path}", now,
                               attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
         self.unsampled += 1
-        return UnsampledSpan.continuing(self, now, parent) if parent else UnsampledSpan(self, now)
+        return UnsampledSpan(self, now, parent)
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""

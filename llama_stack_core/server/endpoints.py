@@ -140,13 +140,9 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
             if span.recording:
                 return await traced_provider_call(route, provider, parsed, resource_id)
             result = await operation(provider, method_name)(parsed)
-            if not counts_tokens:
-                return render(result)
-            # not recorded, but token usage still counts
-            if type(result) is bytes:  # an upstream's answer, passed through (the common case: inline for speed)
-                span.tracer.tokens.add(resource_id, provider.provider_id, usage_in_json(result))
-                return Reply(result)
-            return metered_reply(span.tracer.tokens, resource_id, provider.provider_id, result)
+            if counts_tokens:  # not recorded, but token usage still counts
+                return metered_reply(span.tracer.tokens, resource_id, provider.provider_id, result)
+            return render(result)
         except Exception as exc:
             return exception_reply(exc)
 
@@ -163,7 +159,10 @@ def operation(provider: ProviderInstance, name: str) -> Any:
 
 
 def metered_reply(meter: TokenMeter, model: str | None, provider_id: str, result: Any) -> Reply | StreamReply:
-    """An inference answer (object or stream) whose trace is not recorded: its token usage goes to the meter."""
+    """An inference answer whose trace is not recorded: its token usage goes to the meter."""
+    if type(result) is bytes:  # an upstream's answer, passed through
+        meter.add(model, provider_id, usage_in_json(result))
+        return Reply(result)
     if hasattr(result, "__aiter__"):
         return StreamReply(sse_events(metered_stream(meter, model, provider_id, result)))
     meter.add(model, provider_id, usage_of(result))
