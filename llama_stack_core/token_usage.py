@@ -5,51 +5,75 @@ answer's ``usage`` per (model, provider), and the tracer hands the sums to telem
 (``export_usage``) from its background task, with the spans.
 
 This runs on every inference request, so an answer that arrives as JSON bytes (an upstream's answer passed through)
-is not parsed whole: only its usage object is (an embeddings answer is kilobytes of numbers).
+is not parsed whole: only its usage object is (an embeddings answer is kilobytes of numbers), by msgspec's typed
+decoder, which also checks the counts in C.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-import orjson
+import msgspec
 from pydantic import BaseModel
 
 TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
 MINUTE_NS = 60 * 1_000_000_000
-USAGE_WINDOW = 600  # bytes searched for counts from a "usage" key whose object nests others (OpenAI's details)
 
-_ANY_COUNT = re.compile(rb'"(prompt_tokens|completion_tokens|total_tokens)"\s*:\s*(\d+)(?![\d.eE])')
+TokenCount = Annotated[int, msgspec.Meta(ge=0)]
 
 
-def usage_in_json(answer: bytes) -> dict[str, Any] | None:
-    """The ``usage`` object of an OpenAI-shaped answer or chunk given as JSON bytes, reading only that object."""
-    # A "usage" key inside a string would be escaped (\"usage\"), so the last unescaped one is the answer's own.
+class Usage(msgspec.Struct, frozen=True):
+    """The token counts of one answer or chunk (OpenAI's ``usage``; other keys, like ``prompt_tokens_details``, are
+    ignored). A count that is not a non-negative integer makes the whole object unusable: it is not counted."""
+
+    prompt_tokens: TokenCount | None = None
+    completion_tokens: TokenCount | None = None
+    total_tokens: TokenCount | None = None
+
+
+class _WithUsage(msgspec.Struct):
+    usage: Usage | None = None
+
+
+_decode_usage_holder = msgspec.json.Decoder(_WithUsage).decode
+
+
+def usage_in_json(answer: bytes) -> Usage | None:
+    """The ``usage`` of an OpenAI-shaped answer or chunk given as JSON bytes, reading only the end of the answer."""
+    # A "usage" key inside a string would be escaped (\"usage\"), so the last unescaped one is a key. If it is the
+    # answer's own (top level; servers put it last or nearly), "{" + the rest is a small object with the same usage;
+    # a key nested deeper leaves closing brackets over, which the decoder rejects.
     start = answer.rfind(b'"usage"')
     if start < 0:
         return None
-    try:  # a flat usage object (most servers): parse just that
-        return orjson.loads(answer[answer.index(b"{", start):answer.index(b"}", start) + 1])
-    except ValueError:  # null, or nested details (OpenAI): the first "}" closed an inner object
+    try:
+        return _decode_usage_holder(b"{" + answer[start:]).usage
+    except msgspec.DecodeError:
         pass
-    return {key.decode(): int(value) for key, value in _ANY_COUNT.findall(answer, start, start + USAGE_WINDOW)}
+    try:  # the last "usage" key was nested (or the counts are not valid): read the whole answer
+        return _decode_usage_holder(answer).usage
+    except msgspec.DecodeError:
+        return None
 
 
-def usage_of(answer: Any) -> dict[str, Any] | None:
-    """The ``usage`` object of an OpenAI-shaped answer or chunk: JSON bytes, a pydantic model or a dict."""
+def usage_of(answer: Any) -> Usage | None:
+    """The ``usage`` of an OpenAI-shaped answer or chunk: JSON bytes, a pydantic model or a dict."""
     if isinstance(answer, bytes):
         return usage_in_json(answer)
     if isinstance(answer, BaseModel):
-        answer = {"usage": getattr(answer, "usage", None)}
-    if not isinstance(answer, dict):
+        usage = getattr(answer, "usage", None)
+    elif isinstance(answer, dict):
+        usage = answer.get("usage")
+    else:
         return None
-    usage = answer.get("usage")
-    if isinstance(usage, BaseModel):
-        usage = usage.model_dump()
-    return usage if isinstance(usage, dict) else None
+    if usage is None:
+        return None
+    try:
+        return msgspec.convert(usage, Usage, from_attributes=True)
+    except msgspec.ValidationError:
+        return None
 
 
 @dataclass(slots=True)
@@ -72,19 +96,23 @@ class TokenMeter:
         # (model, provider) -> [prompt, completion, total, calls counting prompt, ... completion, ... total]
         self._sums: dict[tuple[str, str], list[int]] = {}
 
-    def add(self, model: str | None, provider_id: str, usage: dict[str, Any] | None) -> None:
-        """Count an answer's ``usage`` (OpenAI shape); answers without token counts are ignored."""
-        if not usage:
+    def add(self, model: str | None, provider_id: str, usage: Usage | None) -> None:
+        """Count an answer's usage (None: the answer had no token counts)."""
+        if usage is None:
             return
         key = (model or "", provider_id)
         entry = self._sums.get(key)
         if entry is None:
             entry = self._sums[key] = [0] * 6
-        for i, metric in enumerate(TOKEN_METRICS):
-            value = usage.get(metric)
-            if type(value) is int and value >= 0:
-                entry[i] += value
-                entry[i + 3] += 1
+        if usage.prompt_tokens is not None:
+            entry[0] += usage.prompt_tokens
+            entry[3] += 1
+        if usage.completion_tokens is not None:
+            entry[1] += usage.completion_tokens
+            entry[4] += 1
+        if usage.total_tokens is not None:
+            entry[2] += usage.total_tokens
+            entry[5] += 1
 
     def drain(self) -> list[UsagePoint]:
         """The sums counted since the last drain (and forget them)."""

@@ -25,7 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
-from .token_usage import TOKEN_METRICS, TokenMeter
+from .token_usage import TOKEN_METRICS, TokenMeter, Usage
 from .trace_sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -234,9 +234,9 @@ class Tracer:
     def finish(self, span: SpanRecord) -> None:
         span.end_ns = time.time_ns()
         if "llm.total_tokens" in span.attributes or "llm.prompt_tokens" in span.attributes:
-            attributes = span.attributes
+            attributes = span.attributes  # set from a checked Usage by the endpoint (record_usage)
             self.tokens.add(attributes.get("resource.id"), attributes.get("provider.id", ""),
-                            {metric: attributes.get(f"llm.{metric}") for metric in TOKEN_METRICS})
+                            Usage(**{metric: attributes.get(f"llm.{metric}") for metric in TOKEN_METRICS}))
         if len(self._queue) >= self._max_queue:
             self.dropped += 1
             return

@@ -225,18 +225,32 @@ def test_ids_are_w3c_shaped_and_grow_with_time():
 def test_token_usage_is_read_from_the_answer_bytes():
     import orjson
 
+    from llama_stack_core.apis.inference import ChatCompletion
+    from llama_stack_core.token_usage import Usage
     from llama_stack_core.token_usage import usage_of as _usage_of
 
     answer = {"choices": [{"message": {"content": 'he said "usage": {"total_tokens": 999}'}}],
               "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
-                        "prompt_tokens_details": {"cached_tokens": 3}}}
-    assert _usage_of(orjson.dumps(answer)) == {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
-    spaced = b'{"data": [{"embedding": [0.1, 0.2]}], "usage": {"prompt_tokens" : 4, "total_tokens": 4}}'
-    assert _usage_of(spaced) == {"prompt_tokens": 4, "total_tokens": 4}
-    assert not _usage_of(b'{"choices": [], "usage": null}') and _usage_of(b'{"choices": []}') is None
-    pretty = b'{\n  "usage": {\n    "prompt_tokens": 1,\n    "prompt_tokens_details": {"cached_tokens": 0},\n' \
-             b'    "completion_tokens": 2.5,\n    "total_tokens": 3\n  }\n}'
-    assert _usage_of(pretty) == {"prompt_tokens": 1, "total_tokens": 3}  # a fraction is not a token count
+                        "prompt_tokens_details": {"cached_tokens": 3}}, "system_fingerprint": "fp"}
+    assert _usage_of(orjson.dumps(answer)) == Usage(12, 5, 17)
+    spaced = b'{"data": [{"embedding": [0.1, 0.2]}], "usage" : {"prompt_tokens" : 4, "total_tokens": 4}}\n'
+    assert _usage_of(spaced) == Usage(prompt_tokens=4, total_tokens=4)
+    assert _usage_of(b'{"choices": [], "usage": null}') is None and _usage_of(b'{"choices": []}') is None
+    # the last "usage" key is not the answer's own: the whole answer is read
+    nested_last = {"usage": {"prompt_tokens": 3, "total_tokens": 3},
+                   "choices": [{"message": {"tool_calls": [{"usage": {"total_tokens": 999}}]}}]}
+    assert _usage_of(orjson.dumps(nested_last)) == Usage(prompt_tokens=3, total_tokens=3)
+    assert _usage_of(b'[{"usage": {"total_tokens": 1}}]') is None
+    # a count that is not a non-negative integer makes the usage unusable, not partly counted
+    for bad in (b'2.5', b'-1', b'"7"', b'true'):
+        assert _usage_of(b'{"usage": {"prompt_tokens": 1, "completion_tokens": ' + bad + b', "total_tokens": 3}}') \
+            is None
+    # answers as objects (inline providers)
+    assert _usage_of({"usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3}}) == Usage(2, 1, 3)
+    assert _usage_of({"usage": {"prompt_tokens": -2}}) is None and _usage_of({"usage": None}) is None
+    assert _usage_of(ChatCompletion.model_validate(
+        {**chat_completion("hi", model="m"), "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}})
+    ) == Usage(7, 2, 9)
 
 
 async def test_token_usage_counts_every_inference_call_recorded_or_not(tmp_path, pm):
@@ -265,14 +279,15 @@ async def test_token_usage_counts_every_inference_call_recorded_or_not(tmp_path,
 
 
 def test_token_meter_sums_per_model_and_provider_and_skips_missing_counts():
-    from llama_stack_core.token_usage import TokenMeter
+    from llama_stack_core.token_usage import TokenMeter, usage_of
 
     meter = TokenMeter()
-    meter.add("chat", "p", {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5})
-    meter.add("chat", "p", {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, "extra": {"x": 1}})
-    meter.add("embed", "p", {"prompt_tokens": 6, "total_tokens": 6})
-    meter.add("embed", "p", {"prompt_tokens": True, "total_tokens": -1})  # not counts
-    meter.add(None, "q", {"total_tokens": 1})
+    meter.add("chat", "p", usage_of({"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}))
+    meter.add("chat", "p", usage_of(
+        b'{"usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, "extra": {"x": 1}}}'))
+    meter.add("embed", "p", usage_of({"usage": {"prompt_tokens": 6, "total_tokens": 6}}))
+    meter.add("embed", "p", usage_of({"usage": {"prompt_tokens": True, "total_tokens": -1}}))  # not counts
+    meter.add(None, "q", usage_of({"usage": {"total_tokens": 1}}))
     meter.add("chat", "p", None)
     points = {(p.labels.get("model"), p.labels["provider_id"], p.metric): (p.value, p.count) for p in meter.drain()}
     assert points == {("chat", "p", "prompt_tokens"): (7, 2), ("chat", "p", "completion_tokens"): (3, 2),

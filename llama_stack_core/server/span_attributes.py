@@ -14,10 +14,11 @@ from ..tracing import SpanRecord
 def record_usage(span: SpanRecord, payload: Any) -> None:
     """Copy ``usage`` token counts of an OpenAI-shaped answer or chunk onto the span."""
     usage = usage_of(payload)
-    if usage:
+    if usage is not None:
         for key in TOKEN_METRICS:
-            if isinstance(usage.get(key), int):
-                span.set(f"llm.{key}", usage[key])
+            value = getattr(usage, key)
+            if value is not None:
+                span.set(f"llm.{key}", value)
 
 
 def observe_chunk(span: SpanRecord, chunk: Any, first: bool) -> None:
