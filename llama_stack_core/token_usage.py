@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 TOKEN_METRICS = ("prompt_tokens", "completion_tokens", "total_tokens")
 MINUTE_NS = 60 * 1_000_000_000
+DEFERRED_ANSWER_BYTES = 8192  # larger answers (embeddings of long inputs) are read at once, not held until the drain
 
 TokenCount = Annotated[int, msgspec.Meta(ge=0)]
 
@@ -90,11 +91,27 @@ class UsagePoint:
 
 class TokenMeter:
     """Sums per (model, provider) since the last drain; the drain stamps them with the current minute (the tracer
-    drains every half second, so a call lands in its own minute or the next)."""
+    drains every half second, so a call lands in its own minute or the next).
+
+    Answers passed through as JSON bytes are read at the drain, all together (:meth:`add_answer`): on a request's
+    path the decoder's code and data are cold in the CPU's caches, and reading one answer there took about three
+    times as long as in the drain's tight loop (``bench/telemetry_overhead.py --in-process``).
+    """
 
     def __init__(self) -> None:
         # (model, provider) -> [prompt, completion, total, calls counting prompt, ... completion, ... total]
         self._sums: dict[tuple[str, str], list[int]] = {}
+        self._answers: list[tuple[str | None, str, bytes]] = []  # answers to read at the next drain
+
+    def add_answer(self, model: str | None, provider_id: str, answer: Any) -> None:
+        """Count the usage of an OpenAI-shaped answer or chunk (see :func:`usage_of`). JSON bytes are read at the
+        next drain (a large answer, not worth holding, at once)."""
+        if type(answer) is not bytes:
+            self.add(model, provider_id, usage_of(answer))
+        elif len(answer) <= DEFERRED_ANSWER_BYTES:
+            self._answers.append((model, provider_id, answer))
+        else:
+            self.add(model, provider_id, usage_in_json(answer))
 
     def add(self, model: str | None, provider_id: str, usage: Usage | None) -> None:
         """Count an answer's usage (None: the answer had no token counts)."""
@@ -116,6 +133,10 @@ class TokenMeter:
 
     def drain(self) -> list[UsagePoint]:
         """The sums counted since the last drain (and forget them)."""
+        if self._answers:
+            answers, self._answers = self._answers, []
+            for model, provider_id, answer in answers:
+                self.add(model, provider_id, usage_in_json(answer))
         if not self._sums:
             return []
         sums, self._sums = self._sums, {}

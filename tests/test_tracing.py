@@ -279,16 +279,21 @@ async def test_token_usage_counts_every_inference_call_recorded_or_not(tmp_path,
 
 
 def test_token_meter_sums_per_model_and_provider_and_skips_missing_counts():
-    from llama_stack_core.token_usage import TokenMeter, usage_of
+    import orjson
+
+    from llama_stack_core.token_usage import DEFERRED_ANSWER_BYTES, TokenMeter
 
     meter = TokenMeter()
-    meter.add("chat", "p", usage_of({"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}))
-    meter.add("chat", "p", usage_of(
-        b'{"usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, "extra": {"x": 1}}}'))
-    meter.add("embed", "p", usage_of({"usage": {"prompt_tokens": 6, "total_tokens": 6}}))
-    meter.add("embed", "p", usage_of({"usage": {"prompt_tokens": True, "total_tokens": -1}}))  # not counts
-    meter.add(None, "q", usage_of({"usage": {"total_tokens": 1}}))
-    meter.add("chat", "p", None)
+    meter.add_answer("chat", "p", {"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+    meter.add_answer("chat", "p", b'{"usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, '
+                                  b'"extra": {"x": 1}}}')
+    large = orjson.dumps({"data": [{"embedding": [0.5] * DEFERRED_ANSWER_BYTES}],
+                          "usage": {"prompt_tokens": 6, "total_tokens": 6}})
+    meter.add_answer("embed", "p", large)
+    meter.add_answer("embed", "p", {"usage": {"prompt_tokens": True, "total_tokens": -1}})  # not counts
+    meter.add_answer(None, "q", b'{"usage": {"total_tokens": 1}}')
+    meter.add_answer("chat", "p", None)
+    meter.add_answer("chat", "p", b'{"choices": []}')
     points = {(p.labels.get("model"), p.labels["provider_id"], p.metric): (p.value, p.count) for p in meter.drain()}
     assert points == {("chat", "p", "prompt_tokens"): (7, 2), ("chat", "p", "completion_tokens"): (3, 2),
                       ("chat", "p", "total_tokens"): (10, 2), ("embed", "p", "prompt_tokens"): (6, 1),

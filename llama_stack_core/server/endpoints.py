@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -13,9 +14,9 @@ from ..apis.routes import Api, Route
 from ..errors import BadRequestError, NotConfiguredError
 from ..request_context import PROVIDER_DATA
 from ..routing import ApiRouter, ProviderInstance
-from ..token_usage import TokenMeter, usage_in_json, usage_of
+from ..token_usage import TokenMeter
 from ..tracing import CURRENT, start_child, traced_stream
-from .span_attributes import metered_stream, observe_chunk, record_usage
+from .span_attributes import observe_chunk, record_usage
 from .errors import error_body, error_reply, exception_reply, exception_to_error
 from .http import Handler, HttpRequest, Reply, StreamReply
 
@@ -45,15 +46,22 @@ def _sse_bytes(item: Any) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-async def sse_events(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    """Upstream SSE framing: ``data: <json>\\n\\n`` per chunk, no [DONE]; a failure ends with an error event."""
+async def sse_events(chunks: AsyncIterator[Any], on_end: Callable[[Any], None] | None = None
+                     ) -> AsyncIterator[bytes]:
+    """Upstream SSE framing: ``data: <json>\\n\\n`` per chunk, no [DONE]; a failure ends with an error event.
+    ``on_end`` receives the last chunk (None if there was none) when the stream ends: the chunk where
+    OpenAI-compatible servers put a stream's token usage."""
+    last = None
     try:
         async for chunk in chunks:
+            last = chunk
             yield _sse_bytes(chunk)
     except Exception as exc:
         message, error_type, status, param = exception_to_error(exc)
         yield _sse_bytes(error_body(message, error_type, status, param))
     finally:
+        if on_end is not None:
+            on_end(last)
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
@@ -161,11 +169,11 @@ def operation(provider: ProviderInstance, name: str) -> Any:
 def metered_reply(meter: TokenMeter, model: str | None, provider_id: str, result: Any) -> Reply | StreamReply:
     """An inference answer whose trace is not recorded: its token usage goes to the meter."""
     if type(result) is bytes:  # an upstream's answer, passed through
-        meter.add(model, provider_id, usage_in_json(result))
+        meter.add_answer(model, provider_id, result)
         return Reply(result)
     if hasattr(result, "__aiter__"):
-        return StreamReply(sse_events(metered_stream(meter, model, provider_id, result)))
-    meter.add(model, provider_id, usage_of(result))
+        return StreamReply(sse_events(result, on_end=partial(meter.add_answer, model, provider_id)))
+    meter.add_answer(model, provider_id, result)
     return render(result)
 
 
