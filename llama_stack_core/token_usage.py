@@ -25,7 +25,7 @@ DEFERRED_ANSWER_BYTES = 8192  # larger answers (embeddings of long inputs) are r
 TokenCount = Annotated[int, msgspec.Meta(ge=0)]
 
 
-class Usage(msgspec.Struct, frozen=True):
+class Usage(msgspec.Struct, frozen=True, gc=False):
     """The token counts of one answer or chunk (OpenAI's ``usage``; other keys, like ``prompt_tokens_details``, are
     ignored). A count that is not a non-negative integer makes the whole object unusable: it is not counted."""
 
@@ -34,7 +34,7 @@ class Usage(msgspec.Struct, frozen=True):
     total_tokens: TokenCount | None = None
 
 
-class _WithUsage(msgspec.Struct):
+class _WithUsage(msgspec.Struct, gc=False):
     usage: Usage | None = None
 
 

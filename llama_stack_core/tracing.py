@@ -25,6 +25,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+import msgspec
+
 from .token_usage import TOKEN_METRICS, TokenMeter, Usage
 from .trace_sampling import Sampler
 
@@ -68,19 +70,20 @@ class SpanRecord:
         return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
 
 
-class UnsampledSpan:
+class UnsampledSpan(msgspec.Struct, gc=False):
     """The trace context of a request that is not recorded. Nothing is measured or exported; the ids exist only if
     something asks (a log line, a failure kept after all). A request that came with a caller's ``traceparent``
-    passes that context on to upstream calls (sampled flag off); a new trace that is not recorded sends none."""
+    passes that context on to upstream calls (sampled flag off); a new trace that is not recorded sends none.
 
-    __slots__ = ("_trace_id", "_span_id", "parent_span_id", "start_ns", "tracer")
-    recording = False
+    Every request not recorded creates one, so it is a msgspec Struct: its constructor is C (half the cost of a
+    Python ``__init__``) and, holding no cycles, it is not tracked by the garbage collector."""
 
-    def __init__(self, tracer: Tracer, start_ns: int, parent: TraceParent | None = None) -> None:
-        self.tracer = tracer
-        self.start_ns = start_ns
-        self._trace_id = parent.trace_id if parent else None
-        self._span_id = self.parent_span_id = parent.parent_span_id if parent else None
+    tracer: Tracer
+    start_ns: int
+    parent_span_id: str | None = None  # the caller's span, when the trace came with a traceparent
+    _trace_id: str | None = None
+    _span_id: str | None = None
+    recording: ClassVar[bool] = False
 
     @property
     def trace_id(self) -> str:
@@ -219,7 +222,9 @@ class Tracer:
                               parent.parent_span_id if parent else None, f"{method} {path}", now,
                               attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
         self.unsampled += 1
-        return UnsampledSpan(self, now, parent)
+        if parent is None:
+            return UnsampledSpan(self, now)
+        return UnsampledSpan(self, now, parent.parent_span_id, parent.trace_id, parent.parent_span_id)
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""
