@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -121,6 +122,34 @@ def test_sigterm_stops_providers_cleanly(tmp_path, plugin_env):
     with served_stack(config, tmp_path, env=plugin_env):
         assert not marker.exists()
     assert marker.read_text() == "stopped"  # served_stack sends SIGTERM and waits for the exit
+
+
+@pytest.mark.slow
+def test_a_second_ctrl_c_exits_at_once_with_a_warning_not_a_traceback(tmp_path, plugin_env):
+    import os
+    import signal
+
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(make_run_config({"inference": echo_providers("e")}, tmp_path)))
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "llama_stack_core.cli.main", "serve", str(path), "--host",
+                                "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, **plugin_env}, text=True)
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.03)  # a signal sent at once would merge with the first; uvicorn's shutdown waits >= 0.1 s
+        process.send_signal(signal.SIGINT)  # uvicorn: quit now, without the lifespan shutdown
+        output, _ = process.communicate(timeout=15)
+    finally:
+        process.kill()
+    assert "forced exit: the providers were not stopped" in output
+    assert "Traceback" not in output and "Exception in 'lifespan' protocol" not in output
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

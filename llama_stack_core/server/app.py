@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -144,7 +145,11 @@ class StackApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except asyncio.CancelledError:  # the server quit without a lifespan shutdown (a second Ctrl-C)
+                log.warning("forced exit: the providers were not stopped (queued spans or writes may be lost)")
+                return
             if message["type"] == "lifespan.startup":
                 try:
                     await self.start()
