@@ -39,6 +39,7 @@ class _WithUsage(msgspec.Struct, gc=False):
 
 
 _decode_usage_holder = msgspec.json.Decoder(_WithUsage).decode
+_decode_usage_holders = msgspec.json.Decoder(list[_WithUsage]).decode
 
 
 def usage_in_json(answer: bytes) -> Usage | None:
@@ -57,6 +58,18 @@ def usage_in_json(answer: bytes) -> Usage | None:
         return _decode_usage_holder(answer).usage
     except msgspec.DecodeError:
         return None
+
+
+def usages_in_json(answers: list[bytes]) -> list[Usage | None]:
+    """:func:`usage_in_json` of each answer, read by one decoder call when every answer's last "usage" key is its
+    own (as ``usage_in_json`` reads one: ``{`` + the tail; an answer without usage whose tail is ``}`` reads as
+    ``{}``). Any tail that is not a whole object breaks the array, and then each answer is read on its own."""
+    try:
+        holders = _decode_usage_holders(b"[{" + b",{".join([answer[answer.rfind(b'"usage"'):] for answer in answers])
+                                        + b"]")
+    except msgspec.DecodeError:
+        return [usage_in_json(answer) for answer in answers]
+    return [holder.usage for holder in holders]
 
 
 def usage_of(answer: Any) -> Usage | None:
@@ -101,7 +114,7 @@ class TokenMeter:
     def __init__(self) -> None:
         # (model, provider) -> [prompt, completion, total, calls counting prompt, ... completion, ... total]
         self._sums: dict[tuple[str, str], list[int]] = {}
-        self._answers: list[tuple[str | None, str, bytes]] = []  # answers to read at the next drain
+        self._held: dict[tuple[str, str], list[bytes]] = {}  # answers to read at the next drain
 
     def add_answer(self, model: str | None, provider_id: str, answer: Any) -> None:
         """Count the usage of an OpenAI-shaped answer or chunk (see :func:`usage_of`). JSON bytes are read at the
@@ -109,7 +122,11 @@ class TokenMeter:
         if type(answer) is not bytes:
             self.add(model, provider_id, usage_of(answer))
         elif len(answer) <= DEFERRED_ANSWER_BYTES:
-            self._answers.append((model, provider_id, answer))
+            key = (model or "", provider_id)
+            held = self._held.get(key)
+            if held is None:
+                held = self._held[key] = []
+            held.append(answer)
         else:
             self.add(model, provider_id, usage_in_json(answer))
 
@@ -133,10 +150,11 @@ class TokenMeter:
 
     def drain(self) -> list[UsagePoint]:
         """The sums counted since the last drain (and forget them)."""
-        if self._answers:
-            answers, self._answers = self._answers, []
-            for model, provider_id, answer in answers:
-                self.add(model, provider_id, usage_in_json(answer))
+        if self._held:
+            held, self._held = self._held, {}
+            for (model, provider_id), answers in held.items():
+                for usage in usages_in_json(answers):
+                    self.add(model, provider_id, usage)
         if not self._sums:
             return []
         sums, self._sums = self._sums, {}

@@ -245,6 +245,13 @@ def test_token_usage_is_read_from_the_answer_bytes():
     for bad in (b'2.5', b'-1', b'"7"', b'true'):
         assert _usage_of(b'{"usage": {"prompt_tokens": 1, "completion_tokens": ' + bad + b', "total_tokens": 3}}') \
             is None
+    # many answers at once (the meter's drain): one decoder call, or each on its own when one tail is not whole
+    from llama_stack_core.token_usage import usage_in_json, usages_in_json
+
+    flat = [orjson.dumps(answer), spaced, b'{"choices": []}', b'{"choices": [], "usage": null}']
+    for batch in (flat, [*flat, orjson.dumps(nested_last)], [b'{"choices": []}\n', *flat]):
+        assert usages_in_json(batch) == [usage_in_json(one) for one in batch]
+    assert usages_in_json(flat)[:2] == [Usage(12, 5, 17), Usage(prompt_tokens=4, total_tokens=4)]
     # answers as objects (inline providers)
     assert _usage_of({"usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3}}) == Usage(2, 1, 3)
     assert _usage_of({"usage": {"prompt_tokens": -2}}) is None and _usage_of({"usage": None}) is None
