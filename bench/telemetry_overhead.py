@@ -1,8 +1,8 @@
 """Telemetry overhead: the gateway benchmark's workloads through three stacks that differ only in tracing.
 
 - ``off``: no telemetry provider.
-- ``sampled``: ``inline::trace-store`` with the default sampling (every request up to 100 new traces a second,
-  then none; a failed request is still kept).
+- ``sampled``: ``inline::trace-store`` with the default sampling (bursts of up to 100 new traces, 10 a second over
+  time; a failed request is still kept).
 - ``all``: ``inline::trace-store`` recording every request (``max_traces_per_second: null``).
 
 All three stacks run at once on core 1 (an idle stack costs nothing), the load generator and the zero-latency

@@ -94,7 +94,8 @@ class Stack:
         exporters = [i.impl for i in self.providers.get(Api.telemetry.value, {}).values()
                      if hasattr(i.impl, "export_spans")]
         return Tracer(exporters if settings.enabled else [],
-                      sampler=Sampler(settings.sample_ratio, settings.max_traces_per_second),
+                      sampler=Sampler(settings.sample_ratio, settings.max_traces_per_second,
+                                      burst=settings.max_traces_burst),
                       record_failed_requests=settings.record_failed_requests,
                       flush_every=settings.export_interval_seconds)
 

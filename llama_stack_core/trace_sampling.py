@@ -1,8 +1,9 @@
 """Head sampling: which new traces are recorded.
 
 A share of new traces (``sample_ratio``) is considered, and of those at most ``max_traces_per_second`` are recorded
-per process (a token bucket holding one second's worth). At the loads of a laptop or a test every request is
-recorded; at thousands of requests a second the cost of recording stays bounded. A request that arrives with a W3C
+per process over time, with bursts of up to ``max_traces_burst`` (a token bucket of that size). At the loads of a
+laptop or a test run every request is recorded; at thousands of requests a second the cost of recording stays
+bounded (about 0.1% of a core at the default 10 traces a second). A request that arrives with a W3C
 ``traceparent`` follows the caller's sampled flag instead (see :meth:`Tracer.request_span`).
 
 The decision is on every request's path, so it reads no clock: :meth:`Sampler.sample` takes a token if one is left,
@@ -21,7 +22,8 @@ class Sampler:
     """Decides, per new trace, whether it is recorded."""
 
     def __init__(self, ratio: float = 1.0, max_per_second: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *, burst: float | None = None) -> None:
+        """``burst``: the most traces recorded at once (default: one second's worth, at least one)."""
         if not 0.0 <= ratio <= 1.0:
             raise ValueError(f"sample ratio must be between 0 and 1, got {ratio}")
         if max_per_second is not None and max_per_second < 0:
@@ -29,7 +31,12 @@ class Sampler:
         self.ratio = ratio
         self.max_per_second = max_per_second
         self._clock = clock
-        self._capacity = math.inf if max_per_second is None else max(1.0, max_per_second) if max_per_second else 0.0
+        if max_per_second is None:
+            self._capacity = math.inf
+        elif max_per_second == 0:
+            self._capacity = 0.0
+        else:
+            self._capacity = max(1.0, max_per_second if burst is None else burst)
         self._tokens = self._capacity
         self._last = clock()
 

@@ -173,6 +173,27 @@ def test_sampler_budget_and_ratio():
         Sampler(1.5)
 
 
+async def test_default_sampling_records_a_burst_whole_then_ten_traces_a_second(tmp_path, pm):
+    now = [0.0]
+    sampler = Sampler(1.0, max_per_second=10, clock=lambda: now[0], burst=100)
+    assert sum(sampler.sample() for _ in range(150)) == 100
+    now[0] += 2.0
+    sampler.refill()
+    assert sum(sampler.sample() for _ in range(150)) == 20
+    now[0] += 3600  # a quiet spell refills the burst, not more
+    sampler.refill()
+    assert sum(sampler.sample() for _ in range(150)) == 100
+    # the run config's defaults: 30 requests in a row are all recorded
+    with ScriptedServer() as upstream:
+        for _ in range(30):
+            upstream.reply(json=chat_completion("hi", model="m"))
+        async with stack_client(traced_config(tmp_path, upstream.base_url), pm) as client:
+            for _ in range(30):
+                assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+            tracer = client.app.state.stack.tracer
+            assert tracer.sampler.max_per_second == 10 and tracer.unsampled == 0
+
+
 async def test_tracer_refills_the_sampling_budget_in_the_background():
     now = [0.0]
     tracer = Tracer([object()], sampler=Sampler(1.0, max_per_second=2, clock=lambda: now[0]), flush_every=0.01)
@@ -267,7 +288,7 @@ async def test_token_usage_counts_every_inference_call_recorded_or_not(tmp_path,
         upstream.reply(stream=[chat_chunk("c"), {**chat_chunk("", finish_reason="stop"),
                                                  "usage": {"prompt_tokens": 7, "completion_tokens": 2,
                                                            "total_tokens": 9}}])
-        config = traced_config(tmp_path, upstream.base_url, max_traces_per_second=1)
+        config = traced_config(tmp_path, upstream.base_url, max_traces_per_second=1, max_traces_burst=1)
         async with stack_client(config, pm) as client:
             answers = [(await client.post("/v1/chat/completions", json=CHAT)).json() for _ in range(2)]
             await client.post("/v1/chat/completions", json={**CHAT, "stream": True,

@@ -125,8 +125,12 @@ class TelemetryConfig(BaseModel):
     sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0, description="Share of new traces considered for "
                                 "recording (a request with a `traceparent` header follows the caller's decision).")
     max_traces_per_second: float | None = Field(
-        default=100.0, ge=0.0, description="Most new traces recorded per second and process; null: no limit. "
-        "Bounds the cost of tracing at high load while every request is recorded at low load.")
+        default=10.0, ge=0.0, description="Most new traces recorded per second and process over time; null: no "
+        "limit. Bounds the cost of tracing at high load.")
+    max_traces_burst: int = Field(
+        default=100, ge=1, description="Most new traces recorded at once after a quiet spell (the sampler's token "
+        "bucket holds this many): a test run or a burst of requests is recorded whole, while a steady load is "
+        "recorded at max_traces_per_second.")
     record_failed_requests: bool = Field(default=True, description="Keep the request span of a request that was not "
                                          "sampled but failed with a server error (5xx).")
     export_interval_seconds: float = Field(default=0.5, gt=0.0, description="How often finished spans and the token "
