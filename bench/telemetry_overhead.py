@@ -60,6 +60,8 @@ def sampled_estimate(unrecorded: float, recorded: float, requests_per_second: fl
     budget = TelemetryConfig().max_traces_per_second
     share = min(1.0, budget / requests_per_second) if budget is not None else 1.0
     return unrecorded + share * (recorded - unrecorded), share
+
+
 WORKLOADS = [
     ("chat", "/chat/completions", CHAT, 1, False),
     ("chat", "/chat/completions", CHAT, 64, False),
