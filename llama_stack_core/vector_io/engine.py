@@ -16,7 +16,6 @@ import time
 import uuid
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..apis.common import BinaryContent, CursorPage, DeletedObject
@@ -61,7 +60,7 @@ from ..pagination import paginate
 from ..routing import ApiRouter
 from ..storage import KVStore
 from ..tracing import child_span
-from .chunking import chunk_text, count_tokens
+from .chunking import chunk_text
 from .index import ScoredChunk, StoredChunk, VectorIndex, VectorIndexFactory
 from .parsing import InvalidFileError, UnsupportedFileError, file_to_text
 
