@@ -164,7 +164,11 @@ async def test_provider_data_header_reaches_the_provider(full_config, pm):
                                headers={"X-LlamaStack-Provider-Data": '{"echo_api_key": "per-request"}'})
         without = await client.post("/v1/chat/completions", json=CHAT)
         bad = await client.post("/v1/chat/completions", json=CHAT, headers={"X-LlamaStack-Provider-Data": "{nope"})
+        twice = await client.post("/v1/chat/completions", json=CHAT, headers=[
+            ("X-LlamaStack-Provider-Data", '{"echo_api_key": "first"}'),
+            ("X-LlamaStack-Provider-Data", '{"echo_api_key": "last"}')])
     assert "[per-request]" in ok.json()["choices"][0]["message"]["content"]
+    assert "[last]" in twice.json()["choices"][0]["message"]["content"]  # a header sent twice: its last value
     assert "[" not in without.json()["choices"][0]["message"]["content"]
     assert "Provider-Data" in assert_error(bad, 400)["message"]
 

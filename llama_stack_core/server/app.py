@@ -16,10 +16,10 @@ from ..config.model import RunConfig
 from ..plugins import PluginManager
 from ..stack import Stack
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
-from .endpoints import PROVIDER_DATA_HEADER, core_endpoint, provider_endpoint, unconfigured_endpoint
+from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
 from ..tracing import CURRENT, SpanRecord, activate
-from .http import HttpRequest, Receive, headers, Reply, RouteTable, Scope, Send, StreamReply
+from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
 from .openapi import build_openapi
 
 log = logging.getLogger("llama_stack_core.server")
@@ -99,45 +99,47 @@ class StackApp:
             await self.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            tracer = self.state.stack.tracer
-            if not tracer.enabled:
-                await (await self._reply(scope, receive)).send(send, receive)
-                return
-            # every request has a trace context (continuing an incoming W3C traceparent); only sampled ones are
-            # recorded, and an unsampled one that fails with a server error keeps its root span after all
-            method, path = scope["method"], scope["path"]
-            known = headers(scope, TRACEPARENT_HEADER, PROVIDER_DATA_HEADER)  # one pass for both
-            span = tracer.request_span(method, path, known[TRACEPARENT_HEADER])
-            if span.recording:
-                await self._recorded(span, scope, receive, send, known)
-                return
-            token = CURRENT.set(span)
-            try:
-                reply = await self._reply(scope, receive, known)
-                await reply.send(send, receive)
-            finally:
-                CURRENT.reset(token)
-            if reply.status >= 500:
-                tracer.record_failure(span, method, path, reply.status)
-        elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
+        tracer = self.state.stack.tracer
+        if not tracer.enabled:
+            await (await self._reply(scope, receive)).send(send, receive)
+            return
+        # every request has a trace context (continuing an incoming W3C traceparent); only sampled ones are
+        # recorded, and an unsampled one that fails with a server error keeps its root span after all
+        request_headers = dict(scope["headers"])  # built once, for the trace context and the endpoint
+        traceparent = request_headers.get(TRACEPARENT_HEADER)
+        span = tracer.request_span(scope["method"], scope["path"],
+                                   None if traceparent is None else traceparent.decode("latin-1"))
+        if span.recording:
+            await self._recorded(span, scope, receive, send, request_headers)
+            return
+        token = CURRENT.set(span)
+        try:
+            reply = await self._reply(scope, receive, request_headers)
+            await reply.send(send, receive)
+        finally:
+            CURRENT.reset(token)
+        if reply.status >= 500:
+            tracer.record_failure(span, scope["method"], scope["path"], reply.status)
 
     async def _reply(self, scope: Scope, receive: Receive,
-                     known_headers: dict[bytes, str | None] | None = None) -> Reply | StreamReply:
+                     request_headers: dict[bytes, bytes] | None = None) -> Reply | StreamReply:
         handler, params, other_method = self._routes.match(scope["method"], scope["path"])
         if handler is not None:
-            return await handler(HttpRequest(scope, receive, params, known_headers))
+            return await handler(HttpRequest(scope, receive, params, request_headers))
         if other_method:
             return error_reply(f"method {scope['method']} not allowed on {scope['path']}", "method_not_allowed", 405)
         return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found",
                            404)
 
     async def _recorded(self, span: SpanRecord, scope: Scope, receive: Receive, send: Send,
-                        known_headers: dict[bytes, str | None]) -> None:
+                        request_headers: dict[bytes, bytes]) -> None:
         """A sampled request: its root span, with the status of the answer."""
         with activate(span):
-            reply = await self._reply(scope, receive, known_headers)
+            reply = await self._reply(scope, receive, request_headers)
             span.set("http.status_code", reply.status)
             if reply.status >= 400:
                 span.status = "error"

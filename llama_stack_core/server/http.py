@@ -23,28 +23,25 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
                (b"x-accel-buffering", b"no")]
 
 
-def headers(scope: Scope, *names: bytes) -> dict[bytes, str | None]:
-    """Several request headers' values by lower-case name, found in one pass (clients send a dozen or more headers,
-    and each pass is a Python loop over them)."""
-    found: dict[bytes, str | None] = dict.fromkeys(names)
-    for key, value in scope["headers"]:
-        if key in found and found[key] is None:
-            found[key] = value.decode("latin-1")
-    return found
-
-
 class HttpRequest:
-    """What an endpoint needs of one request. ``known_headers`` are values already read by the server (its own
-    headers, found in the same pass as the trace context)."""
+    """What an endpoint needs of one request."""
 
-    __slots__ = ("scope", "receive", "path_params", "known_headers")
+    __slots__ = ("scope", "receive", "path_params", "_headers")
 
     def __init__(self, scope: Scope, receive: Receive, path_params: dict[str, str],
-                 known_headers: dict[bytes, str | None] | None = None) -> None:
+                 headers: dict[bytes, bytes] | None = None) -> None:
         self.scope = scope
         self.receive = receive
         self.path_params = path_params
-        self.known_headers = known_headers
+        self._headers = headers
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        """The request's headers by lower-case name (a header sent twice: its last value). Built in C, once: clients
+        send a dozen or more headers, and a Python loop over them per lookup costs more than the dict."""
+        if self._headers is None:
+            self._headers = dict(self.scope["headers"])
+        return self._headers
 
     @property
     def method(self) -> str:
@@ -56,12 +53,8 @@ class HttpRequest:
 
     def header(self, name: bytes) -> str | None:
         """A header's value by lower-case name."""
-        if self.known_headers is not None and name in self.known_headers:
-            return self.known_headers[name]
-        for key, value in self.scope["headers"]:
-            if key == name:
-                return value.decode("latin-1")
-        return None
+        value = self.headers.get(name)
+        return None if value is None else value.decode("latin-1")
 
     def query_params(self) -> dict[str, str]:
         raw = self.scope.get("query_string", b"")
