@@ -83,6 +83,7 @@ class UnsampledSpan(msgspec.Struct, gc=False):
     parent_span_id: str | None = None  # the caller's span, when the trace came with a traceparent
     _trace_id: str | None = None
     _span_id: str | None = None
+    traceparent: str | None = None  # what upstream calls carry: the caller's context, sampled flag off (or none)
     recording: ClassVar[bool] = False
 
     @property
@@ -96,10 +97,6 @@ class UnsampledSpan(msgspec.Struct, gc=False):
         if self._span_id is None:
             self._span_id = new_span_id(self.start_ns)
         return self._span_id
-
-    @property
-    def traceparent(self) -> str | None:
-        return f"00-{self._trace_id}-{self.parent_span_id}-00" if self.parent_span_id else None
 
     def set(self, key: str, value: Any) -> None:
         pass
@@ -190,7 +187,6 @@ class Tracer:
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
         self.dropped = 0
-        self.unsampled = 0
         self.tokens = TokenMeter()  # every inference call's usage, recorded or not
         self.enabled = bool(exporters)
 
@@ -210,7 +206,6 @@ class Tracer:
         sampler picks it; otherwise only a trace context."""
         if traceparent is None:
             if not self.sampler.sample():  # the common case under load: nothing to record
-                self.unsampled += 1
                 return UnsampledSpan(self, time.time_ns())
             parent, recorded = None, True
         else:
@@ -221,10 +216,10 @@ class Tracer:
             return SpanRecord(parent.trace_id if parent else new_trace_id(now), new_span_id(now),
                               parent.parent_span_id if parent else None, f"{method} {path}", now,
                               attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
-        self.unsampled += 1
         if parent is None:
             return UnsampledSpan(self, now)
-        return UnsampledSpan(self, now, parent.parent_span_id, parent.trace_id, parent.parent_span_id)
+        return UnsampledSpan(self, now, parent.parent_span_id, parent.trace_id, parent.parent_span_id,
+                             f"00-{parent.trace_id}-{parent.parent_span_id}-00")
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""
