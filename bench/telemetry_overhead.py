@@ -9,7 +9,9 @@ All three stacks run at once on core 1 (an idle stack costs nothing), the load g
 upstream on core 0, as in ``gateway_overhead.py``. Each workload runs in rounds that alternate between the stacks;
 the table shows each stack's median over the rounds, so drift of the machine hits all three alike. The steadiest
 figure is the stack's own CPU time per request (user + system, from /proc), which does not depend on whether the
-stack or the load generator is the bottleneck; throughput and latency are shown too. Nothing is asserted.
+stack or the load generator is the bottleneck; its change is the median of each round's change against ``off`` in
+the same round (with the quartiles of those changes), since this machine's speed drifts by a few percent between
+runs. Throughput and latency are shown too. Nothing is asserted.
 
     .venv/bin/python bench/telemetry_overhead.py [--seconds 3] [--rounds 3]
 
@@ -17,8 +19,9 @@ stack or the load generator is the bottleneck; throughput and latency are shown 
 work every request pays) and ``all`` run in this process (pinned to core 1) and chat requests are driven straight
 through their ASGI apps (16 at a time, no sockets or HTTP parsing on the stack's side, which cost the same in every
 mode), alternating batches between the stacks; each batch's time includes handing its spans and token usage to the
-trace store and writing them. The table shows the CPU time per request (median and quartiles over the batches), and
-``sampled`` estimated from them (see ``sampled_estimate``).
+trace store and writing them. The table shows the CPU time per request (median and quartiles over the batches), its
+change against ``off`` (of the medians, and the median of each round's change against ``off`` in the same round),
+and ``sampled`` estimated from them (see ``sampled_estimate``).
 """
 
 from __future__ import annotations
@@ -99,6 +102,14 @@ def change(value: float, base: float) -> str:
     return f"{100 * (value - base) / base:+.1f}%"
 
 
+def paired_change(values: list[float], bases: list[float]) -> str:
+    """The median change against ``off`` measured in the same round (each round's pair shares the machine's state
+    of the moment, so drift cancels), with the quartiles of the per-round changes."""
+    changes = [100 * (value - base) / base for value, base in zip(values, bases)]
+    q1, median, q3 = statistics.quantiles(changes, n=4) if len(changes) > 1 else changes * 3
+    return f"{median:+.1f}% ({q1:+.1f} .. {q3:+.1f})"
+
+
 async def asgi_chat(app, body: bytes) -> None:
     """One chat completion through the ASGI app, as uvicorn would hand it over."""
     scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
@@ -177,12 +188,17 @@ async def in_process(direct: str, batches: int, batch_size: int) -> None:
     medians = {name: statistics.median(values) for name, values in cpu.items()}
     rate = 1e6 / medians["off"]
     sampled, share = sampled_estimate(medians["unrecorded"], medians["all"], rate)
+    cpu = {**cpu, "sampled": [sampled_estimate(unrecorded, recorded, rate)[0]
+                              for unrecorded, recorded in zip(cpu["unrecorded"], cpu["all"])]}
+    medians["sampled"] = sampled
     rows = []
-    for name, values in cpu.items():
-        q1, _, q3 = statistics.quantiles(values, n=4)
-        rows.append((name, f"{medians[name]:.1f}", f"{q1:.1f} - {q3:.1f}", change(medians[name], medians["off"])))
-    rows.insert(2, ("sampled", f"{sampled:.1f}", "(estimated)", change(sampled, medians["off"])))
-    print_table(("stack", "CPU us per chat request (median)", "quartiles", "vs off"), rows)
+    for name in ("off", "unrecorded", "sampled", "all"):
+        q1, _, q3 = statistics.quantiles(cpu[name], n=4)
+        rows.append((name, f"{medians[name]:.1f}", f"{q1:.1f} - {q3:.1f}", change(medians[name], medians["off"]),
+                     paired_change(cpu[name], cpu["off"])))
+    rows[2] = (rows[2][0], rows[2][1], "(estimated)", *rows[2][3:])
+    print_table(("stack", "CPU us per chat request (median)", "quartiles", "vs off",
+                 "vs off in the same round (quartiles)"), rows)
     print(f"\n{batches} batches of {batch_size} requests per stack, alternating, each with its export and writes; "
           f"stacks: {json.dumps(IN_PROCESS_STACKS)}; sampled = unrecorded + {share:.2%} recorded (the default budget "
           f"of traces/s at the {rate:,.0f} requests/s the off stack serves on one core)")
@@ -231,12 +247,13 @@ def main() -> None:
                     result["cpu_us"] = (cpu_seconds(pids[name]) - before) * 1e6 / max(result["requests"], 1)
                     results[name].append(result)
             rps = {n: statistics.median(r["rps"] for r in rs) for n, rs in results.items()}
-            cpu = {n: statistics.median(r["cpu_us"] for r in rs) for n, rs in results.items()}
+            cpu_rounds = {n: [r["cpu_us"] for r in rs] for n, rs in results.items()}
+            cpu = {n: statistics.median(values) for n, values in cpu_rounds.items()}
             p50 = {n: statistics.median(r["p50"] for r in rs) for n, rs in results.items()}
             errors = sum(r["errors"] for rs in results.values() for r in rs)
             rows.append((label, str(concurrency), f"{cpu['off']:.0f}",
-                         f"{cpu['sampled']:.0f} ({change(cpu['sampled'], cpu['off'])})",
-                         f"{cpu['all']:.0f} ({change(cpu['all'], cpu['off'])})",
+                         f"{cpu['sampled']:.0f}: {paired_change(cpu_rounds['sampled'], cpu_rounds['off'])}",
+                         f"{cpu['all']:.0f}: {paired_change(cpu_rounds['all'], cpu_rounds['off'])}",
                          f"{rps['off']:.0f}", f"{rps['sampled']:.0f} ({change(rps['sampled'], rps['off'])})",
                          f"{rps['all']:.0f} ({change(rps['all'], rps['off'])})",
                          f"{p50['off']:.2f} / {p50['sampled']:.2f} / {p50['all']:.2f}", str(errors)))
