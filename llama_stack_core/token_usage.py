@@ -112,8 +112,8 @@ class TokenMeter:
     Nothing is summed on a request's path. Answers passed through as JSON bytes are held as they are and read at the
     drain, all together (:meth:`add_answer`): on a request's path the decoder's code and data are cold in the CPU's
     caches. Timed in place on chat answers: ~2.4 us to read one on its request's path, against ~0.25 us to hold it
-    there and ~0.9 us to read it in the drain. The drain sums each count in C (map and sum: no Python bytecode per
-    answer).
+    there and ~0.9 us to read it in the drain (since then the drain sums each count in C, with map and sum: no Python
+    bytecode per answer; ~590 -> ~400 ns per answer in a tight loop).
     """
 
     def __init__(self) -> None:
