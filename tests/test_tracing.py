@@ -328,3 +328,41 @@ def test_token_meter_sums_per_model_and_provider_and_skips_missing_counts():
                       ("chat", "p", "total_tokens"): (10, 2), ("embed", "p", "prompt_tokens"): (6, 1),
                       ("embed", "p", "total_tokens"): (6, 1), (None, "q", "total_tokens"): (1, 1)}
     assert meter.drain() == []
+
+
+def test_otel_traces_sampler_variables_map_to_the_sampling_settings():
+    from llama_stack_core.trace_sampling import settings_from_otel_environment as settings
+
+    assert settings({}) == {} and settings({"OTEL_TRACES_SAMPLER": " "}) == {}
+    assert settings({"OTEL_TRACES_SAMPLER": "always_on"}) == {"sample_ratio": 1.0, "max_traces_per_second": None}
+    assert settings({"OTEL_TRACES_SAMPLER": "ParentBased_Always_Off"})["sample_ratio"] == 0.0
+    assert settings({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}) == {
+        "sample_ratio": 0.25, "max_traces_per_second": None}
+    assert settings({"OTEL_TRACES_SAMPLER": "traceidratio"})["sample_ratio"] == 1.0  # the OpenTelemetry default
+    for bad in ({"OTEL_TRACES_SAMPLER": "xray"}, {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
+                {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"}):
+        with pytest.raises(ValueError, match="OTEL_TRACES_SAMPLER"):
+            settings(bad)
+
+
+async def test_otel_traces_sampler_applies_where_the_run_config_is_silent(tmp_path, pm, monkeypatch):
+    from llama_stack_core.config.loader import parse_run_config
+    from llama_stack_core.errors import ConfigError
+
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_off")
+    with ScriptedServer() as upstream:
+        for _ in range(3):
+            upstream.reply(json=chat_completion("hi", model="m"))
+        async with stack_client(traced_config(tmp_path, upstream.base_url), pm) as client:
+            for _ in range(2):
+                assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
+            await client.post("/v1/chat/completions", json=CHAT, headers={"traceparent": INCOMING})
+            spans = await spans_of(client)
+    assert {s.trace_id for s in spans} == {TRACE_ID}  # new traces not recorded; a sampled caller's trace still is
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
+    config = parse_run_config(traced_config(tmp_path, "http://unused", max_traces_per_second=3))
+    assert (config.telemetry.sample_ratio, config.telemetry.max_traces_per_second) == (0.5, 3)  # the config wins
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "jaeger_remote")
+    with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER=jaeger_remote is not supported"):
+        parse_run_config(traced_config(tmp_path, "http://unused"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from ..apis.resources import RESOURCE_KINDS, RegisterRequest
+from ..trace_sampling import settings_from_otel_environment
 
 DISABLED_PROVIDER_ID = "__disabled__"
 
@@ -136,6 +138,14 @@ class TelemetryConfig(BaseModel):
     export_interval_seconds: float = Field(default=0.5, gt=0.0, description="How often finished spans and the token "
                                            "usage sums are handed to the telemetry providers (sooner when 512 spans "
                                            "are waiting).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _otel_sampler(cls, data: Any) -> Any:
+        """``OTEL_TRACES_SAMPLER`` (and ``_ARG``) fill in the sampling settings the run config leaves out."""
+        if not isinstance(data, dict):
+            return data
+        return {**settings_from_otel_environment(os.environ), **data}
 
 
 class RunConfig(BaseModel):
