@@ -9,17 +9,20 @@ bounded (about 0.1% of a core at the default 10 traces a second). A request that
 The decision is on every request's path, so it reads no clock: :meth:`Sampler.sample` takes a token if one is left,
 and the tracer's background task calls :meth:`Sampler.refill` a few times a second.
 
-OpenTelemetry's ``OTEL_TRACES_SAMPLER`` and ``OTEL_TRACES_SAMPLER_ARG`` variables set the same settings where the
-run config leaves them out (:func:`settings_from_otel_environment`).
+OpenTelemetry's ``OTEL_TRACES_SAMPLER`` and ``OTEL_TRACES_SAMPLER_ARG`` variables choose these settings when the
+run config sets neither ``sample_ratio`` nor ``max_traces_per_second`` (:func:`settings_from_otel_environment`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 # OTEL_TRACES_SAMPLER values -> the telemetry settings they stand for. Sampling here is always parent-based (a
 # request with a traceparent follows the caller's flag), so each value and its parentbased_ form mean the same. The
@@ -33,24 +36,30 @@ _OTEL_SAMPLERS: dict[str, dict[str, Any]] = {
 
 def settings_from_otel_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """The telemetry settings that ``OTEL_TRACES_SAMPLER`` (and ``OTEL_TRACES_SAMPLER_ARG``, the ratio of
-    ``traceidratio``) ask for; ``{}`` when it is not set. Raises ValueError for a sampler this stack cannot honour."""
-    name = environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    ``traceidratio``) ask for; ``{}`` when it is not set. As the OpenTelemetry SDKs do, a sampler this stack does not
+    know is ignored with a warning, and an argument that is not a ratio counts as 1.0."""
+    raw = environ.get("OTEL_TRACES_SAMPLER", "")
+    name = raw.strip().lower()
     if not name:
         return {}
-    settings = _OTEL_SAMPLERS.get(name.removeprefix("parentbased_"))
+    base = name.removeprefix("parentbased_")
+    settings = _OTEL_SAMPLERS.get(base)
     if settings is None:
         supported = ", ".join(f"{prefix}{sampler}" for sampler in _OTEL_SAMPLERS for prefix in ("", "parentbased_"))
-        raise ValueError(f"OTEL_TRACES_SAMPLER={name} is not supported; use one of {supported}")
-    if name.endswith("traceidratio"):
-        argument = environ.get("OTEL_TRACES_SAMPLER_ARG", "").strip() or "1.0"
-        try:
-            ratio = float(argument)
-        except ValueError:
-            ratio = -1.0
-        if not 0.0 <= ratio <= 1.0:
-            raise ValueError(f"OTEL_TRACES_SAMPLER_ARG={argument} is not a ratio between 0 and 1")
-        settings = {**settings, "sample_ratio": ratio}
-    return dict(settings)
+        log.warning("OTEL_TRACES_SAMPLER=%s is not supported (use one of %s): the run config's sampling applies",
+                    raw, supported)
+        return {}
+    if base != "traceidratio":
+        return dict(settings)
+    argument = environ.get("OTEL_TRACES_SAMPLER_ARG", "").strip() or "1.0"
+    try:
+        ratio = float(argument)
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        log.warning("OTEL_TRACES_SAMPLER_ARG=%s is not a ratio between 0 and 1: sampling all traces", argument)
+        ratio = 1.0
+    return {**settings, "sample_ratio": ratio}
 
 
 class Sampler:

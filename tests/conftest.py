@@ -19,13 +19,6 @@ from llama_stack_core.plugins import PluginManager  # noqa: E402
 from llama_stack_core.testing.harness import make_run_config  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _no_otel_sampler(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's OTEL_TRACES_SAMPLER would change the sampling the tests expect (tests set it themselves)."""
-    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
-    monkeypatch.delenv("OTEL_TRACES_SAMPLER_ARG", raising=False)
-
-
 @pytest.fixture
 def pm() -> PluginManager:
     return PluginManager(extra_plugins=[stack_test_plugin])

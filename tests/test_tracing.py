@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -339,15 +340,15 @@ def test_otel_traces_sampler_variables_map_to_the_sampling_settings():
     assert settings({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}) == {
         "sample_ratio": 0.25, "max_traces_per_second": None}
     assert settings({"OTEL_TRACES_SAMPLER": "traceidratio"})["sample_ratio"] == 1.0  # the OpenTelemetry default
-    for bad in ({"OTEL_TRACES_SAMPLER": "xray"}, {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"},
-                {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"}):
-        with pytest.raises(ValueError, match="OTEL_TRACES_SAMPLER"):
-            settings(bad)
+    # as the OpenTelemetry SDKs do: an unknown sampler is ignored, an argument that is not a ratio counts as 1.0
+    assert settings({"OTEL_TRACES_SAMPLER": "xray"}) == {}
+    for argument in ("2", "half"):
+        assert settings({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": argument}) == {
+            "sample_ratio": 1.0, "max_traces_per_second": None}
 
 
-async def test_otel_traces_sampler_applies_where_the_run_config_is_silent(tmp_path, pm, monkeypatch):
+async def test_otel_traces_sampler_applies_where_the_run_config_is_silent(tmp_path, pm, monkeypatch, caplog):
     from llama_stack_core.config.loader import parse_run_config
-    from llama_stack_core.errors import ConfigError
 
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_always_off")
     with ScriptedServer() as upstream:
@@ -361,8 +362,13 @@ async def test_otel_traces_sampler_applies_where_the_run_config_is_silent(tmp_pa
     assert {s.trace_id for s in spans} == {TRACE_ID}  # new traces not recorded; a sampled caller's trace still is
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "traceidratio")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.5")
-    config = parse_run_config(traced_config(tmp_path, "http://unused", max_traces_per_second=3))
-    assert (config.telemetry.sample_ratio, config.telemetry.max_traces_per_second) == (0.5, 3)  # the config wins
+    chosen = parse_run_config(traced_config(tmp_path, "http://unused")).telemetry
+    assert (chosen.sample_ratio, chosen.max_traces_per_second) == (0.5, None)
+    for settings in ({"sample_ratio": 0.1}, {"max_traces_per_second": 3}):  # the run config's own sampling wins whole
+        config = parse_run_config(traced_config(tmp_path, "http://unused", **settings)).telemetry
+        assert {"sample_ratio": config.sample_ratio, "max_traces_per_second": config.max_traces_per_second} == {
+            "sample_ratio": 1.0, "max_traces_per_second": 10, **settings}
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "jaeger_remote")
-    with pytest.raises(ConfigError, match="OTEL_TRACES_SAMPLER=jaeger_remote is not supported"):
-        parse_run_config(traced_config(tmp_path, "http://unused"))
+    with caplog.at_level(logging.WARNING):
+        ignored = parse_run_config(traced_config(tmp_path, "http://unused")).telemetry
+    assert ignored.max_traces_per_second == 10 and "OTEL_TRACES_SAMPLER=jaeger_remote is not supported" in caplog.text

@@ -142,10 +142,11 @@ class TelemetryConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _otel_sampler(cls, data: Any) -> Any:
-        """``OTEL_TRACES_SAMPLER`` (and ``_ARG``) fill in the sampling settings the run config leaves out."""
-        if not isinstance(data, dict):
+        """``OTEL_TRACES_SAMPLER`` (and ``_ARG``) choose the sampling when the run config sets none (neither
+        ``sample_ratio`` nor ``max_traces_per_second``)."""
+        if not isinstance(data, dict) or "sample_ratio" in data or "max_traces_per_second" in data:
             return data
-        return {**settings_from_otel_environment(os.environ), **data}
+        return {**data, **settings_from_otel_environment(os.environ)}
 
 
 class RunConfig(BaseModel):
