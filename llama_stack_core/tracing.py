@@ -218,8 +218,10 @@ class Tracer:
                               attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
         if parent is None:
             return UnsampledSpan(self, now)
-        return UnsampledSpan(self, now, parent.parent_span_id, parent.trace_id, parent.parent_span_id,
-                             f"00-{parent.trace_id}-{parent.parent_span_id}-00")
+        # the caller's context goes on unchanged: its span stands for this request's upstream calls too
+        return UnsampledSpan(self, now, parent_span_id=parent.parent_span_id, _trace_id=parent.trace_id,
+                             _span_id=parent.parent_span_id,
+                             traceparent=f"00-{parent.trace_id}-{parent.parent_span_id}-00")
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""

@@ -109,7 +109,8 @@ class StackApp:
             return
         # every request has a trace context (continuing an incoming W3C traceparent); only sampled ones are
         # recorded, and an unsampled one that fails with a server error keeps its root span after all
-        request_headers = dict(scope["headers"])  # built once, for the trace context and the endpoint
+        # built once, for the trace context and the endpoint; a traceparent sent twice counts once (its last value)
+        request_headers = dict(scope["headers"])
         traceparent = request_headers.get(TRACEPARENT_HEADER)
         span = tracer.request_span(scope["method"], scope["path"],
                                    None if traceparent is None else traceparent.decode("latin-1"))

@@ -29,16 +29,16 @@ class HttpRequest:
     __slots__ = ("scope", "receive", "path_params", "_headers")
 
     def __init__(self, scope: Scope, receive: Receive, path_params: dict[str, str],
-                 headers: dict[bytes, bytes] | None = None) -> None:
+                 raw_headers: dict[bytes, bytes] | None = None) -> None:
         self.scope = scope
         self.receive = receive
         self.path_params = path_params
-        self._headers = headers
+        self._headers = raw_headers
 
     @property
-    def headers(self) -> dict[bytes, bytes]:
-        """The request's headers by lower-case name (a header sent twice: its last value). Built in C, once: clients
-        send a dozen or more headers, and a Python loop over them per lookup costs more than the dict."""
+    def raw_headers(self) -> dict[bytes, bytes]:
+        """The request's headers as bytes by lower-case bytes name (a header sent twice: its last value). Built in C,
+        once: clients send a dozen or more headers, and a Python loop over them per lookup costs more than the dict."""
         if self._headers is None:
             self._headers = dict(self.scope["headers"])
         return self._headers
@@ -53,7 +53,7 @@ class HttpRequest:
 
     def header(self, name: bytes) -> str | None:
         """A header's value by lower-case name."""
-        value = self.headers.get(name)
+        value = self.raw_headers.get(name)
         return None if value is None else value.decode("latin-1")
 
     def query_params(self) -> dict[str, str]:
