@@ -149,7 +149,15 @@ def print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 # -- the benchmark -------------------------------------------------------------------------------------------------
 
 
+def use_default_sampling() -> None:
+    """The benchmarks measure the stacks' default trace sampling, which a caller's OTEL_TRACES_SAMPLER would replace
+    (in this process and in the stacks it starts)."""
+    for name in ("OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG"):
+        os.environ.pop(name, None)
+
+
 def main() -> None:
+    use_default_sampling()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--provider-type", default="remote::openai")

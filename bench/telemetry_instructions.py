@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml  # noqa: E402
 
-from gateway_overhead import CHAT, PYTHON, ROOT, free_port, print_table, run_load, stop, wait_ok  # noqa: E402
+from gateway_overhead import (  # noqa: E402
+    CHAT, PYTHON, ROOT, free_port, print_table, run_load, stop, use_default_sampling, wait_ok)
 from telemetry_overhead import IN_PROCESS_STACKS, asgi_chat, change, hand_over, sampled_estimate, stack_config  # noqa: E402
 
 MEASURED = tuple(IN_PROCESS_STACKS)
@@ -159,6 +160,7 @@ def native_cpu_us(name: str, direct: str, requests: int) -> float:
 
 
 def main() -> None:
+    use_default_sampling()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1600, help="measured requests per stack")
     parser.add_argument("--http", type=float, metavar="SECONDS",

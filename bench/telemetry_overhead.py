@@ -20,8 +20,8 @@ work every request pays) and ``all`` run in this process (pinned to core 1) and 
 through their ASGI apps (16 at a time, no sockets or HTTP parsing on the stack's side, which cost the same in every
 mode), alternating batches between the stacks; each batch's time includes handing its spans and token usage to the
 trace store and writing them. The table shows the CPU time per request (median and quartiles over the batches), its
-change against ``off`` (of the medians, and the median of each round's change against ``off`` in the same round),
-and ``sampled`` estimated from them (see ``sampled_estimate``).
+change against ``off`` (of the medians, and the median of each round's change against ``off`` in the same round; a
+round is one batch per stack), and ``sampled`` estimated from them (see ``sampled_estimate``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gateway_overhead import (  # noqa: E402
-    CHAT, EMBED, PYTHON, ROOT, free_port, print_table, run_load, start_stack, stop, wait_ok)
+    CHAT, EMBED, PYTHON, ROOT, free_port, print_table, run_load, start_stack, stop, use_default_sampling, wait_ok)
 
 STACKS = {
     "off": None,
@@ -60,7 +60,7 @@ def sampled_estimate(unrecorded: float, recorded: float, requests_per_second: fl
     not recorded and of one that is: the sampler records its budget of traces a second. Returns (cost, share)."""
     from llama_stack_core.config.model import TelemetryConfig
 
-    budget = TelemetryConfig().max_traces_per_second
+    budget = TelemetryConfig.model_fields["max_traces_per_second"].default
     share = min(1.0, budget / requests_per_second) if budget is not None else 1.0
     return unrecorded + share * (recorded - unrecorded), share
 
@@ -105,8 +105,8 @@ def change(value: float, base: float) -> str:
 def paired_change(values: list[float], bases: list[float]) -> str:
     """The median change against ``off`` measured in the same round (each round's pair shares the machine's state
     of the moment, so drift cancels), with the quartiles of the per-round changes."""
-    changes = [100 * (value - base) / base for value, base in zip(values, bases)]
-    q1, median, q3 = statistics.quantiles(changes, n=4) if len(changes) > 1 else changes * 3
+    changes = [100 * (value - base) / base for value, base in zip(values, bases, strict=True)]
+    q1, median, q3 = statistics.quantiles(changes, n=4, method="inclusive") if len(changes) > 1 else changes * 3
     return f"{median:+.1f}% ({q1:+.1f} .. {q3:+.1f})"
 
 
@@ -193,10 +193,10 @@ async def in_process(direct: str, batches: int, batch_size: int) -> None:
     medians["sampled"] = sampled
     rows = []
     for name in ("off", "unrecorded", "sampled", "all"):
-        q1, _, q3 = statistics.quantiles(cpu[name], n=4)
-        rows.append((name, f"{medians[name]:.1f}", f"{q1:.1f} - {q3:.1f}", change(medians[name], medians["off"]),
+        q1, _, q3 = statistics.quantiles(cpu[name], n=4, method="inclusive")
+        spread = f"{q1:.1f} - {q3:.1f}" + (" (estimated)" if name == "sampled" else "")
+        rows.append((name, f"{medians[name]:.1f}", spread, change(medians[name], medians["off"]),
                      paired_change(cpu[name], cpu["off"])))
-    rows[2] = (rows[2][0], rows[2][1], "(estimated)", *rows[2][3:])
     print_table(("stack", "CPU us per chat request (median)", "quartiles", "vs off",
                  "vs off in the same round (quartiles)"), rows)
     print(f"\n{batches} batches of {batch_size} requests per stack, alternating, each with its export and writes; "
@@ -205,6 +205,7 @@ async def in_process(direct: str, batches: int, batch_size: int) -> None:
 
 
 def main() -> None:
+    use_default_sampling()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
