@@ -108,8 +108,8 @@ class StackApp:
             await (await self._reply(scope, receive)).send(send, receive)
             return
         # every request has a trace context (continuing an incoming W3C traceparent); only sampled ones are
-        # recorded, and an unsampled one that fails with a server error keeps its root span after all
-        # built once, for the trace context and the endpoint; a traceparent sent twice counts once (its last value)
+        # recorded, and an unsampled one that fails with a server error keeps its root span after all. The headers
+        # are read once, for the trace context and the endpoint (a traceparent sent twice: its last value).
         request_headers = dict(scope["headers"])
         traceparent = request_headers.get(TRACEPARENT_HEADER)
         span = tracer.request_span(scope["method"], scope["path"],
