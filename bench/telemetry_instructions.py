@@ -34,11 +34,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml  # noqa: E402
-
-from gateway_overhead import (  # noqa: E402
-    CHAT, PYTHON, ROOT, free_port, print_table, run_load, stop, use_default_sampling, wait_ok)
-from telemetry_overhead import IN_PROCESS_STACKS, asgi_chat, change, hand_over, sampled_estimate, stack_config  # noqa: E402
+import yaml
+from gateway_overhead import CHAT, PYTHON, ROOT, free_port, print_table, run_load, stop, use_default_sampling, wait_ok
+from telemetry_overhead import IN_PROCESS_STACKS, asgi_chat, change, hand_over, sampled_estimate, stack_config
 
 MEASURED = tuple(IN_PROCESS_STACKS)
 VALGRIND_SLOWDOWN = 50  # about how much slower the stack runs under callgrind here

@@ -41,8 +41,19 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway_overhead import (  # noqa: E402
-    CHAT, EMBED, PYTHON, ROOT, free_port, print_table, run_load, start_stack, stop, use_default_sampling, wait_ok)
+from gateway_overhead import (
+    CHAT,
+    EMBED,
+    PYTHON,
+    ROOT,
+    free_port,
+    print_table,
+    run_load,
+    start_stack,
+    stop,
+    use_default_sampling,
+    wait_ok,
+)
 
 STACKS = {
     "off": None,

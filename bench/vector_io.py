@@ -189,7 +189,7 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def ingest_raw(self, data: Dataset) -> None: ...
 
-    async def settle(self) -> None:
+    async def settle(self) -> None:  # noqa: B027 (optional step; most backends need none)
         """After both loads, before the queries (untimed)."""
 
     @abc.abstractmethod

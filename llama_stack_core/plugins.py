@@ -127,7 +127,7 @@ class PluginManager:
     @cached_property
     def _distros(self) -> dict[str, DistroSpec]:
         distros: dict[str, DistroSpec] = {}
-        for plugin, result in self._call_each("register_distros"):
+        for _plugin, result in self._call_each("register_distros"):
             for distro in result or ():
                 distros[distro.name] = distro
         return distros

@@ -11,7 +11,6 @@ unreachable 502, timeout 504.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -94,7 +93,7 @@ class UpstreamClient:
                     if response.status >= 400:
                         raise upstream_status_error(response.status, data, self._where(path))
                     return data
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeoutError(f"{self._where(path)} timed out") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"cannot reach {self.name} at {self.base_url}: {type(exc).__name__}") from None
@@ -117,7 +116,7 @@ class UpstreamClient:
                 response = await self._client().post(self._url(path), data=body,
                                                      headers=_json_headers(headers, body, span.traceparent))
                 span.set("http.status_code", response.status)
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeoutError(f"{self._where(path)} timed out") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"cannot reach {self.name} at {self.base_url}: {type(exc).__name__}") from None
@@ -143,7 +142,7 @@ class UpstreamClient:
                         return
                     if payload:
                         yield payload
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeoutError(f"{self._where(path)} timed out mid-stream") from None
         except aiohttp.ClientError as exc:
             raise UpstreamError(f"{self.name} stream broke: {type(exc).__name__}") from None

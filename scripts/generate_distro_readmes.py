@@ -138,7 +138,7 @@ def env_vars(raw: dict[str, Any]) -> list[EnvVar]:
                 if use not in var.uses:
                     var.uses.append(use)
 
-    for index, (api, entries) in enumerate((raw.get("providers") or {}).items()):
+    for api, entries in (raw.get("providers") or {}).items():
         for entry in entries:
             provider_id = entry.get("provider_id", "")
             label = FULL_REFERENCE.match(provider_id)

@@ -12,11 +12,11 @@ import pytest
 SUPPORT = Path(__file__).parent / "support"
 sys.path.insert(0, str(SUPPORT))
 
-import stack_test_plugin  # noqa: E402
-from stack_test_plugin import echo_providers, recorder_providers  # noqa: E402
+import stack_test_plugin
+from stack_test_plugin import echo_providers, recorder_providers
 
-from llama_stack_core.plugins import PluginManager  # noqa: E402
-from llama_stack_core.testing.harness import make_run_config  # noqa: E402
+from llama_stack_core.plugins import PluginManager
+from llama_stack_core.testing.harness import make_run_config
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ def test_list_apis_names_every_api():
 
 def test_list_providers_shows_plugin_providers(plugin_env):
     out = stack("list-providers", env=plugin_env).stdout
-    line = next(l for l in out.splitlines() if "inline::echo" in l)
+    line = next(row for row in out.splitlines() if "inline::echo" in row)
     assert line.split()[0] == "inference"
     assert "stack_test_plugin" in line
     only_safety = stack("list-providers", "--api", "safety", env=plugin_env).stdout

@@ -201,31 +201,33 @@ def test_installed_plugin_is_listed_and_served(tmp_path: Path) -> None:
     with installed(plugin):
         assert ["inference", plugin.provider_type, plugin.package, "0.3.1"] in _listed("inference")
 
-        with served_stack(plugin.run_config(tmp_path, greeting="howdy"), tmp_path) as base_url:
-            with httpx.Client(base_url=base_url, timeout=30) as client:
-                info = client.get("/v1/providers/greeter")
-                assert info.status_code == 200, info.text
-                assert {k: info.json()[k] for k in ("api", "provider_type", "package", "version")} == {
-                    "api": "inference", "provider_type": plugin.provider_type, "package": plugin.package,
-                    "version": "0.3.1"}
+        with (
+            served_stack(plugin.run_config(tmp_path, greeting="howdy"), tmp_path) as base_url,
+            httpx.Client(base_url=base_url, timeout=30) as client,
+        ):
+            info = client.get("/v1/providers/greeter")
+            assert info.status_code == 200, info.text
+            assert {k: info.json()[k] for k in ("api", "provider_type", "package", "version")} == {
+                "api": "inference", "provider_type": plugin.provider_type, "package": plugin.package,
+                "version": "0.3.1"}
 
-                registered = client.post("/v1/models", json={"model_id": "greeter-small",
-                                                             "provider_model_id": "small"})
-                assert registered.status_code == 200, registered.text
-                assert registered.json()["provider_id"] == "greeter"
-                assert "greeter-small" in {m["id"] for m in client.get("/v1/models").json()["data"]}
+            registered = client.post("/v1/models", json={"model_id": "greeter-small",
+                                                         "provider_model_id": "small"})
+            assert registered.status_code == 200, registered.text
+            assert registered.json()["provider_id"] == "greeter"
+            assert "greeter-small" in {m["id"] for m in client.get("/v1/models").json()["data"]}
 
-                response = client.post("/v1/chat/completions", json={
-                    "model": "greeter-small", "messages": [{"role": "user", "content": "ping"}]})
-                assert response.status_code == 200, response.text
-                message = response.json()["choices"][0]["message"]
-                assert (message["role"], message["content"]) == ("assistant", f"howdy from {plugin.name}: ping")
+            response = client.post("/v1/chat/completions", json={
+                "model": "greeter-small", "messages": [{"role": "user", "content": "ping"}]})
+            assert response.status_code == 200, response.text
+            message = response.json()["choices"][0]["message"]
+            assert (message["role"], message["content"]) == ("assistant", f"howdy from {plugin.name}: ping")
 
-                # An error the plugin raises comes back in the stack's error shape.
-                refused = client.post("/v1/chat/completions", json={
-                    "model": "greeter/other", "messages": [{"role": "user", "content": "ping"}]})
-                assert refused.status_code == 400, refused.text
-                assert "unknown model other" in refused.json()["error"]["message"]
+            # An error the plugin raises comes back in the stack's error shape.
+            refused = client.post("/v1/chat/completions", json={
+                "model": "greeter/other", "messages": [{"role": "user", "content": "ping"}]})
+            assert refused.status_code == 400, refused.text
+            assert "unknown model other" in refused.json()["error"]["message"]
     assert plugin.package not in {row[2] for row in _listed("inference")}
 
 
@@ -236,7 +238,7 @@ def test_plugin_for_another_provider_api_version_is_refused(tmp_path: Path) -> N
     with installed(plugin):
         assert ["inference", plugin.provider_type, plugin.package, "2.0.0"] in _listed("inference")
         listing = _run([*CLI, "list-providers", "--api", "inference"], timeout=60).stdout
-        assert "incompatible: built for core API >=2,<3" in next(l for l in listing.splitlines() if plugin.package in l)
+        assert "incompatible: built for core API >=2,<3" in next(row for row in listing.splitlines() if plugin.package in row)
         result = _run([*CLI, "serve", str(config_path), "--host", "127.0.0.1", "--port", str(free_port())],
                       timeout=120)
     output = result.stdout + result.stderr

@@ -98,14 +98,14 @@ def test_two_plugins_declaring_one_provider_type_is_an_error():
     pm = PluginManager(autoload=False, extra_plugins=[
         stack_test_plugin, plugin(register_inference_providers=lambda: [_spec("inline::echo")])])
     with pytest.raises(ConfigError, match="inline::echo.*declared by both"):
-        pm.provider_specs
+        _ = pm.provider_specs
 
 
 def test_a_spec_for_the_wrong_api_is_an_error():
     wrong = ProviderSpec(api=Api.safety, provider_type="inline::x", config_class=BaseModel, factory="a:b")
     pm = PluginManager(autoload=False, extra_plugins=[plugin(register_inference_providers=lambda: [wrong])])
     with pytest.raises(ConfigError, match="register_inference_providers must return"):
-        pm.provider_specs
+        _ = pm.provider_specs
 
 
 async def test_incompatible_core_api_version_is_refused_at_start(tmp_path):

@@ -278,7 +278,7 @@ def test_concurrent_clients_across_workers(servers):
     expected = {f"c{run}-{index}-{i}" for index in range(8) for i in range(5)}
     for worker in workers:
         pinned = pinned_to(a, a_pid, want=worker)
-        status, listed = pinned.request("GET", "/v1/models")
+        _status, listed = pinned.request("GET", "/v1/models")
         pinned.close()
         assert expected <= {m["id"] for m in listed["data"]}
     listed_b = httpx.get(f"{servers['b']}/v1/models", timeout=30).json()["data"]

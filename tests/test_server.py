@@ -48,8 +48,9 @@ async def test_providers_listed_with_secrets_redacted(full_config, pm):
 
 
 async def test_provider_health_errors_are_reported_not_raised(tmp_path, pm):
-    from llama_stack_core.testing.harness import make_run_config
     from stack_test_plugin import echo_providers
+
+    from llama_stack_core.testing.harness import make_run_config
 
     async with stack_client(make_run_config({"inference": echo_providers("unhealthy")}, tmp_path), pm) as client:
         info = (await client.get("/v1/providers/unhealthy")).json()

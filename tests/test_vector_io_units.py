@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -20,7 +21,7 @@ def test_chunks_are_windows_of_the_original_text_with_overlap():
     text = "  ".join(f"word{i}, next" for i in range(100))  # 300 tokens: word, comma, next
     chunks = chunk_text(text, max_tokens=50, overlap_tokens=10)
     assert all(c.token_count <= 50 and text[c.start:c.end] == c.text for c in chunks)
-    assert [tokens(a.text)[-10:] == tokens(b.text)[:10] for a, b in zip(chunks, chunks[1:])] == [True] * (len(chunks) - 1)
+    assert [tokens(a.text)[-10:] == tokens(b.text)[:10] for a, b in itertools.pairwise(chunks)] == [True] * (len(chunks) - 1)
     assert tokens(chunks[-1].text)[-1] == "next" and chunks[0].start == 0
     assert len(chunks) == 8  # ceil((300 - 10) / 40)
     assert chunk_text("", 10, 2) == []

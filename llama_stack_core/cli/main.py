@@ -80,9 +80,9 @@ def cmd_config_print(args: argparse.Namespace) -> None:
 
 
 def cmd_config_validate(args: argparse.Namespace) -> None:
+    from ..apis.routes import Api
     from ..config import load_run_config
     from ..plugins import PluginManager
-    from ..apis.routes import Api
 
     pm = PluginManager()
     config = load_run_config(args.source, pm)

@@ -895,8 +895,8 @@ def render_files(name: str, api: str, *, remote: bool) -> dict[str, str]:
         )
     else:
         provider = _generic_provider(ctx, api_enum, kind, remote)
-    sample = ({"url": "${env.%s_URL:=http://localhost:8000/v1}" % ctx["env"],
-               "api_key": "${env.%s_API_KEY:=}" % ctx["env"]} if remote
+    sample = ({"url": f"${{env.{ctx['env']}_URL:=http://localhost:8000/v1}}",
+               "api_key": f"${{env.{ctx['env']}_API_KEY:=}}"} if remote
               else {"reply_prefix": name} if api == "inference" else {})
     return {
         "pyproject.toml": PYPROJECT.substitute(ctx),

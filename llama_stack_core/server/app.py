@@ -15,10 +15,10 @@ from ..apis.routes import Api, Route
 from ..config.model import RunConfig
 from ..plugins import PluginManager
 from ..stack import Stack
+from ..tracing import CURRENT, SpanRecord, activate
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
-from ..tracing import CURRENT, SpanRecord, activate
 from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
 from .openapi import build_openapi
 

@@ -16,9 +16,9 @@ from ..request_context import PROVIDER_DATA
 from ..routing import ApiRouter, ProviderInstance
 from ..token_usage import TokenMeter
 from ..tracing import CURRENT, start_child, traced_stream
-from .span_attributes import observe_chunk, record_usage
 from .errors import error_body, error_reply, exception_reply, exception_to_error
 from .http import Handler, HttpRequest, Reply, StreamReply
+from .span_attributes import observe_chunk, record_usage
 
 PROVIDER_DATA_HEADER = b"x-llamastack-provider-data"
 

@@ -26,7 +26,7 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-
 class HttpRequest:
     """What an endpoint needs of one request."""
 
-    __slots__ = ("scope", "receive", "path_params", "_headers")
+    __slots__ = ("_headers", "path_params", "receive", "scope")
 
     def __init__(self, scope: Scope, receive: Receive, path_params: dict[str, str],
                  raw_headers: dict[bytes, bytes] | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+
 #: Topic -> (filename, content bytes). Each is about one clearly different subject.
 def corpus() -> dict[str, tuple[str, bytes]]:
     return {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ..apis.resources import VectorDB
-from ..apis.vector_io import CompoundFilter, ComparisonFilter
+from ..apis.vector_io import ComparisonFilter, CompoundFilter
 from ..vector_io.index import StoredChunk, VectorIndexFactory
 
 DIM = 4

@@ -237,7 +237,7 @@ class VectorStoreEngine:
     async def unregister_vector_db(self, resource: VectorDB) -> None:
         """Delete everything the store owns: chunks, file and batch records."""
         store_id = resource.provider_resource_id or resource.identifier
-        for (sid, fid), task in list(self._tasks.items()):
+        for (sid, _file_id), task in list(self._tasks.items()):
             if sid == store_id:
                 task.cancel()
         index = await self._index(resource)

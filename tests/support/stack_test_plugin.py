@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from pathlib import Path
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr

@@ -10,14 +10,14 @@ import sys
 from typing import Any
 
 import pytest
+from llama_stack_provider_bedrock import plugin
+from llama_stack_provider_bedrock.config import BedrockConfig
 from pydantic import ValidationError
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
-from llama_stack_provider_bedrock import plugin
-from llama_stack_provider_bedrock.config import BedrockConfig
 
 PROVIDER_TYPE = "remote::bedrock"
 MODEL = "openai.gpt-oss-20b-1:0"

@@ -7,13 +7,13 @@ import json
 from typing import Any
 
 import pytest
+from llama_stack_provider_groq import plugin
+from llama_stack_provider_groq.config import DEFAULT_BASE_URL, GroqConfig
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
-from llama_stack_provider_groq import plugin
-from llama_stack_provider_groq.config import DEFAULT_BASE_URL, GroqConfig
 
 PROVIDER_TYPE = "remote::groq"
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llama_stack_provider_llama_cpp.config import PACKAGED_GEMMA, LlamaCppConfig
+from llama_stack_provider_llama_cpp.messages import normalize
 
 from llama_stack_core.errors import ConfigError
 from llama_stack_core.testing import make_run_config, served_stack, stack_client
@@ -27,8 +29,6 @@ from llama_stack_core.testing.inference import (
     InferenceProviderTests,
 )
 from llama_stack_core.testing.lifecycle import ResourceLifecycleTests
-from llama_stack_provider_llama_cpp.config import PACKAGED_GEMMA, LlamaCppConfig
-from llama_stack_provider_llama_cpp.messages import normalize
 
 PROVIDER_TYPE = "inline::llama-cpp"
 MODEL = "gemma-3-270m"

@@ -23,6 +23,9 @@ from typing import Any
 
 import httpx
 import pytest
+from llama_stack_provider_localfs_files import provider as provider_module
+from llama_stack_provider_localfs_files.config import DEFAULT_STORAGE_DIR, LocalFSFilesConfig
+from llama_stack_provider_localfs_files.provider import FileTooLargeError, LocalFSFiles, create_provider
 from pydantic import ValidationError
 
 from llama_stack_core.apis.common import UploadedFile
@@ -35,9 +38,6 @@ from llama_stack_core.errors import BadRequestError, ConfigError, NotFoundError,
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack
 from llama_stack_core.testing.files import MIB, FilesProviderTests, binary_payload
-from llama_stack_provider_localfs_files import provider as provider_module
-from llama_stack_provider_localfs_files.config import DEFAULT_STORAGE_DIR, LocalFSFilesConfig
-from llama_stack_provider_localfs_files.provider import FileTooLargeError, LocalFSFiles, create_provider
 
 PROVIDER_TYPE = "inline::localfs"
 LIMIT = 3 * MIB

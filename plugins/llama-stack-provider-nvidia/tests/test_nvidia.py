@@ -11,12 +11,12 @@ from typing import Any
 
 import openai
 import pytest
+from llama_stack_provider_nvidia import plugin
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.scripted import chat_completion
-from llama_stack_provider_nvidia import plugin
 
 PROVIDER_TYPE = "remote::nvidia"
 

@@ -21,13 +21,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import httpx
-import llama_stack_core
 import pytest
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing import make_run_config, served_stack, stack_client
-from llama_stack_core.testing.harness import free_port
-from llama_stack_core.testing.telemetry import TelemetryProviderTests
-from llama_stack_core.tracing import SpanRecord
+from llama_stack_provider_otlp import plugin
+from llama_stack_provider_otlp.config import OTLPConfig, parse_headers
+from llama_stack_provider_otlp.provider import create_provider
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -44,9 +41,12 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as PbSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import SpanFlags, Status
 
-from llama_stack_provider_otlp import plugin
-from llama_stack_provider_otlp.config import OTLPConfig, parse_headers
-from llama_stack_provider_otlp.provider import create_provider
+import llama_stack_core
+from llama_stack_core.plugins import PluginManager
+from llama_stack_core.testing import make_run_config, served_stack, stack_client
+from llama_stack_core.testing.harness import free_port
+from llama_stack_core.testing.telemetry import TelemetryProviderTests
+from llama_stack_core.tracing import SpanRecord
 
 SUPPORT = Path(llama_stack_core.__file__).resolve().parents[1] / "tests" / "support"
 if not (SUPPORT / "stack_test_plugin.py").is_file():

@@ -7,14 +7,14 @@ import json
 from typing import Any
 
 import pytest
-
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.inference.embeddings import decode_base64
-from llama_stack_core.testing.inference import InferenceProviderTests
-from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 from llama_stack_provider_sambanova import plugin
 from llama_stack_provider_sambanova.config import DEFAULT_BASE_URL, SambaNovaConfig
+
+from llama_stack_core.inference.embeddings import decode_base64
+from llama_stack_core.plugins import PluginManager
+from llama_stack_core.testing.harness import make_run_config, stack_client
+from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "remote::sambanova"
 

@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from llama_stack_provider_sentence_transformers import plugin
+from llama_stack_provider_sentence_transformers.config import SentenceTransformersConfig
+from llama_stack_provider_sentence_transformers.provider import create_provider
 
 from llama_stack_core.apis.inference import ChatCompletionRequest, CompletionRequest, EmbeddingsRequest
 from llama_stack_core.apis.routes import Api
@@ -26,9 +29,6 @@ from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack, stack_client
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.lifecycle import ResourceLifecycleTests
-from llama_stack_provider_sentence_transformers import plugin
-from llama_stack_provider_sentence_transformers.config import SentenceTransformersConfig
-from llama_stack_provider_sentence_transformers.provider import create_provider
 
 PROVIDER_TYPE = "inline::sentence-transformers"
 PROVIDER_ID = "st"

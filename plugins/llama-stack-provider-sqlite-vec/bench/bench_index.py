@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from llama_stack_provider_sqlite_vec.config import SqliteVecConfig
+from llama_stack_provider_sqlite_vec.driver import select_driver
+from llama_stack_provider_sqlite_vec.provider import SqliteVecIndexFactory
 
 from llama_stack_core.apis.resources import VectorDB
 from llama_stack_core.apis.vector_io import ComparisonFilter
 from llama_stack_core.vector_io.index import StoredChunk
-from llama_stack_provider_sqlite_vec.config import SqliteVecConfig
-from llama_stack_provider_sqlite_vec.driver import select_driver
-from llama_stack_provider_sqlite_vec.provider import SqliteVecIndexFactory
 
 
 def data(n: int, dim: int, queries: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +79,7 @@ async def run(path: Path, x: np.ndarray, q: np.ndarray, batch: int) -> dict[str,
     shard = ComparisonFilter(key="shard", type="eq", value=3)
     out: dict[str, dict[str, Any]] = {k: {"times": [], "found": []} for k in
                                       ("raw", "raw_mmap", "index", "filtered", "keyword")}
-    for rep in range(2):  # the first pass warms the caches; the second is measured
+    for _rep in range(2):  # the first pass warms the caches; the second is measured
         for r in out.values():
             r["times"], r["found"] = [], []
         for i, vec in enumerate(q):

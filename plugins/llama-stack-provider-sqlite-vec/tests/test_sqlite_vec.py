@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from llama_stack_provider_sqlite_vec.config import SqliteVecConfig
+from llama_stack_provider_sqlite_vec.driver import ORDER, DriverUnavailable, select_driver
+from llama_stack_provider_sqlite_vec.filters import Untranslatable, compile_filter
+from llama_stack_provider_sqlite_vec.provider import MAX_KNN_K, SqliteVecIndexFactory, fts_query
 
 from llama_stack_core.apis.vector_io import ComparisonFilter, CompoundFilter
 from llama_stack_core.errors import BadRequestError, ConfigError
 from llama_stack_core.testing.vector_index import VectorIndexTests, corpus, store, unit
 from llama_stack_core.testing.vector_io import VectorIOProviderTests
 from llama_stack_core.vector_io.index import StoredChunk, VectorIndex, VectorIndexFactory, matches
-from llama_stack_provider_sqlite_vec.config import SqliteVecConfig
-from llama_stack_provider_sqlite_vec.driver import ORDER, DriverUnavailable, select_driver
-from llama_stack_provider_sqlite_vec.filters import Untranslatable, compile_filter
-from llama_stack_provider_sqlite_vec.provider import MAX_KNN_K, SqliteVecIndexFactory, fts_query
 
 
 def _usable(name: str) -> bool:
@@ -417,14 +417,14 @@ def test_served_stack_keeps_vectors_across_restarts(tmp_path: Path) -> None:
 
 
 def test_config_defaults_sample_and_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llama_stack_provider_sqlite_vec.config import DEFAULT_DB_PATH
+    from llama_stack_provider_sqlite_vec.plugin import register_vector_io_providers
     from pydantic import ValidationError
 
     from llama_stack_core.apis.routes import Api
     from llama_stack_core.config.env import substitute_env
     from llama_stack_core.config.loader import parse_run_config
     from llama_stack_core.testing.harness import make_run_config
-    from llama_stack_provider_sqlite_vec.config import DEFAULT_DB_PATH
-    from llama_stack_provider_sqlite_vec.plugin import register_vector_io_providers
 
     context = parse_run_config(make_run_config({}, tmp_path)).validation_context()
     default = SqliteVecConfig.model_validate({}, context=context)

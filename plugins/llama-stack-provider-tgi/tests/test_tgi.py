@@ -10,13 +10,13 @@ import sys
 from typing import Any
 
 import pytest
+from llama_stack_provider_tgi import plugin
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.harness import free_port
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.scripted import chat_completion
-from llama_stack_provider_tgi import plugin
 
 PROVIDER_TYPE = "remote::tgi"
 MODEL_ID = "meta-llama/Llama-3.1-8B-Instruct"

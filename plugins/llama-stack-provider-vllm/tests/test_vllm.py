@@ -12,13 +12,13 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from llama_stack_provider_vllm import plugin
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack, stack_client
 from llama_stack_core.testing.harness import free_port
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
-from llama_stack_provider_vllm import plugin
 
 PROVIDER_TYPE = "remote::vllm"
 

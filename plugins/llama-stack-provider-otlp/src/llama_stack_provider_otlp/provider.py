@@ -30,19 +30,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from llama_stack_core import __version__ as core_version
-from llama_stack_core.apis.routes import Api
-from llama_stack_core.apis.telemetry import (
-    LogEventRequest,
-    MetricEvent,
-    SpanEndPayload,
-    SpanStartPayload,
-    StructuredLogEvent,
-    UnstructuredLogEvent,
-)
-from llama_stack_core.errors import BadRequestError
-from llama_stack_core.token_usage import UsagePoint
-from llama_stack_core.tracing import SpanRecord
 from opentelemetry import trace as trace_api
 from opentelemetry.exporter.otlp.proto.http import Compression
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -57,6 +44,20 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from llama_stack_core import __version__ as core_version
+from llama_stack_core.apis.routes import Api
+from llama_stack_core.apis.telemetry import (
+    LogEventRequest,
+    MetricEvent,
+    SpanEndPayload,
+    SpanStartPayload,
+    StructuredLogEvent,
+    UnstructuredLogEvent,
+)
+from llama_stack_core.errors import BadRequestError
+from llama_stack_core.token_usage import UsagePoint
+from llama_stack_core.tracing import SpanRecord
 
 from .config import PROVIDER_TYPE, OTLPConfig
 
@@ -253,7 +254,7 @@ class OTLPTelemetry:
             for record in records:
                 try:
                     self._record_metrics(record)
-                except Exception as exc:  # noqa: BLE001 - a metric must never cost the spans
+                except Exception as exc:
                     log.debug("cannot record metrics of span %s: %s", record.name, exc)
         if self._span_exporter is not None:
             self._send([to_readable_span(r, self.resource, self.scope) for r in records])
@@ -268,7 +269,7 @@ class OTLPTelemetry:
         try:
             ok = self._span_exporter.export(spans) is SpanExportResult.SUCCESS
             error = "the collector refused or did not answer"
-        except Exception as exc:  # noqa: BLE001 - the SDK catches transport errors; anything else alike
+        except Exception as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"
         if ok:
             if self._failures:
@@ -391,7 +392,7 @@ class OTLPTelemetry:
     def _send_quietly(self, spans: list[ReadableSpan]) -> None:
         try:
             self._send(spans)
-        except Exception as exc:  # noqa: BLE001 - runs unobserved on the export thread
+        except Exception as exc:
             log.warning("could not export a client span: %s", exc)
 
     # -- queries: not this provider's job -------------------------------------------------------------------------
@@ -445,7 +446,7 @@ class OTLPTelemetry:
                             ("spans", lambda: self._span_exporter and self._span_exporter.shutdown())):
             try:
                 close()
-            except Exception as exc:  # noqa: BLE001 - shutting down: report and go on
+            except Exception as exc:
                 log.warning("OTLP %s exporter did not shut down cleanly: %s", name, exc)
 
 

@@ -173,7 +173,7 @@ class PGVectorIndexFactory:
                 names = [r[0] for r in await (await conn.execute(
                     "SELECT cfgname FROM pg_ts_config ORDER BY cfgname")).fetchall()]
                 raise ConfigError(f"remote::pgvector: unknown text_search_config "
-                                  f"'{self.config.text_search_config}' (the server has: {', '.join(names)})")
+                                  f"'{self.config.text_search_config}' (the server has: {', '.join(names)})") from None
             await conn.execute(sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (store_id text PRIMARY KEY, table_name text NOT NULL UNIQUE, "
                 "dimension integer NOT NULL, text_search_config text NOT NULL, "

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-
 from llama_stack_core.apis.inference import ChatCompletionRequest, EmbeddingsRequest
 from llama_stack_core.apis.resources import ModelType, RegisterModelRequest
 from llama_stack_core.apis.routes import Api

@@ -15,8 +15,8 @@ import logging
 import re
 import time
 from collections import deque
-from itertools import repeat
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 
 from llama_stack_core.apis.common import DataList
