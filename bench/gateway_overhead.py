@@ -23,8 +23,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-CHAT = {"model": "bench-llm", "messages": [{"role": "user", "content": "Say something about foxes."}],
-        "max_tokens": 32, "temperature": 0.2}
+CHAT = {
+    "model": "bench-llm",
+    "messages": [{"role": "user", "content": "Say something about foxes."}],
+    "max_tokens": 32,
+    "temperature": 0.2,
+}
 EMBED = {"model": "bench-embed", "input": "a sentence to embed"}
 
 
@@ -67,9 +71,14 @@ async def _load(base: str, path: str, body: dict, concurrency: int, seconds: flo
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
-    return {"requests": len(latencies), "errors": errors, "rps": len(latencies) / elapsed,
-            "p50": _pct(latencies, 50), "p99": _pct(latencies, 99),
-            "ttfc_p50": _pct(first_chunks, 50) if stream else None}
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / elapsed,
+        "p50": _pct(latencies, 50),
+        "p99": _pct(latencies, 99),
+        "ttfc_p50": _pct(first_chunks, 50) if stream else None,
+    }
 
 
 def _pct(values: list[float], pct: float) -> float:
@@ -81,10 +90,12 @@ def _pct(values: list[float], pct: float) -> float:
 
 def run_load(base: str, path: str, body: dict, concurrency: int, seconds: float, stream: bool = False) -> dict:
     """Run one load phase in a process pinned to core 0."""
-    spec = json.dumps({"base": base, "path": path, "body": body, "concurrency": concurrency,
-                       "seconds": seconds, "stream": stream})
-    out = subprocess.run(["taskset", "-c", "0", PYTHON, __file__, "--load-spec", spec], capture_output=True,
-                         text=True, check=True)
+    spec = json.dumps(
+        {"base": base, "path": path, "body": body, "concurrency": concurrency, "seconds": seconds, "stream": stream}
+    )
+    out = subprocess.run(
+        ["taskset", "-c", "0", PYTHON, __file__, "--load-spec", spec], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -122,9 +133,25 @@ def rss_mib(pid: int) -> float:
 
 def start_stack(config_path: Path, port: int, env: dict) -> tuple[subprocess.Popen, float]:
     started = time.perf_counter()
-    process = subprocess.Popen(["taskset", "-c", "1", str(ROOT / ".venv/bin/stack"), "serve", str(config_path),
-                                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            "1",
+            str(ROOT / ".venv/bin/stack"),
+            "serve",
+            str(config_path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     wait_ok(f"http://127.0.0.1:{port}/v1/health")
     return process, time.perf_counter() - started
 
@@ -162,8 +189,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--provider-type", default="remote::openai")
     parser.add_argument("--provider-config", default='{"api_key": "bench-key"}', help="JSON, base_url is added")
-    parser.add_argument("--telemetry", action="store_true",
-                        help="Also configure the inline::trace-store telemetry provider (tracing on).")
+    parser.add_argument(
+        "--telemetry",
+        action="store_true",
+        help="Also configure the inline::trace-store telemetry provider (tracing on).",
+    )
     parser.add_argument("--load-spec", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load_spec:
@@ -178,19 +208,33 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     provider_config = {**json.loads(args.provider_config), "base_url": direct}
     config = {
-        "version": 2, "distro_name": "bench",
-        "providers": {"inference": [{"provider_id": "up", "provider_type": args.provider_type,
-                                     "config": provider_config}]},
-        "storage": {"backends": {"kv": {"type": "kv_sqlite", "db_path": str(workdir / "registry.db")}},
-                    "stores": {"metadata": {"backend": "kv", "namespace": "registry"}}},
-        "models": [{"model_id": "bench-llm", "provider_id": "up"},
-                   {"model_id": "bench-embed", "provider_id": "up", "model_type": "embedding",
-                    "metadata": {"embedding_dimension": 384}}],
+        "version": 2,
+        "distro_name": "bench",
+        "providers": {
+            "inference": [{"provider_id": "up", "provider_type": args.provider_type, "config": provider_config}]
+        },
+        "storage": {
+            "backends": {"kv": {"type": "kv_sqlite", "db_path": str(workdir / "registry.db")}},
+            "stores": {"metadata": {"backend": "kv", "namespace": "registry"}},
+        },
+        "models": [
+            {"model_id": "bench-llm", "provider_id": "up"},
+            {
+                "model_id": "bench-embed",
+                "provider_id": "up",
+                "model_type": "embedding",
+                "metadata": {"embedding_dimension": 384},
+            },
+        ],
     }
     if args.telemetry:
-        config["providers"]["telemetry"] = [{"provider_id": "traces", "provider_type": "inline::trace-store",
-                                             "config": {"persistence": {"backend": "default",
-                                                                        "namespace": "telemetry"}}}]
+        config["providers"]["telemetry"] = [
+            {
+                "provider_id": "traces",
+                "provider_type": "inline::trace-store",
+                "config": {"persistence": {"backend": "default", "namespace": "telemetry"}},
+            }
+        ]
     config_path = workdir / "run.yaml"
     config_path.write_text(yaml.safe_dump(config))
     env = {**os.environ}
@@ -213,11 +257,24 @@ def main() -> None:
             through = run_load(via, path, body, concurrency, args.seconds, stream)
             peak_rss = max(peak_rss, rss_mib(stack.pid))
             overhead = through["p50"] - base["p50"]
-            ttfc = (f"{base['ttfc_p50']:.2f} / {through['ttfc_p50']:.2f} (+{through['ttfc_p50'] - base['ttfc_p50']:.2f})"
-                    if stream else "-")
-            rows.append((label, str(concurrency), f"{base['rps']:.0f}", f"{through['rps']:.0f}",
-                         f"{base['p50']:.2f} / {through['p50']:.2f}", f"{base['p99']:.2f} / {through['p99']:.2f}",
-                         f"{overhead:+.2f}", ttfc, str(base["errors"] + through["errors"])))
+            ttfc = (
+                f"{base['ttfc_p50']:.2f} / {through['ttfc_p50']:.2f} (+{through['ttfc_p50'] - base['ttfc_p50']:.2f})"
+                if stream
+                else "-"
+            )
+            rows.append(
+                (
+                    label,
+                    str(concurrency),
+                    f"{base['rps']:.0f}",
+                    f"{through['rps']:.0f}",
+                    f"{base['p50']:.2f} / {through['p50']:.2f}",
+                    f"{base['p99']:.2f} / {through['p99']:.2f}",
+                    f"{overhead:+.2f}",
+                    ttfc,
+                    str(base["errors"] + through["errors"]),
+                )
+            )
 
         for concurrency in (1, 8, 64):
             compare("chat", "/chat/completions", CHAT, concurrency)
@@ -229,11 +286,22 @@ def main() -> None:
     finally:
         upstream.terminate()
 
-    headers = ("workload", "conc", "direct req/s", "stack req/s", "p50 ms direct / stack", "p99 ms direct / stack",
-               "added p50 ms", "first chunk p50 ms direct / stack (+added)", "errors")
+    headers = (
+        "workload",
+        "conc",
+        "direct req/s",
+        "stack req/s",
+        "p50 ms direct / stack",
+        "p99 ms direct / stack",
+        "added p50 ms",
+        "first chunk p50 ms direct / stack (+added)",
+        "errors",
+    )
     print_table(headers, rows)
-    print(f"\ncold start (spawn to first 200), median of 3: {statistics.median(cold):.2f} s "
-          f"({', '.join(f'{c:.2f}' for c in cold)})")
+    print(
+        f"\ncold start (spawn to first 200), median of 3: {statistics.median(cold):.2f} s "
+        f"({', '.join(f'{c:.2f}' for c in cold)})"
+    )
     print(f"RSS: idle {idle_rss:.0f} MiB, under load (peak sampled) {peak_rss:.0f} MiB")
 
 

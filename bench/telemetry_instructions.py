@@ -97,10 +97,25 @@ async def child(name: str, direct: str, requests: int) -> None:
 def instructions(name: str, direct: str, requests: int) -> float:
     """Instructions per request of one stack, counted by callgrind."""
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null", PYTHON, __file__,
-         "--child", name, "--direct", direct, "--requests", str(requests)],
-        capture_output=True, text=True, env={**os.environ, "BENCH_UNDER_CALLGRIND": "1", "PYTHONHASHSEED": "0"},
-        check=True)
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            "--callgrind-out-file=/dev/null",
+            PYTHON,
+            __file__,
+            "--child",
+            name,
+            "--direct",
+            direct,
+            "--requests",
+            str(requests),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BENCH_UNDER_CALLGRIND": "1", "PYTHONHASHSEED": "0"},
+        check=True,
+    )
     return _instructions_in(result.stderr) / (requests // 16 * 16)
 
 
@@ -118,10 +133,30 @@ def served_instructions(name: str, direct: str, seconds: float) -> float:
         port = free_port()
         base = f"http://127.0.0.1:{port}/v1"
         server = subprocess.Popen(
-            ["taskset", "-c", "1", "valgrind", "--tool=callgrind", "--instr-atstart=no",
-             f"--callgrind-out-file={counts}", PYTHON, "-c", "from llama_stack_core.cli.main import main; main()",
-             "serve", str(config_path), "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            env={**os.environ, "PYTHONHASHSEED": "0"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "taskset",
+                "-c",
+                "1",
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={counts}",
+                PYTHON,
+                "-c",
+                "from llama_stack_core.cli.main import main; main()",
+                "serve",
+                str(config_path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         try:
             wait_ok(f"{base}/health", timeout=600)
@@ -152,8 +187,12 @@ def _instructions_in(valgrind_output: str) -> int:
 
 
 def native_cpu_us(name: str, direct: str, requests: int) -> float:
-    result = subprocess.run(["taskset", "-c", "1", PYTHON, __file__, "--child", name, "--direct", direct,
-                             "--requests", str(requests)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        ["taskset", "-c", "1", PYTHON, __file__, "--child", name, "--direct", direct, "--requests", str(requests)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])["cpu_us"]
 
 
@@ -161,8 +200,12 @@ def main() -> None:
     use_default_sampling()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1600, help="measured requests per stack")
-    parser.add_argument("--http", type=float, metavar="SECONDS",
-                        help="measure `stack serve` over HTTP instead, for this many seconds of load per stack")
+    parser.add_argument(
+        "--http",
+        type=float,
+        metavar="SECONDS",
+        help="measure `stack serve` over HTTP instead, for this many seconds of load per stack",
+    )
     parser.add_argument("--child", choices=MEASURED, help=argparse.SUPPRESS)
     parser.add_argument("--direct", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -185,12 +228,16 @@ def main() -> None:
     finally:
         upstream.terminate()
     counts["sampled"], recorded_share = sampled_estimate(counts["unrecorded"], counts["all"], rate)
-    rows = [(name, f"{counts[name]:,.0f}", change(counts[name], counts["off"]))
-            for name in ("off", "unrecorded", "sampled", "all")]
+    rows = [
+        (name, f"{counts[name]:,.0f}", change(counts[name], counts["off"]))
+        for name in ("off", "unrecorded", "sampled", "all")
+    ]
     print_table(("stack", "instructions per chat request", "vs off"), rows)
     measured = f"{args.http:g} s of HTTP load" if args.http else f"{args.requests} requests through the ASGI app"
-    print(f"\n{measured} per stack under callgrind; sampled = unrecorded + {recorded_share:.2%} "
-          f"recorded: the default budget of traces/s at the {rate:,.0f} requests/s the off stack serves natively on one core")
+    print(
+        f"\n{measured} per stack under callgrind; sampled = unrecorded + {recorded_share:.2%} "
+        f"recorded: the default budget of traces/s at the {rate:,.0f} requests/s the off stack serves natively on one core"
+    )
 
 
 if __name__ == "__main__":

@@ -86,19 +86,39 @@ WORKLOADS = [
 
 def stack_config(direct: str, workdir: Path, telemetry: dict | None) -> dict:
     config = {
-        "version": 2, "distro_name": "bench",
-        "providers": {"inference": [{"provider_id": "up", "provider_type": "remote::openai",
-                                     "config": {"api_key": "bench-key", "base_url": direct}}]},
-        "storage": {"backends": {"kv": {"type": "kv_sqlite", "db_path": str(workdir / "registry.db")}},
-                    "stores": {"metadata": {"backend": "kv", "namespace": "registry"}}},
-        "models": [{"model_id": "bench-llm", "provider_id": "up"},
-                   {"model_id": "bench-embed", "provider_id": "up", "model_type": "embedding",
-                    "metadata": {"embedding_dimension": 384}}],
+        "version": 2,
+        "distro_name": "bench",
+        "providers": {
+            "inference": [
+                {
+                    "provider_id": "up",
+                    "provider_type": "remote::openai",
+                    "config": {"api_key": "bench-key", "base_url": direct},
+                }
+            ]
+        },
+        "storage": {
+            "backends": {"kv": {"type": "kv_sqlite", "db_path": str(workdir / "registry.db")}},
+            "stores": {"metadata": {"backend": "kv", "namespace": "registry"}},
+        },
+        "models": [
+            {"model_id": "bench-llm", "provider_id": "up"},
+            {
+                "model_id": "bench-embed",
+                "provider_id": "up",
+                "model_type": "embedding",
+                "metadata": {"embedding_dimension": 384},
+            },
+        ],
     }
     if telemetry is not None:
-        config["providers"]["telemetry"] = [{"provider_id": "traces", "provider_type": "inline::trace-store",
-                                             "config": {"persistence": {"backend": "default",
-                                                                        "namespace": "telemetry"}}}]
+        config["providers"]["telemetry"] = [
+            {
+                "provider_id": "traces",
+                "provider_type": "inline::trace-store",
+                "config": {"persistence": {"backend": "default", "namespace": "telemetry"}},
+            }
+        ]
         config["telemetry"] = telemetry
     return config
 
@@ -123,8 +143,13 @@ def paired_change(values: list[float], bases: list[float]) -> str:
 
 async def asgi_chat(app, body: bytes) -> None:
     """One chat completion through the ASGI app, as uvicorn would hand it over."""
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"",
-             "headers": [(b"content-type", b"application/json"), (b"host", b"stack")]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"host", b"stack")],
+    }
     received = False
 
     async def receive() -> dict:
@@ -199,20 +224,36 @@ async def in_process(direct: str, batches: int, batch_size: int) -> None:
     medians = {name: statistics.median(values) for name, values in cpu.items()}
     rate = 1e6 / medians["off"]
     sampled, share = sampled_estimate(medians["unrecorded"], medians["all"], rate)
-    cpu = {**cpu, "sampled": [sampled_estimate(unrecorded, recorded, rate)[0]
-                              for unrecorded, recorded in zip(cpu["unrecorded"], cpu["all"])]}
+    cpu = {
+        **cpu,
+        "sampled": [
+            sampled_estimate(unrecorded, recorded, rate)[0]
+            for unrecorded, recorded in zip(cpu["unrecorded"], cpu["all"])
+        ],
+    }
     medians["sampled"] = sampled
     rows = []
     for name in ("off", "unrecorded", "sampled", "all"):
         q1, _, q3 = statistics.quantiles(cpu[name], n=4, method="inclusive")
         spread = f"{q1:.1f} - {q3:.1f}" + (" (estimated)" if name == "sampled" else "")
-        rows.append((name, f"{medians[name]:.1f}", spread, change(medians[name], medians["off"]),
-                     paired_change(cpu[name], cpu["off"])))
-    print_table(("stack", "CPU us per chat request (median)", "quartiles", "vs off",
-                 "vs off in the same round (quartiles)"), rows)
-    print(f"\n{batches} batches of {batch_size} requests per stack, alternating, each with its export and writes; "
-          f"stacks: {json.dumps(IN_PROCESS_STACKS)}; sampled = unrecorded + {share:.2%} recorded (the default budget "
-          f"of traces/s at the {rate:,.0f} requests/s the off stack serves on one core)")
+        rows.append(
+            (
+                name,
+                f"{medians[name]:.1f}",
+                spread,
+                change(medians[name], medians["off"]),
+                paired_change(cpu[name], cpu["off"]),
+            )
+        )
+    print_table(
+        ("stack", "CPU us per chat request (median)", "quartiles", "vs off", "vs off in the same round (quartiles)"),
+        rows,
+    )
+    print(
+        f"\n{batches} batches of {batch_size} requests per stack, alternating, each with its export and writes; "
+        f"stacks: {json.dumps(IN_PROCESS_STACKS)}; sampled = unrecorded + {share:.2%} recorded (the default budget "
+        f"of traces/s at the {rate:,.0f} requests/s the off stack serves on one core)"
+    )
 
 
 def main() -> None:
@@ -263,23 +304,42 @@ def main() -> None:
             cpu = {n: statistics.median(values) for n, values in cpu_rounds.items()}
             p50 = {n: statistics.median(r["p50"] for r in rs) for n, rs in results.items()}
             errors = sum(r["errors"] for rs in results.values() for r in rs)
-            rows.append((label, str(concurrency), f"{cpu['off']:.0f}",
-                         f"{cpu['sampled']:.0f}: {paired_change(cpu_rounds['sampled'], cpu_rounds['off'])}",
-                         f"{cpu['all']:.0f}: {paired_change(cpu_rounds['all'], cpu_rounds['off'])}",
-                         f"{rps['off']:.0f}", f"{rps['sampled']:.0f} ({change(rps['sampled'], rps['off'])})",
-                         f"{rps['all']:.0f} ({change(rps['all'], rps['off'])})",
-                         f"{p50['off']:.2f} / {p50['sampled']:.2f} / {p50['all']:.2f}", str(errors)))
+            rows.append(
+                (
+                    label,
+                    str(concurrency),
+                    f"{cpu['off']:.0f}",
+                    f"{cpu['sampled']:.0f}: {paired_change(cpu_rounds['sampled'], cpu_rounds['off'])}",
+                    f"{cpu['all']:.0f}: {paired_change(cpu_rounds['all'], cpu_rounds['off'])}",
+                    f"{rps['off']:.0f}",
+                    f"{rps['sampled']:.0f} ({change(rps['sampled'], rps['off'])})",
+                    f"{rps['all']:.0f} ({change(rps['all'], rps['off'])})",
+                    f"{p50['off']:.2f} / {p50['sampled']:.2f} / {p50['all']:.2f}",
+                    str(errors),
+                )
+            )
     finally:
         for process in processes:
             stop(process)
         upstream.terminate()
         workdirs.cleanup()
 
-    headers = ("workload", "conc", "off CPU us/req", "sampled CPU us/req", "all CPU us/req", "off req/s",
-               "sampled req/s", "all req/s", "p50 ms off / sampled / all", "errors")
+    headers = (
+        "workload",
+        "conc",
+        "off CPU us/req",
+        "sampled CPU us/req",
+        "all CPU us/req",
+        "off req/s",
+        "sampled req/s",
+        "all req/s",
+        "p50 ms off / sampled / all",
+        "errors",
+    )
     print_table(headers, rows)
-    print(f"\nmedian of {args.rounds} rounds of {args.seconds:g} s per stack and workload; "
-          f"stacks: {json.dumps(STACKS)}")
+    print(
+        f"\nmedian of {args.rounds} rounds of {args.seconds:g} s per stack and workload; stacks: {json.dumps(STACKS)}"
+    )
 
 
 if __name__ == "__main__":

@@ -10,23 +10,51 @@ import sys
 
 import orjson
 
-CHAT = orjson.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1, "model": "bench-llm",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "The quick brown fox jumps over the lazy dog."},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22},
-})
-CHUNKS = b"".join(
-    b"data: " + orjson.dumps({"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1,
-                              "model": "bench-llm", "choices": [{"index": 0, "delta": {"content": f" tok{i}"},
-                                                                 "finish_reason": None}]}) + b"\n\n"
-    for i in range(20)
-) + b"data: [DONE]\n\n"
+CHAT = orjson.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "bench-llm",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "The quick brown fox jumps over the lazy dog."},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22},
+    }
+)
+CHUNKS = (
+    b"".join(
+        b"data: "
+        + orjson.dumps(
+            {
+                "id": "chatcmpl-bench",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "bench-llm",
+                "choices": [{"index": 0, "delta": {"content": f" tok{i}"}, "finish_reason": None}],
+            }
+        )
+        + b"\n\n"
+        for i in range(20)
+    )
+    + b"data: [DONE]\n\n"
+)
 FIRST_CHUNK, _, REST = CHUNKS.partition(b"\n\n")
-EMBEDDING = orjson.dumps({"object": "list", "model": "bench-embed", "usage": {"prompt_tokens": 4, "total_tokens": 4},
-                          "data": [{"object": "embedding", "index": 0, "embedding": [0.01 * i for i in range(384)]}]})
-MODELS = orjson.dumps({"object": "list", "data": [{"id": "bench-llm", "object": "model", "created": 1,
-                                                   "owned_by": "bench"}]})
+EMBEDDING = orjson.dumps(
+    {
+        "object": "list",
+        "model": "bench-embed",
+        "usage": {"prompt_tokens": 4, "total_tokens": 4},
+        "data": [{"object": "embedding", "index": 0, "embedding": [0.01 * i for i in range(384)]}],
+    }
+)
+MODELS = orjson.dumps(
+    {"object": "list", "data": [{"id": "bench-llm", "object": "model", "created": 1, "owned_by": "bench"}]}
+)
 JSON = [(b"content-type", b"application/json")]
 SSE = [(b"content-type", b"text/event-stream")]
 
@@ -63,5 +91,13 @@ async def app(scope, receive, send):
 if __name__ == "__main__":
     import uvicorn
 
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="error", access_log=False,
-                http="httptools", loop="uvloop", lifespan="on")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        log_level="error",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        lifespan="on",
+    )

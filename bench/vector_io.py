@@ -98,10 +98,18 @@ class Dataset:
         out = []
         for i, embedding in enumerate(self.vectors.tolist()):
             file_no = i // CHUNKS_PER_FILE
-            out.append(StoredChunk(str(i), self.contents[i], embedding,
-                                   {"document_id": f"doc-{file_no}", "chunk_index": i % CHUNKS_PER_FILE},
-                                   f"file-{file_no}", {"group": file_no % GROUPS, "file": file_no}
-                                   if self.file_attribute else {"group": file_no % GROUPS}))
+            out.append(
+                StoredChunk(
+                    str(i),
+                    self.contents[i],
+                    embedding,
+                    {"document_id": f"doc-{file_no}", "chunk_index": i % CHUNKS_PER_FILE},
+                    f"file-{file_no}",
+                    {"group": file_no % GROUPS, "file": file_no}
+                    if self.file_attribute
+                    else {"group": file_no % GROUPS},
+                )
+            )
         return out
 
 
@@ -113,7 +121,7 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, mask: np.ndarr
     """Brute force: the k largest dot products of unit vectors (= smallest cosine distances)."""
     out: list[set[int]] = []
     for start in range(0, len(queries), 256):
-        scores = queries[start:start + 256] @ vectors.T
+        scores = queries[start : start + 256] @ vectors.T
         if mask is not None:
             scores[:, ~mask] = -np.inf
         out.extend(set(row.tolist()) for row in np.argpartition(-scores, k - 1, axis=1)[:, :k])
@@ -136,10 +144,20 @@ def make_dataset(args: argparse.Namespace) -> Dataset:
     zipf = 1.0 / np.arange(1, VOCABULARY + 1)
     words = rng.choice(VOCABULARY, size=(n, WORDS_PER_CHUNK), p=zipf / zipf.sum())
     contents = [" ".join(row) for row in vocabulary[words].tolist()]
-    keywords = [[str(vocabulary[a]), str(vocabulary[b])] for a, b in
-                (rng.choice(np.arange(10, 300), size=2, replace=False) for _ in range(args.queries))]
-    return Dataset(vectors, queries, groups, contents, keywords, exact_top_k(vectors, queries, args.k),
-                   exact_top_k(vectors, queries, args.k, groups == FILTER_GROUP), args.attribute_sets == "per-file")
+    keywords = [
+        [str(vocabulary[a]), str(vocabulary[b])]
+        for a, b in (rng.choice(np.arange(10, 300), size=2, replace=False) for _ in range(args.queries))
+    ]
+    return Dataset(
+        vectors,
+        queries,
+        groups,
+        contents,
+        keywords,
+        exact_top_k(vectors, queries, args.k),
+        exact_top_k(vectors, queries, args.k, groups == FILTER_GROUP),
+        args.attribute_sets == "per-file",
+    )
 
 
 # -- measurements -----------------------------------------------------------------------------------------------------
@@ -165,8 +183,11 @@ class Result:
     versions: str = ""
     notes: list[str] = field(default_factory=list)
     queries_run: int = 0
-    series: dict[str, Series] = field(default_factory=lambda: {
-        name: Series() for name in ("vector", "raw vector", "filtered", "raw filtered", "keyword", "raw keyword")})
+    series: dict[str, Series] = field(
+        default_factory=lambda: {
+            name: Series() for name in ("vector", "raw vector", "filtered", "raw filtered", "keyword", "raw keyword")
+        }
+    )
 
 
 class Backend(abc.ABC):
@@ -184,7 +205,7 @@ class Backend(abc.ABC):
 
     async def ingest_provider(self, chunks: list[StoredChunk], batch: int) -> None:
         for first in range(0, len(chunks), batch):
-            await self.index.add(chunks[first:first + batch])
+            await self.index.add(chunks[first : first + batch])
 
     @abc.abstractmethod
     async def ingest_raw(self, data: Dataset) -> None: ...
@@ -234,12 +255,24 @@ async def measure(backend: Backend, data: Dataset, args: argparse.Namespace, sof
     k = args.k
     embeddings = data.queries.tolist()
     pairs: list[tuple[str, Callable[[int], Awaitable[list[int]]], str, Callable[[int], Awaitable[list[int]]]]] = [
-        ("vector", lambda i: backend.provider_vector(embeddings[i], k, False),
-         "raw vector", lambda i: backend.raw_vector(data.queries[i], k, False)),
-        ("filtered", lambda i: backend.provider_vector(embeddings[i], k, True),
-         "raw filtered", lambda i: backend.raw_vector(data.queries[i], k, True)),
-        ("keyword", lambda i: backend.provider_keyword(data.keywords[i], k),
-         "raw keyword", lambda i: backend.raw_keyword(data.keywords[i], k)),
+        (
+            "vector",
+            lambda i: backend.provider_vector(embeddings[i], k, False),
+            "raw vector",
+            lambda i: backend.raw_vector(data.queries[i], k, False),
+        ),
+        (
+            "filtered",
+            lambda i: backend.provider_vector(embeddings[i], k, True),
+            "raw filtered",
+            lambda i: backend.raw_vector(data.queries[i], k, True),
+        ),
+        (
+            "keyword",
+            lambda i: backend.provider_keyword(data.keywords[i], k),
+            "raw keyword",
+            lambda i: backend.raw_keyword(data.keywords[i], k),
+        ),
     ]
     log(f"{backend.name}: warm-up ({WARMUP} queries per path)")
     for i in range(min(WARMUP, len(data.queries))):
@@ -275,13 +308,24 @@ class SqliteVec(Backend):
         from llama_stack_provider_sqlite_vec.provider import SqliteVecIndexFactory
 
         self.directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-sqlite-vec-")))
-        self.config = SqliteVecConfig(db_path=str(self.directory / "provider.db"), persistence={
-            "backend": {"type": "kv_sqlite", "db_path": str(self.directory / "provider.kv")}, "namespace": "bench"})
+        self.config = SqliteVecConfig(
+            db_path=str(self.directory / "provider.db"),
+            persistence={
+                "backend": {"type": "kv_sqlite", "db_path": str(self.directory / "provider.kv")},
+                "namespace": "bench",
+            },
+        )
         self.factory = await SqliteVecIndexFactory.open(self.config)
         stack.push_async_callback(self.factory.close)
-        self.index = await self.factory.open_index(VectorDB(
-            identifier=STORE, provider_id="sqlite-vec", provider_resource_id=STORE, embedding_model="bench",
-            embedding_dimension=self.dim))
+        self.index = await self.factory.open_index(
+            VectorDB(
+                identifier=STORE,
+                provider_id="sqlite-vec",
+                provider_resource_id=STORE,
+                embedding_model="bench",
+                embedding_dimension=self.dim,
+            )
+        )
         self.raw = self._connect(self.directory / "raw.db")
         stack.callback(self.raw.close)
 
@@ -294,21 +338,30 @@ class SqliteVec(Backend):
         conn.load_extension(sqlite_vec.loadable_path())
         conn.enable_load_extension(False)
         conn.execute("PRAGMA journal_mode=WAL")
-        for pragma in ("synchronous=NORMAL", "temp_store=MEMORY", f"mmap_size={self.config.mmap_size_mb << 20}",
-                       f"cache_size={-self.config.cache_size_mb * 1024}"):
+        for pragma in (
+            "synchronous=NORMAL",
+            "temp_store=MEMORY",
+            f"mmap_size={self.config.mmap_size_mb << 20}",
+            f"cache_size={-self.config.cache_size_mb * 1024}",
+        ):
             conn.execute(f"PRAGMA {pragma}")
         return conn
 
     async def ingest_raw(self, data: Dataset) -> None:
         conn = self.raw
-        conn.execute(f"CREATE VIRTUAL TABLE raw_vec USING vec0(embedding float[{self.dim}] distance_metric=cosine, "
-                     "grp integer)")
+        conn.execute(
+            f"CREATE VIRTUAL TABLE raw_vec USING vec0(embedding float[{self.dim}] distance_metric=cosine, grp integer)"
+        )
         conn.execute(f"CREATE VIRTUAL TABLE raw_fts USING fts5(content, tokenize='{self.config.keyword_tokenizer}')")
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO raw_vec (rowid, embedding, grp) VALUES (?, ?, ?)",
-                         ((i + 1, row.tobytes(), int(g)) for i, (row, g) in enumerate(zip(data.vectors, data.groups))))
-        conn.executemany("INSERT INTO raw_fts (rowid, content) VALUES (?, ?)",
-                         ((i + 1, text) for i, text in enumerate(data.contents)))
+        conn.executemany(
+            "INSERT INTO raw_vec (rowid, embedding, grp) VALUES (?, ?, ?)",
+            ((i + 1, row.tobytes(), int(g)) for i, (row, g) in enumerate(zip(data.vectors, data.groups))),
+        )
+        conn.executemany(
+            "INSERT INTO raw_fts (rowid, content) VALUES (?, ?)",
+            ((i + 1, text) for i, text in enumerate(data.contents)),
+        )
         conn.execute("COMMIT")
 
     async def versions(self) -> str:
@@ -317,14 +370,16 @@ class SqliteVec(Backend):
 
     async def raw_vector(self, query: np.ndarray, k: int, filtered: bool) -> list[int]:
         where = f" AND grp = {FILTER_GROUP}" if filtered else ""
-        rows = self.raw.execute(f"SELECT rowid, distance FROM raw_vec WHERE embedding MATCH ? AND k = ?{where}",
-                                (query.tobytes(), k)).fetchall()
+        rows = self.raw.execute(
+            f"SELECT rowid, distance FROM raw_vec WHERE embedding MATCH ? AND k = ?{where}", (query.tobytes(), k)
+        ).fetchall()
         return [r[0] - 1 for r in rows]
 
     async def raw_keyword(self, words: list[str], k: int) -> list[int]:
         match = " OR ".join(f'"{w}"' for w in words)
-        rows = self.raw.execute("SELECT rowid FROM raw_fts WHERE raw_fts MATCH ? ORDER BY rank LIMIT ?",
-                                (match, k)).fetchall()
+        rows = self.raw.execute(
+            "SELECT rowid FROM raw_fts WHERE raw_fts MATCH ? ORDER BY rank LIMIT ?", (match, k)
+        ).fetchall()
         return [r[0] - 1 for r in rows]
 
 
@@ -350,14 +405,24 @@ class PGVector(Backend):
         with psycopg.connect(uri, autocommit=True) as conn:
             conn.execute("CREATE DATABASE bench")
         self.dsn = make_conninfo(uri, dbname="bench")
-        self.config = PGVectorConfig.model_validate({"dsn": self.dsn, "persistence": {
-            "backend": {"type": "kv_postgres", "dsn": self.dsn}, "namespace": "bench"}})
+        self.config = PGVectorConfig.model_validate(
+            {
+                "dsn": self.dsn,
+                "persistence": {"backend": {"type": "kv_postgres", "dsn": self.dsn}, "namespace": "bench"},
+            }
+        )
         self.factory = PGVectorIndexFactory(self.config)
         await self.factory.start()
         stack.push_async_callback(self.factory.close)
-        self.index = await self.factory.open_index(VectorDB(
-            identifier=STORE, provider_id="pgvector", provider_resource_id=STORE, embedding_model="bench",
-            embedding_dimension=self.dim))
+        self.index = await self.factory.open_index(
+            VectorDB(
+                identifier=STORE,
+                provider_id="pgvector",
+                provider_resource_id=STORE,
+                embedding_model="bench",
+                embedding_dimension=self.dim,
+            )
+        )
         self.raw = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
         stack.push_async_callback(self.raw.close)
         await register_vector_async(self.raw)
@@ -371,30 +436,42 @@ class PGVector(Backend):
         self.settings = ", ".join(f"{k}={v}" for k, v in settings.items())
         k = "%s"
         self.sql_vector = f"SELECT id, embedding <=> %s AS distance FROM raw_items ORDER BY distance LIMIT {k}"
-        self.sql_filtered = (f"SELECT id, embedding <=> %s AS distance FROM raw_items WHERE grp = {FILTER_GROUP} "
-                             f"ORDER BY distance LIMIT {k}")
+        self.sql_filtered = (
+            f"SELECT id, embedding <=> %s AS distance FROM raw_items WHERE grp = {FILTER_GROUP} "
+            f"ORDER BY distance LIMIT {k}"
+        )
         cfg = self.config.text_search_config
-        self.sql_all = (f"SELECT id FROM raw_items, plainto_tsquery('{cfg}', %s) qa, to_tsquery('{cfg}', %s) qo "
-                        f"WHERE tsv @@ qa ORDER BY ts_rank_cd(tsv, qo, 33) DESC, id LIMIT %s")
-        self.sql_some = (f"SELECT id FROM raw_items, plainto_tsquery('{cfg}', %s) qa, to_tsquery('{cfg}', %s) qo "
-                         f"WHERE tsv @@ qo AND NOT tsv @@ qa ORDER BY ts_rank_cd(tsv, qo, 33) DESC, id LIMIT %s")
+        self.sql_all = (
+            f"SELECT id FROM raw_items, plainto_tsquery('{cfg}', %s) qa, to_tsquery('{cfg}', %s) qo "
+            f"WHERE tsv @@ qa ORDER BY ts_rank_cd(tsv, qo, 33) DESC, id LIMIT %s"
+        )
+        self.sql_some = (
+            f"SELECT id FROM raw_items, plainto_tsquery('{cfg}', %s) qa, to_tsquery('{cfg}', %s) qo "
+            f"WHERE tsv @@ qo AND NOT tsv @@ qa ORDER BY ts_rank_cd(tsv, qo, 33) DESC, id LIMIT %s"
+        )
 
     async def ingest_raw(self, data: Dataset) -> None:
         from pgvector import Vector
 
         conn, cfg = self.raw, self.config
-        await conn.execute(f"CREATE TABLE raw_items (id int PRIMARY KEY, grp int NOT NULL, content text NOT NULL, "
-                           f"embedding vector({self.dim}) NOT NULL, tsv tsvector GENERATED ALWAYS AS "
-                           f"(to_tsvector('{cfg.text_search_config}', content)) STORED)")
+        await conn.execute(
+            f"CREATE TABLE raw_items (id int PRIMARY KEY, grp int NOT NULL, content text NOT NULL, "
+            f"embedding vector({self.dim}) NOT NULL, tsv tsvector GENERATED ALWAYS AS "
+            f"(to_tsvector('{cfg.text_search_config}', content)) STORED)"
+        )
         async with conn.transaction():
-            async with conn.cursor() as cur, cur.copy(
-                    "COPY raw_items (id, grp, content, embedding) FROM STDIN (FORMAT BINARY)") as copy:
+            async with (
+                conn.cursor() as cur,
+                cur.copy("COPY raw_items (id, grp, content, embedding) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
                 copy.set_types(["int4", "int4", "text", "vector"])
                 for i, row in enumerate(data.vectors):
                     await copy.write_row((i, int(data.groups[i]), data.contents[i], Vector(row)))
             await conn.execute(f"SET LOCAL maintenance_work_mem = '{cfg.hnsw_build_memory}'")
-            await conn.execute(f"CREATE INDEX raw_items_hnsw ON raw_items USING hnsw (embedding vector_cosine_ops) "
-                               f"WITH (m = {cfg.hnsw_m}, ef_construction = {cfg.hnsw_ef_construction})")
+            await conn.execute(
+                f"CREATE INDEX raw_items_hnsw ON raw_items USING hnsw (embedding vector_cosine_ops) "
+                f"WITH (m = {cfg.hnsw_m}, ef_construction = {cfg.hnsw_ef_construction})"
+            )
             await conn.execute("CREATE INDEX raw_items_tsv ON raw_items USING gin (tsv)")
             await conn.execute("CREATE INDEX raw_items_grp ON raw_items (grp)")
 
@@ -406,9 +483,12 @@ class PGVector(Backend):
         await self.raw.execute("VACUUM ANALYZE raw_items")
 
     async def versions(self) -> str:
-        row = await (await self.raw.execute(
-            "SELECT current_setting('server_version'), extversion, current_setting('shared_buffers') "
-            "FROM pg_extension WHERE extname = 'vector'")).fetchone()
+        row = await (
+            await self.raw.execute(
+                "SELECT current_setting('server_version'), extversion, current_setting('shared_buffers') "
+                "FROM pg_extension WHERE extname = 'vector'"
+            )
+        ).fetchone()
         return f"PostgreSQL {row[0]} (shared_buffers {row[2]}), pgvector {row[1]}; both sessions: {self.settings}"
 
     async def diagnostics(self, data: Dataset, k: int) -> list[str]:
@@ -430,8 +510,10 @@ class PGVector(Backend):
             return f"exact: {heap['Node Type']} + sort (estimated rows {heap['Plan Rows']:,})"
 
         query, notes = data.queries[0], []
-        for label, filters, raw_sql in (("unfiltered", None, self.sql_vector),
-                                        ("filter 10%", GROUP_FILTER, self.sql_filtered)):
+        for label, filters, raw_sql in (
+            ("unfiltered", None, self.sql_vector),
+            ("filter 10%", GROUP_FILTER, self.sql_filtered),
+        ):
             async with self.factory.connection() as conn, conn.transaction():
                 # as search_vector plans it: a filter matching few chunks is compared exactly, else the graph walk
                 exact = filters is not None and await self.index._few_match(conn, filters)
@@ -439,18 +521,19 @@ class PGVector(Backend):
                     await conn.execute("SET LOCAL enable_bitmapscan = off; SET LOCAL enable_seqscan = off")
                 sql, params = self.index.vector_query(query.tolist(), k, filters, exact=exact)
                 mine = (await (await conn.execute("EXPLAIN (FORMAT JSON) " + sql, params)).fetchone())[0]
-            raw = (await (await self.raw.execute("EXPLAIN (FORMAT JSON) " + raw_sql, [Vector(query), k])
-                          ).fetchone())[0]
-            notes.append(f"{self.name} {label} plan: provider {describe(mine[0]['Plan'])}; raw "
-                         f"{describe(raw[0]['Plan'])}")
+            raw = (await (await self.raw.execute("EXPLAIN (FORMAT JSON) " + raw_sql, [Vector(query), k])).fetchone())[0]
+            notes.append(
+                f"{self.name} {label} plan: provider {describe(mine[0]['Plan'])}; raw {describe(raw[0]['Plan'])}"
+            )
         notes[-1] += f" (true: {int((data.groups == FILTER_GROUP).sum()):,})"
         return notes
 
     async def raw_vector(self, query: np.ndarray, k: int, filtered: bool) -> list[int]:
         from pgvector import Vector
 
-        cur = await self.raw.execute(self.sql_filtered if filtered else self.sql_vector, [Vector(query), k],
-                                     binary=True)
+        cur = await self.raw.execute(
+            self.sql_filtered if filtered else self.sql_vector, [Vector(query), k], binary=True
+        )
         return [r[0] for r in await cur.fetchall()]
 
     async def raw_keyword(self, words: list[str], k: int) -> list[int]:
@@ -474,49 +557,81 @@ def fmt(value: float, digits: int = 2) -> str:
 
 def table(results: list[Result], data: Dataset, args: argparse.Namespace, seconds: float) -> str:
     k = args.k
-    lines = [(f"| provider | insert s | insert chunks/s | query p50 ms | p99 ms | recall@{k} | raw p50 ms | "
-              f"raw p99 ms | raw recall@{k} | p50 vs raw (%) |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        (
+            f"| provider | insert s | insert chunks/s | query p50 ms | p99 ms | recall@{k} | raw p50 ms | "
+            f"raw p99 ms | raw recall@{k} | p50 vs raw (%) |"
+        ),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     notes, verdicts = [], []
     for r in results:
         s = r.series
         n = r.queries_run
-        for label, key, truth in (("", "vector", data.truth), (", filter 10%", "filtered", data.truth_filtered),
-                                  (", keyword", "keyword", None)):
+        for label, key, truth in (
+            ("", "vector", data.truth),
+            (", filter 10%", "filtered", data.truth_filtered),
+            (", keyword", "keyword", None),
+        ):
             mine, raw = s[key], s["raw " + key]
             insert = (fmt(r.insert_s, 1), f"{len(data.vectors) / r.insert_s:,.0f}") if key == "vector" else ("", "")
             recall = mine.recall(truth[:n], k) if truth else float("nan")
             raw_recall = raw.recall(truth[:n], k) if truth else float("nan")
             overhead = (mine.ms(50) / raw.ms(50) - 1) * 100
-            lines.append(f"| `{r.provider}`{label} | {insert[0]} | {insert[1]} | {fmt(mine.ms(50))} | "
-                         f"{fmt(mine.ms(99))} | {fmt(recall, 3)} | {fmt(raw.ms(50))} | {fmt(raw.ms(99))} | "
-                         f"{fmt(raw_recall, 3)} | {overhead:+.0f} |")
+            lines.append(
+                f"| `{r.provider}`{label} | {insert[0]} | {insert[1]} | {fmt(mine.ms(50))} | "
+                f"{fmt(mine.ms(99))} | {fmt(recall, 3)} | {fmt(raw.ms(50))} | {fmt(raw.ms(99))} | "
+                f"{fmt(raw_recall, 3)} | {overhead:+.0f} |"
+            )
             if truth:
                 ok_latency, ok_recall = overhead <= 20, recall >= 0.95
-                verdicts.append(f"{r.provider}{label}: p50 {overhead:+.0f}% vs raw "
-                                f"({'meets' if ok_latency else 'MISSES'} <= +20%), recall {recall:.3f} "
-                                f"({'meets' if ok_recall else 'MISSES'} >= 0.95)")
+                verdicts.append(
+                    f"{r.provider}{label}: p50 {overhead:+.0f}% vs raw "
+                    f"({'meets' if ok_latency else 'MISSES'} <= +20%), recall {recall:.3f} "
+                    f"({'meets' if ok_recall else 'MISSES'} >= 0.95)"
+                )
             else:
                 agree = np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(mine.found, raw.found) if b])
-                notes.append(f"{r.provider} keyword: top-{k} agreement with the raw query {agree:.3f}; mean hits "
-                             f"{np.mean([len(f) for f in mine.found]):.1f}")
-        notes.append(f"{r.provider}: {r.versions}. Raw ingest (same rows, vectors and text index) "
-                     f"{r.raw_insert_s:.1f} s ({len(data.vectors) / r.raw_insert_s:,.0f} chunks/s), provider "
-                     f"{r.insert_s:.1f} s")
+                notes.append(
+                    f"{r.provider} keyword: top-{k} agreement with the raw query {agree:.3f}; mean hits "
+                    f"{np.mean([len(f) for f in mine.found]):.1f}"
+                )
+        notes.append(
+            f"{r.provider}: {r.versions}. Raw ingest (same rows, vectors and text index) "
+            f"{r.raw_insert_s:.1f} s ({len(data.vectors) / r.raw_insert_s:,.0f} chunks/s), provider "
+            f"{r.insert_s:.1f} s"
+        )
         notes.extend(r.notes)
-    head = (f"{len(data.vectors):,} chunks x {data.vectors.shape[1]} dims, {len(data.queries)} queries, k={k}, "
-            f"batch {args.batch or 'all'}; data: {args.clusters} clusters in a {args.latent_dim}-dim subspace, "
-            f"spread {args.spread}, noise {args.noise}, seed {args.seed}; attributes {args.attribute_sets}; "
-            f"{os.cpu_count()} CPUs; "
-            f"run took {seconds / 60:.1f} min")
-    return "\n".join([head, "", *lines, "", f"Targets (p50 within 20% of raw, recall@{k} >= 0.95):", "",
-                      *(f"- {v}" for v in verdicts), "", "Notes:", "", *(f"- {n}" for n in notes)])
+    head = (
+        f"{len(data.vectors):,} chunks x {data.vectors.shape[1]} dims, {len(data.queries)} queries, k={k}, "
+        f"batch {args.batch or 'all'}; data: {args.clusters} clusters in a {args.latent_dim}-dim subspace, "
+        f"spread {args.spread}, noise {args.noise}, seed {args.seed}; attributes {args.attribute_sets}; "
+        f"{os.cpu_count()} CPUs; "
+        f"run took {seconds / 60:.1f} min"
+    )
+    return "\n".join(
+        [
+            head,
+            "",
+            *lines,
+            "",
+            f"Targets (p50 within 20% of raw, recall@{k} >= 0.95):",
+            "",
+            *(f"- {v}" for v in verdicts),
+            "",
+            "Notes:",
+            "",
+            *(f"- {n}" for n in notes),
+        ]
+    )
 
 
 # -- main ---------------------------------------------------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace, started: float, names: list[str], results: list[Result],
-              datasets: list[Dataset]) -> None:
+async def run(
+    args: argparse.Namespace, started: float, names: list[str], results: list[Result], datasets: list[Dataset]
+) -> None:
     """Measure each provider in turn, appending to ``results`` as each finishes (so an abort keeps them)."""
     log(f"data: {args.chunks} x {args.dim}, {args.queries} queries, exact top-{args.k} by numpy")
     data = make_dataset(args)
@@ -532,8 +647,9 @@ async def run(args: argparse.Namespace, started: float, names: list[str], result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--dim", type=int, default=384)
@@ -546,12 +662,17 @@ def main() -> None:
     parser.add_argument("--latent-dim", type=int, default=32, help="intrinsic dimension of the vectors")
     parser.add_argument("--spread", type=float, default=1.0, help="spread around a centre (centres are N(0, 1))")
     parser.add_argument("--noise", type=float, default=0.02, help="full-dimension noise per coordinate")
-    parser.add_argument("--attribute-sets", choices=["per-file", "per-group"], default="per-file",
-                        help="file attributes {group, file} (one distinct set per file) or just {group} (10 sets)")
+    parser.add_argument(
+        "--attribute-sets",
+        choices=["per-file", "per-group"],
+        default="per-file",
+        help="file attributes {group, file} (one distinct set per file) or just {group} (10 sets)",
+    )
     args = parser.parse_args()
     if args.chunks < CHUNKS_PER_FILE * GROUPS or args.queries < 1 or args.k < 1:
-        parser.error(f"need --chunks >= {CHUNKS_PER_FILE * GROUPS} (every filter group a file), --queries >= 1 "
-                     "and --k >= 1")
+        parser.error(
+            f"need --chunks >= {CHUNKS_PER_FILE * GROUPS} (every filter group a file), --queries >= 1 and --k >= 1"
+        )
     names = [name.strip() for name in args.providers.split(",") if name.strip()]
     if not names or set(names) - set(BACKENDS):
         parser.error(f"--providers: choose from {', '.join(BACKENDS)}")
@@ -564,8 +685,7 @@ def main() -> None:
         log(f"aborted: the run took longer than --time-limit {args.time_limit:.0f} s")
         if results:
             print(table(results, datasets[0], args, time.monotonic() - started))
-            print(f"- aborted by --time-limit {args.time_limit:.0f} s: missing "
-                  f"{', '.join(names[len(results):])}")
+            print(f"- aborted by --time-limit {args.time_limit:.0f} s: missing {', '.join(names[len(results) :])}")
         raise SystemExit(1) from None
     print(table(results, datasets[0], args, time.monotonic() - started))
 

@@ -12,8 +12,10 @@ import orjson
 
 from .tracing import TraceIdFilter
 
-_SECRETS = re.compile(r"(?i)(bearer\s+|api[_-]?key[\"']?\s*[:=]\s*[\"']?|password[\"']?\s*[:=]\s*[\"']?)"
-                      r"([A-Za-z0-9_\-\.=+/]{6,})")
+_SECRETS = re.compile(
+    r"(?i)(bearer\s+|api[_-]?key[\"']?\s*[:=]\s*[\"']?|password[\"']?\s*[:=]\s*[\"']?)"
+    r"([A-Za-z0-9_\-\.=+/]{6,})"
+)
 
 
 def mask_secrets(text: str) -> str:

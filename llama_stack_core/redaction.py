@@ -8,8 +8,19 @@ from pydantic import BaseModel, SecretStr
 
 MASK = "********"
 
-_SECRET_WORDS = {"key", "apikey", "token", "secret", "password", "passwd", "credential", "credentials", "dsn",
-                 "authorization", "cookie"}
+_SECRET_WORDS = {
+    "key",
+    "apikey",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "credential",
+    "credentials",
+    "dsn",
+    "authorization",
+    "cookie",
+}
 
 
 def is_secret_name(name: str) -> bool:

@@ -29,8 +29,9 @@ def _referenced_ids(fields: Resource | dict[str, Any], field: str) -> list[str]:
 class ResourceService:
     """The one place resources are created and removed. Providers see ``register_<type>``/``unregister_<type>``."""
 
-    def __init__(self, registry: ResourceRegistry, providers: dict[str, dict[str, ProviderInstance]],
-                 pm: PluginManager) -> None:
+    def __init__(
+        self, registry: ResourceRegistry, providers: dict[str, dict[str, ProviderInstance]], pm: PluginManager
+    ) -> None:
         self.registry = registry
         self._providers = providers  # api -> provider_id -> instance
         self._pm = pm
@@ -63,8 +64,9 @@ class ResourceService:
         try:
             await hook(resource)
         except Exception as exc:  # a bad stored resource must not stop the server
-            log.warning("provider %s could not load %s '%s': %s", resource.provider_id, resource.type,
-                        resource.identifier, exc)
+            log.warning(
+                "provider %s could not load %s '%s': %s", resource.provider_id, resource.type, resource.identifier, exc
+            )
 
     # -- register ------------------------------------------------------------------------------------------------
 
@@ -75,12 +77,17 @@ class ResourceService:
         provider_id = request.provider_id or (getattr(request, "metadata", None) or {}).get("provider_id")
         if provider_id:
             if provider_id not in configured:
-                raise BadRequestError(f"unknown provider_id '{provider_id}' for {kind.api.value}; "
-                                      f"configured: {', '.join(configured)}", param="provider_id")
+                raise BadRequestError(
+                    f"unknown provider_id '{provider_id}' for {kind.api.value}; configured: {', '.join(configured)}",
+                    param="provider_id",
+                )
             return provider_id
         if len(configured) > 1:
-            raise BadRequestError(f"provider_id is required: {len(configured)} {kind.api.value} providers are "
-                                  f"configured ({', '.join(configured)})", param="provider_id")
+            raise BadRequestError(
+                f"provider_id is required: {len(configured)} {kind.api.value} providers are "
+                f"configured ({', '.join(configured)})",
+                param="provider_id",
+            )
         return next(iter(configured))
 
     async def build(self, resource_type: str, request: RegisterRequest, origin: ResourceSource) -> Resource:
@@ -94,12 +101,18 @@ class ResourceService:
             model = await self.lookup("model", fields["embedding_model"])
             fields["embedding_dimension"] = (model.metadata if model else {}).get("embedding_dimension")
         try:
-            resource = kind.model(identifier=identifier, provider_id=provider_id, origin=origin,
-                                  provider_resource_id=request.provider_resource_id() or identifier, **fields)
+            resource = kind.model(
+                identifier=identifier,
+                provider_id=provider_id,
+                origin=origin,
+                provider_resource_id=request.provider_resource_id() or identifier,
+                **fields,
+            )
         except ValidationError as exc:
             first = exc.errors()[0]
-            raise UnprocessableError(f"invalid {kind.type}: {first['msg']}",
-                                     param=".".join(map(str, first["loc"]))) from None
+            raise UnprocessableError(
+                f"invalid {kind.type}: {first['msg']}", param=".".join(map(str, first["loc"]))
+            ) from None
         try:
             getattr(self._pm.hook, f"validate_{kind.type}")(**{kind.type: resource})
         except ValueError as exc:
@@ -110,11 +123,18 @@ class ResourceService:
         for field, target_type in kind.references:
             for target in _referenced_ids(fields, field):
                 if await self.lookup(target_type, target) is None:
-                    raise BadRequestError(f"{field}: {RESOURCE_KINDS[target_type].title} '{target}' is not "
-                                          f"registered", param=field)
+                    raise BadRequestError(
+                        f"{field}: {RESOURCE_KINDS[target_type].title} '{target}' is not registered", param=field
+                    )
 
-    async def register(self, resource_type: str, request: RegisterRequest,
-                       origin: ResourceSource = ResourceSource.via_register_api, *, replace: bool = False) -> Resource:
+    async def register(
+        self,
+        resource_type: str,
+        request: RegisterRequest,
+        origin: ResourceSource = ResourceSource.via_register_api,
+        *,
+        replace: bool = False,
+    ) -> Resource:
         """Validate, let the provider prepare it, then store it (409 if it exists, unless ``replace``)."""
         resource = await self.build(resource_type, request, origin)
         if not replace and await self.registry.find(resource_type, resource.identifier) is not None:
@@ -147,8 +167,10 @@ class ResourceService:
                     continue
                 for other in await self.registry.list(kind.type):
                     if resource.identifier in _referenced_ids(other, field):
-                        raise ConflictError(f"{RESOURCE_KINDS[resource.type].title} '{resource.identifier}' is in "
-                                            f"use by {kind.type} '{other.identifier}'")
+                        raise ConflictError(
+                            f"{RESOURCE_KINDS[resource.type].title} '{resource.identifier}' is in "
+                            f"use by {kind.type} '{other.identifier}'"
+                        )
 
     async def _provider_unregister(self, resource: Resource) -> None:
         instance = self._instance(resource)
@@ -158,23 +180,32 @@ class ResourceService:
 
     # -- start-up ------------------------------------------------------------------------------------------------
 
-    async def sync_listed(self, instance: ProviderInstance, resource_type: str,
-                          requests: list[RegisterRequest]) -> list[Resource]:
+    async def sync_listed(
+        self, instance: ProviderInstance, resource_type: str, requests: list[RegisterRequest]
+    ) -> list[Resource]:
         """Make the resources a provider lists the current set of that provider's listed resources."""
         listed = []
         for request in requests:
             name = request.requested_id() or ""
-            request = request.model_copy(update={"provider_id": instance.provider_id,
-                                                 request.id_field: f"{instance.provider_id}/{name}",
-                                                 request.provider_id_field: request.provider_resource_id() or name})
+            request = request.model_copy(
+                update={
+                    "provider_id": instance.provider_id,
+                    request.id_field: f"{instance.provider_id}/{name}",
+                    request.provider_id_field: request.provider_resource_id() or name,
+                }
+            )
             existing = await self.registry.find(resource_type, request.requested_id() or "")
             if existing is not None and existing.origin != ResourceSource.listed_from_provider:
                 continue  # registered by a user or the run config: theirs wins
-            listed.append(await self.register(resource_type, request, ResourceSource.listed_from_provider,
-                                              replace=True))
+            listed.append(
+                await self.register(resource_type, request, ResourceSource.listed_from_provider, replace=True)
+            )
         keep = {r.identifier for r in listed}
         for stale in await self.registry.list(resource_type):
-            if (stale.provider_id == instance.provider_id and stale.origin == ResourceSource.listed_from_provider
-                    and stale.identifier not in keep):
+            if (
+                stale.provider_id == instance.provider_id
+                and stale.origin == ResourceSource.listed_from_provider
+                and stale.identifier not in keep
+            ):
                 await self.registry.remove(resource_type, stale.identifier)
         return listed

@@ -77,8 +77,10 @@ class ApiRouter:
         if not provider_id:
             return self._default
         if provider_id not in self.providers:
-            raise BadRequestError(f"unknown provider_id '{provider_id}' for {self.api.value}; "
-                                  f"configured: {', '.join(self.providers)}", param="provider_id")
+            raise BadRequestError(
+                f"unknown provider_id '{provider_id}' for {self.api.value}; configured: {', '.join(self.providers)}",
+                param="provider_id",
+            )
         return self.providers[provider_id]
 
     def _default_for(self, operation: str) -> ProviderInstance:
@@ -101,12 +103,15 @@ class ApiRouter:
                 if resource is None and resource_type == "model":
                     return self.providers[provider_id], name, None
         if resource is None:
-            raise ResourceNotFoundError(RESOURCE_KINDS[resource_type].title, identifier,
-                                        hint=_NOT_FOUND_HINTS.get(resource_type))
+            raise ResourceNotFoundError(
+                RESOURCE_KINDS[resource_type].title, identifier, hint=_NOT_FOUND_HINTS.get(resource_type)
+            )
         provider = self.providers.get(resource.provider_id)
         if provider is None:
-            raise ServiceUnavailableError(f"{RESOURCE_KINDS[resource_type].title} '{identifier}' is served by "
-                                          f"provider '{resource.provider_id}', which is not configured here")
+            raise ServiceUnavailableError(
+                f"{RESOURCE_KINDS[resource_type].title} '{identifier}' is served by "
+                f"provider '{resource.provider_id}', which is not configured here"
+            )
         return provider, resource.provider_resource_id or resource.identifier, resource
 
     async def route(self, route: Route, request: BaseModel | None) -> tuple[ProviderInstance, BaseModel | None]:
@@ -119,8 +124,11 @@ class ApiRouter:
             return self._default_for(route.name), request
         provider, provider_resource_id, resource = await self.resolve(ref.resource_type, identifier)
         if ref.model_type is not None and isinstance(resource, Model) and resource.model_type != ref.model_type:
-            raise BadRequestError(f"model '{identifier}' is of type {resource.model_type.value}; this endpoint "
-                                  f"needs a model of type {ref.model_type}", param=ref.field)
+            raise BadRequestError(
+                f"model '{identifier}' is of type {resource.model_type.value}; this endpoint "
+                f"needs a model of type {ref.model_type}",
+                param=ref.field,
+            )
         if provider_resource_id != identifier:
             request = request.model_copy(update={ref.field: provider_resource_id})
         return provider, request

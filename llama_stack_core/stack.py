@@ -31,6 +31,7 @@ from .tracing import Tracer
 
 log = logging.getLogger(__name__)
 
+
 async def _health(instance: ProviderInstance, timeout: float = 5.0) -> dict[str, Any]:
     """A provider's own ``health()`` answer, bounded in time; providers without one say Not Implemented."""
     check = getattr(instance.impl, "health", None)
@@ -91,13 +92,15 @@ class Stack:
     def _tracer(self) -> Tracer:
         """The request tracer: exporting to every telemetry provider that takes spans, sampling as configured."""
         settings = self.config.telemetry
-        exporters = [i.impl for i in self.providers.get(Api.telemetry.value, {}).values()
-                     if hasattr(i.impl, "export_spans")]
-        return Tracer(exporters if settings.enabled else [],
-                      sampler=Sampler(settings.sample_ratio, settings.max_traces_per_second,
-                                      burst=settings.max_traces_burst),
-                      record_failed_requests=settings.record_failed_requests,
-                      flush_every=settings.export_interval_seconds)
+        exporters = [
+            i.impl for i in self.providers.get(Api.telemetry.value, {}).values() if hasattr(i.impl, "export_spans")
+        ]
+        return Tracer(
+            exporters if settings.enabled else [],
+            sampler=Sampler(settings.sample_ratio, settings.max_traces_per_second, burst=settings.max_traces_burst),
+            record_failed_requests=settings.record_failed_requests,
+            flush_every=settings.export_interval_seconds,
+        )
 
     def _connect_file_deletions(self) -> None:
         """Vector stores drop a file's chunks as soon as the Files API deletes the file."""
@@ -128,8 +131,10 @@ class Stack:
                 spec = self._spec(api, entry.provider_type).spec
                 missing = [d.value for d in spec.api_dependencies if d not in served]
                 if missing:
-                    raise ConfigError(f"provider {entry.provider_id} ({entry.provider_type}) needs the "
-                                      f"{', '.join(missing)} API, which this config does not serve")
+                    raise ConfigError(
+                        f"provider {entry.provider_id} ({entry.provider_type}) needs the "
+                        f"{', '.join(missing)} API, which this config does not serve"
+                    )
                 deps.update(d for d in (*spec.api_dependencies, *spec.optional_api_dependencies) if d in served)
             graph[api] = deps
         try:
@@ -142,12 +147,16 @@ class Stack:
         if registered is None:
             known = sorted(s.spec.provider_type for s in self.pm.provider_specs.values() if s.spec.api == api)
             broken = "".join(f"; plugin {name} failed to load ({why})" for name, why in self.pm.failed.items())
-            raise ConfigError(f"no installed plugin provides {provider_type} for the {api.value} API "
-                              f"(installed: {', '.join(known) or 'none'}){broken}")
+            raise ConfigError(
+                f"no installed plugin provides {provider_type} for the {api.value} API "
+                f"(installed: {', '.join(known) or 'none'}){broken}"
+            )
         if not registered.spec.compatible:
-            raise ConfigError(f"{registered.plugin.package or registered.plugin.name} provides {provider_type} built "
-                              f"for provider API version {registered.spec.core_api_version}, but this "
-                              f"llama-stack-core implements version {PROVIDER_API_VERSION}; upgrade one of them")
+            raise ConfigError(
+                f"{registered.plugin.package or registered.plugin.name} provides {provider_type} built "
+                f"for provider API version {registered.spec.core_api_version}, but this "
+                f"llama-stack-core implements version {PROVIDER_API_VERSION}; upgrade one of them"
+            )
         return registered
 
     async def _start_api(self, api: Api, entries: list[Any]) -> None:
@@ -159,13 +168,18 @@ class Stack:
                 config = spec.config_class.model_validate(entry.config, context=self.config.validation_context())
             except ValidationError as exc:
                 lines = [f"  {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-                raise ConfigError(f"providers.{api.value} '{entry.provider_id}' config is invalid:\n"
-                                  + "\n".join(lines)) from None
-            deps = {dep: self.routers[dep] for dep in (*spec.api_dependencies, *spec.optional_api_dependencies)
-                    if dep in self.routers}
+                raise ConfigError(
+                    f"providers.{api.value} '{entry.provider_id}' config is invalid:\n" + "\n".join(lines)
+                ) from None
+            deps = {
+                dep: self.routers[dep]
+                for dep in (*spec.api_dependencies, *spec.optional_api_dependencies)
+                if dep in self.routers
+            }
             impl = await spec.create(config, deps)
-            instances[entry.provider_id] = ProviderInstance(api, entry.provider_id, entry.provider_type,
-                                                            registered, config, impl)
+            instances[entry.provider_id] = ProviderInstance(
+                api, entry.provider_id, entry.provider_type, registered, config, impl
+            )
         self.providers[api.value] = instances
         self.routers[api] = router_class(api)(api, instances, self.resources)
 
@@ -180,8 +194,9 @@ class Stack:
             try:
                 await self.resources.register(resource_type, request, ResourceSource.run_config, replace=True)
             except StackError as exc:
-                raise ConfigError(f"{resource_type} '{request.requested_id()}' from the run config: "
-                                  f"{exc.message}") from None
+                raise ConfigError(
+                    f"{resource_type} '{request.requested_id()}' from the run config: {exc.message}"
+                ) from None
         for instances in self.providers.values():
             for instance in instances.values():
                 for kind in RESOURCE_KINDS.values():

@@ -68,8 +68,9 @@ def usages_in_json(answers: list[bytes]) -> list[Usage | None]:
     own (as ``usage_in_json`` reads one: ``{`` + the tail; an answer without usage whose tail is ``}`` reads as
     ``{}``). Any tail that is not a whole object breaks the array, and then each answer is read on its own."""
     try:
-        holders = _decode_usage_holders(b"[{" + b",{".join([answer[answer.rfind(b'"usage"'):] for answer in answers])
-                                        + b"]")
+        holders = _decode_usage_holders(
+            b"[{" + b",{".join([answer[answer.rfind(b'"usage"') :] for answer in answers]) + b"]"
+        )
     except msgspec.DecodeError:
         return [usage_in_json(answer) for answer in answers]
     return [holder.usage for holder in holders]

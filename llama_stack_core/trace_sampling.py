@@ -46,8 +46,9 @@ def settings_from_otel_environment(environ: Mapping[str, str]) -> dict[str, Any]
     settings = _OTEL_SAMPLERS.get(base)
     if settings is None:
         supported = ", ".join(f"{prefix}{sampler}" for sampler in _OTEL_SAMPLERS for prefix in ("", "parentbased_"))
-        log.warning("OTEL_TRACES_SAMPLER=%s is not supported (use one of %s): the run config's sampling applies",
-                    raw, supported)
+        log.warning(
+            "OTEL_TRACES_SAMPLER=%s is not supported (use one of %s): the run config's sampling applies", raw, supported
+        )
         return {}
     if base != "traceidratio":
         return dict(settings)
@@ -65,8 +66,14 @@ def settings_from_otel_environment(environ: Mapping[str, str]) -> dict[str, Any]
 class Sampler:
     """Decides, per new trace, whether it is recorded."""
 
-    def __init__(self, ratio: float = 1.0, max_per_second: float | None = None,
-                 clock: Callable[[], float] = time.monotonic, *, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        ratio: float = 1.0,
+        max_per_second: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        burst: float | None = None,
+    ) -> None:
         """``burst``: the most traces recorded at once (default: one second's worth, at least one)."""
         if not 0.0 <= ratio <= 1.0:
             raise ValueError(f"sample ratio must be between 0 and 1, got {ratio}")

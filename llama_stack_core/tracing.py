@@ -173,9 +173,16 @@ class Tracer:
     """Opens request spans (recorded or not, as the sampler decides) and ships finished ones to exporters in the
     background."""
 
-    def __init__(self, exporters: list[SpanExporter], *, sampler: Sampler | None = None,
-                 record_failed_requests: bool = True, max_queue: int = 50_000, flush_every: float = 0.5,
-                 batch_size: int = 512) -> None:
+    def __init__(
+        self,
+        exporters: list[SpanExporter],
+        *,
+        sampler: Sampler | None = None,
+        record_failed_requests: bool = True,
+        max_queue: int = 50_000,
+        flush_every: float = 0.5,
+        batch_size: int = 512,
+    ) -> None:
         self.exporters = exporters
         self.sampler = sampler or Sampler()
         self.record_failed_requests = record_failed_requests
@@ -213,32 +220,61 @@ class Tracer:
             recorded = parent.sampled if parent else self.sampler.sample()
         now = time.time_ns()
         if recorded:
-            return SpanRecord(parent.trace_id if parent else new_trace_id(now), new_span_id(now),
-                              parent.parent_span_id if parent else None, f"{method} {path}", now,
-                              attributes={"http.method": method, "http.target": path}, root=True, tracer=self)
+            return SpanRecord(
+                parent.trace_id if parent else new_trace_id(now),
+                new_span_id(now),
+                parent.parent_span_id if parent else None,
+                f"{method} {path}",
+                now,
+                attributes={"http.method": method, "http.target": path},
+                root=True,
+                tracer=self,
+            )
         if parent is None:
             return UnsampledSpan(self, now)
         # the caller's context goes on unchanged: its span stands for this request's upstream calls too
-        return UnsampledSpan(self, now, parent_span_id=parent.parent_span_id, _trace_id=parent.trace_id,
-                             _span_id=parent.parent_span_id,
-                             traceparent=f"00-{parent.trace_id}-{parent.parent_span_id}-00")
+        return UnsampledSpan(
+            self,
+            now,
+            parent_span_id=parent.parent_span_id,
+            _trace_id=parent.trace_id,
+            _span_id=parent.parent_span_id,
+            traceparent=f"00-{parent.trace_id}-{parent.parent_span_id}-00",
+        )
 
     def record_failure(self, span: UnsampledSpan, method: str, path: str, status: int) -> None:
         """Keep the root span of a request that failed with a server error even though it was not sampled."""
         if not self.record_failed_requests:
             return
         span_id = new_span_id(span.start_ns) if span.parent_span_id else span.span_id
-        self.finish(SpanRecord(span.trace_id, span_id, span.parent_span_id, f"{method} {path}", span.start_ns,
-                               attributes={"http.method": method, "http.target": path, "http.status_code": status,
-                                           "sampling.recorded_because": "error"},
-                               status="error", root=True, tracer=self))
+        self.finish(
+            SpanRecord(
+                span.trace_id,
+                span_id,
+                span.parent_span_id,
+                f"{method} {path}",
+                span.start_ns,
+                attributes={
+                    "http.method": method,
+                    "http.target": path,
+                    "http.status_code": status,
+                    "sampling.recorded_because": "error",
+                },
+                status="error",
+                root=True,
+                tracer=self,
+            )
+        )
 
     def finish(self, span: SpanRecord) -> None:
         span.end_ns = time.time_ns()
         if "llm.total_tokens" in span.attributes or "llm.prompt_tokens" in span.attributes:
             attributes = span.attributes  # set from a checked Usage by the endpoint (record_usage)
-            self.tokens.add(attributes.get("resource.id"), attributes.get("provider.id", ""),
-                            Usage(**{metric: attributes.get(f"llm.{metric}") for metric in TOKEN_METRICS}))
+            self.tokens.add(
+                attributes.get("resource.id"),
+                attributes.get("provider.id", ""),
+                Usage(**{metric: attributes.get(f"llm.{metric}") for metric in TOKEN_METRICS}),
+            )
         if len(self._queue) >= self._max_queue:
             self.dropped += 1
             return
@@ -313,8 +349,9 @@ def child_span(name: str, **attributes: Any) -> Iterator[SpanRecord | UnsampledS
         yield parent
         return
     now = time.time_ns()
-    span = SpanRecord(parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes,
-                      tracer=parent.tracer)
+    span = SpanRecord(
+        parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes, tracer=parent.tracer
+    )
     with activate(span):
         yield span
 
@@ -326,8 +363,9 @@ def start_child(name: str, **attributes: Any) -> SpanRecord | None:
     if parent is None or not parent.recording:
         return None
     now = time.time_ns()
-    return SpanRecord(parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes,
-                      tracer=parent.tracer)
+    return SpanRecord(
+        parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes, tracer=parent.tracer
+    )
 
 
 async def traced_stream(span: SpanRecord, events: AsyncIterator[Any], observe: Any = None) -> AsyncIterator[Any]:

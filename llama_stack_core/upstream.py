@@ -51,8 +51,16 @@ def upstream_status_error(status: int, body: bytes, where: str) -> StackError:
 class UpstreamClient:
     """A pooled, keep-alive HTTP client bound to one base URL."""
 
-    def __init__(self, base_url: str, *, name: str, timeout: float = 120.0, connect_timeout: float = 10.0,
-                 headers: Mapping[str, str] | None = None, max_connections: int = 512) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str,
+        timeout: float = 120.0,
+        connect_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        max_connections: int = 512,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name
         self._timeout = timeout
@@ -67,9 +75,10 @@ class UpstreamClient:
 
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout,
-                                              sock_read=self._timeout),
-                headers=self._headers, skip_auto_headers=("User-Agent",), auto_decompress=True,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout, sock_read=self._timeout),
+                headers=self._headers,
+                skip_auto_headers=("User-Agent",),
+                auto_decompress=True,
             )
         return self._session
 
@@ -79,15 +88,17 @@ class UpstreamClient:
     def _where(self, path: str) -> str:
         return f"{self.name} {path}"
 
-    async def request(self, method: str, path: str, *, body: bytes | None = None,
-                      headers: Mapping[str, str] | None = None) -> bytes:
+    async def request(
+        self, method: str, path: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> bytes:
         """Send a request and return the body of a 2xx answer."""
         import aiohttp
 
         try:
             with child_span("http.client", **{"http.method": method, "http.url": self._url(path)}) as span:
-                async with self._client().request(method, self._url(path), data=body,
-                                                  headers=_json_headers(headers, body, span.traceparent)) as response:
+                async with self._client().request(
+                    method, self._url(path), data=body, headers=_json_headers(headers, body, span.traceparent)
+                ) as response:
                     span.set("http.status_code", response.status)
                     data = await response.read()
                     if response.status >= 400:
@@ -101,8 +112,9 @@ class UpstreamClient:
     async def get_json(self, path: str, *, headers: Mapping[str, str] | None = None) -> Any:
         return orjson.loads(await self.request("GET", path, headers=headers))
 
-    async def stream_events(self, path: str, *, body: bytes,
-                            headers: Mapping[str, str] | None = None) -> AsyncIterator[bytes]:
+    async def stream_events(
+        self, path: str, *, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[bytes]:
         """POST and yield each server-sent event's data payload as it arrives (``[DONE]`` is dropped).
 
         The request is sent and its status checked before this returns, so a refused request fails as a plain
@@ -111,10 +123,12 @@ class UpstreamClient:
         import aiohttp
 
         try:
-            with child_span("http.client", **{"http.method": "POST", "http.url": self._url(path),
-                                              "http.stream": True}) as span:
-                response = await self._client().post(self._url(path), data=body,
-                                                     headers=_json_headers(headers, body, span.traceparent))
+            with child_span(
+                "http.client", **{"http.method": "POST", "http.url": self._url(path), "http.stream": True}
+            ) as span:
+                response = await self._client().post(
+                    self._url(path), data=body, headers=_json_headers(headers, body, span.traceparent)
+                )
                 span.set("http.status_code", response.status)
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeoutError(f"{self._where(path)} timed out") from None
@@ -155,8 +169,9 @@ class UpstreamClient:
             self._session = None
 
 
-def _json_headers(headers: Mapping[str, str] | None, body: bytes | None, traceparent: str | None = None
-                  ) -> dict[str, str] | None:
+def _json_headers(
+    headers: Mapping[str, str] | None, body: bytes | None, traceparent: str | None = None
+) -> dict[str, str] | None:
     extra = {"traceparent": traceparent} if traceparent else {}
     if body is None:
         return {**headers, **extra} if headers or extra else None

@@ -48,5 +48,7 @@ def postgres_storage(postgres_uri: str) -> dict[str, Any]:
     with psycopg.connect(postgres_uri, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     dsn = postgres_uri.replace("/postgres?", f"/{name}?")
-    return {"backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
-            "stores": {"metadata": {"backend": "pg", "namespace": "registry"}}}
+    return {
+        "backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
+        "stores": {"metadata": {"backend": "pg", "namespace": "registry"}},
+    }

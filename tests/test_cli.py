@@ -13,15 +13,29 @@ from stack_test_plugin import echo_providers
 
 from llama_stack_core.testing.harness import free_port, make_run_config, served_stack
 
-COMMANDS = [[], ["list-apis"], ["list-providers"], ["list-distros"], ["config"], ["config", "print"],
-            ["config", "validate"], ["serve"], ["new-provider"]]
+COMMANDS = [
+    [],
+    ["list-apis"],
+    ["list-providers"],
+    ["list-distros"],
+    ["config"],
+    ["config", "print"],
+    ["config", "validate"],
+    ["serve"],
+    ["new-provider"],
+]
 
 
 def stack(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     import os
 
-    result = subprocess.run([sys.executable, "-m", "llama_stack_core.cli.main", *args], capture_output=True,
-                            text=True, env={**os.environ, **(env or {})}, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "llama_stack_core.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -35,8 +49,19 @@ def test_help(command):
 
 def test_list_apis_names_every_api():
     out = stack("list-apis").stdout
-    for api in ("inference", "safety", "agents", "tool_runtime", "vector_io", "files", "datasetio", "scoring",
-                "eval", "telemetry", "batches"):
+    for api in (
+        "inference",
+        "safety",
+        "agents",
+        "tool_runtime",
+        "vector_io",
+        "files",
+        "datasetio",
+        "scoring",
+        "eval",
+        "telemetry",
+        "batches",
+    ):
         assert f"\n{api} " in out
 
 
@@ -57,9 +82,22 @@ def test_starter_distro_is_listed_and_printable():
 
 def test_config_print_substitutes_env_and_masks_secrets(tmp_path, plugin_env):
     path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(make_run_config(
-        {"inference": [{"provider_id": "e", "provider_type": "inline::echo",
-                        "config": {"api_key": "${env.ECHO_KEY}", "prefix": "${env.PREFIX:=hello}"}}]}, tmp_path)))
+    path.write_text(
+        yaml.safe_dump(
+            make_run_config(
+                {
+                    "inference": [
+                        {
+                            "provider_id": "e",
+                            "provider_type": "inline::echo",
+                            "config": {"api_key": "${env.ECHO_KEY}", "prefix": "${env.PREFIX:=hello}"},
+                        }
+                    ]
+                },
+                tmp_path,
+            )
+        )
+    )
     out = stack("config", "print", str(path), env={**plugin_env, "ECHO_KEY": "sk-hidden-999"}).stdout
     printed = yaml.safe_load(out)
     shown = printed["providers"]["inference"][0]["config"]
@@ -73,9 +111,19 @@ def test_config_validate_reports_problems_cleanly(tmp_path, plugin_env):
     result = stack("config", "validate", str(good), env=plugin_env)
     assert "OK" in result.stdout and "extra_key" in result.stderr
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(make_run_config({"inference": [
-        {"provider_id": "e", "provider_type": "inline::echo", "config": {"prefix": 3, "nope": True}},
-        {"provider_id": "f", "provider_type": "remote::missing", "config": {}}]}, tmp_path)))
+    bad.write_text(
+        yaml.safe_dump(
+            make_run_config(
+                {
+                    "inference": [
+                        {"provider_id": "e", "provider_type": "inline::echo", "config": {"prefix": 3, "nope": True}},
+                        {"provider_id": "f", "provider_type": "remote::missing", "config": {}},
+                    ]
+                },
+                tmp_path,
+            )
+        )
+    )
     result = stack("config", "validate", str(bad), env=plugin_env, check=False)
     assert result.returncode == 2
     assert "nope" in result.stderr and "remote::missing" in result.stderr
@@ -86,11 +134,13 @@ def test_config_validate_reports_problems_cleanly(tmp_path, plugin_env):
 
 @pytest.mark.slow
 def test_serve_a_run_config_file(tmp_path, plugin_env):
-    config = make_run_config({"inference": echo_providers("e")}, tmp_path,
-                             models=[{"model_id": "m", "provider_model_id": "llm"}])
+    config = make_run_config(
+        {"inference": echo_providers("e")}, tmp_path, models=[{"model_id": "m", "provider_model_id": "llm"}]
+    )
     with served_stack(config, tmp_path, env=plugin_env) as url:
-        response = httpx.post(f"{url}/v1/chat/completions",
-                              json={"model": "m", "messages": [{"role": "user", "content": "over http"}]})
+        response = httpx.post(
+            f"{url}/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "over http"}]}
+        )
         assert response.json()["choices"][0]["message"]["content"] == "e:llm: over http"
         assert httpx.get(f"{url}/v1/version").status_code == 200
 
@@ -98,8 +148,13 @@ def test_serve_a_run_config_file(tmp_path, plugin_env):
 @pytest.mark.slow
 def test_serve_fails_fast_and_cleanly_on_a_bad_provider(tmp_path, plugin_env):
     path = tmp_path / "run.yaml"
-    path.write_text(yaml.safe_dump(make_run_config(
-        {"inference": [{"provider_id": "x", "provider_type": "remote::nowhere", "config": {}}]}, tmp_path)))
+    path.write_text(
+        yaml.safe_dump(
+            make_run_config(
+                {"inference": [{"provider_id": "x", "provider_type": "remote::nowhere", "config": {}}]}, tmp_path
+            )
+        )
+    )
     result = stack("serve", str(path), "--port", str(free_port()), env=plugin_env, check=False)
     assert result.returncode == 2
     assert "remote::nowhere" in result.stderr and "inline::echo" in result.stderr
@@ -132,9 +187,23 @@ def test_a_second_ctrl_c_exits_at_once_with_a_warning_not_a_traceback(tmp_path, 
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(make_run_config({"inference": echo_providers("e")}, tmp_path)))
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "llama_stack_core.cli.main", "serve", str(path), "--host",
-                                "127.0.0.1", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, **plugin_env}, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_stack_core.cli.main",
+            "serve",
+            str(path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **plugin_env},
+        text=True,
+    )
     try:
         for _ in range(300):
             try:
@@ -158,7 +227,6 @@ def test_serve_exits_non_zero_with_the_reason_when_start_up_fails(tmp_path, plug
     config = make_run_config({"inference": echo_providers("e")}, tmp_path)
     config["models"] = [{"model_id": "m", "provider_id": "e", "provider_model_id": "bad-model"}]
     path.write_text(yaml.safe_dump(config))
-    result = stack("serve", str(path), "--port", str(free_port()), "--workers", workers, env=plugin_env,
-                   check=False)
+    result = stack("serve", str(path), "--port", str(free_port()), "--workers", workers, env=plugin_env, check=False)
     assert result.returncode == 2
     assert "echo cannot serve bad-model" in result.stderr.splitlines()[-1]

@@ -23,8 +23,7 @@ def test_env_substitution_forms():
 
 def test_missing_required_env_names_the_variable_and_the_place():
     with pytest.raises(ConfigError, match=r"providers\.inference\[0\]\.config\.api_key.*MY_KEY"):
-        substitute_env({"providers": {"inference": [{"config": {"api_key": "${env.MY_KEY}"}}]}}, {},
-                       where="config")
+        substitute_env({"providers": {"inference": [{"config": {"api_key": "${env.MY_KEY}"}}]}}, {}, where="config")
 
 
 UPSTREAM_STYLE = {
@@ -33,7 +32,11 @@ UPSTREAM_STYLE = {
     "apis": ["inference", "safety"],
     "providers": {
         "inference": [
-            {"provider_id": "${env.ENABLE_A:+a}", "provider_type": "remote::a", "config": {"url": "${env.A_URL:=http://x}"}},
+            {
+                "provider_id": "${env.ENABLE_A:+a}",
+                "provider_type": "remote::a",
+                "config": {"url": "${env.A_URL:=http://x}"},
+            },
             {"provider_id": "b", "provider_type": "inline::b", "config": {}},
         ],
         "safety": [{"provider_id": "__disabled__", "provider_type": "inline::g", "config": {}}],
@@ -62,14 +65,26 @@ def test_upstream_shaped_config_parses(monkeypatch):
     assert [p.provider_id for p in parse_run_config(UPSTREAM_STYLE).enabled_providers()["inference"]] == ["a", "b"]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"providers": {"inference": [{"provider_id": "x", "provider_type": "nonsense"}]}}, "provider_type"),
-    ({"providers": {"inference": [{"provider_id": "x", "provider_type": "inline::a"},
-                                  {"provider_id": "x", "provider_type": "inline::b"}]}}, "unique"),
-    ({"server": {"port": 99999}}, "server.port"),
-    ({"storage": {"backends": {}, "stores": {"metadata": {"backend": "missing"}}}}, "unknown backend"),
-    ({"storage": {"backends": {"k": {"type": "kv_sqlite"}}}}, "db_path"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"providers": {"inference": [{"provider_id": "x", "provider_type": "nonsense"}]}}, "provider_type"),
+        (
+            {
+                "providers": {
+                    "inference": [
+                        {"provider_id": "x", "provider_type": "inline::a"},
+                        {"provider_id": "x", "provider_type": "inline::b"},
+                    ]
+                }
+            },
+            "unique",
+        ),
+        ({"server": {"port": 99999}}, "server.port"),
+        ({"storage": {"backends": {}, "stores": {"metadata": {"backend": "missing"}}}}, "unknown backend"),
+        ({"storage": {"backends": {"k": {"type": "kv_sqlite"}}}}, "db_path"),
+    ],
+)
 def test_invalid_configs_fail_with_the_field_named(change, message):
     with pytest.raises(ConfigError, match=message):
         parse_run_config({"version": 2, **change})
@@ -87,10 +102,17 @@ async def test_store_config_resolves_named_backends(tmp_path):
 
     from llama_stack_core.config.model import StoreConfig
 
-    config = parse_run_config({"storage": {
-        "backends": {"kv_default": {"type": "kv_sqlite", "db_path": str(tmp_path / "kv.db")},
-                     "other": {"type": "kv_sqlite", "db_path": str(tmp_path / "other.db")}},
-        "stores": {"metadata": {"backend": "kv_default", "namespace": "registry"}}}})
+    config = parse_run_config(
+        {
+            "storage": {
+                "backends": {
+                    "kv_default": {"type": "kv_sqlite", "db_path": str(tmp_path / "kv.db")},
+                    "other": {"type": "kv_sqlite", "db_path": str(tmp_path / "other.db")},
+                },
+                "stores": {"metadata": {"backend": "kv_default", "namespace": "registry"}},
+            }
+        }
+    )
     context = config.validation_context()
     named = StoreConfig.model_validate({"backend": "other", "namespace": "files"}, context=context)
     default = StoreConfig.model_validate({"backend": "default", "namespace": "files"}, context=context)

@@ -147,8 +147,9 @@ class Plugin:
         self.version = version
         self.root = directory / self.package
         (self.root / self.module).mkdir(parents=True)
-        fields = dict(name=self.name, package=self.package, module=self.module, version=version,
-                      core_api_version=core_api_version)
+        fields = dict(
+            name=self.name, package=self.package, module=self.module, version=version, core_api_version=core_api_version
+        )
         (self.root / "pyproject.toml").write_text(PYPROJECT.format(**fields))
         (self.root / self.module / "__init__.py").write_text(MODULE.format(**fields))
 
@@ -208,24 +209,30 @@ def test_installed_plugin_is_listed_and_served(tmp_path: Path) -> None:
             info = client.get("/v1/providers/greeter")
             assert info.status_code == 200, info.text
             assert {k: info.json()[k] for k in ("api", "provider_type", "package", "version")} == {
-                "api": "inference", "provider_type": plugin.provider_type, "package": plugin.package,
-                "version": "0.3.1"}
+                "api": "inference",
+                "provider_type": plugin.provider_type,
+                "package": plugin.package,
+                "version": "0.3.1",
+            }
 
-            registered = client.post("/v1/models", json={"model_id": "greeter-small",
-                                                         "provider_model_id": "small"})
+            registered = client.post("/v1/models", json={"model_id": "greeter-small", "provider_model_id": "small"})
             assert registered.status_code == 200, registered.text
             assert registered.json()["provider_id"] == "greeter"
             assert "greeter-small" in {m["id"] for m in client.get("/v1/models").json()["data"]}
 
-            response = client.post("/v1/chat/completions", json={
-                "model": "greeter-small", "messages": [{"role": "user", "content": "ping"}]})
+            response = client.post(
+                "/v1/chat/completions",
+                json={"model": "greeter-small", "messages": [{"role": "user", "content": "ping"}]},
+            )
             assert response.status_code == 200, response.text
             message = response.json()["choices"][0]["message"]
             assert (message["role"], message["content"]) == ("assistant", f"howdy from {plugin.name}: ping")
 
             # An error the plugin raises comes back in the stack's error shape.
-            refused = client.post("/v1/chat/completions", json={
-                "model": "greeter/other", "messages": [{"role": "user", "content": "ping"}]})
+            refused = client.post(
+                "/v1/chat/completions",
+                json={"model": "greeter/other", "messages": [{"role": "user", "content": "ping"}]},
+            )
             assert refused.status_code == 400, refused.text
             assert "unknown model other" in refused.json()["error"]["message"]
     assert plugin.package not in {row[2] for row in _listed("inference")}
@@ -238,9 +245,10 @@ def test_plugin_for_another_provider_api_version_is_refused(tmp_path: Path) -> N
     with installed(plugin):
         assert ["inference", plugin.provider_type, plugin.package, "2.0.0"] in _listed("inference")
         listing = _run([*CLI, "list-providers", "--api", "inference"], timeout=60).stdout
-        assert "incompatible: built for core API >=2,<3" in next(row for row in listing.splitlines() if plugin.package in row)
-        result = _run([*CLI, "serve", str(config_path), "--host", "127.0.0.1", "--port", str(free_port())],
-                      timeout=120)
+        assert "incompatible: built for core API >=2,<3" in next(
+            row for row in listing.splitlines() if plugin.package in row
+        )
+        result = _run([*CLI, "serve", str(config_path), "--host", "127.0.0.1", "--port", str(free_port())], timeout=120)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert "Traceback" not in output, output

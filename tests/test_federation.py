@@ -24,8 +24,10 @@ def answer(response) -> str:
 async def test_each_resource_routes_to_its_own_provider(full_config, pm):
     async with stack_client(full_config, pm) as client:
         for model_id, provider in (("on-alpha", "alpha"), ("on-beta", "beta")):
-            response = await client.post("/v1/models", json={"model_id": model_id, "provider_id": provider,
-                                                             "provider_model_id": f"{provider}-llm"})
+            response = await client.post(
+                "/v1/models",
+                json={"model_id": model_id, "provider_id": provider, "provider_model_id": f"{provider}-llm"},
+            )
             assert response.status_code == 200, response.text
         assert answer(await client.post("/v1/chat/completions", json=chat("on-alpha"))) == "alpha:alpha-llm: hi"
         assert answer(await client.post("/v1/chat/completions", json=chat("on-beta"))) == "beta:beta-llm: hi"
@@ -58,10 +60,15 @@ async def test_model_type_must_match_the_endpoint(full_config, pm):
 
 
 async def test_run_config_plugin_defaults_and_provider_listed_models_are_registered(tmp_path, pm):
-    providers = {"inference": echo_providers("alpha") + [
-        {"provider_id": "lister", "provider_type": "inline::echo", "config": {"listed_models": ["x1", "x2"]}}]}
-    config = make_run_config(providers, tmp_path, models=[
-        {"model_id": "from-config", "provider_id": "alpha", "provider_model_id": "cfg-llm"}])
+    providers = {
+        "inference": echo_providers("alpha")
+        + [{"provider_id": "lister", "provider_type": "inline::echo", "config": {"listed_models": ["x1", "x2"]}}]
+    }
+    config = make_run_config(
+        providers,
+        tmp_path,
+        models=[{"model_id": "from-config", "provider_id": "alpha", "provider_model_id": "cfg-llm"}],
+    )
     async with stack_client(config, pm) as client:
         models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
         assert models["from-config"]["origin"] == "run_config"
@@ -103,7 +110,9 @@ async def test_ids_with_slashes_work_in_paths(full_config, pm):
 async def test_references_are_checked_both_ways(full_config, pm):
     async with stack_client(full_config, pm) as client:
         dangling = await client.post("/v1/vector-dbs", json={"vector_db_id": "v", "embedding_model": "nope"})
-        ok = await client.post("/v1/vector-dbs", json={"vector_db_id": "v", "embedding_model": "beta-default-embedding"})
+        ok = await client.post(
+            "/v1/vector-dbs", json={"vector_db_id": "v", "embedding_model": "beta-default-embedding"}
+        )
         in_use = await client.delete("/v1/models/beta-default-embedding")
         still_there = await client.get("/v1/models/beta-default-embedding")
         assert (await client.delete("/v1/vector-dbs/v")).status_code == 200
@@ -120,8 +129,9 @@ async def test_provider_hooks_see_registrations_and_stored_resources_on_start(fu
         assert (await client.post("/v1/shields", json={"shield_id": "guard"})).status_code == 200
         recorder = client.app.state.stack.providers["safety"]["safety-rec"].impl
         assert "shield:guard" in recorder.held
-        run = await client.post("/v1/safety/run-shield", json={"shield_id": "guard", "messages": [
-            {"role": "user", "content": "hi"}]})
+        run = await client.post(
+            "/v1/safety/run-shield", json={"shield_id": "guard", "messages": [{"role": "user", "content": "hi"}]}
+        )
         assert run.status_code == 200, run.text
     async with stack_client(full_config, PluginManager(extra_plugins=[stack_test_plugin])) as client:
         recorder = client.app.state.stack.providers["safety"]["safety-rec"].impl
@@ -132,8 +142,10 @@ async def test_provider_hooks_see_registrations_and_stored_resources_on_start(fu
 
 async def test_dataset_id_defaults_to_a_generated_one(full_config, pm):
     async with stack_client(full_config, pm) as client:
-        created = await client.post("/v1beta/datasets", json={
-            "purpose": "eval/question-answer", "source": {"type": "uri", "uri": "file:///data.jsonl"}})
+        created = await client.post(
+            "/v1beta/datasets",
+            json={"purpose": "eval/question-answer", "source": {"type": "uri", "uri": "file:///data.jsonl"}},
+        )
         old_path = await client.get("/v1/datasets")
     assert created.status_code == 200, created.text
     assert created.json()["identifier"].startswith("dataset-")
@@ -142,8 +154,10 @@ async def test_dataset_id_defaults_to_a_generated_one(full_config, pm):
 
 async def test_two_stacks_on_one_store_see_each_others_registrations(tmp_path):
     config = make_run_config({"inference": echo_providers("alpha"), **recorder_providers()}, tmp_path)
-    async with stack_client(config, PluginManager(extra_plugins=[stack_test_plugin])) as first, \
-            stack_client(config, PluginManager(extra_plugins=[stack_test_plugin])) as second:
+    async with (
+        stack_client(config, PluginManager(extra_plugins=[stack_test_plugin])) as first,
+        stack_client(config, PluginManager(extra_plugins=[stack_test_plugin])) as second,
+    ):
         await first.post("/v1/models", json={"model_id": "made-on-first", "provider_model_id": "llm"})
         assert answer(await second.post("/v1/chat/completions", json=chat("made-on-first"))) == "alpha:llm: hi"
         await second.delete("/v1/models/made-on-first")

@@ -12,8 +12,11 @@ CONTRIBUTING = Path(__file__).resolve().parents[1] / "CONTRIBUTING.md"
 
 
 def _hookspecs() -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(obj) for name, obj in vars(hookspecs).items()
-            if callable(obj) and hasattr(obj, "llama_stack_spec")}
+    return {
+        name: inspect.signature(obj)
+        for name, obj in vars(hookspecs).items()
+        if callable(obj) and hasattr(obj, "llama_stack_spec")
+    }
 
 
 def _documented() -> dict[str, list[str]]:
@@ -40,6 +43,5 @@ def test_every_hook_is_documented_with_its_arguments() -> None:
     assert not missing, f"hooks missing from CONTRIBUTING.md's Hooks section: {missing}"
     stale = sorted(set(documented) - set(_hookspecs()))
     assert not stale, f"CONTRIBUTING.md documents hooks that hookspecs.py no longer has: {stale}"
-    wrong = {name: args for name, args in documented.items()
-             if args != list(_hookspecs()[name].parameters)}
+    wrong = {name: args for name, args in documented.items() if args != list(_hookspecs()[name].parameters)}
     assert not wrong, f"CONTRIBUTING.md shows the wrong arguments for: {wrong}"

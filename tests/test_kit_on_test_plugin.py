@@ -31,8 +31,11 @@ class TestToolGroups(ResourceLifecycleTests):
 
 class TestDatasets(ResourceLifecycleTests):
     api, provider_type, resource_type = "datasetio", "inline::recorder", "dataset"
-    register_body = {"dataset_id": "kit-data", "purpose": "eval/question-answer",
-                     "source": {"type": "rows", "rows": [{"question": "1+1", "answer": "2"}]}}
+    register_body = {
+        "dataset_id": "kit-data",
+        "purpose": "eval/question-answer",
+        "source": {"type": "rows", "rows": [{"question": "1+1", "answer": "2"}]},
+    }
     extra_plugins = [stack_test_plugin]
 
 
@@ -40,8 +43,9 @@ class TestVectorDBs(ResourceLifecycleTests):
     api, provider_type, resource_type = "vector_io", "inline::recorder", "vector_db"
     register_body = {"vector_db_id": "kit-vectors", "embedding_model": "emb"}
     supporting_providers = {"inference": echo_providers("emb-provider")}
-    supporting_resources = {"models": [{"model_id": "emb", "model_type": "embedding",
-                                        "metadata": {"embedding_dimension": 8}}]}
+    supporting_resources = {
+        "models": [{"model_id": "emb", "model_type": "embedding", "metadata": {"embedding_dimension": 8}}]
+    }
     extra_plugins = [stack_test_plugin]
 
 
@@ -54,8 +58,10 @@ class TestScoringFunctions(ResourceLifecycleTests):
 class TestBenchmarks(ResourceLifecycleTests):
     api, provider_type, resource_type = "eval", "inline::recorder", "benchmark"
     register_body = {"benchmark_id": "kit-bench", "dataset_id": "qa", "scoring_functions": ["fn"]}
-    supporting_providers = {"datasetio": [{"provider_id": "d", **RECORDER}],
-                            "scoring": [{"provider_id": "s", **RECORDER}]}
+    supporting_providers = {
+        "datasetio": [{"provider_id": "d", **RECORDER}],
+        "scoring": [{"provider_id": "s", **RECORDER}],
+    }
     supporting_resources = {
         "datasets": [{"dataset_id": "qa", "purpose": "eval/question-answer", "source": {"type": "uri", "uri": "x"}}],
         "scoring_fns": [{"scoring_fn_id": "fn", "return_type": {"type": "number"}}],

@@ -31,8 +31,14 @@ def test_json_lines_carry_the_trace_id_inside_a_span():
         logger.warning("inside %s", "request")
     outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())
     assert outside["message"] == "outside" and "trace_id" not in outside
-    assert inside == {**inside, "level": "warning", "message": "inside request", "trace_id": span.trace_id,
-                      "span_id": span.span_id, "logger": "test.structured"}
+    assert inside == {
+        **inside,
+        "level": "warning",
+        "message": "inside request",
+        "trace_id": span.trace_id,
+        "span_id": span.span_id,
+        "logger": "test.structured",
+    }
 
 
 def test_secrets_are_masked_in_messages_and_tracebacks():

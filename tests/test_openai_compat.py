@@ -17,8 +17,9 @@ from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_c
 class TestAdapterOnLlamaCppServer(InferenceProviderTests):
     provider_type = "remote::openai-compat"
     chat_model = "gemma"
-    capabilities = frozenset({"chat", "streaming", "max_tokens", "completions", "deterministic", "tools",
-                              "logprobs", "json_object"})
+    capabilities = frozenset(
+        {"chat", "streaming", "max_tokens", "completions", "deterministic", "tools", "logprobs", "json_object"}
+    )
     extra_plugins = [stack_test_plugin]
 
     @pytest.fixture(scope="class")
@@ -31,8 +32,18 @@ CHAT = {"model": "compat/m", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def compat_config(tmp_path, base_url: str, **config) -> dict:
-    return make_run_config({"inference": [{"provider_id": "compat", "provider_type": "remote::openai-compat",
-                                           "config": {"base_url": base_url, **config}}]}, tmp_path)
+    return make_run_config(
+        {
+            "inference": [
+                {
+                    "provider_id": "compat",
+                    "provider_type": "remote::openai-compat",
+                    "config": {"base_url": base_url, **config},
+                }
+            ]
+        },
+        tmp_path,
+    )
 
 
 pytestmark = pytest.mark.anyio
@@ -66,16 +77,29 @@ async def test_unreachable_upstream_is_502_and_timeout_is_504(tmp_path, scripted
 async def test_answers_pass_through_and_requests_are_shaped_for_the_vendor(tmp_path, scripted, pm):
     scripted.reply(json=chat_completion("from upstream", model="vendor-model", vendor_field=42))
     async with stack_client(compat_config(tmp_path, scripted.base_url), pm) as client:
-        response = await client.post("/v1/chat/completions", json={
-            **CHAT, "max_completion_tokens": 5, "logit_bias": {"1": 2}, "temperature": 0.5, "vendor_extra": "kept"},
-            headers={"X-LlamaStack-Provider-Data": json.dumps({"compat_api_key": "per-request-key"})})
+        response = await client.post(
+            "/v1/chat/completions",
+            json={
+                **CHAT,
+                "max_completion_tokens": 5,
+                "logit_bias": {"1": 2},
+                "temperature": 0.5,
+                "vendor_extra": "kept",
+            },
+            headers={"X-LlamaStack-Provider-Data": json.dumps({"compat_api_key": "per-request-key"})},
+        )
     assert response.json()["vendor_field"] == 42  # passed through untouched
     assert response.json()["choices"][0]["message"]["content"] == "from upstream"
     sent = scripted.requests[-1]
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["authorization"] == "Bearer per-request-key"
-    assert sent.json == {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
-                         "temperature": 0.5, "vendor_extra": "kept"}
+    assert sent.json == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 5,
+        "temperature": 0.5,
+        "vendor_extra": "kept",
+    }
 
 
 async def test_configured_key_is_sent_and_never_shown(tmp_path, scripted, pm):
@@ -92,7 +116,7 @@ async def test_midstream_failure_ends_with_an_sse_error_event(tmp_path, scripted
     scripted.reply(stream=[chat_chunk("a"), chat_chunk("b"), chat_chunk("c")], drop_after=2)
     async with stack_client(compat_config(tmp_path, scripted.base_url), pm) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
-    events = [json.loads(e[len("data: "):]) for e in response.text.split("\n\n") if e]
+    events = [json.loads(e[len("data: ") :]) for e in response.text.split("\n\n") if e]
     assert [e["choices"][0]["delta"]["content"] for e in events[:2]] == ["a", "b"]
     assert events[-1]["error"]["code"] == "502"
 

@@ -45,8 +45,11 @@ def _project_names() -> dict[str, str]:
     import tomllib
 
     names = {}
-    for pyproject in [ROOT / "pyproject.toml", *ROOT.glob("plugins/*/pyproject.toml"),
-                      *ROOT.glob("distro-specs/*/pyproject.toml")]:
+    for pyproject in [
+        ROOT / "pyproject.toml",
+        *ROOT.glob("plugins/*/pyproject.toml"),
+        *ROOT.glob("distro-specs/*/pyproject.toml"),
+    ]:
         project = tomllib.loads(pyproject.read_text())["project"]
         names[project["name"]] = project["version"]
     return names
@@ -54,11 +57,28 @@ def _project_names() -> dict[str, str]:
 
 def _clean_env(**extra: str) -> dict[str, str]:
     """No index, no extra wheel directories, no pip config, nothing that points Python or the stack at the repo."""
-    drop = ("PIP_", "PYTHON", "LLAMA_STACK_", "VIRTUAL_ENV", "SQLITE_STORE_DIR", "FILES_STORAGE_DIR", "FIREWORKS_",
-            "OPENAI_", "TOGETHER_", "OLLAMA_", "VLLM_", "HF_")
+    drop = (
+        "PIP_",
+        "PYTHON",
+        "LLAMA_STACK_",
+        "VIRTUAL_ENV",
+        "SQLITE_STORE_DIR",
+        "FILES_STORAGE_DIR",
+        "FIREWORKS_",
+        "OPENAI_",
+        "TOGETHER_",
+        "OLLAMA_",
+        "VLLM_",
+        "HF_",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    return {**env, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONUNBUFFERED": "1",
-            **extra}
+    return {
+        **env,
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +88,13 @@ def wheelhouse(request: pytest.FixtureRequest) -> Iterator[Path]:
     started = time.monotonic()
     # third-party wheels for every distro (the starter's are most of it) and the fireworks plugin, nothing else
     requirements = [f"llama-stack-distro-{name}" for name in DISTROS] + ["llama-stack-provider-fireworks"]
-    result = subprocess.run(["bash", str(SCRIPT), str(directory), *requirements], capture_output=True, text=True,
-                            timeout=1200, env={**os.environ, "PYTHON": sys.executable})
+    result = subprocess.run(
+        ["bash", str(SCRIPT), str(directory), *requirements],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     TIMINGS["wheelhouse"] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
     try:
@@ -93,16 +118,37 @@ def _fresh_venv(directory: Path) -> Path:
 
 def _pip_install(bin_dir: Path, wheelhouse: Path, *packages: str, label: str) -> None:
     started = time.monotonic()
-    result = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-                             "--find-links", str(wheelhouse), *packages], capture_output=True, text=True,
-                            timeout=900, env=_clean_env(), cwd=bin_dir.parent)
+    result = subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            *packages,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=_clean_env(),
+        cwd=bin_dir.parent,
+    )
     TIMINGS[label] = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _run(bin_dir: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run([str(bin_dir / "stack"), *args], capture_output=True, text=True, timeout=120,
-                            env=env or _clean_env(), cwd=bin_dir.parent)
+    result = subprocess.run(
+        [str(bin_dir / "stack"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env or _clean_env(),
+        cwd=bin_dir.parent,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -115,9 +161,13 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with open(log, "wb") as out:
-            self.process = subprocess.Popen([str(bin_dir / "stack"), "serve", source, "--host", "127.0.0.1",
-                                             "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT,
-                                            env=env, cwd=bin_dir.parent)
+            self.process = subprocess.Popen(
+                [str(bin_dir / "stack"), "serve", source, "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=bin_dir.parent,
+            )
 
     def wait_healthy(self, timeout: float = 120) -> httpx.Response:
         deadline = time.monotonic() + timeout
@@ -159,39 +209,74 @@ def test_fresh_venv_core_and_fireworks_from_the_wheelhouse(wheelhouse: Path, tmp
     bin_dir = _fresh_venv(tmp_path / "venv")
     _pip_install(bin_dir, wheelhouse, "llama-stack-core", "llama-stack-provider-fireworks", label="fireworks")
     where = "import llama_stack_core; print(llama_stack_core.__file__)"
-    located = subprocess.run([str(bin_dir / "python"), "-c", where], capture_output=True, text=True,
-                             env=_clean_env(), cwd=tmp_path, check=True).stdout
+    located = subprocess.run(
+        [str(bin_dir / "python"), "-c", where],
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        cwd=tmp_path,
+        check=True,
+    ).stdout
     assert located.startswith(str(tmp_path / "venv")), f"the core came from {located}, not the fresh venv"
 
     listing = _run(bin_dir, "list-providers")
     rows = [line.split()[:4] for line in listing.splitlines()[1:]]
-    assert rows == [["inference", "remote::fireworks", "llama-stack-provider-fireworks",
-                     _project_names()["llama-stack-provider-fireworks"]]], listing
+    assert rows == [
+        [
+            "inference",
+            "remote::fireworks",
+            "llama-stack-provider-fireworks",
+            _project_names()["llama-stack-provider-fireworks"],
+        ]
+    ], listing
 
     with ScriptedServer() as fireworks:
-        config = {"version": 2, "distro_name": "fresh-fireworks",
-                  "providers": {"inference": [{"provider_id": "fireworks", "provider_type": "remote::fireworks",
-                                               "config": {"base_url": fireworks.base_url,
-                                                          "api_key": "${env.FIREWORKS_API_KEY}"}}]},
-                  "storage": {"backends": {"kv": {"type": "kv_sqlite", "db_path": str(tmp_path / "registry.db")}},
-                              "stores": {"metadata": {"backend": "kv", "namespace": "registry"}}},
-                  "models": [{"model_id": "llama-8b", "provider_id": "fireworks",
-                              "provider_model_id": "accounts/fireworks/models/llama-v3p1-8b-instruct"}]}
+        config = {
+            "version": 2,
+            "distro_name": "fresh-fireworks",
+            "providers": {
+                "inference": [
+                    {
+                        "provider_id": "fireworks",
+                        "provider_type": "remote::fireworks",
+                        "config": {"base_url": fireworks.base_url, "api_key": "${env.FIREWORKS_API_KEY}"},
+                    }
+                ]
+            },
+            "storage": {
+                "backends": {"kv": {"type": "kv_sqlite", "db_path": str(tmp_path / "registry.db")}},
+                "stores": {"metadata": {"backend": "kv", "namespace": "registry"}},
+            },
+            "models": [
+                {
+                    "model_id": "llama-8b",
+                    "provider_id": "fireworks",
+                    "provider_model_id": "accounts/fireworks/models/llama-v3p1-8b-instruct",
+                }
+            ],
+        }
         path = tmp_path / "run.yaml"
         path.write_text(yaml.safe_dump(config))
         assert "OK" in _run(bin_dir, "config", "validate", str(path), env=_clean_env(FIREWORKS_API_KEY="fw-test"))
         server = Server(bin_dir, str(path), _clean_env(FIREWORKS_API_KEY="fw-test"), tmp_path / "server.log")
         try:
             assert server.wait_healthy(60).json() == {"status": "OK"}
-            fireworks.reply(json=chat_completion("hello from fireworks",
-                                                 model="accounts/fireworks/models/llama-v3p1-8b-instruct"))
-            answer = httpx.post(f"{server.url}/v1/chat/completions", timeout=30, json={
-                "model": "llama-8b", "messages": [{"role": "user", "content": "hi"}]})
+            fireworks.reply(
+                json=chat_completion("hello from fireworks", model="accounts/fireworks/models/llama-v3p1-8b-instruct")
+            )
+            answer = httpx.post(
+                f"{server.url}/v1/chat/completions",
+                timeout=30,
+                json={"model": "llama-8b", "messages": [{"role": "user", "content": "hi"}]},
+            )
             assert answer.status_code == 200, answer.text
             assert answer.json()["choices"][0]["message"]["content"] == "hello from fireworks"
             sent = fireworks.requests[-1]
-            assert (sent.path, sent.json["model"], sent.headers["authorization"]) == \
-                ("/v1/chat/completions", "accounts/fireworks/models/llama-v3p1-8b-instruct", "Bearer fw-test")
+            assert (sent.path, sent.json["model"], sent.headers["authorization"]) == (
+                "/v1/chat/completions",
+                "accounts/fireworks/models/llama-v3p1-8b-instruct",
+                "Bearer fw-test",
+            )
             info = httpx.get(f"{server.url}/v1/providers/fireworks", timeout=10).json()
             assert (info["package"], info["config"]["api_key"]) == ("llama-stack-provider-fireworks", "********")
         finally:
@@ -202,9 +287,24 @@ def test_every_distro_installs_offline_from_the_wheelhouse(wheelhouse: Path, tmp
     """pip resolves each distro, with every dependency, from the wheelhouse alone (without installing it)."""
     bin_dir = _fresh_venv(tmp_path / "venv")
     distros = [f"llama-stack-distro-{name}" for name in DISTROS]
-    result = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--dry-run", "--no-index",
-                             "--find-links", str(wheelhouse), *distros], capture_output=True, text=True, timeout=300,
-                            env=_clean_env(), cwd=tmp_path)
+    result = subprocess.run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse),
+            *distros,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_clean_env(),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     would_install = result.stdout.rsplit("Would install", 1)[-1].split()
     assert {f"{d}-{_project_names()[d]}" for d in distros} <= set(would_install), result.stdout
@@ -216,19 +316,29 @@ def test_fresh_venv_starter_distro_serves_offline(wheelhouse: Path, tmp_path: Pa
     assert "starter" in _run(bin_dir, "list-distros")
 
     offline = {  # every outbound connection fails: nothing may be fetched from a model hub
-        "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9",
-        "NO_PROXY": "127.0.0.1,localhost", "HF_HUB_OFFLINE": "1",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "ALL_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "127.0.0.1,localhost",
+        "HF_HUB_OFFLINE": "1",
     }
-    env = _clean_env(SQLITE_STORE_DIR=str(tmp_path / "state"), FILES_STORAGE_DIR=str(tmp_path / "files"),
-                     LLAMA_STACK_MODEL_CACHE=str(tmp_path / "models"), HOME=str(tmp_path / "home"), **offline)
+    env = _clean_env(
+        SQLITE_STORE_DIR=str(tmp_path / "state"),
+        FILES_STORAGE_DIR=str(tmp_path / "files"),
+        LLAMA_STACK_MODEL_CACHE=str(tmp_path / "models"),
+        HOME=str(tmp_path / "home"),
+        **offline,
+    )
     server = Server(bin_dir, "starter", env, tmp_path / "server.log")
     try:
         server.wait_healthy(120)
         with httpx.Client(base_url=server.url, timeout=120) as client:
             models = {m["id"]: m["model_type"] for m in client.get("/v1/models").json()["data"]}
             assert models == {"gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
-            chat = client.post("/v1/chat/completions", json={
-                "model": "gemma-3-270m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello"}]})
+            chat = client.post(
+                "/v1/chat/completions",
+                json={"model": "gemma-3-270m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello"}]},
+            )
             assert chat.status_code == 200, chat.text
             body = chat.json()
             assert body["choices"][0]["message"]["role"] == "assistant"
@@ -236,8 +346,9 @@ def test_fresh_venv_starter_distro_serves_offline(wheelhouse: Path, tmp_path: Pa
             embedding = client.post("/v1/embeddings", json={"model": "all-MiniLM-L6-v2", "input": "hello world"})
             assert embedding.status_code == 200, embedding.text
             assert len(embedding.json()["data"][0]["embedding"]) == 384
-            providers = {p["provider_id"]: (p["package"], p["version"])
-                         for p in client.get("/v1/providers").json()["data"]}
+            providers = {
+                p["provider_id"]: (p["package"], p["version"]) for p in client.get("/v1/providers").json()["data"]
+            }
             assert providers["llama-cpp"][0] == "llama-stack-provider-llama-cpp"
             assert set(providers) == {"llama-cpp", "sentence-transformers", "sqlite-vec", "localfs", "trace-store"}
     finally:

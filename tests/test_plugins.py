@@ -35,10 +35,16 @@ async def test_validate_hooks_can_refuse_registrations(tmp_path):
         if not shield.params:
             raise ValueError("shields need params")
 
-    pm = PluginManager(extra_plugins=[stack_test_plugin, plugin(validate_model=validate_model,
-                                                                validate_shield=validate_shield)])
-    config = make_run_config({"inference": echo_providers("e"), "safety": [
-        {"provider_id": "s", "provider_type": "inline::recorder", "config": {}}]}, tmp_path)
+    pm = PluginManager(
+        extra_plugins=[stack_test_plugin, plugin(validate_model=validate_model, validate_shield=validate_shield)]
+    )
+    config = make_run_config(
+        {
+            "inference": echo_providers("e"),
+            "safety": [{"provider_id": "s", "provider_type": "inline::recorder", "config": {}}],
+        },
+        tmp_path,
+    )
     async with stack_client(config, pm) as client:
         refused = await client.post("/v1/models", json={"model_id": "forbidden-1"})
         accepted = await client.post("/v1/models", json={"model_id": "fine"})
@@ -74,12 +80,18 @@ async def test_register_hooks_contribute_default_resources_for_their_provider_ty
             return [RegisterShieldRequest(shield_id=f"{provider_id}-default", params={"x": 1})]
 
     pm = PluginManager(extra_plugins=[stack_test_plugin, plugin(register_shields=register_shields)])
-    config = make_run_config({"inference": echo_providers("e"), "safety": [
-        {"provider_id": "s1", "provider_type": "inline::recorder", "config": {}}]}, tmp_path)
+    config = make_run_config(
+        {
+            "inference": echo_providers("e"),
+            "safety": [{"provider_id": "s1", "provider_type": "inline::recorder", "config": {}}],
+        },
+        tmp_path,
+    )
     async with stack_client(config, pm) as client:
         shields = (await client.get("/v1/shields")).json()["data"]
     assert [(s["identifier"], s["origin"], s["provider_id"]) for s in shields] == [
-        ("s1-default", "plugin_default", "s1")]
+        ("s1-default", "plugin_default", "s1")
+    ]
 
 
 def test_misspelled_hook_fails_loudly():
@@ -90,13 +102,20 @@ def test_misspelled_hook_fails_loudly():
 
 
 def _spec(provider_type: str, **extra) -> ProviderSpec:
-    return ProviderSpec(api=Api.inference, provider_type=provider_type, config_class=BaseModel,
-                        factory="stack_test_plugin:create_echo", **extra)
+    return ProviderSpec(
+        api=Api.inference,
+        provider_type=provider_type,
+        config_class=BaseModel,
+        factory="stack_test_plugin:create_echo",
+        **extra,
+    )
 
 
 def test_two_plugins_declaring_one_provider_type_is_an_error():
-    pm = PluginManager(autoload=False, extra_plugins=[
-        stack_test_plugin, plugin(register_inference_providers=lambda: [_spec("inline::echo")])])
+    pm = PluginManager(
+        autoload=False,
+        extra_plugins=[stack_test_plugin, plugin(register_inference_providers=lambda: [_spec("inline::echo")])],
+    )
     with pytest.raises(ConfigError, match="inline::echo.*declared by both"):
         _ = pm.provider_specs
 
@@ -109,10 +128,16 @@ def test_a_spec_for_the_wrong_api_is_an_error():
 
 
 async def test_incompatible_core_api_version_is_refused_at_start(tmp_path):
-    pm = PluginManager(autoload=False, extra_plugins=[
-        plugin(register_inference_providers=lambda: [_spec("inline::future", core_api_version=">=2,<3")])])
+    pm = PluginManager(
+        autoload=False,
+        extra_plugins=[
+            plugin(register_inference_providers=lambda: [_spec("inline::future", core_api_version=">=2,<3")])
+        ],
+    )
     config = make_run_config({"inference": [{"provider_id": "f", "provider_type": "inline::future"}]}, tmp_path)
-    with pytest.raises(ConfigError, match=r"inline::future built for provider API version >=2,<3.*implements version 1.0"):
+    with pytest.raises(
+        ConfigError, match=r"inline::future built for provider API version >=2,<3.*implements version 1.0"
+    ):
         async with stack_client(config, pm):
             pass
 
@@ -123,8 +148,14 @@ async def test_missing_api_dependency_and_bad_provider_config_are_clear_errors(t
     with pytest.raises(ConfigError, match="needs the datasetio, scoring API"):
         async with stack_client(needs_deps, pm):
             pass
-    bad_config = make_run_config({"inference": [{"provider_id": "e", "provider_type": "inline::echo",
-                                                  "config": {"prefix": ["not", "a", "string"]}}]}, tmp_path)
+    bad_config = make_run_config(
+        {
+            "inference": [
+                {"provider_id": "e", "provider_type": "inline::echo", "config": {"prefix": ["not", "a", "string"]}}
+            ]
+        },
+        tmp_path,
+    )
     with pytest.raises(ConfigError, match=r"'e' config is invalid:\n  prefix"):
         async with stack_client(bad_config, pm):
             pass

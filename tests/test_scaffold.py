@@ -106,8 +106,15 @@ def _listed_rows(api: str) -> list[list[str]]:
 def test_every_api_renders_valid_python_and_metadata(api: str, remote: bool) -> None:
     files = render_files("acme-cloud", api, remote=remote)
     module = "llama_stack_provider_acme_cloud"
-    assert set(files) == {"pyproject.toml", "README.md", f"src/{module}/__init__.py", f"src/{module}/plugin.py",
-                          f"src/{module}/config.py", f"src/{module}/provider.py", "tests/test_conformance.py"}
+    assert set(files) == {
+        "pyproject.toml",
+        "README.md",
+        f"src/{module}/__init__.py",
+        f"src/{module}/plugin.py",
+        f"src/{module}/config.py",
+        f"src/{module}/provider.py",
+        "tests/test_conformance.py",
+    }
     for path, text in files.items():
         if path.endswith(".py"):
             compile(text, path, "exec")
@@ -175,8 +182,15 @@ def test_scaffolded_package_installs_and_passes_its_own_tests(api: str, remote: 
     with installed(root, package):
         assert [api, provider_type, package, "0.1.0"] in _listed_rows(api)
 
-        lazy = _run([sys.executable, "-c", f"import sys, {module}.plugin as p; "
-                     f"p.register_{api}_providers(); assert '{module}.provider' not in sys.modules"], timeout=60)
+        lazy = _run(
+            [
+                sys.executable,
+                "-c",
+                f"import sys, {module}.plugin as p; "
+                f"p.register_{api}_providers(); assert '{module}.provider' not in sys.modules",
+            ],
+            timeout=60,
+        )
         assert lazy.returncode == 0, lazy.stderr
 
         tests = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=root, timeout=600)

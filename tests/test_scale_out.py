@@ -94,8 +94,9 @@ class Pinned:
         self.client_port = self.conn.sock.getsockname()[1]
         self.worker: int | None = None
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-                ) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         self.conn.request(method, path, body=data, headers={"content-type": "application/json", **(headers or {})})
         response = self.conn.getresponse()
@@ -106,8 +107,9 @@ class Pinned:
         self.conn.close()
 
 
-def pinned_to(url: str, server_pid: int, *, avoid: set[int] = frozenset(), want: int | None = None,
-              attempts: int = 200) -> Pinned:
+def pinned_to(
+    url: str, server_pid: int, *, avoid: set[int] = frozenset(), want: int | None = None, attempts: int = 200
+) -> Pinned:
     """A connection accepted by a worker not in ``avoid`` (or by ``want``)."""
     port = int(url.rsplit(":", 1)[1])
     for _ in range(attempts):
@@ -135,11 +137,20 @@ def shared(postgres_uri: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
     # The servers inherit this environment (served_stack): blank what would switch on more providers or plugins.
     drop = ("FIREWORKS_", "TOGETHER_", "OPENAI_", "OLLAMA_", "VLLM_", "LLAMA_STACK_")
     blank = {name: "" for name in os.environ if name.startswith(drop)}
-    return {**blank, "POSTGRES_HOST": str(dsn["host"]), "POSTGRES_PORT": str(dsn.get("port") or 5432),
-            "POSTGRES_DB": str(dsn["dbname"]), "POSTGRES_USER": str(dsn["user"]),
-            "POSTGRES_PASSWORD": str(dsn.get("password") or ""), "FILES_STORAGE_DIR": str(tmp / "files"),
-            "LLAMA_STACK_MODEL_CACHE": str(tmp / "models"), "LLAMA_CPP_N_THREADS": "1", "HF_HUB_OFFLINE": "1",
-            "SENTENCE_TRANSFORMERS_THREADS": "1", "TRACE_STORE_RETENTION_DAYS": "1"}
+    return {
+        **blank,
+        "POSTGRES_HOST": str(dsn["host"]),
+        "POSTGRES_PORT": str(dsn.get("port") or 5432),
+        "POSTGRES_DB": str(dsn["dbname"]),
+        "POSTGRES_USER": str(dsn["user"]),
+        "POSTGRES_PASSWORD": str(dsn.get("password") or ""),
+        "FILES_STORAGE_DIR": str(tmp / "files"),
+        "LLAMA_STACK_MODEL_CACHE": str(tmp / "models"),
+        "LLAMA_CPP_N_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "SENTENCE_TRANSFORMERS_THREADS": "1",
+        "TRACE_STORE_RETENTION_DAYS": "1",
+    }
 
 
 def _server_pid(port: int) -> int:
@@ -180,8 +191,7 @@ def servers(shared: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
     """Server A (two workers) and server B (one process) on the same database."""
     logs = tmp_path_factory.mktemp("scale-out-logs")
     with ExitStack() as stack:
-        a = stack.enter_context(served_stack("postgres", logs, env=shared, extra_args=["--workers", "2"],
-                                             timeout=180))
+        a = stack.enter_context(served_stack("postgres", logs, env=shared, extra_args=["--workers", "2"], timeout=180))
         b = stack.enter_context(served_stack("postgres", logs, env=shared, timeout=180))
         a_pid = _server_pid(int(a.rsplit(":", 1)[1]))
         # both workers up: a connection reaches one that is not the first
@@ -211,8 +221,9 @@ def test_workers_see_each_others_registrations_at_once(servers):
     try:
         assert one.worker != two.worker
         alias = f"alias-{uuid.uuid4().hex[:8]}"
-        status, body = one.request("POST", "/v1/models", {"model_id": alias, "provider_id": "llama-cpp",
-                                                          "provider_model_id": LLM})
+        status, body = one.request(
+            "POST", "/v1/models", {"model_id": alias, "provider_id": "llama-cpp", "provider_model_id": LLM}
+        )
         assert status == 200, body
         status, body = two.request("GET", f"/v1/models/{alias}")
         assert (status, body["provider_resource_id"]) == (200, LLM), body
@@ -255,11 +266,16 @@ def test_concurrent_clients_across_workers(servers):
         try:
             for i in range(5):
                 model_id = f"c{run}-{index}-{i}"
-                steps = [("POST", "/v1/models", {"model_id": model_id, "provider_id": "llama-cpp",
-                                                 "provider_model_id": LLM}),
-                         ("GET", f"/v1/models/{model_id}", None),
-                         ("POST", "/v1/embeddings", {"model": EMBEDDER, "input": [f"text {index} {i}", "more"]}),
-                         ("GET", "/v1/models", None)]
+                steps = [
+                    (
+                        "POST",
+                        "/v1/models",
+                        {"model_id": model_id, "provider_id": "llama-cpp", "provider_model_id": LLM},
+                    ),
+                    ("GET", f"/v1/models/{model_id}", None),
+                    ("POST", "/v1/embeddings", {"model": EMBEDDER, "input": [f"text {index} {i}", "more"]}),
+                    ("GET", "/v1/models", None),
+                ]
                 if i % 2 == 0:
                     steps.append(("POST", "/v1/chat/completions", _chat(model_id, f"client {index}")))
                 for method, path, body in steps:
@@ -292,16 +308,21 @@ def test_two_servers_share_models_files_vector_stores_and_traces(servers):
     with httpx.Client(base_url=a, timeout=120) as on_a, httpx.Client(base_url=b, timeout=120) as on_b:
         # a model registered on A answers on B
         alias = f"shared-{uuid.uuid4().hex[:8]}"
-        assert on_a.post("/v1/models", json={"model_id": alias, "provider_id": "llama-cpp",
-                                             "provider_model_id": LLM}).status_code == 200
+        assert (
+            on_a.post(
+                "/v1/models", json={"model_id": alias, "provider_id": "llama-cpp", "provider_model_id": LLM}
+            ).status_code
+            == 200
+        )
         chat = on_b.post("/v1/chat/completions", json=_chat(alias))
         assert chat.status_code == 200, chat.text
 
         # a file uploaded on A, a vector store created on A with the file attached on A ...
         secret = f"The shared vault code is XK-{uuid.uuid4().hex[:6].upper()}-ZETA."
         text = f"{secret}\n\nPostgreSQL holds the registry, the vectors and the file metadata for every server.\n"
-        uploaded = on_a.post("/v1/files", files={"file": ("vault.txt", text.encode(), "text/plain")},
-                             data={"purpose": "assistants"})
+        uploaded = on_a.post(
+            "/v1/files", files={"file": ("vault.txt", text.encode(), "text/plain")}, data={"purpose": "assistants"}
+        )
         assert uploaded.status_code == 200, uploaded.text
         file_id = uploaded.json()["id"]
         store = on_a.post("/v1/vector_stores", json={"name": "shared-docs"})
@@ -320,9 +341,14 @@ def test_two_servers_share_models_files_vector_stores_and_traces(servers):
         assert on_b.get(f"/v1/files/{file_id}/content").content == text.encode()
         assert store_id in {s["id"] for s in on_b.get("/v1/vector_stores").json()["data"]}
         for mode in ("vector", "keyword", "hybrid"):
-            found = on_b.post(f"/v1/vector_stores/{store_id}/search",
-                              json={"query": "What is the shared vault code?" if mode == "vector" else secret,
-                                    "search_mode": mode, "max_num_results": 3})
+            found = on_b.post(
+                f"/v1/vector_stores/{store_id}/search",
+                json={
+                    "query": "What is the shared vault code?" if mode == "vector" else secret,
+                    "search_mode": mode,
+                    "max_num_results": 3,
+                },
+            )
             assert found.status_code == 200, found.text
             hits = found.json()["data"]
             assert hits and secret in hits[0]["content"][0]["text"], (mode, hits)
@@ -356,8 +382,10 @@ def _nginx_config(upstreams: list[str], port: int, directory: Path) -> Path:
     text = re.sub(r"^(\s*keepalive \d+;)", lambda m: servers + m.group(1), text, count=1, flags=re.M)
     text = re.sub(r"listen\s+\d+;", f"listen 127.0.0.1:{port};", text)
     text = text.replace("/var/run/nginx.pid", str(directory / "nginx.pid"))
-    temp = "".join(f"    {kind}_temp_path {directory / 'temp' / kind};\n"
-                   for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "".join(
+        f"    {kind}_temp_path {directory / 'temp' / kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     text = text.replace("http {\n", "http {\n" + temp, 1)
     for name in ("access_log", "error_log"):
         text = re.sub(rf"{name}\s+[^;]+;", f"{name} {directory / (name + '.log')};", text)
@@ -390,12 +418,17 @@ def test_nginx_in_front_of_two_servers(servers, tmp_path):
             time.sleep(0.1)
         alias = f"lb-{uuid.uuid4().hex[:8]}"
         with httpx.Client(base_url=url, timeout=120) as client:
-            assert client.post("/v1/models", json={"model_id": alias, "provider_id": "llama-cpp",
-                                                   "provider_model_id": LLM}).status_code == 200
+            assert (
+                client.post(
+                    "/v1/models", json={"model_id": alias, "provider_id": "llama-cpp", "provider_model_id": LLM}
+                ).status_code
+                == 200
+            )
             for _ in range(6):  # round robin over both servers
                 assert client.get(f"/v1/models/{alias}").status_code == 200
-            with client.stream("POST", "/v1/chat/completions", json={**_chat(alias), "stream": True,
-                                                                      "max_tokens": 8}) as streamed:
+            with client.stream(
+                "POST", "/v1/chat/completions", json={**_chat(alias), "stream": True, "max_tokens": 8}
+            ) as streamed:
                 assert streamed.status_code == 200
                 assert streamed.headers["content-type"].startswith("text/event-stream")
                 events = [line for line in streamed.iter_lines() if line.startswith("data: ")]
@@ -435,8 +468,9 @@ def test_kubernetes_example_serves_the_postgres_distro_config():
     (container,) = pod["containers"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
-    config_volume = next(n for n, v in volumes.items()
-                         if v.get("configMap", {}).get("name") == config_map["metadata"]["name"])
+    config_volume = next(
+        n for n, v in volumes.items() if v.get("configMap", {}).get("name") == config_map["metadata"]["name"]
+    )
     assert container["args"][:3] == ["stack", "serve", f"{mounts[config_volume]}/run.yaml"]
     # every secret the pod reads exists, and every API key of the run config can come from the Secret
     secret_keys = set(secret.get("stringData", {})) | set(secret.get("data", {}))
@@ -476,8 +510,9 @@ def test_kustomization_lists_every_manifest():
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("no kubectl to render the kustomization")
-    rendered = subprocess.run([kubectl, "kustomize", str(DEPLOY / "kubernetes")], capture_output=True, text=True,
-                              timeout=60)
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(DEPLOY / "kubernetes")], capture_output=True, text=True, timeout=60
+    )
     assert rendered.returncode == 0, rendered.stderr
     kinds = {doc["kind"] for doc in yaml.safe_load_all(rendered.stdout) if doc}
     assert {"Deployment", "Service", "ConfigMap", "Secret", "PersistentVolumeClaim"} <= kinds
@@ -487,8 +522,13 @@ def test_nginx_example_is_sse_friendly():
     text = (DEPLOY / "nginx.conf").read_text()
     upstream = re.search(r"upstream llama_stack \{(.*?)\}", text, re.S)
     assert upstream and len(re.findall(r"^\s*server\s", upstream.group(1), re.M)) >= 2
-    for directive in ("proxy_buffering off", "proxy_cache off", "proxy_http_version 1.1", "proxy_read_timeout",
-                      "client_max_body_size"):
+    for directive in (
+        "proxy_buffering off",
+        "proxy_cache off",
+        "proxy_http_version 1.1",
+        "proxy_read_timeout",
+        "client_max_body_size",
+    ):
         assert directive in text, directive
     assert "proxy_pass http://llama_stack" in text
 

@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory, plugin_env):
     tmp = tmp_path_factory.mktemp("sdk")
-    config = make_run_config({"inference": echo_providers("alpha", "beta"), **recorder_providers()}, tmp,
-                             models=[{"model_id": "chat-model", "provider_id": "alpha", "provider_model_id": "llm"}])
+    config = make_run_config(
+        {"inference": echo_providers("alpha", "beta"), **recorder_providers()},
+        tmp,
+        models=[{"model_id": "chat-model", "provider_id": "alpha", "provider_model_id": "llm"}],
+    )
     with served_stack(config, tmp, env=plugin_env) as url:
         yield url
 
@@ -29,8 +32,9 @@ def test_openai_sdk(server_url):
     completion = client.chat.completions.create(model="chat-model", messages=[{"role": "user", "content": "hey"}])
     assert completion.choices[0].message.content == "alpha:llm: hey"
     assert completion.usage.total_tokens > 0
-    stream = client.chat.completions.create(model="beta/raw", messages=[{"role": "user", "content": "a b c"}],
-                                            stream=True)
+    stream = client.chat.completions.create(
+        model="beta/raw", messages=[{"role": "user", "content": "a b c"}], stream=True
+    )
     assert "".join(chunk.choices[0].delta.content or "" for chunk in stream) == "beta:raw: a b c"
     embeddings = client.embeddings.create(model="alpha-default-embedding", input=["x", "y"])
     assert [len(e.embedding) for e in embeddings.data] == [8, 8]
@@ -42,8 +46,9 @@ def test_openai_sdk(server_url):
 
 def test_openai_sdk_stream_error_raises(server_url):
     client = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused")
-    stream = client.chat.completions.create(model="chat-model", stream=True,
-                                            messages=[{"role": "user", "content": "ok FAIL"}])
+    stream = client.chat.completions.create(
+        model="chat-model", stream=True, messages=[{"role": "user", "content": "ok FAIL"}]
+    )
     with pytest.raises(openai.APIError, match="dropped"):
         for _ in stream:
             pass
@@ -53,8 +58,9 @@ def test_llama_stack_client(server_url):
     client = LlamaStackClient(base_url=server_url, provider_data={"echo_api_key": "from-client"})
     assert client.inspect.health().status == "OK"
     assert client.inspect.version().version
-    registered = client.models.register(model_id="sdk-model", provider_id="beta", provider_model_id="beta-llm",
-                                        metadata={"context_length": 4096})
+    registered = client.models.register(
+        model_id="sdk-model", provider_id="beta", provider_model_id="beta-llm", metadata={"context_length": 4096}
+    )
     assert registered.identifier == "sdk-model" and registered.provider_id == "beta"
     assert "sdk-model" in {m.identifier for m in client.models.list()}
     assert client.models.retrieve("sdk-model").provider_resource_id == "beta-llm"

@@ -83,8 +83,15 @@ async def test_openapi_documents_every_route_with_schemas(full_config, pm):
             assert operation["tags"] == [spec.api.value]
             if route.response is not None:
                 assert operation["responses"]["200"]["content"]["application/json"]["schema"]
-    for path in ("/v1/models", "/v1/shields", "/v1/toolgroups", "/v1beta/datasets", "/v1/vector-dbs",
-                 "/v1/scoring-functions", "/v1alpha/eval/benchmarks"):
+    for path in (
+        "/v1/models",
+        "/v1/shields",
+        "/v1/toolgroups",
+        "/v1beta/datasets",
+        "/v1/vector-dbs",
+        "/v1/scoring-functions",
+        "/v1alpha/eval/benchmarks",
+    ):
         assert {"get", "post"} <= set(doc["paths"][path])
     chat = doc["paths"]["/v1/chat/completions"]["post"]
     request_ref = chat["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
@@ -95,8 +102,9 @@ async def test_openapi_documents_every_route_with_schemas(full_config, pm):
 
 async def test_malformed_json_is_400(full_config, pm):
     async with stack_client(full_config, pm) as client:
-        response = await client.post("/v1/chat/completions", content=b'{"model": ',
-                                     headers={"content-type": "application/json"})
+        response = await client.post(
+            "/v1/chat/completions", content=b'{"model": ', headers={"content-type": "application/json"}
+        )
         not_object = await client.post("/v1/chat/completions", json=[1, 2])
     assert "malformed JSON" in assert_error(response, 400)["message"]
     assert_error(not_object, 400)
@@ -104,8 +112,9 @@ async def test_malformed_json_is_400(full_config, pm):
 
 async def test_invalid_fields_are_422_with_the_field_named(full_config, pm):
     async with stack_client(full_config, pm) as client:
-        bad_role = await client.post("/v1/chat/completions",
-                                     json={"model": "alpha/m", "messages": [{"role": "wizard", "content": "x"}]})
+        bad_role = await client.post(
+            "/v1/chat/completions", json={"model": "alpha/m", "messages": [{"role": "wizard", "content": "x"}]}
+        )
         bad_temp = await client.post("/v1/chat/completions", json={**CHAT, "temperature": 9})
         no_model = await client.post("/v1/chat/completions", json={"messages": CHAT["messages"]})
     assert assert_error(bad_role, 422)["param"].startswith("messages.0")
@@ -144,8 +153,9 @@ async def test_register_without_any_provider_for_the_api_is_501(tmp_path, pm):
 async def test_provider_errors_map_to_statuses(full_config, pm):
     async with stack_client(full_config, pm) as client:
         not_implemented = await client.post("/v1/completions", json={"model": "alpha/m", "prompt": "x"})
-        refused = await client.post("/v1/models", json={"model_id": "r", "provider_id": "alpha",
-                                                        "provider_model_id": "bad-model"})
+        refused = await client.post(
+            "/v1/models", json={"model_id": "r", "provider_id": "alpha", "provider_model_id": "bad-model"}
+        )
         after = await client.get("/v1/models/r")
     assert_error(not_implemented, 501)
     assert "bad-model" in assert_error(refused, 400)["message"]
@@ -161,13 +171,19 @@ async def test_client_version_header_is_accepted(full_config, pm):
 
 async def test_provider_data_header_reaches_the_provider(full_config, pm):
     async with stack_client(full_config, pm) as client:
-        ok = await client.post("/v1/chat/completions", json=CHAT,
-                               headers={"X-LlamaStack-Provider-Data": '{"echo_api_key": "per-request"}'})
+        ok = await client.post(
+            "/v1/chat/completions", json=CHAT, headers={"X-LlamaStack-Provider-Data": '{"echo_api_key": "per-request"}'}
+        )
         without = await client.post("/v1/chat/completions", json=CHAT)
         bad = await client.post("/v1/chat/completions", json=CHAT, headers={"X-LlamaStack-Provider-Data": "{nope"})
-        twice = await client.post("/v1/chat/completions", json=CHAT, headers=[
-            ("X-LlamaStack-Provider-Data", '{"echo_api_key": "first"}'),
-            ("X-LlamaStack-Provider-Data", '{"echo_api_key": "last"}')])
+        twice = await client.post(
+            "/v1/chat/completions",
+            json=CHAT,
+            headers=[
+                ("X-LlamaStack-Provider-Data", '{"echo_api_key": "first"}'),
+                ("X-LlamaStack-Provider-Data", '{"echo_api_key": "last"}'),
+            ],
+        )
     assert "[per-request]" in ok.json()["choices"][0]["message"]["content"]
     assert "[last]" in twice.json()["choices"][0]["message"]["content"]  # a header sent twice: its last value
     assert "[" not in without.json()["choices"][0]["message"]["content"]
@@ -177,17 +193,19 @@ async def test_provider_data_header_reaches_the_provider(full_config, pm):
 async def test_streaming_uses_sse_framing_and_reports_midstream_errors(full_config, pm):
     async with stack_client(full_config, pm) as client:
         good = await client.post("/v1/chat/completions", json={**CHAT, "stream": True})
-        failing = await client.post("/v1/chat/completions", json={
-            **CHAT, "stream": True, "messages": [{"role": "user", "content": "one two FAIL three"}]})
+        failing = await client.post(
+            "/v1/chat/completions",
+            json={**CHAT, "stream": True, "messages": [{"role": "user", "content": "one two FAIL three"}]},
+        )
     assert good.headers["content-type"].startswith("text/event-stream")
     events = [e for e in good.text.split("\n\n") if e]
     assert all(e.startswith("data: {") for e in events)
     assert "[DONE]" not in good.text
     import json
 
-    chunks = [json.loads(e[len("data: "):]) for e in events]
+    chunks = [json.loads(e[len("data: ") :]) for e in events]
     assert "".join(c["choices"][0]["delta"]["content"] for c in chunks) == "alpha:m: hello"
-    last = json.loads([e for e in failing.text.split("\n\n") if e][-1][len("data: "):])
+    last = json.loads([e for e in failing.text.split("\n\n") if e][-1][len("data: ") :])
     assert last["error"]["code"] == "502"
     assert "dropped" in last["error"]["message"]
     assert len([e for e in failing.text.split("\n\n") if e]) == 4  # "alpha:m:", "one", "two", then the error

@@ -78,10 +78,14 @@ def test_two_servers_on_one_postgres_share_registrations(tmp_path, postgres_stor
     config["storage"] = postgres_storage
     chat = {"model": "shared", "messages": [{"role": "user", "content": "hi"}]}
     with served_stack(config, tmp_path, env=plugin_env) as one, served_stack(config, tmp_path, env=plugin_env) as two:
-        assert httpx.post(f"{one}/v1/models", json={"model_id": "shared", "provider_model_id": "llm"}).status_code == 200
+        assert (
+            httpx.post(f"{one}/v1/models", json={"model_id": "shared", "provider_model_id": "llm"}).status_code == 200
+        )
         assert httpx.get(f"{two}/v1/models/shared").json()["provider_resource_id"] == "llm"
-        assert httpx.post(f"{two}/v1/chat/completions", json=chat).json()["choices"][0]["message"]["content"] \
+        assert (
+            httpx.post(f"{two}/v1/chat/completions", json=chat).json()["choices"][0]["message"]["content"]
             == "alpha:llm: hi"
+        )
         assert httpx.post(f"{two}/v1/models", json={"model_id": "shared"}).status_code == 409
         assert httpx.delete(f"{two}/v1/models/shared").status_code == 200
         assert httpx.get(f"{one}/v1/models/shared").status_code == 404

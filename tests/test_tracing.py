@@ -18,17 +18,23 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 INCOMING = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 CHAT = {"model": "compat/m", "messages": [{"role": "user", "content": "hi"}]}
 
+
 def traced_config(tmp_path, base_url: str, telemetry: bool = True, **settings) -> dict:
-    providers = {"inference": [{"provider_id": "compat", "provider_type": "remote::openai-compat",
-                                "config": {"base_url": base_url}}]}
+    providers = {
+        "inference": [
+            {"provider_id": "compat", "provider_type": "remote::openai-compat", "config": {"base_url": base_url}}
+        ]
+    }
     if telemetry:
         providers["telemetry"] = [{"provider_id": "spans", "provider_type": "inline::span-recorder", "config": {}}]
     return make_run_config(providers, tmp_path, **({"telemetry": settings} if settings else {}))
+
 
 async def spans_of(client) -> list:
     stack = client.app.state.stack
     await stack.tracer.flush()
     return stack.providers["telemetry"]["spans"].impl.spans
+
 
 async def test_a_request_is_a_trace_of_router_provider_and_outbound_spans(tmp_path, pm):
     with ScriptedServer() as upstream:
@@ -51,6 +57,7 @@ async def test_a_request_is_a_trace_of_router_provider_and_outbound_spans(tmp_pa
     sent = parse_traceparent(upstream.requests[-1].headers["traceparent"])
     assert sent == (TRACE_ID, outbound.span_id, True)  # propagated to the upstream
 
+
 async def test_streams_record_time_to_first_chunk_and_errors_mark_spans(tmp_path, pm):
     with ScriptedServer() as upstream:
         upstream.reply(stream=[chat_chunk("a"), chat_chunk("b", finish_reason="stop")])
@@ -69,6 +76,7 @@ async def test_streams_record_time_to_first_chunk_and_errors_mark_spans(tmp_path
     assert roots["GET /v1/models/nope"].status == "error"
     assert len({s.trace_id for s in roots.values()}) == len(roots)  # one new trace per request
 
+
 async def test_without_a_telemetry_provider_nothing_is_traced(tmp_path, pm):
     with ScriptedServer() as upstream:
         upstream.reply(json=chat_completion())
@@ -77,12 +85,20 @@ async def test_without_a_telemetry_provider_nothing_is_traced(tmp_path, pm):
             await client.post("/v1/chat/completions", json=CHAT, headers={"traceparent": INCOMING})
     assert "traceparent" not in upstream.requests[-1].headers
 
+
 def test_traceparent_parsing():
     assert parse_traceparent(INCOMING) == (TRACE_ID, "00f067aa0ba902b7", True)
     assert parse_traceparent(INCOMING[:-2] + "00").sampled is False
     assert parse_traceparent(INCOMING.upper()).trace_id == TRACE_ID
-    for bad in (None, "", "00-short-00f067aa0ba902b7-01", f"00-{TRACE_ID}-zzzzzzzzzzzzzzzz-01",
-                f"00-{'0' * 32}-00f067aa0ba902b7-01", f"00-{TRACE_ID}-00f067aa0ba902b7", INCOMING[:-2] + "zz"):
+    for bad in (
+        None,
+        "",
+        "00-short-00f067aa0ba902b7-01",
+        f"00-{TRACE_ID}-zzzzzzzzzzzzzzzz-01",
+        f"00-{'0' * 32}-00f067aa0ba902b7-01",
+        f"00-{TRACE_ID}-00f067aa0ba902b7",
+        INCOMING[:-2] + "zz",
+    ):
         assert parse_traceparent(bad) is None
 
 
@@ -128,12 +144,17 @@ async def test_provider_data_and_trace_context_are_read_in_one_pass(tmp_path, pm
         for _ in range(3):
             upstream.reply(json=chat_completion("hi", model="m"))
         async with stack_client(traced_config(tmp_path, upstream.base_url, max_traces_per_second=budget), pm) as client:
-            await client.post("/v1/chat/completions", json=CHAT, headers={
-                "X-LlamaStack-Provider-Data": '{"compat_api_key": "per-request-key"}', "traceparent": caller})
-            await client.post("/v1/chat/completions", json=CHAT,
-                              headers={"X-LlamaStack-Provider-Data": '{"compat_api_key": "second-key"}'})
-            bad = await client.post("/v1/chat/completions", json=CHAT,
-                                    headers={"X-LlamaStack-Provider-Data": "{nope"})
+            await client.post(
+                "/v1/chat/completions",
+                json=CHAT,
+                headers={"X-LlamaStack-Provider-Data": '{"compat_api_key": "per-request-key"}', "traceparent": caller},
+            )
+            await client.post(
+                "/v1/chat/completions",
+                json=CHAT,
+                headers={"X-LlamaStack-Provider-Data": '{"compat_api_key": "second-key"}'},
+            )
+            bad = await client.post("/v1/chat/completions", json=CHAT, headers={"X-LlamaStack-Provider-Data": "{nope"})
     first, second = upstream.requests[:2]
     assert first.headers["authorization"] == "Bearer per-request-key"
     assert first.headers["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
@@ -168,6 +189,7 @@ def test_sampler_budget_and_ratio():
     assert all(Sampler().sample() for _ in range(1000))
     assert not any(Sampler(0.0).sample() for _ in range(1000))
     import random
+
     random.seed(7)
     assert 4_500 < sum(Sampler(0.5).sample() for _ in range(10_000)) < 5_500
     with pytest.raises(ValueError):
@@ -252,22 +274,32 @@ def test_token_usage_is_read_from_the_answer_bytes():
     from llama_stack_core.token_usage import Usage
     from llama_stack_core.token_usage import usage_of as _usage_of
 
-    answer = {"choices": [{"message": {"content": 'he said "usage": {"total_tokens": 999}'}}],
-              "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
-                        "prompt_tokens_details": {"cached_tokens": 3}}, "system_fingerprint": "fp"}
+    answer = {
+        "choices": [{"message": {"content": 'he said "usage": {"total_tokens": 999}'}}],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 5,
+            "total_tokens": 17,
+            "prompt_tokens_details": {"cached_tokens": 3},
+        },
+        "system_fingerprint": "fp",
+    }
     assert _usage_of(orjson.dumps(answer)) == Usage(12, 5, 17)
     spaced = b'{"data": [{"embedding": [0.1, 0.2]}], "usage" : {"prompt_tokens" : 4, "total_tokens": 4}}\n'
     assert _usage_of(spaced) == Usage(prompt_tokens=4, total_tokens=4)
     assert _usage_of(b'{"choices": [], "usage": null}') is None and _usage_of(b'{"choices": []}') is None
     # the last "usage" key is not the answer's own: the whole answer is read
-    nested_last = {"usage": {"prompt_tokens": 3, "total_tokens": 3},
-                   "choices": [{"message": {"tool_calls": [{"usage": {"total_tokens": 999}}]}}]}
+    nested_last = {
+        "usage": {"prompt_tokens": 3, "total_tokens": 3},
+        "choices": [{"message": {"tool_calls": [{"usage": {"total_tokens": 999}}]}}],
+    }
     assert _usage_of(orjson.dumps(nested_last)) == Usage(prompt_tokens=3, total_tokens=3)
     assert _usage_of(b'[{"usage": {"total_tokens": 1}}]') is None
     # a count that is not a non-negative integer makes the usage unusable, not partly counted
-    for bad in (b'2.5', b'-1', b'"7"', b'true'):
-        assert _usage_of(b'{"usage": {"prompt_tokens": 1, "completion_tokens": ' + bad + b', "total_tokens": 3}}') \
-            is None
+    for bad in (b"2.5", b"-1", b'"7"', b"true"):
+        assert (
+            _usage_of(b'{"usage": {"prompt_tokens": 1, "completion_tokens": ' + bad + b', "total_tokens": 3}}') is None
+        )
     # many answers at once (the meter's drain): one decoder call, or each on its own when one tail is not whole
     from llama_stack_core.token_usage import usage_in_json, usages_in_json
 
@@ -278,8 +310,13 @@ def test_token_usage_is_read_from_the_answer_bytes():
     # answers as objects (inline providers)
     assert _usage_of({"usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3}}) == Usage(2, 1, 3)
     assert _usage_of({"usage": {"prompt_tokens": -2}}) is None and _usage_of({"usage": None}) is None
-    assert _usage_of(ChatCompletion.model_validate(
-        {**chat_completion("hi", model="m"), "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}})
+    assert _usage_of(
+        ChatCompletion.model_validate(
+            {
+                **chat_completion("hi", model="m"),
+                "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+            }
+        )
     ) == Usage(7, 2, 9)
 
 
@@ -287,14 +324,21 @@ async def test_token_usage_counts_every_inference_call_recorded_or_not(tmp_path,
     with ScriptedServer() as upstream:
         upstream.reply(json=chat_completion("a", model="m"))
         upstream.reply(json=chat_completion("b", model="m"))
-        upstream.reply(stream=[chat_chunk("c"), {**chat_chunk("", finish_reason="stop"),
-                                                 "usage": {"prompt_tokens": 7, "completion_tokens": 2,
-                                                           "total_tokens": 9}}])
+        upstream.reply(
+            stream=[
+                chat_chunk("c"),
+                {
+                    **chat_chunk("", finish_reason="stop"),
+                    "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9},
+                },
+            ]
+        )
         config = traced_config(tmp_path, upstream.base_url, max_traces_per_second=1, max_traces_burst=1)
         async with stack_client(config, pm) as client:
             answers = [(await client.post("/v1/chat/completions", json=CHAT)).json() for _ in range(2)]
-            await client.post("/v1/chat/completions", json={**CHAT, "stream": True,
-                                                            "stream_options": {"include_usage": True}})
+            await client.post(
+                "/v1/chat/completions", json={**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+            )
             await client.app.state.stack.tracer.flush()
             recorder = client.app.state.stack.providers["telemetry"]["spans"].impl
             assert len([s for s in recorder.spans if s.root]) == 1  # one request recorded, two not
@@ -315,19 +359,26 @@ def test_token_meter_sums_per_model_and_provider_and_skips_missing_counts():
 
     meter = TokenMeter()
     meter.add_answer("chat", "p", {"usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
-    meter.add_answer("chat", "p", b'{"usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, '
-                                  b'"extra": {"x": 1}}}')
-    large = orjson.dumps({"data": [{"embedding": [0.5] * DEFERRED_ANSWER_BYTES}],
-                          "usage": {"prompt_tokens": 6, "total_tokens": 6}})
+    meter.add_answer(
+        "chat", "p", b'{"usage": {"prompt_tokens": 4, "completion_tokens": 1, "total_tokens": 5, "extra": {"x": 1}}}'
+    )
+    large = orjson.dumps(
+        {"data": [{"embedding": [0.5] * DEFERRED_ANSWER_BYTES}], "usage": {"prompt_tokens": 6, "total_tokens": 6}}
+    )
     meter.add_answer("embed", "p", large)
     meter.add_answer("embed", "p", {"usage": {"prompt_tokens": True, "total_tokens": -1}})  # not counts
     meter.add_answer(None, "q", b'{"usage": {"total_tokens": 1}}')
     meter.add_answer("chat", "p", None)
     meter.add_answer("chat", "p", b'{"choices": []}')
     points = {(p.labels.get("model"), p.labels["provider_id"], p.metric): (p.value, p.count) for p in meter.drain()}
-    assert points == {("chat", "p", "prompt_tokens"): (7, 2), ("chat", "p", "completion_tokens"): (3, 2),
-                      ("chat", "p", "total_tokens"): (10, 2), ("embed", "p", "prompt_tokens"): (6, 1),
-                      ("embed", "p", "total_tokens"): (6, 1), (None, "q", "total_tokens"): (1, 1)}
+    assert points == {
+        ("chat", "p", "prompt_tokens"): (7, 2),
+        ("chat", "p", "completion_tokens"): (3, 2),
+        ("chat", "p", "total_tokens"): (10, 2),
+        ("embed", "p", "prompt_tokens"): (6, 1),
+        ("embed", "p", "total_tokens"): (6, 1),
+        (None, "q", "total_tokens"): (1, 1),
+    }
     assert meter.drain() == []
 
 
@@ -338,13 +389,17 @@ def test_otel_traces_sampler_variables_map_to_the_sampling_settings():
     assert settings({"OTEL_TRACES_SAMPLER": "always_on"}) == {"sample_ratio": 1.0, "max_traces_per_second": None}
     assert settings({"OTEL_TRACES_SAMPLER": "ParentBased_Always_Off"})["sample_ratio"] == 0.0
     assert settings({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"}) == {
-        "sample_ratio": 0.25, "max_traces_per_second": None}
+        "sample_ratio": 0.25,
+        "max_traces_per_second": None,
+    }
     assert settings({"OTEL_TRACES_SAMPLER": "traceidratio"})["sample_ratio"] == 1.0  # the OpenTelemetry default
     # as the OpenTelemetry SDKs do: an unknown sampler is ignored, an argument that is not a ratio counts as 1.0
     assert settings({"OTEL_TRACES_SAMPLER": "xray"}) == {}
     for argument in ("2", "half"):
         assert settings({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": argument}) == {
-            "sample_ratio": 1.0, "max_traces_per_second": None}
+            "sample_ratio": 1.0,
+            "max_traces_per_second": None,
+        }
 
 
 async def test_otel_traces_sampler_applies_where_the_run_config_is_silent(tmp_path, pm, monkeypatch, caplog):
@@ -367,7 +422,10 @@ async def test_otel_traces_sampler_applies_where_the_run_config_is_silent(tmp_pa
     for settings in ({"sample_ratio": 0.1}, {"max_traces_per_second": 3}):  # the run config's own sampling wins whole
         config = parse_run_config(traced_config(tmp_path, "http://unused", **settings)).telemetry
         assert {"sample_ratio": config.sample_ratio, "max_traces_per_second": config.max_traces_per_second} == {
-            "sample_ratio": 1.0, "max_traces_per_second": 10, **settings}
+            "sample_ratio": 1.0,
+            "max_traces_per_second": 10,
+            **settings,
+        }
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "jaeger_remote")
     with caplog.at_level(logging.WARNING):
         ignored = parse_run_config(traced_config(tmp_path, "http://unused")).telemetry

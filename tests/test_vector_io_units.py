@@ -20,8 +20,10 @@ from llama_stack_core.vector_io.parsing import InvalidFileError, UnsupportedFile
 def test_chunks_are_windows_of_the_original_text_with_overlap():
     text = "  ".join(f"word{i}, next" for i in range(100))  # 300 tokens: word, comma, next
     chunks = chunk_text(text, max_tokens=50, overlap_tokens=10)
-    assert all(c.token_count <= 50 and text[c.start:c.end] == c.text for c in chunks)
-    assert [tokens(a.text)[-10:] == tokens(b.text)[:10] for a, b in itertools.pairwise(chunks)] == [True] * (len(chunks) - 1)
+    assert all(c.token_count <= 50 and text[c.start : c.end] == c.text for c in chunks)
+    assert [tokens(a.text)[-10:] == tokens(b.text)[:10] for a, b in itertools.pairwise(chunks)] == [True] * (
+        len(chunks) - 1
+    )
     assert tokens(chunks[-1].text)[-1] == "next" and chunks[0].start == 0
     assert len(chunks) == 8  # ceil((300 - 10) / 40)
     assert chunk_text("", 10, 2) == []
@@ -68,11 +70,26 @@ def test_filter_evaluation():
     assert matches(ComparisonFilter(key="missing", type="ne", value=1), attrs)
     assert not matches(ComparisonFilter(key="missing", type="eq", value=1), attrs)
     assert matches(ComparisonFilter(key="lang", type="in", value=["en", "de"]), attrs)
-    assert matches(CompoundFilter(type="or", filters=[ComparisonFilter(key="lang", type="eq", value="fr"),
-                                                      ComparisonFilter(key="tags", type="nin", value=["y"])]), attrs)
-    assert not matches(CompoundFilter(type="and", filters=[ComparisonFilter(key="lang", type="eq", value="en"),
-                                                           ComparisonFilter(key="year", type="lte", value=2020)]),
-                       attrs)
+    assert matches(
+        CompoundFilter(
+            type="or",
+            filters=[
+                ComparisonFilter(key="lang", type="eq", value="fr"),
+                ComparisonFilter(key="tags", type="nin", value=["y"]),
+            ],
+        ),
+        attrs,
+    )
+    assert not matches(
+        CompoundFilter(
+            type="and",
+            filters=[
+                ComparisonFilter(key="lang", type="eq", value="en"),
+                ComparisonFilter(key="year", type="lte", value=2020),
+            ],
+        ),
+        attrs,
+    )
 
 
 def test_cursor_pagination():
@@ -81,8 +98,9 @@ def test_cursor_pagination():
     assert [i["id"] for i in page.data] == ["i4", "i3"] and page.has_more and page.last_id == "i3"
     rest = paginate(items, limit=10, after="i3", sort_key=lambda i: i["at"], item_id=lambda i: i["id"])
     assert [i["id"] for i in rest.data] == ["i2", "i1", "i0"] and not rest.has_more
-    ascending = paginate(items, limit=10, order="asc", before="i2", sort_key=lambda i: i["at"],
-                         item_id=lambda i: i["id"])
+    ascending = paginate(
+        items, limit=10, order="asc", before="i2", sort_key=lambda i: i["at"], item_id=lambda i: i["id"]
+    )
     assert [i["id"] for i in ascending.data] == ["i0", "i1"]
     with pytest.raises(BadRequestError):
         paginate(items, limit=1, after="nope", sort_key=lambda i: i["at"], item_id=lambda i: i["id"])

@@ -78,9 +78,13 @@ def test_installed_metadata_is_the_pyproject(directory: Path):
     project = _pyproject(directory)["project"]
     name = project["name"]
     assert importlib.metadata.version(name) == project["version"], (
-        f"{name}: the installed metadata is stale; re-run scripts/setup.sh")
-    installed = {_canonical(Requirement(r).name): str(Requirement(r).specifier)
-                 for r in importlib.metadata.requires(name) or () if "extra ==" not in r}
+        f"{name}: the installed metadata is stale; re-run scripts/setup.sh"
+    )
+    installed = {
+        _canonical(Requirement(r).name): str(Requirement(r).specifier)
+        for r in importlib.metadata.requires(name) or ()
+        if "extra ==" not in r
+    }
     declared = {_canonical(r.name): str(r.specifier) for r in _requirements(project, optional=False)}
     assert installed == declared, f"{name}: installed dependencies differ from pyproject.toml; re-run scripts/setup.sh"
 
@@ -98,17 +102,21 @@ def test_plugins_depend_on_a_compatible_core_range(directory: Path):
         if not name.startswith("llama-stack-"):
             continue
         operators = {spec.operator for spec in requirement.specifier}
-        assert not operators & {"==", "==="}, f"{project['name']}: '{requirement}' pins an exact version; plugins " \
-                                              "depend on a compatible range (only distros pin)"
+        assert not operators & {"==", "==="}, (
+            f"{project['name']}: '{requirement}' pins an exact version; plugins "
+            "depend on a compatible range (only distros pin)"
+        )
         if name == CORE and requirement.specifier:
-            assert requirement.specifier.contains(core, prereleases=True), \
+            assert requirement.specifier.contains(core, prereleases=True), (
                 f"{project['name']}: '{requirement}' excludes the core it is tested with ({core})"
+            )
     (range_,) = main
     spec = range_.specifier
     assert spec.contains(core, prereleases=True), f"{project['name']}: '{range_}' excludes the current core {core}"
     assert any(s.operator in ("<", "~=") for s in spec), f"{project['name']}: '{range_}' has no upper bound"
-    assert not spec.contains(_next_breaking(core), prereleases=True), \
+    assert not spec.contains(_next_breaking(core), prereleases=True), (
         f"{project['name']}: '{range_}' accepts {_next_breaking(core)}, which may break the provider API"
+    )
 
 
 def test_repository_plugins_are_built_for_this_provider_api(pm: PluginManager):
@@ -118,7 +126,8 @@ def test_repository_plugins_are_built_for_this_provider_api(pm: PluginManager):
     for registered in specs:
         assert registered.spec.compatible, (
             f"{registered.plugin.package}: {registered.spec.provider_type} is built for provider API "
-            f"{registered.spec.core_api_version}; the core implements {PROVIDER_API_VERSION}")
+            f"{registered.spec.core_api_version}; the core implements {PROVIDER_API_VERSION}"
+        )
         assert SpecifierSet(registered.spec.core_api_version).contains(PROVIDER_API_VERSION)
 
 
@@ -139,8 +148,10 @@ def test_distros_pin_exactly_the_core_and_the_plugins_they_use(directory: Path, 
         assert api in Api.__members__, f"{run_yaml}: unknown API {api}"
         for entry in entries:  # switched-off providers (provider_id: ${env.X:+id}) count: the config names them
             package = packages.get((api, entry["provider_type"]))
-            assert package in PROJECTS, f"{run_yaml}: {entry['provider_type']} is not provided by a plugin in " \
-                                        f"this repository (installed: {package})"
+            assert package in PROJECTS, (
+                f"{run_yaml}: {entry['provider_type']} is not provided by a plugin in "
+                f"this repository (installed: {package})"
+            )
             used.add(package)
     pins: dict[str, str] = {}
     for requirement in _requirements(project):
@@ -148,18 +159,24 @@ def test_distros_pin_exactly_the_core_and_the_plugins_they_use(directory: Path, 
         assert spec.operator == "==", f"{name}: '{requirement}' must pin an exact version (==)"  # ... and it is ==
         assert requirement.marker is None, f"{name}: '{requirement}': no environment markers in a distro"
         pins[_canonical(requirement.name)] = spec.version
-    assert set(pins) == used, (f"{name}: pins {sorted(set(pins) - used)} that its run config does not use"
-                               if set(pins) - used else f"{name}: does not pin {sorted(used - set(pins))}")
+    assert set(pins) == used, (
+        f"{name}: pins {sorted(set(pins) - used)} that its run config does not use"
+        if set(pins) - used
+        else f"{name}: does not pin {sorted(used - set(pins))}"
+    )
     for package, version in pins.items():
-        assert version == VERSIONS[package], \
+        assert version == VERSIONS[package], (
             f"{name} pins {package}=={version}, but the repository has {VERSIONS[package]}"
+        )
 
 
 def test_every_pin_in_the_repository_matches_the_pinned_package():
     """Anything that names ``llama-stack-<...>==<version>`` (pyprojects, Containerfiles, docs, manifests) names the
     version in that package's pyproject."""
-    pattern = re.compile(r"\b(llama-stack-(?:core|provider-[a-z0-9-]+|distro-[a-z0-9-]+))(?:\[[a-z,]+\])?"
-                         r"==([0-9][0-9a-zA-Z.+!-]*[0-9a-zA-Z])")
+    pattern = re.compile(
+        r"\b(llama-stack-(?:core|provider-[a-z0-9-]+|distro-[a-z0-9-]+))(?:\[[a-z,]+\])?"
+        r"==([0-9][0-9a-zA-Z.+!-]*[0-9a-zA-Z])"
+    )
     files = []
     for directory, subdirs, names in os.walk(ROOT):
         subdirs[:] = [d for d in subdirs if not d.startswith(".") and d not in {"dist", "build", "__pycache__"}]
@@ -173,8 +190,9 @@ def test_every_pin_in_the_repository_matches_the_pinned_package():
         for package, version in pattern.findall(text):
             if package in VERSIONS:
                 checked += 1
-                assert version == VERSIONS[package], f"{path.relative_to(ROOT)}: {package}=={version}, " \
-                                                     f"but its pyproject says {VERSIONS[package]}"
+                assert version == VERSIONS[package], (
+                    f"{path.relative_to(ROOT)}: {package}=={version}, but its pyproject says {VERSIONS[package]}"
+                )
     assert checked >= len(DISTROS) * 3
 
 
@@ -183,8 +201,9 @@ def test_entry_point_names_are_unique():
     seen: dict[str, str] = {}
     for name, directory in PROJECTS.items():
         for entry_name in _pyproject(directory)["project"].get("entry-points", {}).get(ENTRY_POINT_GROUP, {}):
-            assert entry_name not in seen, \
+            assert entry_name not in seen, (
                 f"entry point '{entry_name}' is declared by {seen.get(entry_name)} and {name}"
+            )
             seen[entry_name] = name
 
 

@@ -68,9 +68,7 @@ class Refusal(BaseModel):
     refusal: str
 
 
-ResponseContentPart = Annotated[
-    InputText | InputImage | InputFile | OutputText | Refusal, Field(discriminator="type")
-]
+ResponseContentPart = Annotated[InputText | InputImage | InputFile | OutputText | Refusal, Field(discriminator="type")]
 
 
 class ResponseMessage(BaseModel):
@@ -171,8 +169,15 @@ class OtherItem(BaseModel):
 
 
 _ITEM_TYPES = {
-    "message", "function_call", "function_call_output", "web_search_call", "file_search_call", "mcp_call",
-    "mcp_list_tools", "mcp_approval_request", "mcp_approval_response",
+    "message",
+    "function_call",
+    "function_call_output",
+    "web_search_call",
+    "file_search_call",
+    "mcp_call",
+    "mcp_list_tools",
+    "mcp_approval_request",
+    "mcp_approval_response",
 }
 
 
@@ -195,6 +200,7 @@ ResponseItem = Annotated[
     | Annotated[OtherItem, Tag("other")],
     Discriminator(_item_tag),
 ]
+
 
 class ResponseItemList(CursorPage[ResponseItem]):
     """A cursor list of response or conversation items."""
@@ -630,7 +636,11 @@ class TurnAwaitingInputPayload(BaseModel):
 
 
 TurnEventPayload = Annotated[
-    StepStartPayload | StepProgressPayload | StepCompletePayload | TurnStartPayload | TurnCompletePayload
+    StepStartPayload
+    | StepProgressPayload
+    | StepCompletePayload
+    | TurnStartPayload
+    | TurnCompletePayload
     | TurnAwaitingInputPayload,
     Field(discriminator="event_type"),
 ]
@@ -750,9 +760,7 @@ class AgentsProvider(Protocol):
         """Cancel a background response."""
         ...
 
-    async def list_openai_response_input_items(
-        self, request: ListResponseInputItemsRequest
-    ) -> ResponseItemList:
+    async def list_openai_response_input_items(self, request: ListResponseInputItemsRequest) -> ResponseItemList:
         """List the input items of a stored response."""
         ...
 
@@ -820,9 +828,7 @@ class AgentsProvider(Protocol):
         """Delete a session with its turns."""
         ...
 
-    async def create_agent_turn(
-        self, request: CreateTurnRequest
-    ) -> Turn | AsyncIterator[AgentTurnResponseStreamChunk]:
+    async def create_agent_turn(self, request: CreateTurnRequest) -> Turn | AsyncIterator[AgentTurnResponseStreamChunk]:
         """Run a new turn of a session."""
         ...
 
@@ -830,9 +836,7 @@ class AgentsProvider(Protocol):
         """Get a turn."""
         ...
 
-    async def resume_agent_turn(
-        self, request: ResumeTurnRequest
-    ) -> Turn | AsyncIterator[AgentTurnResponseStreamChunk]:
+    async def resume_agent_turn(self, request: ResumeTurnRequest) -> Turn | AsyncIterator[AgentTurnResponseStreamChunk]:
         """Resume a turn awaiting client tool results."""
         ...
 
@@ -866,62 +870,240 @@ SPEC = ApiSpec(
     description="Agentic responses with tools, conversations, and the older agents/sessions/turns API.",
     routes=(
         # Responses
-        Route("POST", _RESPONSES, "create_openai_response", "Create a response.", CreateResponseRequest,
-              ResponseObject, stream=ResponseStreamEvent, aliases=_openai(_RESPONSES)),
-        Route("GET", _RESPONSES, "list_openai_responses", "List stored responses.", ListResponsesRequest,
-              CursorPage[ResponseObjectWithInput], aliases=_openai(_RESPONSES)),
-        Route("GET", _RESPONSE, "get_openai_response", "Get a stored response.", ResponseIdRequest,
-              ResponseObject, aliases=_openai(_RESPONSE)),
-        Route("DELETE", _RESPONSE, "delete_openai_response", "Delete a stored response.", ResponseIdRequest,
-              DeletedObject, aliases=_openai(_RESPONSE)),
-        Route("POST", _RESPONSE + "/cancel", "cancel_openai_response", "Cancel a background response.",
-              ResponseIdRequest, ResponseObject),
-        Route("GET", _RESPONSE + "/input_items", "list_openai_response_input_items",
-              "List the input items of a response.", ListResponseInputItemsRequest, ResponseItemList,
-              aliases=_openai(_RESPONSE + "/input_items")),
+        Route(
+            "POST",
+            _RESPONSES,
+            "create_openai_response",
+            "Create a response.",
+            CreateResponseRequest,
+            ResponseObject,
+            stream=ResponseStreamEvent,
+            aliases=_openai(_RESPONSES),
+        ),
+        Route(
+            "GET",
+            _RESPONSES,
+            "list_openai_responses",
+            "List stored responses.",
+            ListResponsesRequest,
+            CursorPage[ResponseObjectWithInput],
+            aliases=_openai(_RESPONSES),
+        ),
+        Route(
+            "GET",
+            _RESPONSE,
+            "get_openai_response",
+            "Get a stored response.",
+            ResponseIdRequest,
+            ResponseObject,
+            aliases=_openai(_RESPONSE),
+        ),
+        Route(
+            "DELETE",
+            _RESPONSE,
+            "delete_openai_response",
+            "Delete a stored response.",
+            ResponseIdRequest,
+            DeletedObject,
+            aliases=_openai(_RESPONSE),
+        ),
+        Route(
+            "POST",
+            _RESPONSE + "/cancel",
+            "cancel_openai_response",
+            "Cancel a background response.",
+            ResponseIdRequest,
+            ResponseObject,
+        ),
+        Route(
+            "GET",
+            _RESPONSE + "/input_items",
+            "list_openai_response_input_items",
+            "List the input items of a response.",
+            ListResponseInputItemsRequest,
+            ResponseItemList,
+            aliases=_openai(_RESPONSE + "/input_items"),
+        ),
         # Conversations
-        Route("POST", _CONVERSATIONS, "create_conversation", "Create a conversation.", CreateConversationRequest,
-              Conversation),
-        Route("GET", _CONVERSATION, "get_conversation", "Get a conversation.", ConversationIdRequest,
-              Conversation),
-        Route("POST", _CONVERSATION, "update_conversation", "Update a conversation's metadata.",
-              UpdateConversationRequest, Conversation),
-        Route("DELETE", _CONVERSATION, "delete_conversation", "Delete a conversation.", ConversationIdRequest,
-              DeletedObject),
-        Route("POST", _CONVERSATION + "/items", "add_conversation_items", "Add items to a conversation.",
-              AddConversationItemsRequest, ResponseItemList),
-        Route("GET", _CONVERSATION + "/items", "list_conversation_items", "List a conversation's items.",
-              ListConversationItemsRequest, ResponseItemList),
-        Route("GET", _CONVERSATION + "/items/{item_id}", "get_conversation_item", "Get a conversation item.",
-              GetConversationItemRequest, ResponseItem),
-        Route("DELETE", _CONVERSATION + "/items/{item_id}", "delete_conversation_item",
-              "Delete a conversation item.", DeleteConversationItemRequest, DeletedObject),
+        Route(
+            "POST",
+            _CONVERSATIONS,
+            "create_conversation",
+            "Create a conversation.",
+            CreateConversationRequest,
+            Conversation,
+        ),
+        Route("GET", _CONVERSATION, "get_conversation", "Get a conversation.", ConversationIdRequest, Conversation),
+        Route(
+            "POST",
+            _CONVERSATION,
+            "update_conversation",
+            "Update a conversation's metadata.",
+            UpdateConversationRequest,
+            Conversation,
+        ),
+        Route(
+            "DELETE",
+            _CONVERSATION,
+            "delete_conversation",
+            "Delete a conversation.",
+            ConversationIdRequest,
+            DeletedObject,
+        ),
+        Route(
+            "POST",
+            _CONVERSATION + "/items",
+            "add_conversation_items",
+            "Add items to a conversation.",
+            AddConversationItemsRequest,
+            ResponseItemList,
+        ),
+        Route(
+            "GET",
+            _CONVERSATION + "/items",
+            "list_conversation_items",
+            "List a conversation's items.",
+            ListConversationItemsRequest,
+            ResponseItemList,
+        ),
+        Route(
+            "GET",
+            _CONVERSATION + "/items/{item_id}",
+            "get_conversation_item",
+            "Get a conversation item.",
+            GetConversationItemRequest,
+            ResponseItem,
+        ),
+        Route(
+            "DELETE",
+            _CONVERSATION + "/items/{item_id}",
+            "delete_conversation_item",
+            "Delete a conversation item.",
+            DeleteConversationItemRequest,
+            DeletedObject,
+        ),
         # Agents (older API; last upstream path /v1alpha, the 0.2 SDK calls /v1)
-        Route("POST", "/v1alpha" + _AGENTS, "create_agent", "Create an agent.", CreateAgentRequest,
-              AgentCreateResponse, aliases=_v1(_AGENTS), deprecated=True),
-        Route("GET", "/v1alpha" + _AGENTS, "list_agents", "List agents.", ListAgentsRequest,
-              PaginatedResponse[Agent], aliases=_v1(_AGENTS), deprecated=True),
-        Route("GET", "/v1alpha" + _AGENT, "get_agent", "Get an agent.", AgentIdRequest, Agent,
-              aliases=_v1(_AGENT), deprecated=True),
-        Route("DELETE", "/v1alpha" + _AGENT, "delete_agent", "Delete an agent.", AgentIdRequest, None,
-              aliases=_v1(_AGENT), deprecated=True),
-        Route("POST", "/v1alpha" + _AGENT + "/session", "create_agent_session", "Create an agent session.",
-              CreateSessionRequest, AgentSessionCreateResponse, aliases=_v1(_AGENT + "/session"), deprecated=True),
-        Route("GET", "/v1alpha" + _AGENT + "/sessions", "list_agent_sessions", "List an agent's sessions.",
-              ListSessionsRequest, PaginatedResponse[Session], aliases=_v1(_AGENT + "/sessions"), deprecated=True),
-        Route("GET", "/v1alpha" + _SESSION, "get_agents_session", "Get an agent session.", GetSessionRequest,
-              Session, aliases=_v1(_SESSION), deprecated=True),
-        Route("DELETE", "/v1alpha" + _SESSION, "delete_agents_session", "Delete an agent session.",
-              SessionIdRequest, None, aliases=_v1(_SESSION), deprecated=True),
-        Route("POST", "/v1alpha" + _SESSION + "/turn", "create_agent_turn", "Create a turn in a session.",
-              CreateTurnRequest, Turn, stream=AgentTurnResponseStreamChunk, aliases=_v1(_SESSION + "/turn"),
-              deprecated=True),
-        Route("GET", "/v1alpha" + _TURN, "get_agents_turn", "Get a turn.", TurnIdRequest, Turn,
-              aliases=_v1(_TURN), deprecated=True),
-        Route("POST", "/v1alpha" + _TURN + "/resume", "resume_agent_turn", "Resume a turn with tool results.",
-              ResumeTurnRequest, Turn, stream=AgentTurnResponseStreamChunk, aliases=_v1(_TURN + "/resume"),
-              deprecated=True),
-        Route("GET", "/v1alpha" + _STEP, "get_agents_step", "Get a step of a turn.", StepIdRequest,
-              AgentStepResponse, aliases=_v1(_STEP), deprecated=True),
+        Route(
+            "POST",
+            "/v1alpha" + _AGENTS,
+            "create_agent",
+            "Create an agent.",
+            CreateAgentRequest,
+            AgentCreateResponse,
+            aliases=_v1(_AGENTS),
+            deprecated=True,
+        ),
+        Route(
+            "GET",
+            "/v1alpha" + _AGENTS,
+            "list_agents",
+            "List agents.",
+            ListAgentsRequest,
+            PaginatedResponse[Agent],
+            aliases=_v1(_AGENTS),
+            deprecated=True,
+        ),
+        Route(
+            "GET",
+            "/v1alpha" + _AGENT,
+            "get_agent",
+            "Get an agent.",
+            AgentIdRequest,
+            Agent,
+            aliases=_v1(_AGENT),
+            deprecated=True,
+        ),
+        Route(
+            "DELETE",
+            "/v1alpha" + _AGENT,
+            "delete_agent",
+            "Delete an agent.",
+            AgentIdRequest,
+            None,
+            aliases=_v1(_AGENT),
+            deprecated=True,
+        ),
+        Route(
+            "POST",
+            "/v1alpha" + _AGENT + "/session",
+            "create_agent_session",
+            "Create an agent session.",
+            CreateSessionRequest,
+            AgentSessionCreateResponse,
+            aliases=_v1(_AGENT + "/session"),
+            deprecated=True,
+        ),
+        Route(
+            "GET",
+            "/v1alpha" + _AGENT + "/sessions",
+            "list_agent_sessions",
+            "List an agent's sessions.",
+            ListSessionsRequest,
+            PaginatedResponse[Session],
+            aliases=_v1(_AGENT + "/sessions"),
+            deprecated=True,
+        ),
+        Route(
+            "GET",
+            "/v1alpha" + _SESSION,
+            "get_agents_session",
+            "Get an agent session.",
+            GetSessionRequest,
+            Session,
+            aliases=_v1(_SESSION),
+            deprecated=True,
+        ),
+        Route(
+            "DELETE",
+            "/v1alpha" + _SESSION,
+            "delete_agents_session",
+            "Delete an agent session.",
+            SessionIdRequest,
+            None,
+            aliases=_v1(_SESSION),
+            deprecated=True,
+        ),
+        Route(
+            "POST",
+            "/v1alpha" + _SESSION + "/turn",
+            "create_agent_turn",
+            "Create a turn in a session.",
+            CreateTurnRequest,
+            Turn,
+            stream=AgentTurnResponseStreamChunk,
+            aliases=_v1(_SESSION + "/turn"),
+            deprecated=True,
+        ),
+        Route(
+            "GET",
+            "/v1alpha" + _TURN,
+            "get_agents_turn",
+            "Get a turn.",
+            TurnIdRequest,
+            Turn,
+            aliases=_v1(_TURN),
+            deprecated=True,
+        ),
+        Route(
+            "POST",
+            "/v1alpha" + _TURN + "/resume",
+            "resume_agent_turn",
+            "Resume a turn with tool results.",
+            ResumeTurnRequest,
+            Turn,
+            stream=AgentTurnResponseStreamChunk,
+            aliases=_v1(_TURN + "/resume"),
+            deprecated=True,
+        ),
+        Route(
+            "GET",
+            "/v1alpha" + _STEP,
+            "get_agents_step",
+            "Get a step of a turn.",
+            StepIdRequest,
+            AgentStepResponse,
+            aliases=_v1(_STEP),
+            deprecated=True,
+        ),
     ),
 )

@@ -21,8 +21,15 @@ from .routes import Api, ApiSpec, Route
 
 UploadPurpose = Literal["assistants", "batch", "fine-tune", "vision", "user_data", "evals"]
 FilePurpose = Literal[
-    "assistants", "assistants_output", "batch", "batch_output", "fine-tune", "fine-tune-results", "vision",
-    "user_data", "evals",
+    "assistants",
+    "assistants_output",
+    "batch",
+    "batch_output",
+    "fine-tune",
+    "fine-tune-results",
+    "vision",
+    "user_data",
+    "evals",
 ]
 
 
@@ -51,8 +58,11 @@ class FileUploadRequest(Request):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        nested = {k[len("expires_after["):-1]: data.pop(k) for k in list(data)
-                  if isinstance(k, str) and k.startswith("expires_after[") and k.endswith("]")}
+        nested = {
+            k[len("expires_after[") : -1]: data.pop(k)
+            for k in list(data)
+            if isinstance(k, str) and k.startswith("expires_after[") and k.endswith("]")
+        }
         if nested and data.get("expires_after") is None:
             data["expires_after"] = nested
         if isinstance(data.get("expires_after"), str):
@@ -95,15 +105,51 @@ SPEC = ApiSpec(
     protocol=FilesProvider,
     description="OpenAI-compatible file storage for batches, vector stores and other APIs.",
     routes=(
-        Route("POST", "/v1/files", "openai_upload_file", "Upload a file.", FileUploadRequest, FileObject,
-              body="multipart", aliases=("/v1/openai/v1/files",)),
-        Route("GET", "/v1/files", "openai_list_files", "List files.", FileListRequest, CursorPage[FileObject],
-              aliases=("/v1/openai/v1/files",)),
-        Route("GET", "/v1/files/{file_id}", "openai_retrieve_file", "Get a file's metadata.", FileRef, FileObject,
-              aliases=("/v1/openai/v1/files/{file_id}",)),
-        Route("DELETE", "/v1/files/{file_id}", "openai_delete_file", "Delete a file.", FileRef, DeletedObject,
-              aliases=("/v1/openai/v1/files/{file_id}",)),
-        Route("GET", "/v1/files/{file_id}/content", "openai_retrieve_file_content", "Get a file's content.",
-              FileRef, BinaryContent, aliases=("/v1/openai/v1/files/{file_id}/content",)),
+        Route(
+            "POST",
+            "/v1/files",
+            "openai_upload_file",
+            "Upload a file.",
+            FileUploadRequest,
+            FileObject,
+            body="multipart",
+            aliases=("/v1/openai/v1/files",),
+        ),
+        Route(
+            "GET",
+            "/v1/files",
+            "openai_list_files",
+            "List files.",
+            FileListRequest,
+            CursorPage[FileObject],
+            aliases=("/v1/openai/v1/files",),
+        ),
+        Route(
+            "GET",
+            "/v1/files/{file_id}",
+            "openai_retrieve_file",
+            "Get a file's metadata.",
+            FileRef,
+            FileObject,
+            aliases=("/v1/openai/v1/files/{file_id}",),
+        ),
+        Route(
+            "DELETE",
+            "/v1/files/{file_id}",
+            "openai_delete_file",
+            "Delete a file.",
+            FileRef,
+            DeletedObject,
+            aliases=("/v1/openai/v1/files/{file_id}",),
+        ),
+        Route(
+            "GET",
+            "/v1/files/{file_id}/content",
+            "openai_retrieve_file_content",
+            "Get a file's content.",
+            FileRef,
+            BinaryContent,
+            aliases=("/v1/openai/v1/files/{file_id}/content",),
+        ),
     ),
 )

@@ -98,8 +98,18 @@ class VectorDB(Resource):
 
 
 class ReturnType(BaseModel):
-    type: Literal["string", "number", "boolean", "array", "object", "json", "union", "chat_completion_input",
-                  "completion_input", "agent_turn_input"]
+    type: Literal[
+        "string",
+        "number",
+        "boolean",
+        "array",
+        "object",
+        "json",
+        "union",
+        "chat_completion_input",
+        "completion_input",
+        "agent_turn_input",
+    ]
 
 
 class ScoringFunction(Resource):
@@ -235,11 +245,23 @@ RESOURCE_KINDS: dict[str, ResourceKind] = {
         ResourceKind("shield", "shields", Api.safety, Shield, RegisterShieldRequest),
         ResourceKind("tool_group", "tool_groups", Api.tool_runtime, ToolGroup, RegisterToolGroupRequest),
         ResourceKind("dataset", "datasets", Api.datasetio, Dataset, RegisterDatasetRequest),
-        ResourceKind("vector_db", "vector_dbs", Api.vector_io, VectorDB, RegisterVectorDBRequest,
-                     references=(("embedding_model", "model"),)),
+        ResourceKind(
+            "vector_db",
+            "vector_dbs",
+            Api.vector_io,
+            VectorDB,
+            RegisterVectorDBRequest,
+            references=(("embedding_model", "model"),),
+        ),
         ResourceKind("scoring_function", "scoring_fns", Api.scoring, ScoringFunction, RegisterScoringFunctionRequest),
-        ResourceKind("benchmark", "benchmarks", Api.eval, Benchmark, RegisterBenchmarkRequest,
-                     references=(("dataset_id", "dataset"), ("scoring_functions", "scoring_function"))),
+        ResourceKind(
+            "benchmark",
+            "benchmarks",
+            Api.eval,
+            Benchmark,
+            RegisterBenchmarkRequest,
+            references=(("dataset_id", "dataset"), ("scoring_functions", "scoring_function")),
+        ),
     )
 }
 

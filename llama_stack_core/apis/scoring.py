@@ -62,7 +62,8 @@ SPEC = ApiSpec(
     description="Score rows or datasets with registered scoring functions.",
     routes=(
         Route("POST", "/v1/scoring/score", "score", "Score a list of rows.", ScoreRequest, ScoreResponse),
-        Route("POST", "/v1/scoring/score-batch", "score_batch", "Score a dataset.",
-              ScoreBatchRequest, ScoreBatchResponse),
+        Route(
+            "POST", "/v1/scoring/score-batch", "score_batch", "Score a dataset.", ScoreBatchRequest, ScoreBatchResponse
+        ),
     ),
 )

@@ -21,8 +21,9 @@ def _print_table(rows: list[list[str]], headers: list[str]) -> None:
 def cmd_list_apis(args: argparse.Namespace) -> None:
     from ..apis import all_api_specs
 
-    _print_table([[s.api.value, str(len(s.routes)), s.description] for s in all_api_specs()],
-                 ["API", "ROUTES", "DESCRIPTION"])
+    _print_table(
+        [[s.api.value, str(len(s.routes)), s.description] for s in all_api_specs()], ["API", "ROUTES", "DESCRIPTION"]
+    )
 
 
 def cmd_list_providers(args: argparse.Namespace) -> None:
@@ -34,9 +35,19 @@ def cmd_list_providers(args: argparse.Namespace) -> None:
     specs = sorted(pm.provider_specs.values(), key=lambda r: (r.spec.api.value, r.spec.provider_type))
     if args.api:
         specs = [r for r in specs if r.spec.api.value == args.api]
-    _print_table([[r.spec.api.value, r.spec.provider_type, r.plugin.package or r.plugin.name, r.plugin.version or "-",
-                   "" if r.spec.compatible else f"incompatible: built for core API {r.spec.core_api_version}"]
-                  for r in specs], ["API", "PROVIDER TYPE", "PACKAGE", "VERSION", "NOTE"])
+    _print_table(
+        [
+            [
+                r.spec.api.value,
+                r.spec.provider_type,
+                r.plugin.package or r.plugin.name,
+                r.plugin.version or "-",
+                "" if r.spec.compatible else f"incompatible: built for core API {r.spec.core_api_version}",
+            ]
+            for r in specs
+        ],
+        ["API", "PROVIDER TYPE", "PACKAGE", "VERSION", "NOTE"],
+    )
 
 
 def cmd_list_distros(args: argparse.Namespace) -> None:
@@ -71,8 +82,9 @@ def cmd_config_print(args: argparse.Namespace) -> None:
         for entry, shown in zip(entries, data["providers"][api_name]):
             registered = pm.provider_spec(Api(api_name), entry.provider_type) if api_name in Api.__members__ else None
             try:  # through the provider's config class, so SecretStr fields are masked whatever their names
-                validated = registered.spec.config_class.model_validate(entry.config,
-                                                                        context=config.validation_context())
+                validated = registered.spec.config_class.model_validate(
+                    entry.config, context=config.validation_context()
+                )
                 shown["config"] = redact(validated)
             except (AttributeError, ValueError):
                 shown["config"] = redact(entry.config)
@@ -95,8 +107,9 @@ def cmd_config_validate(args: argparse.Namespace) -> None:
         for entry in entries:
             registered = pm.provider_spec(Api(api_name), entry.provider_type)
             if registered is None:
-                problems.append(f"providers.{api_name}.{entry.provider_id}: no installed plugin provides "
-                                f"{entry.provider_type}")
+                problems.append(
+                    f"providers.{api_name}.{entry.provider_id}: no installed plugin provides {entry.provider_type}"
+                )
                 continue
             try:
                 registered.spec.config_class.model_validate(entry.config, context=config.validation_context())
@@ -147,12 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = add("config", lambda a: config.print_help(), "Print or validate a run config.")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
-    sub = config_commands.add_parser("print", help="Print the resolved config (env substituted).",
-                                     description="Print the resolved config of a distro or file (env substituted).")
+    sub = config_commands.add_parser(
+        "print",
+        help="Print the resolved config (env substituted).",
+        description="Print the resolved config of a distro or file (env substituted).",
+    )
     sub.add_argument("source", help="A distro name or a run config file.")
     sub.set_defaults(func=cmd_config_print)
-    sub = config_commands.add_parser("validate", help="Check a run config against the installed plugins.",
-                                     description="Check a run config against the installed plugins.")
+    sub = config_commands.add_parser(
+        "validate",
+        help="Check a run config against the installed plugins.",
+        description="Check a run config against the installed plugins.",
+    )
     sub.add_argument("source", help="A distro name or a run config file.")
     sub.set_defaults(func=cmd_config_validate)
 
@@ -164,12 +183,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     traces = add("traces", cmd_traces, "List recent traces of a running server, or show one as a span tree.")
-    traces.add_argument("--url", default=None, help="The server (default: $LLAMA_STACK_URL, else "
-                        "http://localhost:$LLAMA_STACK_PORT or :8321).")
+    traces.add_argument(
+        "--url",
+        default=None,
+        help="The server (default: $LLAMA_STACK_URL, else http://localhost:$LLAMA_STACK_PORT or :8321).",
+    )
     traces.add_argument("--limit", type=int, default=20, help="How many traces to list (default 20).")
     traces_commands = traces.add_subparsers(dest="traces_command", metavar="SUBCOMMAND")
-    sub = traces_commands.add_parser("show", help="Print one trace's span tree with durations.",
-                                     description="Print one trace's span tree with durations, indented.")
+    sub = traces_commands.add_parser(
+        "show",
+        help="Print one trace's span tree with durations.",
+        description="Print one trace's span tree with durations, indented.",
+    )
     sub.add_argument("trace_id", help="The trace id (from `stack traces`).")
     sub.add_argument("--url", default=argparse.SUPPRESS, help="The server (as for `stack traces`).")
 

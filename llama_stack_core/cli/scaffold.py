@@ -27,21 +27,29 @@ _REGISTER_BODIES: dict[str, dict[str, Any]] = {
     "model": {"model_id": "{name}-model", "provider_model_id": "{name}-small"},
     "shield": {"shield_id": "{name}-shield"},
     "tool_group": {"toolgroup_id": "{name}-tools"},
-    "dataset": {"dataset_id": "{name}-data", "purpose": "eval/question-answer",
-                "source": {"type": "rows", "rows": [{"question": "1+1", "answer": "2"}]}},
+    "dataset": {
+        "dataset_id": "{name}-data",
+        "purpose": "eval/question-answer",
+        "source": {"type": "rows", "rows": [{"question": "1+1", "answer": "2"}]},
+    },
     "vector_db": {"vector_db_id": "{name}-vectors", "embedding_model": "test-embedding"},
-    "scoring_function": {"scoring_fn_id": "{name}-fn", "description": "exact match",
-                         "return_type": {"type": "number"}},
+    "scoring_function": {"scoring_fn_id": "{name}-fn", "description": "exact match", "return_type": {"type": "number"}},
     "benchmark": {"benchmark_id": "{name}-bench", "dataset_id": "test-data", "scoring_functions": ["test-fn"]},
 }
 
 #: Resources the registration above refers to, registered from the run config on stub providers of their API.
 _SUPPORTING_RESOURCES: dict[str, dict[str, list[dict[str, Any]]]] = {
-    "vector_db": {"models": [{"model_id": "test-embedding", "model_type": "embedding",
-                              "metadata": {"embedding_dimension": 8}}]},
+    "vector_db": {
+        "models": [{"model_id": "test-embedding", "model_type": "embedding", "metadata": {"embedding_dimension": 8}}]
+    },
     "benchmark": {
-        "datasets": [{"dataset_id": "test-data", "purpose": "eval/question-answer",
-                      "source": {"type": "rows", "rows": [{"question": "1+1", "answer": "2"}]}}],
+        "datasets": [
+            {
+                "dataset_id": "test-data",
+                "purpose": "eval/question-answer",
+                "source": {"type": "rows", "rows": [{"question": "1+1", "answer": "2"}]},
+            }
+        ],
         "scoring_fns": [{"scoring_fn_id": "test-fn", "return_type": {"type": "number"}}],
     },
 }
@@ -49,16 +57,26 @@ _SUPPORTING_RESOURCES: dict[str, dict[str, list[dict[str, Any]]]] = {
 #: One call per API that reaches the provider: (HTTP method, path, httpx keyword arguments). ``@ID@`` is replaced
 #: by the id of the registered resource.
 _SAMPLE_CALLS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "safety": ("POST", "/v1/safety/run-shield",
-               {"json": {"shield_id": "@ID@", "messages": [{"role": "user", "content": "hello"}]}}),
+    "safety": (
+        "POST",
+        "/v1/safety/run-shield",
+        {"json": {"shield_id": "@ID@", "messages": [{"role": "user", "content": "hello"}]}},
+    ),
     "agents": ("GET", "/v1/responses", {}),
     "tool_runtime": ("GET", "/v1/tool-runtime/list-tools", {"params": {"tool_group_id": "@ID@"}}),
     "vector_io": ("POST", "/v1/vector-io/query", {"json": {"vector_db_id": "@ID@", "query": "hello"}}),
     "files": ("GET", "/v1/files", {}),
     "datasetio": ("GET", "/v1beta/datasetio/iterrows/@ID@", {}),
-    "scoring": ("POST", "/v1/scoring/score",
-                {"json": {"input_rows": [{"input_query": "1+1", "generated_answer": "2", "expected_answer": "2"}],
-                          "scoring_functions": {"@ID@": None}}}),
+    "scoring": (
+        "POST",
+        "/v1/scoring/score",
+        {
+            "json": {
+                "input_rows": [{"input_query": "1+1", "generated_answer": "2", "expected_answer": "2"}],
+                "scoring_functions": {"@ID@": None},
+            }
+        },
+    ),
     "eval": ("GET", "/v1alpha/eval/benchmarks/@ID@/jobs/job-1", {}),
     "telemetry": ("POST", "/v1/telemetry/traces", {"json": {}}),
     "batches": ("GET", "/v1/batches", {}),
@@ -67,7 +85,7 @@ _SAMPLE_CALLS: dict[str, tuple[str, str, dict[str, Any]]] = {
 
 # -- templates ---------------------------------------------------------------------------------------------------
 
-PYPROJECT = Template('''\
+PYPROJECT = Template("""\
 [build-system]
 requires = ["hatchling>=1.25"]
 build-backend = "hatchling.build"
@@ -96,9 +114,9 @@ dev-mode-dirs = ["src"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-''')
+""")
 
-README = Template('''\
+README = Template("""\
 # $package
 
 `$provider_type`: a provider for the Llama Stack **$api** API, loaded by
@@ -136,7 +154,7 @@ $config_yaml
 ```bash
 pytest
 ```
-''')
+""")
 
 INIT = Template('''\
 """$package: $provider_type, a provider for the Llama Stack $api API."""
@@ -379,11 +397,11 @@ async def create_provider(config: ${cls}Config, deps: dict[Api, Any]) -> ${cls}I
     return ${cls}Inference(config)
 ''')
 
-INFERENCE_CREDENTIALS_INLINE = '''\
+INFERENCE_CREDENTIALS_INLINE = """\
     def _reply(self, text: str) -> str:
         return f"{self.config.reply_prefix}: {text}"
 
-'''
+"""
 
 INFERENCE_CREDENTIALS_REMOTE = Template('''\
     def _api_key(self) -> str | None:
@@ -521,17 +539,17 @@ $providers}
 SUPPORTING_RESOURCES: dict[str, list[dict[str, Any]]] = $resources
 ''')
 
-TEST_STUB_HOOK = Template('''
+TEST_STUB_HOOK = Template("""
     @hookimpl
     def register_${api}_providers(self) -> list[ProviderSpec]:
         return [_stub_spec(Api.$api)]
-''')
+""")
 
-TEST_NO_STUBS = '''
+TEST_NO_STUBS = """
 EXTRA_PLUGINS: list[Any] = []
 SUPPORTING_PROVIDERS: dict[str, list[dict[str, Any]]] = {}
 SUPPORTING_RESOURCES: dict[str, list[dict[str, Any]]] = {}
-'''
+"""
 
 TEST_LIFECYCLE = Template('''
 REGISTER_BODY: dict[str, Any] = $register_body
@@ -570,7 +588,7 @@ def plugin_manager() -> PluginManager:
     return PluginManager(extra_plugins=EXTRA_PLUGINS)
 ''')
 
-TEST_INFERENCE_HTTP = '''
+TEST_INFERENCE_HTTP = """
 
 @pytest.mark.anyio
 async def test_chat_completion_over_http(run_config: dict[str, Any]) -> None:
@@ -609,9 +627,9 @@ async def test_embeddings_over_http(run_config: dict[str, Any]) -> None:
         data = response.json()["data"]
         assert [item["index"] for item in data] == [0, 1]
         assert all(len(item["embedding"]) == 16 for item in data)
-'''
+"""
 
-TEST_GENERIC_HTTP = Template('''
+TEST_GENERIC_HTTP = Template("""
 
 @pytest.mark.anyio
 async def test_provider_reached_over_http(run_config: dict[str, Any]) -> None:
@@ -619,23 +637,23 @@ async def test_provider_reached_over_http(run_config: dict[str, Any]) -> None:
         listed = await client.get(f"/v1/providers/{PROVIDER_ID}")
         assert listed.status_code == 200, listed.text
         assert listed.json()["provider_type"] == PROVIDER_TYPE
-$register$call''')
+$register$call""")
 
-TEST_GENERIC_REGISTER = Template('''\
+TEST_GENERIC_REGISTER = Template("""\
         body = {**REGISTER_BODY, "provider_id": PROVIDER_ID}
         registered = await client.post("$collection", json=body)
         assert registered.status_code == 200, registered.text
         provider = client.app.state.stack.providers["$api"][PROVIDER_ID].impl
         assert "$identifier" in provider.$plural  # register_$rtype ran
-''')
+""")
 
-TEST_GENERIC_CALL = Template('''\
+TEST_GENERIC_CALL = Template("""\
         response = await client.request($call_args)
         # The scaffolded $method raises NotImplementedError, which the stack answers with 501.
         # TODO: once you implement it, assert on the real answer instead.
         assert response.status_code == 501, response.text
         assert "$method" in response.json()["error"]["message"]
-''')
+""")
 
 
 # -- building the files ------------------------------------------------------------------------------------------
@@ -759,12 +777,15 @@ def _generic_provider(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) ->
         returns = _annotation(signature.return_annotation)
         annotations.append(returns)
         route = routes.get(method_name)
-        methods.append(METHOD.substitute(
-            signature=_signature(method_name, ", ".join(params), returns),
-            route=f"{route.method} {route.path}" if route else method_name,
-            summary=(route.summary if route and route.summary else f"The {method_name} operation."),
-            name=ctx["name"], method=method_name,
-        ))
+        methods.append(
+            METHOD.substitute(
+                signature=_signature(method_name, ", ".join(params), returns),
+                route=f"{route.method} {route.path}" if route else method_name,
+                summary=(route.summary if route and route.summary else f"The {method_name} operation."),
+                name=ctx["name"],
+                method=method_name,
+            )
+        )
     imports = _type_imports(annotations, module)
     imports.setdefault("llama_stack_core.apis.routes", set()).add("Api")
     if kind is not None:
@@ -778,8 +799,9 @@ def _generic_provider(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) ->
         protocol=f"{protocol.__module__}.{protocol.__name__}",
         state=(f"        self.{kind.plural}: dict[str, {kind.model.__name__}] = {{}}\n" if kind else ""),
         credentials=GENERIC_CREDENTIALS_REMOTE.substitute(ctx) if remote else "",
-        resource_hooks=(RESOURCE_HOOKS.substitute(rtype=kind.type, rmodel=kind.model.__name__, plural=kind.plural)
-                        if kind else ""),
+        resource_hooks=(
+            RESOURCE_HOOKS.substitute(rtype=kind.type, rmodel=kind.model.__name__, plural=kind.plural) if kind else ""
+        ),
         methods="".join(methods),
     )
 
@@ -800,41 +822,63 @@ def _test_file(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) -> str:
     if stub_apis:
         stubs = TEST_STUBS.substitute(
             hooks="".join(TEST_STUB_HOOK.substitute(api=a) for a in stub_apis),
-            providers="".join(f'    "{a}": [{{"provider_id": "stub-{a}", "provider_type": "inline::test-stub", '
-                              f'"config": {{}}}}],\n' for a in stub_apis),
+            providers="".join(
+                f'    "{a}": [{{"provider_id": "stub-{a}", "provider_type": "inline::test-stub", "config": {{}}}}],\n'
+                for a in stub_apis
+            ),
             resources=_py_block(supporting, 0, 56),
         )
     else:
         stubs = TEST_NO_STUBS
     third_party = ["import pytest", *(["from pydantic import BaseModel"] if stub_apis else [])]
-    core = ["from llama_stack_core.plugins import PluginManager",
-            "from llama_stack_core.testing import make_run_config, stack_client",
-            "from llama_stack_core.testing.lifecycle import PROVIDER_ID"
-            + (", ResourceLifecycleTests" if kind else "")]
+    core = [
+        "from llama_stack_core.plugins import PluginManager",
+        "from llama_stack_core.testing import make_run_config, stack_client",
+        "from llama_stack_core.testing.lifecycle import PROVIDER_ID" + (", ResourceLifecycleTests" if kind else ""),
+    ]
     if stub_apis:
-        core += ["from llama_stack_core.apis.routes import Api", "from llama_stack_core.hookspecs import hookimpl",
-                 "from llama_stack_core.providers import ProviderSpec"]
+        core += [
+            "from llama_stack_core.apis.routes import Api",
+            "from llama_stack_core.hookspecs import hookimpl",
+            "from llama_stack_core.providers import ProviderSpec",
+        ]
     imports = "\n".join(third_party) + "\n\n" + "\n".join(sorted(core))
-    parts = [TEST_HEADER.substitute(ctx, imports=imports, provider_config=_py_block(provider_config),
-                                    stubs=stubs)]
+    parts = [TEST_HEADER.substitute(ctx, imports=imports, provider_config=_py_block(provider_config), stubs=stubs)]
     register_body = _fill(_REGISTER_BODIES[kind.type], name) if kind else {}
     if kind is not None:
-        parts.append(TEST_LIFECYCLE.substitute(ctx, register_body=_py_block(register_body, 0, 33), rtype=kind.type,
-                                               rtitle=kind.model.__name__))
+        parts.append(
+            TEST_LIFECYCLE.substitute(
+                ctx, register_body=_py_block(register_body, 0, 33), rtype=kind.type, rtitle=kind.model.__name__
+            )
+        )
     parts.append(TEST_FIXTURES.substitute(ctx))
     if api.value == "inference":
         parts.append(TEST_INFERENCE_HTTP)
         return "".join(parts)
     identifier = register_body.get(kind.register_request.id_field, "") if kind else ""
-    register = (TEST_GENERIC_REGISTER.substitute(collection=RESOURCE_PATHS[kind.type][0], api=api.value,
-                                                 identifier=identifier, plural=kind.plural, rtype=kind.type)
-                if kind else "")
+    register = (
+        TEST_GENERIC_REGISTER.substitute(
+            collection=RESOURCE_PATHS[kind.type][0],
+            api=api.value,
+            identifier=identifier,
+            plural=kind.plural,
+            rtype=kind.type,
+        )
+        if kind
+        else ""
+    )
     call = ""
     sample = _SAMPLE_CALLS.get(api.value)
     if sample is not None:
         http_method, path, kwargs = _fill(sample, name, identifier)
-        route = next((r for r in api_spec(api).routes if r.handler is None and r.method == http_method
-                      and _path_matches(r.path, path)), None)
+        route = next(
+            (
+                r
+                for r in api_spec(api).routes
+                if r.handler is None and r.method == http_method and _path_matches(r.path, path)
+            ),
+            None,
+        )
         if route is not None:
             args = [_py(http_method), _py(path), *(f"{key}={_py(value)}" for key, value in kwargs.items())]
             call_args = ", ".join(args)
@@ -858,8 +902,10 @@ def validate(name: str, api: str) -> None:
     from ..apis.routes import Api
 
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise ConfigError(f"invalid provider name {name!r}: use lowercase letters, digits and single dashes, "
-                          f"starting with a letter (e.g. 'acme' or 'acme-cloud')")
+        raise ConfigError(
+            f"invalid provider name {name!r}: use lowercase letters, digits and single dashes, "
+            f"starting with a letter (e.g. 'acme' or 'acme-cloud')"
+        )
     if api not in Api.__members__:
         raise ConfigError(f"unknown API {api!r}; choose one of: {', '.join(a.value for a in Api)}")
 
@@ -876,9 +922,16 @@ def render_files(name: str, api: str, *, remote: bool) -> dict[str, str]:
     module = f"llama_stack_provider_{snake}"
     provider_type = f"{'remote' if remote else 'inline'}::{name}"
     ctx: dict[str, Any] = {
-        "name": name, "snake": snake, "env": snake.upper(), "package": f"llama-stack-provider-{name}",
-        "module": module, "cls": _class_prefix(name), "api": api, "provider_type": provider_type,
-        "core_range": _core_range(), "core_api_range": _core_api_range(),
+        "name": name,
+        "snake": snake,
+        "env": snake.upper(),
+        "package": f"llama-stack-provider-{name}",
+        "module": module,
+        "cls": _class_prefix(name),
+        "api": api,
+        "provider_type": provider_type,
+        "core_range": _core_range(),
+        "core_api_range": _core_api_range(),
         "api_rule": "    # -- the API " + "-" * 97,
     }
     if remote:
@@ -895,9 +948,13 @@ def render_files(name: str, api: str, *, remote: bool) -> dict[str, str]:
         )
     else:
         provider = _generic_provider(ctx, api_enum, kind, remote)
-    sample = ({"url": f"${{env.{ctx['env']}_URL:=http://localhost:8000/v1}}",
-               "api_key": f"${{env.{ctx['env']}_API_KEY:=}}"} if remote
-              else {"reply_prefix": name} if api == "inference" else {})
+    sample = (
+        {"url": f"${{env.{ctx['env']}_URL:=http://localhost:8000/v1}}", "api_key": f"${{env.{ctx['env']}_API_KEY:=}}"}
+        if remote
+        else {"reply_prefix": name}
+        if api == "inference"
+        else {}
+    )
     return {
         "pyproject.toml": PYPROJECT.substitute(ctx),
         "README.md": README.substitute(ctx, config_yaml=_yaml_lines(sample, 8)),

@@ -64,8 +64,11 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
     options = dict(
         host=host or config.server.host,
         port=port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port)),
-        log_level=log_level, access_log=False, ssl_certfile=config.server.tls_certfile,
-        ssl_keyfile=config.server.tls_keyfile, timeout_graceful_shutdown=5,
+        log_level=log_level,
+        access_log=False,
+        ssl_certfile=config.server.tls_certfile,
+        ssl_keyfile=config.server.tls_keyfile,
+        timeout_graceful_shutdown=5,
     )
     workers = workers or config.server.workers
     if workers > 1:
@@ -74,8 +77,14 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
         os.close(handle)
         os.environ[FAILURES_ENV] = failures
         try:
-            uvicorn.run("llama_stack_core.cli.serve:app_factory", factory=True, workers=workers, lifespan="on",
-                        log_config=None, **options)
+            uvicorn.run(
+                "llama_stack_core.cli.serve:app_factory",
+                factory=True,
+                workers=workers,
+                lifespan="on",
+                log_config=None,
+                **options,
+            )
             reported = Path(failures).read_text(encoding="utf-8").strip()
         finally:
             Path(failures).unlink(missing_ok=True)

@@ -17,9 +17,17 @@ from ..errors import ConfigError
 
 DEFAULT_URL = "http://localhost:8321"
 #: Span attributes worth a glance in the tree, shown as ``label=value``.
-_SHOWN = (("provider.id", "provider"), ("resource.id", "model"), ("http.status_code", "status_code"),
-          ("http.url", "url"), ("vector_store.id", "vector_store"), ("search.mode", "mode"),
-          ("llm.time_to_first_chunk_ms", "first_chunk_ms"), ("error.type", "error"), ("error.message", "message"))
+_SHOWN = (
+    ("provider.id", "provider"),
+    ("resource.id", "model"),
+    ("http.status_code", "status_code"),
+    ("http.url", "url"),
+    ("vector_store.id", "vector_store"),
+    ("search.mode", "mode"),
+    ("llm.time_to_first_chunk_ms", "first_chunk_ms"),
+    ("error.type", "error"),
+    ("error.message", "message"),
+)
 
 
 def default_url() -> str:
@@ -48,18 +56,23 @@ class _Client:
         try:
             response = self._client.request(method, path, json=body)
         except self._httpx.HTTPError as exc:
-            raise ConfigError(f"cannot reach a Llama Stack server at {self.url} ({type(exc).__name__}: {exc}); "
-                              f"start one with `stack serve` or pass --url") from None
+            raise ConfigError(
+                f"cannot reach a Llama Stack server at {self.url} ({type(exc).__name__}: {exc}); "
+                f"start one with `stack serve` or pass --url"
+            ) from None
         if response.status_code == 501:
-            raise ConfigError(f"the server at {self.url} has no telemetry provider that answers trace queries; add "
-                              f"one (e.g. inline::trace-store) under providers.telemetry in its run config")
+            raise ConfigError(
+                f"the server at {self.url} has no telemetry provider that answers trace queries; add "
+                f"one (e.g. inline::trace-store) under providers.telemetry in its run config"
+            )
         if response.status_code >= 400:
             raise ConfigError(f"{method} {path}: HTTP {response.status_code}: {_error_message(response)}")
         try:
             return response.json()
         except ValueError:
-            raise ConfigError(f"{method} {path}: the server at {self.url} did not answer with JSON; is it a "
-                              f"Llama Stack server?") from None
+            raise ConfigError(
+                f"{method} {path}: the server at {self.url} did not answer with JSON; is it a Llama Stack server?"
+            ) from None
 
 
 def _error_message(response: Any) -> str:
@@ -105,8 +118,16 @@ def list_traces(url: str, limit: int) -> None:
                 name, count, status = trace["root_span_name"], trace["span_count"], trace["status"]
             else:
                 name, count, status = _tree_summary(client, trace)
-            rows.append([trace["trace_id"], name or "?", _local(trace.get("start_time")),
-                         format_duration(trace.get("start_time"), trace.get("end_time")), str(count), status])
+            rows.append(
+                [
+                    trace["trace_id"],
+                    name or "?",
+                    _local(trace.get("start_time")),
+                    format_duration(trace.get("start_time"), trace.get("end_time")),
+                    str(count),
+                    status,
+                ]
+            )
     if not rows:
         print(f"no traces yet at {url}")
         return
@@ -133,15 +154,19 @@ def show_trace(url: str, trace_id: str) -> None:
     for spans in children.values():
         spans.sort(key=lambda s: s.get("start_time") or "")
     trace_start = _time(trace.get("start_time"))
-    print(f"trace {trace['trace_id']}  started {_local(trace.get('start_time'))}  "
-          f"duration {format_duration(trace.get('start_time'), trace.get('end_time'))}  {len(tree)} spans")
+    print(
+        f"trace {trace['trace_id']}  started {_local(trace.get('start_time'))}  "
+        f"duration {format_duration(trace.get('start_time'), trace.get('end_time'))}  {len(tree)} spans"
+    )
 
     def show(span: dict[str, Any], depth: int) -> None:
         start = _time(span.get("start_time"))
         offset = f"+{(start - trace_start).total_seconds() * 1000:.1f} ms" if start and trace_start else ""
         status = "ERROR" if span.get("status") == "error" else "ok"
-        line = f"{'  ' * depth}{span['name']}  {format_duration(span.get('start_time'), span.get('end_time'))}  " \
-               f"{status}  ({offset})"
+        line = (
+            f"{'  ' * depth}{span['name']}  {format_duration(span.get('start_time'), span.get('end_time'))}  "
+            f"{status}  ({offset})"
+        )
         details = _details(span)
         print(f"{line}  {details}" if details else line)
         for child in children.get(span["span_id"], []):

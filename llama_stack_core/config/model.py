@@ -31,7 +31,9 @@ class ProviderConfig(BaseModel):
     provider_id: str | None = Field(description="Empty or '__disabled__' switches the provider off.")
     provider_type: str = Field(pattern=r"^(inline|remote)::[A-Za-z0-9_.\-]+$")
     config: dict[str, Any] = Field(default_factory=dict)
-    module: str | None = Field(default=None, description="Accepted for upstream compatibility; plugins load by entry point.")
+    module: str | None = Field(
+        default=None, description="Accepted for upstream compatibility; plugins load by entry point."
+    )
 
     @property
     def enabled(self) -> bool:
@@ -131,22 +133,41 @@ class TelemetryConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    enabled: bool = Field(default=True, description="false: record no spans even with a telemetry provider "
-                          "configured (its query API still answers).")
-    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0, description="Share of new traces considered for "
-                                "recording (a request with a `traceparent` header follows the caller's decision).")
+    enabled: bool = Field(
+        default=True,
+        description="false: record no spans even with a telemetry provider configured (its query API still answers).",
+    )
+    sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of new traces considered for "
+        "recording (a request with a `traceparent` header follows the caller's decision).",
+    )
     max_traces_per_second: float | None = Field(
-        default=10.0, ge=0.0, description="Most new traces recorded per second and process over time; null: no "
-        "limit. Bounds the cost of tracing at high load.")
+        default=10.0,
+        ge=0.0,
+        description="Most new traces recorded per second and process over time; null: no "
+        "limit. Bounds the cost of tracing at high load.",
+    )
     max_traces_burst: int = Field(
-        default=100, ge=1, description="Most new traces recorded at once after a quiet spell (the sampler's token "
+        default=100,
+        ge=1,
+        description="Most new traces recorded at once after a quiet spell (the sampler's token "
         "bucket holds this many): a test run or a burst of requests is recorded whole, while a steady load is "
-        "recorded at max_traces_per_second.")
-    record_failed_requests: bool = Field(default=True, description="Keep the request span of a request that was not "
-                                         "sampled but failed with a server error (5xx).")
-    export_interval_seconds: float = Field(default=0.5, gt=0.0, description="How often finished spans and the token "
-                                           "usage sums are handed to the telemetry providers (sooner when 512 spans "
-                                           "are waiting).")
+        "recorded at max_traces_per_second.",
+    )
+    record_failed_requests: bool = Field(
+        default=True,
+        description="Keep the request span of a request that was not sampled but failed with a server error (5xx).",
+    )
+    export_interval_seconds: float = Field(
+        default=0.5,
+        gt=0.0,
+        description="How often finished spans and the token "
+        "usage sums are handed to the telemetry providers (sooner when 512 spans "
+        "are waiting).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -168,7 +189,9 @@ class RunConfig(BaseModel):
     apis: list[str] = Field(default_factory=list, description="APIs to serve; empty means every API with a provider.")
     providers: dict[str, list[ProviderConfig]] = Field(default_factory=dict)
     storage: StorageConfig = Field(default_factory=StorageConfig)
-    metadata_store: dict[str, Any] | None = Field(default=None, description="Older upstream form of the registry store.")
+    metadata_store: dict[str, Any] | None = Field(
+        default=None, description="Older upstream form of the registry store."
+    )
     models: list[dict[str, Any]] = Field(default_factory=list)
     shields: list[dict[str, Any]] = Field(default_factory=list)
     vector_dbs: list[dict[str, Any]] = Field(default_factory=list)

@@ -55,15 +55,20 @@ class OpenAICompatInference:
     #: Request fields the vendor names differently, per operation: ``{ours: theirs}``. Most OpenAI-compatible
     #: servers predate ``max_completion_tokens``; vendors that know it (OpenAI) override this.
     renamed_params: ClassVar[dict[Operation, dict[str, str]]] = {"chat": {"max_completion_tokens": "max_tokens"}}
-    paths: ClassVar[dict[str, str]] = {"chat": "chat/completions", "completion": "completions",
-                                       "embeddings": "embeddings", "models": "models"}
+    paths: ClassVar[dict[str, str]] = {
+        "chat": "chat/completions",
+        "completion": "completions",
+        "embeddings": "embeddings",
+        "models": "models",
+    }
 
     def __init__(self, config: OpenAICompatConfig, name: str) -> None:
         self.config = config
         self.name = name
         headers = {"Authorization": f"Bearer {config.api_key.get_secret_value()}"} if config.api_key else {}
-        self.client = UpstreamClient(config.base_url, name=name, timeout=config.timeout, headers=headers,
-                                     max_connections=config.max_connections)
+        self.client = UpstreamClient(
+            config.base_url, name=name, timeout=config.timeout, headers=headers, max_connections=config.max_connections
+        )
         self._warned: set[str] = set()
 
     # -- request shaping -----------------------------------------------------------------------------------------
@@ -75,8 +80,11 @@ class OpenAICompatInference:
             if key:
                 return {"Authorization": f"Bearer {key}"}
         if self.requires_api_key and self.config.api_key is None:
-            hint = (f' or send X-LlamaStack-Provider-Data: {{"{self.provider_data_api_key}": "..."}}'
-                    if self.provider_data_api_key else "")
+            hint = (
+                f' or send X-LlamaStack-Provider-Data: {{"{self.provider_data_api_key}": "..."}}'
+                if self.provider_data_api_key
+                else ""
+            )
             raise AuthenticationError(f"{self.name}: no API key configured; set api_key in the provider config{hint}")
         return None
 
@@ -134,8 +142,11 @@ class OpenAICompatInference:
         if not self.config.refresh_models:
             return []
         allowed = set(self.config.allowed_models or ())
-        requests = [self.model_request(entry) for entry in await self.list_vendor_models()
-                    if not allowed or entry.get("id") in allowed]
+        requests = [
+            self.model_request(entry)
+            for entry in await self.list_vendor_models()
+            if not allowed or entry.get("id") in allowed
+        ]
         return [r for r in requests if r is not None]
 
     async def health(self) -> dict[str, Any]:

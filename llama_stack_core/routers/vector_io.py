@@ -16,24 +16,38 @@ from ..routing import ApiRouter, as_model
 class VectorIORouter(ApiRouter):
     def default_embedding_model(self) -> str:
         """The embedding model a store gets when the request names none: the first registered one."""
-        models = sorted((m for m in self._resources.registry.cached_all("model")
-                         if getattr(m, "model_type", None) == ModelType.embedding), key=lambda m: m.identifier)
+        models = sorted(
+            (
+                m
+                for m in self._resources.registry.cached_all("model")
+                if getattr(m, "model_type", None) == ModelType.embedding
+            ),
+            key=lambda m: m.identifier,
+        )
         if not models:
-            raise BadRequestError("no embedding model is registered; register one or pass embedding_model",
-                                  param="embedding_model")
+            raise BadRequestError(
+                "no embedding model is registered; register one or pass embedding_model", param="embedding_model"
+            )
         return models[0].identifier
 
     async def openai_create_vector_store(self, request: VectorStoreCreateRequest) -> VectorStore:
         provider = self.default_provider(request)
         store_id = f"vs_{uuid.uuid4()}"
-        resource = await self._resources.register("vector_db", RegisterVectorDBRequest(
-            vector_db_id=store_id, provider_id=provider.provider_id,
-            embedding_model=request.embedding_model or self.default_embedding_model(),
-            embedding_dimension=request.embedding_dimension, vector_db_name=request.name,
-            provider_vector_db_id=request.provider_vector_db_id))
+        resource = await self._resources.register(
+            "vector_db",
+            RegisterVectorDBRequest(
+                vector_db_id=store_id,
+                provider_id=provider.provider_id,
+                embedding_model=request.embedding_model or self.default_embedding_model(),
+                embedding_dimension=request.embedding_dimension,
+                vector_db_name=request.name,
+                provider_vector_db_id=request.provider_vector_db_id,
+            ),
+        )
         try:
             created = await provider.impl.openai_create_vector_store(
-                request.model_copy(update={"vector_store_id": resource.provider_resource_id}))
+                request.model_copy(update={"vector_store_id": resource.provider_resource_id})
+            )
         except Exception:
             await self._resources.unregister("vector_db", store_id)
             raise
@@ -41,18 +55,27 @@ class VectorIORouter(ApiRouter):
 
     async def openai_list_vector_stores(self, request: VectorStoreListRequest) -> CursorPage[VectorStore]:
         resources = await self._resources.registry.list("vector_db")
-        page = paginate(resources, limit=request.limit, order=request.order, after=request.after,
-                        before=request.before, sort_key=lambda r: r.created, item_id=lambda r: r.identifier)
+        page = paginate(
+            resources,
+            limit=request.limit,
+            order=request.order,
+            after=request.after,
+            before=request.before,
+            sort_key=lambda r: r.created,
+            item_id=lambda r: r.identifier,
+        )
         stores = []
         for resource in page.data:
             provider = self.providers.get(resource.provider_id)
             if provider is None:
                 continue
             store = await provider.impl.openai_retrieve_vector_store(
-                VectorStoreRef(vector_store_id=resource.provider_resource_id or resource.identifier))
+                VectorStoreRef(vector_store_id=resource.provider_resource_id or resource.identifier)
+            )
             stores.append(as_model(store, VectorStore).model_copy(update={"id": resource.identifier}))
-        return CursorPage[VectorStore](data=stores, has_more=page.has_more, first_id=page.first_id,
-                                       last_id=page.last_id)
+        return CursorPage[VectorStore](
+            data=stores, has_more=page.has_more, first_id=page.first_id, last_id=page.last_id
+        )
 
     async def openai_delete_vector_store(self, request: VectorStoreRef) -> DeletedObject:
         await self.resolve("vector_db", request.vector_store_id)  # 404 for an unknown store

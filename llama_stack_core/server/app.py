@@ -112,8 +112,9 @@ class StackApp:
         # are read once, for the trace context and the endpoint (a traceparent sent twice: its last value).
         request_headers = dict(scope["headers"])
         traceparent = request_headers.get(TRACEPARENT_HEADER)
-        span = tracer.request_span(scope["method"], scope["path"],
-                                   None if traceparent is None else traceparent.decode("latin-1"))
+        span = tracer.request_span(
+            scope["method"], scope["path"], None if traceparent is None else traceparent.decode("latin-1")
+        )
         if span.recording:
             await self._recorded(span, scope, receive, send, request_headers)
             return
@@ -126,18 +127,19 @@ class StackApp:
         if reply.status >= 500:
             tracer.record_failure(span, scope["method"], scope["path"], reply.status)
 
-    async def _reply(self, scope: Scope, receive: Receive,
-                     request_headers: dict[bytes, bytes] | None = None) -> Reply | StreamReply:
+    async def _reply(
+        self, scope: Scope, receive: Receive, request_headers: dict[bytes, bytes] | None = None
+    ) -> Reply | StreamReply:
         handler, params, other_method = self._routes.match(scope["method"], scope["path"])
         if handler is not None:
             return await handler(HttpRequest(scope, receive, params, request_headers))
         if other_method:
             return error_reply(f"method {scope['method']} not allowed on {scope['path']}", "method_not_allowed", 405)
-        return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found",
-                           404)
+        return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found", 404)
 
-    async def _recorded(self, span: SpanRecord, scope: Scope, receive: Receive, send: Send,
-                        request_headers: dict[bytes, bytes]) -> None:
+    async def _recorded(
+        self, span: SpanRecord, scope: Scope, receive: Receive, send: Send, request_headers: dict[bytes, bytes]
+    ) -> None:
         """A sampled request: its root span, with the status of the answer."""
         with activate(span):
             reply = await self._reply(scope, receive, request_headers)

@@ -72,12 +72,14 @@ async def get_provider(ctx: ServerContext, request: GetProviderRequest) -> Provi
 
 
 async def list_routes(ctx: ServerContext, request: ListRoutesRequest) -> DataList[RouteInfo]:
-    return DataList[RouteInfo](data=[
-        RouteInfo(route=path, method=route.method, provider_types=ctx.provider_types(route))
-        for route in ctx.routes
-        if request.api_filter in (None, ctx.api_of(route))
-        for path in route.paths
-    ])
+    return DataList[RouteInfo](
+        data=[
+            RouteInfo(route=path, method=route.method, provider_types=ctx.provider_types(route))
+            for route in ctx.routes
+            if request.api_filter in (None, ctx.api_of(route))
+            for path in route.paths
+        ]
+    )
 
 
 async def openapi(ctx: ServerContext, _: Any) -> dict[str, Any]:
@@ -87,12 +89,33 @@ async def openapi(ctx: ServerContext, _: Any) -> dict[str, Any]:
 INFO_ROUTES = (
     Route("GET", "/v1/health", "health", "Liveness.", Empty, HealthInfo, handler=health),
     Route("GET", "/v1/version", "version", "Server version.", Empty, VersionInfo, handler=version),
-    Route("GET", "/v1/providers", "list_providers", "List provider instances (secrets redacted).", Empty,
-          DataList[ProviderInfo], handler=list_providers),
-    Route("GET", "/v1/providers/{provider_id}", "get_provider", "Get one provider instance.", GetProviderRequest,
-          ProviderInfo, handler=get_provider),
-    Route("GET", "/v1/inspect/routes", "list_routes", "List the routes this server answers.", ListRoutesRequest,
-          DataList[RouteInfo], handler=list_routes),
+    Route(
+        "GET",
+        "/v1/providers",
+        "list_providers",
+        "List provider instances (secrets redacted).",
+        Empty,
+        DataList[ProviderInfo],
+        handler=list_providers,
+    ),
+    Route(
+        "GET",
+        "/v1/providers/{provider_id}",
+        "get_provider",
+        "Get one provider instance.",
+        GetProviderRequest,
+        ProviderInfo,
+        handler=get_provider,
+    ),
+    Route(
+        "GET",
+        "/v1/inspect/routes",
+        "list_routes",
+        "List the routes this server answers.",
+        ListRoutesRequest,
+        DataList[RouteInfo],
+        handler=list_routes,
+    ),
     Route("GET", "/openapi.json", "openapi", "This server's OpenAPI document.", Empty, None, handler=openapi),
 )
 
@@ -115,15 +138,19 @@ _SLASHED_IDS = {"model", "shield", "dataset", "scoring_function", "tool_group", 
 
 def openai_model(model: Resource) -> OpenAIModel:
     fields = model.model_dump(mode="json")
-    custom = {"model_type": fields["model_type"], "provider_id": model.provider_id,
-              "provider_resource_id": model.provider_resource_id, **fields["metadata"]}
+    custom = {
+        "model_type": fields["model_type"],
+        "provider_id": model.provider_id,
+        "provider_resource_id": model.provider_resource_id,
+        **fields["metadata"],
+    }
     return OpenAIModel(**fields, id=model.identifier, owned_by="llama_stack", custom_metadata=custom)
 
 
 def _resource_routes(kind: ResourceKind) -> tuple[Route, ...]:
     collection, param, aliases = RESOURCE_PATHS[kind.type]
     item = f"{collection}/{{{param}:path}}" if kind.type in _SLASHED_IDS else f"{collection}/{{{param}}}"
-    item_aliases = tuple(a + item[len(collection):] for a in aliases)
+    item_aliases = tuple(a + item[len(collection) :] for a in aliases)
     id_request = create_model(f"{kind.title}IdRequest", **{param: (str, ...)})
     resource_type = kind.type
 
@@ -145,14 +172,46 @@ def _resource_routes(kind: ResourceKind) -> tuple[Route, ...]:
     title, plural = kind.title, kind.plural
     list_response = OpenAIModelList if kind.type == "model" else DataList[kind.model]
     return (
-        Route("GET", collection, f"list_{plural}", f"List {plural}.", Empty, list_response, aliases=aliases,
-              handler=list_resources),
-        Route("POST", collection, f"register_{kind.type}", f"Register a {title}.", kind.register_request,
-              kind.model, aliases=aliases, handler=register_resource),
-        Route("GET", item, f"get_{kind.type}", f"Get a {title}.", id_request, kind.model, aliases=item_aliases,
-              handler=get_resource),
-        Route("DELETE", item, f"unregister_{kind.type}", f"Unregister a {title}.", id_request, None,
-              aliases=item_aliases, handler=unregister_resource),
+        Route(
+            "GET",
+            collection,
+            f"list_{plural}",
+            f"List {plural}.",
+            Empty,
+            list_response,
+            aliases=aliases,
+            handler=list_resources,
+        ),
+        Route(
+            "POST",
+            collection,
+            f"register_{kind.type}",
+            f"Register a {title}.",
+            kind.register_request,
+            kind.model,
+            aliases=aliases,
+            handler=register_resource,
+        ),
+        Route(
+            "GET",
+            item,
+            f"get_{kind.type}",
+            f"Get a {title}.",
+            id_request,
+            kind.model,
+            aliases=item_aliases,
+            handler=get_resource,
+        ),
+        Route(
+            "DELETE",
+            item,
+            f"unregister_{kind.type}",
+            f"Unregister a {title}.",
+            id_request,
+            None,
+            aliases=item_aliases,
+            handler=unregister_resource,
+        ),
     )
 
 

@@ -46,8 +46,7 @@ def _sse_bytes(item: Any) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-async def sse_events(chunks: AsyncIterator[Any], on_end: Callable[[Any], None] | None = None
-                     ) -> AsyncIterator[bytes]:
+async def sse_events(chunks: AsyncIterator[Any], on_end: Callable[[Any], None] | None = None) -> AsyncIterator[bytes]:
     """Upstream SSE framing: ``data: <json>\\n\\n`` per chunk, no [DONE]; a failure ends with an error event.
     ``on_end`` receives the last chunk (None if there was none) when the stream ends: the chunk where
     OpenAI-compatible servers put a stream's token usage."""
@@ -75,8 +74,9 @@ async def _form_data(request: HttpRequest) -> dict[str, Any]:
     try:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
-                value = UploadedFile(filename=value.filename or "upload", content_type=value.content_type,
-                                     content=await value.read())
+                value = UploadedFile(
+                    filename=value.filename or "upload", content_type=value.content_type, content=await value.read()
+                )
             data[key] = value
     finally:
         await form.close()
@@ -125,6 +125,7 @@ def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
     method_name = route.name
     override = getattr(router, method_name, None)
     if override is not None:
+
         async def overridden(request: HttpRequest) -> Reply | StreamReply:
             try:
                 _set_provider_data(request)
@@ -161,8 +162,9 @@ def operation(provider: ProviderInstance, name: str) -> Any:
     """The provider's method for an operation; a provider that lacks it answers 501, not 500."""
     method = getattr(provider.impl, name, None)
     if method is None:
-        raise NotImplementedError(f"provider '{provider.provider_id}' ({provider.provider_type}) does not "
-                                  f"implement {name}")
+        raise NotImplementedError(
+            f"provider '{provider.provider_id}' ({provider.provider_type}) does not implement {name}"
+        )
     return method
 
 
@@ -177,12 +179,19 @@ def metered_reply(meter: TokenMeter, model: str | None, provider_id: str, result
     return render(result)
 
 
-async def traced_provider_call(route: Route, provider: ProviderInstance, request: BaseModel | None,
-                               resource_id: str | None) -> Reply | StreamReply:
+async def traced_provider_call(
+    route: Route, provider: ProviderInstance, request: BaseModel | None, resource_id: str | None
+) -> Reply | StreamReply:
     """The provider call as a span with provider, resource and (for inference) token and first-token figures."""
-    span = start_child(f"{provider.api.value}.{route.name}", **{
-        "api": provider.api.value, "provider.id": provider.provider_id, "provider.type": provider.provider_type,
-        **({"resource.id": resource_id} if resource_id else {})})
+    span = start_child(
+        f"{provider.api.value}.{route.name}",
+        **{
+            "api": provider.api.value,
+            "provider.id": provider.provider_id,
+            "provider.type": provider.provider_type,
+            **({"resource.id": resource_id} if resource_id else {}),
+        },
+    )
     assert span is not None and span.tracer is not None
     token = CURRENT.set(span)
     try:
@@ -216,8 +225,12 @@ def core_endpoint(route: Route, target: Any) -> Handler:
 
 def unconfigured_endpoint(route: Route, api_name: str) -> Handler:
     """Handler for an API with no provider in this stack: 501."""
-    reply = error_reply(f"the {api_name} API is not configured in this stack (no provider); add one under "
-                        f"providers.{api_name} in the run config", NotConfiguredError.error_type, 501)
+    reply = error_reply(
+        f"the {api_name} API is not configured in this stack (no provider); add one under "
+        f"providers.{api_name} in the run config",
+        NotConfiguredError.error_type,
+        501,
+    )
 
     async def endpoint(request: HttpRequest) -> Reply:
         return reply

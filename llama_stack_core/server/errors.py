@@ -13,6 +13,7 @@ from .http import Reply
 
 log = logging.getLogger("llama_stack_core.server")
 
+
 def error_body(message: str, error_type: str, status: int, param: str | None = None) -> dict[str, Any]:
     error: dict[str, Any] = {"message": message, "type": error_type, "code": str(status)}
     if param:

@@ -19,8 +19,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"),
-               (b"x-accel-buffering", b"no")]
+SSE_HEADERS = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
 
 class HttpRequest:
@@ -28,8 +27,9 @@ class HttpRequest:
 
     __slots__ = ("_headers", "path_params", "receive", "scope")
 
-    def __init__(self, scope: Scope, receive: Receive, path_params: dict[str, str],
-                 raw_headers: dict[bytes, bytes] | None = None) -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive, path_params: dict[str, str], raw_headers: dict[bytes, bytes] | None = None
+    ) -> None:
         self.scope = scope
         self.receive = receive
         self.path_params = path_params
@@ -125,7 +125,7 @@ def path_regex(path: str) -> re.Pattern[str]:
     """``/v1/models/{model_id:path}`` -> a regex with one named group per parameter."""
     pattern, last = "", 0
     for match in _PARAM.finditer(path):
-        pattern += re.escape(path[last:match.start()])
+        pattern += re.escape(path[last : match.start()])
         pattern += f"(?P<{match[1]}>.+)" if match[2] else f"(?P<{match[1]}>[^/]+)"
         last = match.end()
     return re.compile(f"^{pattern}{re.escape(path[last:])}$")

@@ -31,8 +31,15 @@ ERROR_SCHEMA = {
     },
 }
 
-_ERROR_STATUSES = {"400": "Malformed request", "404": "Not found", "409": "Conflict", "422": "Invalid fields",
-                   "501": "API not configured", "502": "Upstream error", "504": "Upstream timeout"}
+_ERROR_STATUSES = {
+    "400": "Malformed request",
+    "404": "Not found",
+    "409": "Conflict",
+    "422": "Invalid fields",
+    "501": "API not configured",
+    "502": "Upstream error",
+    "504": "Upstream timeout",
+}
 
 
 def build_openapi(routes: list[tuple[str, Route]], title: str = "Llama Stack") -> dict[str, Any]:
@@ -58,8 +65,7 @@ def build_openapi(routes: list[tuple[str, Route]], title: str = "Llama Stack") -
     definitions["Error"] = ERROR_SCHEMA
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": __version__,
-                 "description": "Llama Stack API served by llama-stack-core."},
+        "info": {"title": title, "version": __version__, "description": "Llama Stack API served by llama-stack-core."},
         "paths": paths,
         "components": {"schemas": definitions},
     }
@@ -75,8 +81,14 @@ def _operation(tag: str, route: Route, schema_of: dict[int, Any], *, deprecated:
         if route.method in ("GET", "DELETE"):
             for name, field in route.request.model_fields.items():
                 if name not in path_params:
-                    parameters.append({"name": name, "in": "query", "required": field.is_required(),
-                                       "schema": TypeAdapter(field.annotation).json_schema(ref_template=_REF)})
+                    parameters.append(
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": field.is_required(),
+                            "schema": TypeAdapter(field.annotation).json_schema(ref_template=_REF),
+                        }
+                    )
         else:
             media = "multipart/form-data" if route.body == "multipart" else "application/json"
             operation["requestBody"] = {"required": True, "content": {media: {"schema": schema_of[id(route.request)]}}}
@@ -90,8 +102,14 @@ def _operation(tag: str, route: Route, schema_of: dict[int, Any], *, deprecated:
     ok: dict[str, Any] = {"description": "OK"}
     if content:
         ok["content"] = content
-    operation["responses"] = {"200": ok, **{
-        status: {"description": text, "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
-        for status, text in _ERROR_STATUSES.items()
-    }}
+    operation["responses"] = {
+        "200": ok,
+        **{
+            status: {
+                "description": text,
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}},
+            }
+            for status, text in _ERROR_STATUSES.items()
+        },
+    }
     return operation

@@ -35,8 +35,13 @@ def conninfo(backend: ConnectionFields) -> str:
     if backend.dsn is not None:
         return backend.dsn.get_secret_value()
     password = backend.password.get_secret_value() if backend.password else None
-    fields = {"host": backend.host, "port": backend.port, "dbname": backend.db, "user": backend.user,
-              "password": password}
+    fields = {
+        "host": backend.host,
+        "port": backend.port,
+        "dbname": backend.db,
+        "user": backend.user,
+        "password": password,
+    }
     return make_conninfo(**{k: v for k, v in fields.items() if v is not None})
 
 
@@ -47,8 +52,7 @@ class PostgresKVStore:
 
     @classmethod
     async def open(cls, backend: StorageBackend, namespace: str | None = None) -> PostgresKVStore:
-        pool = AsyncConnectionPool(conninfo(backend), min_size=1, max_size=8, open=False,
-                                   kwargs={"autocommit": True})
+        pool = AsyncConnectionPool(conninfo(backend), min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
         try:
             await pool.open(wait=True, timeout=15)
             async with pool.connection() as conn:

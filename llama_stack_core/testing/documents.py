@@ -8,20 +8,43 @@ import json
 #: Topic -> (filename, content bytes). Each is about one clearly different subject.
 def corpus() -> dict[str, tuple[str, bytes]]:
     return {
-        "astronomy": ("astronomy.md", b"# The night sky\n\nTelescopes reveal distant galaxies, nebulae and the rings "
-                      b"of Saturn. Astronomers measure the light of stars to learn how far away they are and how "
-                      b"planets orbit them.\n"),
-        "cooking": ("cooking.html", b"<html><head><style>p{}</style></head><body><h1>Baking bread</h1><p>Knead the "
-                    b"dough with flour, water, yeast and salt, let it rise, then bake the loaf in a hot oven until "
-                    b"the crust is golden.</p><script>ignored()</script></body></html>"),
-        "finance": ("finance.pdf", minimal_pdf("Quarterly earnings report. Revenue grew and the company paid "
-                                               "dividends to shareholders; interest rates and stock prices moved.")),
-        "gardening": ("gardening.json", json.dumps([
-            {"topic": "gardening", "text": "Water tomato plants in the morning, prune the roses and add compost to "
-                                           "the soil so the vegetables grow."},
-            {"topic": "gardening", "text": "Seeds sprout in spring when the garden soil warms."}]).encode()),
-        "identifier": ("parts.txt", b"Replacement part catalogue. The valve assembly is listed under code "
-                       b"QZX-7731-KV and ships in a blue box.\n"),
+        "astronomy": (
+            "astronomy.md",
+            b"# The night sky\n\nTelescopes reveal distant galaxies, nebulae and the rings "
+            b"of Saturn. Astronomers measure the light of stars to learn how far away they are and how "
+            b"planets orbit them.\n",
+        ),
+        "cooking": (
+            "cooking.html",
+            b"<html><head><style>p{}</style></head><body><h1>Baking bread</h1><p>Knead the "
+            b"dough with flour, water, yeast and salt, let it rise, then bake the loaf in a hot oven until "
+            b"the crust is golden.</p><script>ignored()</script></body></html>",
+        ),
+        "finance": (
+            "finance.pdf",
+            minimal_pdf(
+                "Quarterly earnings report. Revenue grew and the company paid "
+                "dividends to shareholders; interest rates and stock prices moved."
+            ),
+        ),
+        "gardening": (
+            "gardening.json",
+            json.dumps(
+                [
+                    {
+                        "topic": "gardening",
+                        "text": "Water tomato plants in the morning, prune the roses and add compost to "
+                        "the soil so the vegetables grow.",
+                    },
+                    {"topic": "gardening", "text": "Seeds sprout in spring when the garden soil warms."},
+                ]
+            ).encode(),
+        ),
+        "identifier": (
+            "parts.txt",
+            b"Replacement part catalogue. The valve assembly is listed under code "
+            b"QZX-7731-KV and ships in a blue box.\n",
+        ),
     }
 
 

@@ -70,11 +70,11 @@ class FilesProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def run_config(cls, tmp_path_factory: pytest.TempPathFactory, config_under_test: dict[str, Any]
-                   ) -> dict[str, Any]:
+    def run_config(cls, tmp_path_factory: pytest.TempPathFactory, config_under_test: dict[str, Any]) -> dict[str, Any]:
         providers = {api: list(entries) for api, entries in cls.supporting_providers.items()}
         providers.setdefault("files", []).append(
-            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test})
+            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
+        )
         return make_run_config(providers, Path(tmp_path_factory.mktemp("files-kit")))
 
     @pytest.fixture(scope="class")
@@ -91,8 +91,14 @@ class FilesProviderTests:
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
-    async def upload(self, openai: Any, content: bytes = b"hello files\n", filename: str = "hello.txt",
-                     purpose: str = "assistants", **params: Any) -> Any:
+    async def upload(
+        self,
+        openai: Any,
+        content: bytes = b"hello files\n",
+        filename: str = "hello.txt",
+        purpose: str = "assistants",
+        **params: Any,
+    ) -> Any:
         return await openai.files.create(file=(filename, content), purpose=purpose, **params)
 
     async def listed(self, openai: Any, **params: Any) -> list[Any]:
@@ -151,8 +157,9 @@ class FilesProviderTests:
     @pytest.mark.anyio
     async def test_concurrent_uploads(self, openai: Any) -> None:
         payloads = [binary_payload(5000 + i, seed=i) for i in range(6)]
-        uploaded = await asyncio.gather(*(self.upload(openai, p, f"c{i}.bin", "user_data")
-                                          for i, p in enumerate(payloads)))
+        uploaded = await asyncio.gather(
+            *(self.upload(openai, p, f"c{i}.bin", "user_data") for i, p in enumerate(payloads))
+        )
         assert len({f.id for f in uploaded}) == len(payloads)
         contents = await asyncio.gather(*(openai.files.content(f.id) for f in uploaded))
         assert [c.content for c in contents] == payloads
@@ -196,8 +203,10 @@ class FilesProviderTests:
     @pytest.mark.anyio
     async def test_list_purpose_filter(self, openai: Any) -> None:
         batch = {(await self.upload(openai, b"{}\n", f"b{i}.jsonl", "batch")).id for i in range(3)}
-        other = {(await self.upload(openai, b"x", "v.png", "vision")).id,
-                 (await self.upload(openai, b"y", "f.jsonl", "fine-tune")).id}
+        other = {
+            (await self.upload(openai, b"x", "v.png", "vision")).id,
+            (await self.upload(openai, b"y", "f.jsonl", "fine-tune")).id,
+        }
         listed = await self.listed(openai, purpose="batch", limit=2)
         assert all(f.purpose == "batch" for f in listed)
         ids = {f.id for f in listed}
@@ -246,9 +255,11 @@ class FilesProviderTests:
     async def test_rejects_bad_uploads(self, openai: Any, http: Any) -> None:
         import openai as sdk
 
-        bad = [{"purpose": "nonsense"},
-               {"purpose": "assistants", "expires_after": {"anchor": "created_at", "seconds": 10}},
-               {"purpose": "assistants", "expires_after": {"anchor": "last_active_at", "seconds": 3600}}]
+        bad = [
+            {"purpose": "nonsense"},
+            {"purpose": "assistants", "expires_after": {"anchor": "created_at", "seconds": 10}},
+            {"purpose": "assistants", "expires_after": {"anchor": "last_active_at", "seconds": 3600}},
+        ]
         for params in bad:
             with pytest.raises(sdk.APIStatusError) as raised:
                 await openai.files.create(file=("x.txt", b"x"), **params)
@@ -261,12 +272,14 @@ class FilesProviderTests:
     async def test_expiry(self, openai: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         import openai as sdk
 
-        expiring = await self.upload(openai, b"soon gone", "tmp.txt", "batch",
-                                     expires_after={"anchor": "created_at", "seconds": 3600})
+        expiring = await self.upload(
+            openai, b"soon gone", "tmp.txt", "batch", expires_after={"anchor": "created_at", "seconds": 3600}
+        )
         assert expiring.expires_at == expiring.created_at + 3600
         assert (await openai.files.retrieve(expiring.id)).expires_at == expiring.expires_at
-        later = await self.upload(openai, b"later", "later.txt", "batch",
-                                  expires_after={"anchor": "created_at", "seconds": 7200})
+        later = await self.upload(
+            openai, b"later", "later.txt", "batch", expires_after={"anchor": "created_at", "seconds": 7200}
+        )
         forever = await self.upload(openai, b"forever", "forever.txt", "batch")
         assert expiring.id in {f.id for f in (await openai.files.list(limit=10_000)).data}
 

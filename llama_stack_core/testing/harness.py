@@ -22,8 +22,10 @@ from ..plugins import PluginManager
 
 def sqlite_storage(directory: Path) -> dict[str, Any]:
     """A ``storage`` section keeping the registry in ``directory``."""
-    return {"backends": {"kv_default": {"type": "kv_sqlite", "db_path": str(directory / "registry.db")}},
-            "stores": {"metadata": {"backend": "kv_default", "namespace": "registry"}}}
+    return {
+        "backends": {"kv_default": {"type": "kv_sqlite", "db_path": str(directory / "registry.db")}},
+        "stores": {"metadata": {"backend": "kv_default", "namespace": "registry"}},
+    }
 
 
 def make_run_config(providers: dict[str, list[dict[str, Any]]], directory: Path, **extra: Any) -> dict[str, Any]:
@@ -32,8 +34,10 @@ def make_run_config(providers: dict[str, list[dict[str, Any]]], directory: Path,
 
 
 @asynccontextmanager
-async def stack_client(config: dict[str, Any] | RunConfig, pm: PluginManager | None = None,
-                       ) -> AsyncIterator[httpx.AsyncClient]:
+async def stack_client(
+    config: dict[str, Any] | RunConfig,
+    pm: PluginManager | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
     """Start a stack in this process and yield an HTTP client bound to it (no sockets)."""
     from ..server.app import create_app
 
@@ -54,8 +58,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_stack(config: dict[str, Any] | str | Path, directory: Path, *, env: dict[str, str] | None = None,
-                 port: int | None = None, extra_args: list[str] = (), timeout: float = 30) -> Iterator[str]:
+def served_stack(
+    config: dict[str, Any] | str | Path,
+    directory: Path,
+    *,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    extra_args: list[str] = (),
+    timeout: float = 30,
+) -> Iterator[str]:
     """Run ``stack serve`` in a subprocess on a free port; yield its base URL; stop it on exit."""
     if isinstance(config, dict):
         path = directory / f"run-{time.monotonic_ns()}.yaml"
@@ -63,8 +74,18 @@ def served_stack(config: dict[str, Any] | str | Path, directory: Path, *, env: d
         config = path
     port = port or free_port()
     log_path = directory / f"server-{port}.log"
-    command = [sys.executable, "-m", "llama_stack_core.cli.main", "serve", str(config), "--host", "127.0.0.1",
-               "--port", str(port), *extra_args]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_stack_core.cli.main",
+        "serve",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *extra_args,
+    ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     base_url = f"http://127.0.0.1:{port}"

@@ -32,14 +32,30 @@ EMBEDDING = "embedding-under-test"
 
 #: Capability names. ``deterministic``: temperature 0 gives the same text streamed and not streamed.
 CHAT_CAPABILITIES = frozenset({"chat", "streaming", "stream_usage", "max_tokens", "completions", "deterministic"})
-ALL_CAPABILITIES = CHAT_CAPABILITIES | {"tools", "json_schema", "json_object", "n", "logprobs", "embeddings",
-                                        "embeddings_base64"}
+ALL_CAPABILITIES = CHAT_CAPABILITIES | {
+    "tools",
+    "json_schema",
+    "json_object",
+    "n",
+    "logprobs",
+    "embeddings",
+    "embeddings_base64",
+}
 
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather for a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-PERSON_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-                 "required": ["name", "age"], "additionalProperties": False}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+PERSON_SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
 
 
 class InferenceProviderTests:
@@ -68,18 +84,24 @@ class InferenceProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def run_config(cls, tmp_path_factory: pytest.TempPathFactory, config_under_test: dict[str, Any]
-                   ) -> dict[str, Any]:
+    def run_config(cls, tmp_path_factory: pytest.TempPathFactory, config_under_test: dict[str, Any]) -> dict[str, Any]:
         models = []
         if cls.chat_model:
             models.append({"model_id": CHAT, "provider_id": PROVIDER_ID, "provider_model_id": cls.chat_model})
         if cls.embedding_model:
-            models.append({"model_id": EMBEDDING, "provider_id": PROVIDER_ID, "model_type": "embedding",
-                           "provider_model_id": cls.embedding_model,
-                           "metadata": {"embedding_dimension": cls.embedding_dimension}})
+            models.append(
+                {
+                    "model_id": EMBEDDING,
+                    "provider_id": PROVIDER_ID,
+                    "model_type": "embedding",
+                    "provider_model_id": cls.embedding_model,
+                    "metadata": {"embedding_dimension": cls.embedding_dimension},
+                }
+            )
         providers = {api: list(entries) for api, entries in cls.supporting_providers.items()}
         providers.setdefault("inference", []).append(
-            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test})
+            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
+        )
         return make_run_config(providers, Path(tmp_path_factory.mktemp("inference-kit")), models=models)
 
     @pytest.fixture(scope="class")
@@ -102,8 +124,14 @@ class InferenceProviderTests:
             pytest.skip("no chat_model to test")
 
     def chat(self, **params: Any) -> dict[str, Any]:
-        return {"model": CHAT, "messages": [{"role": "user", "content": "Name three colors."}],
-                "max_tokens": self.max_tokens, "temperature": 0, "seed": 7, **params}
+        return {
+            "model": CHAT,
+            "messages": [{"role": "user", "content": "Name three colors."}],
+            "max_tokens": self.max_tokens,
+            "temperature": 0,
+            "seed": 7,
+            **params,
+        }
 
     # -- chat ----------------------------------------------------------------------------------------------------
 
@@ -125,8 +153,17 @@ class InferenceProviderTests:
         messages = [
             {"role": "system", "content": "You answer briefly."},
             {"role": "user", "content": [{"type": "text", "text": "What is the weather in Paris?"}]},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
-                "name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "call_1", "content": "Sunny, 21 C"},
         ]
         completion = await openai.chat.completions.create(**self.chat(messages=messages))
@@ -164,9 +201,14 @@ class InferenceProviderTests:
     @pytest.mark.anyio
     async def test_forced_tool_call(self, openai: Any) -> None:
         self.need("chat", "tools")
-        completion = await openai.chat.completions.create(**self.chat(
-            messages=[{"role": "user", "content": "What's the weather in Oslo?"}], max_tokens=64,
-            tools=[WEATHER_TOOL], tool_choice={"type": "function", "function": {"name": "get_weather"}}))
+        completion = await openai.chat.completions.create(
+            **self.chat(
+                messages=[{"role": "user", "content": "What's the weather in Oslo?"}],
+                max_tokens=64,
+                tools=[WEATHER_TOOL],
+                tool_choice={"type": "function", "function": {"name": "get_weather"}},
+            )
+        )
         calls = completion.choices[0].message.tool_calls
         assert calls and calls[0].function.name == "get_weather"
         assert isinstance(json.loads(calls[0].function.arguments)["city"], str)
@@ -174,18 +216,26 @@ class InferenceProviderTests:
     @pytest.mark.anyio
     async def test_json_schema_output(self, openai: Any) -> None:
         self.need("chat", "json_schema")
-        completion = await openai.chat.completions.create(**self.chat(
-            messages=[{"role": "user", "content": "Invent a person."}], max_tokens=64,
-            response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON_SCHEMA}}))
+        completion = await openai.chat.completions.create(
+            **self.chat(
+                messages=[{"role": "user", "content": "Invent a person."}],
+                max_tokens=64,
+                response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON_SCHEMA}},
+            )
+        )
         person = json.loads(completion.choices[0].message.content)
         assert isinstance(person["name"], str) and isinstance(person["age"], int)
 
     @pytest.mark.anyio
     async def test_json_object_output(self, openai: Any) -> None:
         self.need("chat", "json_object")
-        completion = await openai.chat.completions.create(**self.chat(
-            messages=[{"role": "user", "content": "Reply with a JSON object."}], max_tokens=24,
-            response_format={"type": "json_object"}))
+        completion = await openai.chat.completions.create(
+            **self.chat(
+                messages=[{"role": "user", "content": "Reply with a JSON object."}],
+                max_tokens=24,
+                response_format={"type": "json_object"},
+            )
+        )
         content = completion.choices[0].message.content
         if completion.choices[0].finish_reason == "stop":
             assert isinstance(json.loads(content), dict)
@@ -210,8 +260,9 @@ class InferenceProviderTests:
     @pytest.mark.anyio
     async def test_text_completion(self, openai: Any) -> None:
         self.need("completions")
-        completion = await openai.completions.create(model=CHAT, prompt="The capital of France is",
-                                                     max_tokens=self.max_tokens, temperature=0)
+        completion = await openai.completions.create(
+            model=CHAT, prompt="The capital of France is", max_tokens=self.max_tokens, temperature=0
+        )
         assert isinstance(completion.choices[0].text, str) and completion.choices[0].text
         assert completion.usage.completion_tokens > 0
 
@@ -250,8 +301,9 @@ class InferenceProviderTests:
 
     @pytest.mark.anyio
     async def test_errors_are_json_4xx(self, http: Any) -> None:
-        unknown = await http.post("/v1/chat/completions", json={"model": "no-such-model", "messages": [
-            {"role": "user", "content": "x"}]})
+        unknown = await http.post(
+            "/v1/chat/completions", json={"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]}
+        )
         bad = await http.post("/v1/chat/completions", json={"model": CHAT, "messages": "not a list"})
         assert unknown.status_code == 404 and "error" in unknown.json()
         assert bad.status_code == 422 and bad.json()["error"]["param"].startswith("messages")

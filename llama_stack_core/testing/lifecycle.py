@@ -54,7 +54,8 @@ class ResourceLifecycleTests:
     def run_config(self, tmp_path: Path) -> dict[str, Any]:
         providers = {api: list(entries) for api, entries in self.supporting_providers.items()}
         providers.setdefault(self.api, []).append(
-            {"provider_id": PROVIDER_ID, "provider_type": self.provider_type, "config": self.provider_config})
+            {"provider_id": PROVIDER_ID, "provider_type": self.provider_type, "config": self.provider_config}
+        )
         return make_run_config(providers, tmp_path, **self.supporting_resources)
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -92,8 +93,9 @@ class ResourceLifecycleTests:
             assert self.identifier in await self.identifiers(client)
 
     @pytest.mark.anyio
-    async def test_duplicate_is_409_and_keeps_the_original(self, run_config: dict[str, Any],
-                                                         plugin_manager: PluginManager) -> None:
+    async def test_duplicate_is_409_and_keeps_the_original(
+        self, run_config: dict[str, Any], plugin_manager: PluginManager
+    ) -> None:
         async with stack_client(run_config, plugin_manager) as client:
             first = (await client.post(self.collection, json=self.body())).json()
             again = await client.post(self.collection, json=self.body())
@@ -142,8 +144,9 @@ class ResourceLifecycleTests:
             assert await self.identifiers(client) == before
 
     @pytest.mark.anyio
-    async def test_provider_listed_with_secrets_redacted(self, run_config: dict[str, Any],
-                                                        plugin_manager: PluginManager) -> None:
+    async def test_provider_listed_with_secrets_redacted(
+        self, run_config: dict[str, Any], plugin_manager: PluginManager
+    ) -> None:
         async with stack_client(run_config, plugin_manager) as client:
             response = await client.get(f"/v1/providers/{PROVIDER_ID}")
             assert response.status_code == 200, response.text

@@ -86,12 +86,22 @@ class ScriptedServer:
             await asyncio.sleep(reply.delay)
         if reply.stream is None:
             payload = reply.raw if reply.raw is not None else orjson.dumps(reply.json)
-            await send({"type": "http.response.start", "status": reply.status,
-                        "headers": [(b"content-type", b"application/json")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": reply.status,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": payload})
             return
-        await send({"type": "http.response.start", "status": reply.status,
-                    "headers": [(b"content-type", b"text/event-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
         for i, event in enumerate(reply.stream):
             if reply.drop_after is not None and i == reply.drop_after:
                 raise ConnectionResetError("scripted drop")
@@ -104,8 +114,9 @@ class ScriptedServer:
     def __enter__(self) -> ScriptedServer:
         import uvicorn
 
-        config = uvicorn.Config(self._app, host="127.0.0.1", port=self.port, log_level="error", lifespan="on",
-                                interface="asgi3")
+        config = uvicorn.Config(
+            self._app, host="127.0.0.1", port=self.port, log_level="error", lifespan="on", interface="asgi3"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -124,12 +135,23 @@ class ScriptedServer:
 
 def chat_completion(content: str = "ok", model: str = "m", **extra: Any) -> dict[str, Any]:
     """A minimal ``chat.completion`` body."""
-    return {"id": "chatcmpl-scripted", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}, **extra}
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+        **extra,
+    }
 
 
 def chat_chunk(content: str, model: str = "m", finish_reason: str | None = None) -> dict[str, Any]:
     """A minimal ``chat.completion.chunk`` event."""
-    return {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": 0, "model": model,
-            "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish_reason}]}
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish_reason}],
+    }

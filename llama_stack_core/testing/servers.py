@@ -31,14 +31,38 @@ def gemma_gguf() -> Path:
 
 
 @contextmanager
-def llama_cpp_server(model: Path, *, alias: str = "gemma", chat_format: str = "gemma", n_ctx: int = 2048,
-                     extra_args: list[str] = (), timeout: float = 120) -> Iterator[str]:
+def llama_cpp_server(
+    model: Path,
+    *,
+    alias: str = "gemma",
+    chat_format: str = "gemma",
+    n_ctx: int = 2048,
+    extra_args: list[str] = (),
+    timeout: float = 120,
+) -> Iterator[str]:
     """Run ``python -m llama_cpp.server`` on a free port; yield its OpenAI base URL (``.../v1``)."""
     port = free_port()
     log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"llama-cpp-server-{port}.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
-               "--chat_format", chat_format, "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1",
-               "--n_ctx", str(n_ctx), *extra_args]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        alias,
+        "--chat_format",
+        chat_format,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_threads",
+        "1",
+        "--n_ctx",
+        str(n_ctx),
+        *extra_args,
+    ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"

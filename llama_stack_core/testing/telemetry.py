@@ -107,14 +107,16 @@ class TelemetryProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def run_config(cls, tmp_path_factory: pytest.TempPathFactory, config_under_test: dict[str, Any]
-                   ) -> dict[str, Any]:
+    def run_config(cls, tmp_path_factory: pytest.TempPathFactory, config_under_test: dict[str, Any]) -> dict[str, Any]:
         providers = {api: list(entries) for api, entries in cls.supporting_providers.items()}
         providers.setdefault("inference", []).append({"provider_id": WORKLOAD_PROVIDER_ID, **cls.workload_provider})
         providers.setdefault("telemetry", []).insert(
-            0, {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test})
-        models = [{"model_id": model, "provider_id": WORKLOAD_PROVIDER_ID, "provider_model_id": cls.workload_model}
-                  for model in (MODEL_A, MODEL_B, MODEL_OTHER)]
+            0, {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
+        )
+        models = [
+            {"model_id": model, "provider_id": WORKLOAD_PROVIDER_ID, "provider_model_id": cls.workload_model}
+            for model in (MODEL_A, MODEL_B, MODEL_OTHER)
+        ]
         return make_run_config(providers, Path(tmp_path_factory.mktemp("telemetry-kit")), models=models)
 
     @pytest.fixture(scope="class")
@@ -138,17 +140,31 @@ class TelemetryProviderTests:
 
         async def chat(model: str, content: str, **extra: Any) -> dict[str, Any]:
             trace_id, parent = new_trace_id(), new_span_id()
-            response = await http.post("/v1/chat/completions", headers={"traceparent": f"00-{trace_id}-{parent}-01"},
-                                       json={"model": model, "messages": [{"role": "user", "content": content}],
-                                             "max_tokens": cls.max_tokens, "temperature": 0, **extra})
+            response = await http.post(
+                "/v1/chat/completions",
+                headers={"traceparent": f"00-{trace_id}-{parent}-01"},
+                json={
+                    "model": model,
+                    "messages": [{"role": "user", "content": content}],
+                    "max_tokens": cls.max_tokens,
+                    "temperature": 0,
+                    **extra,
+                },
+            )
             usage = None
             if response.status_code == 200 and extra.get("stream"):  # the usage chunk, if the provider sends one
                 chunks = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: {")]
                 usage = next((c["usage"] for c in reversed(chunks) if c.get("usage")), None)
             elif response.status_code == 200:
                 usage = response.json()["usage"]
-            call = {"trace_id": trace_id, "parent": parent, "model": model, "status": response.status_code,
-                    "stream": bool(extra.get("stream")), "usage": usage}
+            call = {
+                "trace_id": trace_id,
+                "parent": parent,
+                "model": model,
+                "status": response.status_code,
+                "stream": bool(extra.get("stream")),
+                "usage": usage,
+            }
             calls.append(call)
             return call
 
@@ -160,8 +176,15 @@ class TelemetryProviderTests:
         refused = await chat("no-such-model", "x")
         assert refused["status"] == 404 and streamed["status"] == 200, (refused, streamed)
         await http.app.state.stack.tracer.flush()
-        return {"started": started, "calls": calls, "plain": plain, "second": second, "other_model": other_model,
-                "streamed": streamed, "refused": refused}
+        return {
+            "started": started,
+            "calls": calls,
+            "plain": plain,
+            "second": second,
+            "other_model": other_model,
+            "streamed": streamed,
+            "refused": refused,
+        }
 
     def need(self, *capabilities: str) -> None:
         missing = [c for c in capabilities if c not in self.capabilities]
@@ -181,6 +204,7 @@ class TelemetryProviderTests:
 
     async def full_tree(self, http: Any, call: dict[str, Any]) -> dict[str, Any]:
         """The trace of a workload call once its root and (if it reached one) its provider span are queryable."""
+
         async def check() -> dict[str, Any]:
             spans = await self.tree(http, call["trace_id"])
             names = sorted(s["name"] for s in spans.values())
@@ -205,8 +229,14 @@ class TelemetryProviderTests:
         tracer = http.app.state.stack.tracer
         assert tracer.enabled and impl in tracer.exporters
         with caplog.at_level(logging.WARNING, logger="llama_stack_core.tracing"):
-            response = await http.post("/v1/chat/completions", json={
-                "model": MODEL_OTHER, "messages": [{"role": "user", "content": "hi"}], "max_tokens": self.max_tokens})
+            response = await http.post(
+                "/v1/chat/completions",
+                json={
+                    "model": MODEL_OTHER,
+                    "messages": [{"role": "user", "content": "hi"}],
+                    "max_tokens": self.max_tokens,
+                },
+            )
             assert response.status_code == 200, response.text
             await tracer.flush()
         assert not [r for r in caplog.records if "exporter" in r.getMessage()], caplog.text
@@ -217,11 +247,23 @@ class TelemetryProviderTests:
         self.need("export")
         trace_id, root_id, child_id = new_trace_id(), new_span_id(), new_span_id()
         start = time.time_ns()
-        odd = {"text": "naïve ☃ " + "x" * 5000, "none": None, "flag": True, "ratio": 0.25, "count": 3,
-               "list": [1, "two", None], "nested": {"a": {"b": [1, 2]}}, "when": datetime(2025, 1, 2, 3, 4, 5),
-               "nan": float("nan"), "nul": "a\x00b", "huge": 2**70, (1, 2): "tuple key"}
-        child = SpanRecord(trace_id, child_id, root_id, "custom.child", start + 1000, start + 2000, attributes=odd,
-                           status="error")
+        odd = {
+            "text": "naïve ☃ " + "x" * 5000,
+            "none": None,
+            "flag": True,
+            "ratio": 0.25,
+            "count": 3,
+            "list": [1, "two", None],
+            "nested": {"a": {"b": [1, 2]}},
+            "when": datetime(2025, 1, 2, 3, 4, 5),
+            "nan": float("nan"),
+            "nul": "a\x00b",
+            "huge": 2**70,
+            (1, 2): "tuple key",
+        }
+        child = SpanRecord(
+            trace_id, child_id, root_id, "custom.child", start + 1000, start + 2000, attributes=odd, status="error"
+        )
         root = SpanRecord(trace_id, root_id, None, "custom.root", start, start + 3000, attributes={"k": "v"})
         await impl.export_spans([child])
         await impl.export_spans([root])
@@ -239,9 +281,11 @@ class TelemetryProviderTests:
         assert attributes["text"] == odd["text"] and attributes["flag"] is True and attributes["count"] == 3
         assert attributes["ratio"] == 0.25 and attributes["list"] == [1, "two", None]
         assert attributes["nested"] == {"a": {"b": [1, 2]}} and isinstance(attributes["when"], str)
-        trace = await eventually(lambda: self._get_json(http, f"/v1/telemetry/traces/{trace_id}",
-                                                        lambda t: t["root_span_id"] == root_id),
-                                 self.timeout, "the exported trace's root")
+        trace = await eventually(
+            lambda: self._get_json(http, f"/v1/telemetry/traces/{trace_id}", lambda t: t["root_span_id"] == root_id),
+            self.timeout,
+            "the exported trace's root",
+        )
         assert parse_time(trace["start_time"]) <= parse_time(trace["end_time"])
 
     @staticmethod
@@ -289,7 +333,8 @@ class TelemetryProviderTests:
         assert span.status_code == 200, span.text
         body = span.json()
         assert {k: body[k] for k in ("span_id", "trace_id", "parent_span_id", "name", "attributes")} == {
-            k: provider[k] for k in ("span_id", "trace_id", "parent_span_id", "name", "attributes")}
+            k: provider[k] for k in ("span_id", "trace_id", "parent_span_id", "name", "attributes")
+        }
         missing = [
             await http.get(f"/v1/telemetry/traces/{new_trace_id()}"),
             await http.get(f"/v1/telemetry/traces/{call['trace_id']}/spans/{new_span_id()}"),
@@ -347,15 +392,21 @@ class TelemetryProviderTests:
         model_a = {c["trace_id"] for c in workload["calls"] if c["model"] == MODEL_A}
         assert set(await trace_ids(**condition("resource.id", "eq", MODEL_A))) & ours == model_a
         assert set(await trace_ids(**condition("resource.id", "ne", MODEL_A))) & ours == {
-            workload["other_model"]["trace_id"]}
+            workload["other_model"]["trace_id"]
+        }
         assert set(await trace_ids(**condition("http.status_code", "gt", 399))) & ours == {
-            workload["refused"]["trace_id"]}
+            workload["refused"]["trace_id"]
+        }
         assert set(await trace_ids(**condition("http.status_code", "lt", 300))) & ours == ours - {
-            workload["refused"]["trace_id"]}
+            workload["refused"]["trace_id"]
+        }
         assert set(await trace_ids(**condition("http.status_code", "eq", "200"))) & ours == set()  # types matter
-        both = {"attribute_filters": [{"key": "resource.id", "op": "eq", "value": MODEL_A},
-                                      {"key": "llm.total_tokens", "op": "eq",
-                                       "value": workload["plain"]["usage"]["total_tokens"]}]}
+        both = {
+            "attribute_filters": [
+                {"key": "resource.id", "op": "eq", "value": MODEL_A},
+                {"key": "llm.total_tokens", "op": "eq", "value": workload["plain"]["usage"]["total_tokens"]},
+            ]
+        }
         assert workload["plain"]["trace_id"] in await trace_ids(**both)
         assert await trace_ids(**condition("resource.id", "eq", "never-used-model")) == []
 
@@ -373,9 +424,13 @@ class TelemetryProviderTests:
         self.need("query")
         for call in workload["calls"]:
             await self.full_tree(http, call)
-        response = await http.post("/v1/telemetry/spans", json={
-            "attribute_filters": [{"key": "resource.id", "op": "eq", "value": MODEL_A}],
-            "attributes_to_return": ["llm.total_tokens"]})
+        response = await http.post(
+            "/v1/telemetry/spans",
+            json={
+                "attribute_filters": [{"key": "resource.id", "op": "eq", "value": MODEL_A}],
+                "attributes_to_return": ["llm.total_tokens"],
+            },
+        )
         assert response.status_code == 200, response.text
         spans = response.json()["data"]
         assert spans and all(set(s["attributes"]) == {"llm.total_tokens"} for s in spans)
@@ -384,9 +439,16 @@ class TelemetryProviderTests:
             assert by_trace[call["trace_id"]]["attributes"]["llm.total_tokens"] == call["usage"]["total_tokens"]
             assert by_trace[call["trace_id"]]["name"] == PROVIDER_SPAN
         assert workload["other_model"]["trace_id"] not in by_trace
-        roots = (await http.post("/v1/telemetry/spans", json={
-            "attribute_filters": [{"key": "resource.id", "op": "eq", "value": MODEL_A}],
-            "attributes_to_return": [], "max_depth": 1})).json()["data"]
+        roots = (
+            await http.post(
+                "/v1/telemetry/spans",
+                json={
+                    "attribute_filters": [{"key": "resource.id", "op": "eq", "value": MODEL_A}],
+                    "attributes_to_return": [],
+                    "max_depth": 1,
+                },
+            )
+        ).json()["data"]
         assert roots and {s["name"] for s in roots} == {ROOT_NAME}
 
     # -- metrics and events ----------------------------------------------------------------------------------
@@ -406,8 +468,13 @@ class TelemetryProviderTests:
         for call in workload["calls"]:
             await self.full_tree(http, call)
         start = workload["started"] - 120
-        expected = {model: {key: sum(c["usage"][key] for c in workload["calls"] if c["model"] == model
-                                     and c["usage"]) for key in TOKEN_KEYS} for model in (MODEL_A, MODEL_B)}
+        expected = {
+            model: {
+                key: sum(c["usage"][key] for c in workload["calls"] if c["model"] == model and c["usage"])
+                for key in TOKEN_KEYS
+            }
+            for model in (MODEL_A, MODEL_B)
+        }
         for key in TOKEN_KEYS:
             series = {self.labels(s).get("model"): s for s in await self.metric(http, key, start, granularity="1m")}
             for model in (MODEL_A, MODEL_B):
@@ -415,16 +482,23 @@ class TelemetryProviderTests:
                 assert sum(v["value"] for v in values) == expected[model][key], (key, model, values)
                 for point in values:
                     assert point["timestamp"] % 60 == 0 and start - 60 <= point["timestamp"] <= time.time()
-            instant = {self.labels(s).get("model"): s for s in await self.metric(http, key, start,
-                                                                                   query_type="instant")}
+            instant = {
+                self.labels(s).get("model"): s for s in await self.metric(http, key, start, query_type="instant")
+            }
             assert [v["value"] for v in instant[MODEL_A]["values"]] == [expected[MODEL_A][key]]
         hourly = await self.metric(http, "total_tokens", start, granularity="1h")
-        assert sum(v["value"] for s in hourly if self.labels(s).get("model") == MODEL_A for v in s["values"]) == \
-            expected[MODEL_A]["total_tokens"]
+        assert (
+            sum(v["value"] for s in hourly if self.labels(s).get("model") == MODEL_A for v in s["values"])
+            == expected[MODEL_A]["total_tokens"]
+        )
 
         async def models(*matchers: tuple[str, str]) -> set[str | None]:
-            series = await self.metric(http, "total_tokens", start, label_matchers=[
-                {"name": "model", "operator": op, "value": value} for op, value in matchers])
+            series = await self.metric(
+                http,
+                "total_tokens",
+                start,
+                label_matchers=[{"name": "model", "operator": op, "value": value} for op, value in matchers],
+            )
             return {self.labels(s).get("model") for s in series}
 
         assert await models(("=", MODEL_A)) == {MODEL_A}
@@ -443,27 +517,54 @@ class TelemetryProviderTests:
         start = int(time.time())
 
         def event(kind: str, span_id: str, **fields: Any) -> dict[str, Any]:
-            return {"event": {"type": kind, "trace_id": trace_id, "span_id": span_id,
-                              "timestamp": datetime.now().astimezone().isoformat(), **fields}}
+            return {
+                "event": {
+                    "type": kind,
+                    "trace_id": trace_id,
+                    "span_id": span_id,
+                    "timestamp": datetime.now().astimezone().isoformat(),
+                    **fields,
+                }
+            }
 
         events = [
-            event("structured_log", root_id, payload={"type": "span_start", "name": "client.session"},
-                  attributes={"session": "s1"}),
-            event("structured_log", child_id, payload={"type": "span_start", "name": "client.step",
-                                                       "parent_span_id": root_id}),
+            event(
+                "structured_log",
+                root_id,
+                payload={"type": "span_start", "name": "client.session"},
+                attributes={"session": "s1"},
+            ),
+            event(
+                "structured_log",
+                child_id,
+                payload={"type": "span_start", "name": "client.step", "parent_span_id": root_id},
+            ),
             event("unstructured_log", child_id, message="step finished", severity="info"),
-            event("metric", child_id, metric="kit_custom_units", value=3, unit="units",
-                  attributes={"model": "custom-model"}),
-            event("metric", child_id, metric="kit_custom_units", value=4.5, unit="units",
-                  attributes={"model": "custom-model"}),
+            event(
+                "metric",
+                child_id,
+                metric="kit_custom_units",
+                value=3,
+                unit="units",
+                attributes={"model": "custom-model"},
+            ),
+            event(
+                "metric",
+                child_id,
+                metric="kit_custom_units",
+                value=4.5,
+                unit="units",
+                attributes={"model": "custom-model"},
+            ),
             event("structured_log", child_id, payload={"type": "span_end", "status": "error"}),
             event("structured_log", root_id, payload={"type": "span_end", "status": "ok"}),
         ]
         for body in events:
             response = await http.post("/v1/telemetry/events", json=body)
             assert response.status_code == 200, response.text
-        bad = await http.post("/v1/telemetry/events", json=event("metric", child_id, metric="m", value="lots",
-                                                                 unit="u"))
+        bad = await http.post(
+            "/v1/telemetry/events", json=event("metric", child_id, metric="m", value="lots", unit="u")
+        )
         assert bad.status_code in (400, 422)
 
         async def check() -> dict[str, Any]:
@@ -478,7 +579,8 @@ class TelemetryProviderTests:
         assert tree[root_id]["attributes"]["session"] == "s1"
         series = await self.metric(http, "kit_custom_units", start - 60, query_type="instant")
         assert [(self.labels(s), [v["value"] for v in s["values"]]) for s in series] == [
-            ({"model": "custom-model"}, [7.5])]
+            ({"model": "custom-model"}, [7.5])
+        ]
 
     # -- the llama-stack-client SDK ------------------------------------------------------------------------------
 
@@ -498,13 +600,22 @@ class TelemetryProviderTests:
         span = await client.telemetry.get_span(provider["span_id"], trace_id=call["trace_id"])
         assert span.name == PROVIDER_SPAN and isinstance(span.end_time, datetime)
         traces = await client.telemetry.query_traces(
-            attribute_filters=[{"key": "resource.id", "op": "eq", "value": MODEL_A}], limit=50)
+            attribute_filters=[{"key": "resource.id", "op": "eq", "value": MODEL_A}], limit=50
+        )
         assert call["trace_id"] in {t.trace_id for t in traces}
         selected = await client.telemetry.query_spans(
             attribute_filters=[{"key": "resource.id", "op": "eq", "value": MODEL_A}],
-            attributes_to_return=["llm.prompt_tokens"])
+            attributes_to_return=["llm.prompt_tokens"],
+        )
         assert call["trace_id"] in {s.trace_id for s in selected}
-        await client.telemetry.log_event(event={
-            "type": "unstructured_log", "trace_id": call["trace_id"], "span_id": root["span_id"],
-            "timestamp": datetime.now().astimezone(), "message": "from the SDK", "severity": "info"},
-            ttl_seconds=60)
+        await client.telemetry.log_event(
+            event={
+                "type": "unstructured_log",
+                "trace_id": call["trace_id"],
+                "span_id": root["span_id"],
+                "timestamp": datetime.now().astimezone(),
+                "message": "from the SDK",
+                "severity": "info",
+            },
+            ttl_seconds=60,
+        )

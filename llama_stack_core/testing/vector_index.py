@@ -25,20 +25,27 @@ def unit(*values: float) -> list[float]:
 
 
 def store(identifier: str = "vs_test") -> VectorDB:
-    return VectorDB(identifier=identifier, provider_id="p", provider_resource_id=identifier,
-                    embedding_model="m", embedding_dimension=DIM)
+    return VectorDB(
+        identifier=identifier,
+        provider_id="p",
+        provider_resource_id=identifier,
+        embedding_model="m",
+        embedding_dimension=DIM,
+    )
 
 
 def corpus() -> list[StoredChunk]:
     return [
-        StoredChunk("a1", "cats purr and sleep all day", unit(1, 0, 0, 0), {"n": 1}, "file-a",
-                    {"lang": "en", "year": 2020}),
-        StoredChunk("a2", "kittens chase yarn", unit(0.9, 0.1, 0, 0), {"n": 2}, "file-a",
-                    {"lang": "en", "year": 2020}),
-        StoredChunk("b1", "quarterly revenue grew by ten percent", unit(0, 1, 0, 0), {}, "file-b",
-                    {"lang": "en", "year": 2023}),
-        StoredChunk("c1", "le chat dort; reference XK-42-ZETA", unit(0, 0, 1, 0), {}, "file-c",
-                    {"lang": "fr", "year": 2021}),
+        StoredChunk(
+            "a1", "cats purr and sleep all day", unit(1, 0, 0, 0), {"n": 1}, "file-a", {"lang": "en", "year": 2020}
+        ),
+        StoredChunk("a2", "kittens chase yarn", unit(0.9, 0.1, 0, 0), {"n": 2}, "file-a", {"lang": "en", "year": 2020}),
+        StoredChunk(
+            "b1", "quarterly revenue grew by ten percent", unit(0, 1, 0, 0), {}, "file-b", {"lang": "en", "year": 2023}
+        ),
+        StoredChunk(
+            "c1", "le chat dort; reference XK-42-ZETA", unit(0, 0, 1, 0), {}, "file-c", {"lang": "fr", "year": 2021}
+        ),
         StoredChunk("raw", "a raw chunk without a file", unit(0, 0, 0, 1), {"source": "insert"}),
     ]
 
@@ -90,14 +97,26 @@ class VectorIndexTests:
         assert [h.chunk.chunk_id for h in fr] == ["c1"]
         recent = await index.search_vector(query, 10, ComparisonFilter(key="year", type="gte", value=2021))
         assert {h.chunk.chunk_id for h in recent} == {"b1", "c1"}
-        either = CompoundFilter(type="or", filters=[ComparisonFilter(key="lang", type="eq", value="fr"),
-                                                    ComparisonFilter(key="year", type="lt", value=2021)])
+        either = CompoundFilter(
+            type="or",
+            filters=[
+                ComparisonFilter(key="lang", type="eq", value="fr"),
+                ComparisonFilter(key="year", type="lt", value=2021),
+            ],
+        )
         assert {h.chunk.chunk_id for h in await index.search_vector(query, 10, either)} == {"a1", "a2", "c1"}
-        both = CompoundFilter(type="and", filters=[ComparisonFilter(key="lang", type="in", value=["en", "de"]),
-                                                   ComparisonFilter(key="year", type="ne", value=2020)])
+        both = CompoundFilter(
+            type="and",
+            filters=[
+                ComparisonFilter(key="lang", type="in", value=["en", "de"]),
+                ComparisonFilter(key="year", type="ne", value=2020),
+            ],
+        )
         assert [h.chunk.chunk_id for h in await index.search_vector(query, 10, both)] == ["b1"]
-        assert [h.chunk.chunk_id for h in await index.search_keyword(
-            "chat cats", 10, ComparisonFilter(key="lang", type="eq", value="fr"))] == ["c1"]
+        assert [
+            h.chunk.chunk_id
+            for h in await index.search_keyword("chat cats", 10, ComparisonFilter(key="lang", type="eq", value="fr"))
+        ] == ["c1"]
 
     @pytest.mark.anyio
     async def test_replace_and_delete(self, factory: VectorIndexFactory) -> None:

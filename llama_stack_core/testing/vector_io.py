@@ -50,13 +50,22 @@ class VectorIOProviderTests:
     @classmethod
     def run_config(cls, workdir: Path, config_under_test: dict[str, Any]) -> dict[str, Any]:
         providers = {
-            "inference": [{"provider_id": "embeddings", "provider_type": "inline::sentence-transformers",
-                           "config": {}}],
-            "files": [{"provider_id": "files", "provider_type": "inline::localfs",
-                       "config": {"storage_dir": str(workdir / "files"),
-                                  "persistence": {"backend": "default", "namespace": "files"}}}],
-            "vector_io": [{"provider_id": PROVIDER_ID, "provider_type": cls.provider_type,
-                           "config": config_under_test}],
+            "inference": [
+                {"provider_id": "embeddings", "provider_type": "inline::sentence-transformers", "config": {}}
+            ],
+            "files": [
+                {
+                    "provider_id": "files",
+                    "provider_type": "inline::localfs",
+                    "config": {
+                        "storage_dir": str(workdir / "files"),
+                        "persistence": {"backend": "default", "namespace": "files"},
+                    },
+                }
+            ],
+            "vector_io": [
+                {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
+            ],
         }
         return make_run_config(providers, workdir)
 
@@ -81,8 +90,9 @@ class VectorIOProviderTests:
         for year, (topic, (name, data)) in enumerate(corpus().items(), start=2020):
             uploaded = await openai.files.create(file=(name, data), purpose="assistants")
             files[topic] = uploaded.id
-            await openai.vector_stores.files.create(vector_store_id=store.id, file_id=uploaded.id,
-                                                    attributes={"topic": topic, "year": year})
+            await openai.vector_stores.files.create(
+                vector_store_id=store.id, file_id=uploaded.id, attributes={"topic": topic, "year": year}
+            )
         await wait_ingested(openai, store.id)
         return {"store": store.id, "files": files}
 
@@ -109,8 +119,9 @@ class VectorIOProviderTests:
     async def test_store_lifecycle(self, openai: Any) -> None:
         import openai as sdk
 
-        first = await openai.vector_stores.create(name="one", metadata={"team": "a"},
-                                                  extra_body={"embedding_model": EMBEDDING})
+        first = await openai.vector_stores.create(
+            name="one", metadata={"team": "a"}, extra_body={"embedding_model": EMBEDDING}
+        )
         second = await openai.vector_stores.create(name="two", extra_body={"embedding_model": EMBEDDING})
         assert first.id.startswith("vs_") and first.name == "one" and first.metadata["team"] == "a"
         assert (await openai.vector_stores.retrieve(first.id)).name == "one"
@@ -132,15 +143,20 @@ class VectorIOProviderTests:
         assert store.usage_bytes > 0 and store.status == "completed"
         files = [f async for f in openai.vector_stores.files.list(vector_store_id=store.id)]
         assert {f.status for f in files} == {"completed"}
-        text = " ".join([part.text async for part in openai.vector_stores.files.content(
-            vector_store_id=store.id, file_id=topical["files"]["cooking"])])
+        text = " ".join(
+            [
+                part.text
+                async for part in openai.vector_stores.files.content(
+                    vector_store_id=store.id, file_id=topical["files"]["cooking"]
+                )
+            ]
+        )
         assert "Knead the dough" in text and "ignored()" not in text and "<p>" not in text
 
     # -- search --------------------------------------------------------------------------------------------------
 
     @pytest.mark.anyio
-    async def test_topical_questions_rank_the_right_document_first(self, openai: Any, topical: dict[str, Any]
-                                                                  ) -> None:
+    async def test_topical_questions_rank_the_right_document_first(self, openai: Any, topical: dict[str, Any]) -> None:
         expected = {topic: corpus()[topic][0] for topic in TOPICAL_QUESTIONS}
         for topic, question in TOPICAL_QUESTIONS.items():
             names = await self.filenames(openai, topical["store"], question, max_num_results=3)
@@ -153,14 +169,17 @@ class VectorIOProviderTests:
 
     @pytest.mark.anyio
     async def test_keyword_finds_an_identifier_vector_misses_and_hybrid_gets_both(
-            self, openai: Any, topical: dict[str, Any]) -> None:
+        self, openai: Any, topical: dict[str, Any]
+    ) -> None:
         query = f"When should I water my tomatoes? {IDENTIFIER}"
         parts, garden = corpus()["identifier"][0], corpus()["gardening"][0]
         vector = await self.filenames(openai, topical["store"], query, max_num_results=1)
-        keyword = await self.filenames(openai, topical["store"], IDENTIFIER, max_num_results=1,
-                                       extra_body={"search_mode": "keyword"})
-        hybrid = await self.filenames(openai, topical["store"], query, max_num_results=2,
-                                      extra_body={"search_mode": "hybrid"})
+        keyword = await self.filenames(
+            openai, topical["store"], IDENTIFIER, max_num_results=1, extra_body={"search_mode": "keyword"}
+        )
+        hybrid = await self.filenames(
+            openai, topical["store"], query, max_num_results=2, extra_body={"search_mode": "hybrid"}
+        )
         assert vector == [garden]
         assert keyword == [parts]
         assert set(hybrid) == {garden, parts}
@@ -168,21 +187,41 @@ class VectorIOProviderTests:
     @pytest.mark.anyio
     async def test_filters(self, openai: Any, topical: dict[str, Any]) -> None:
         question = "Tell me something."
-        only = await self.filenames(openai, topical["store"], question,
-                                    filters={"type": "eq", "key": "topic", "value": "finance"})
+        only = await self.filenames(
+            openai, topical["store"], question, filters={"type": "eq", "key": "topic", "value": "finance"}
+        )
         assert only == [corpus()["finance"][0]]
-        recent = await self.filenames(openai, topical["store"], question, max_num_results=10,
-                                      filters={"type": "gte", "key": "year", "value": 2023})
+        recent = await self.filenames(
+            openai,
+            topical["store"],
+            question,
+            max_num_results=10,
+            filters={"type": "gte", "key": "year", "value": 2023},
+        )
         assert set(recent) == {corpus()["gardening"][0], corpus()["identifier"][0]}
-        either = await self.filenames(openai, topical["store"], question, max_num_results=10, filters={
-            "type": "or", "filters": [{"type": "eq", "key": "topic", "value": "cooking"},
-                                      {"type": "lt", "key": "year", "value": 2021}]})
+        either = await self.filenames(
+            openai,
+            topical["store"],
+            question,
+            max_num_results=10,
+            filters={
+                "type": "or",
+                "filters": [
+                    {"type": "eq", "key": "topic", "value": "cooking"},
+                    {"type": "lt", "key": "year", "value": 2021},
+                ],
+            },
+        )
         assert set(either) == {corpus()["cooking"][0], corpus()["astronomy"][0]}
 
     @pytest.mark.anyio
     async def test_score_threshold_and_limits(self, openai: Any, topical: dict[str, Any]) -> None:
-        page = await openai.vector_stores.search(vector_store_id=topical["store"], query="baking bread in an oven",
-                                                 max_num_results=2, ranking_options={"score_threshold": 0.3})
+        page = await openai.vector_stores.search(
+            vector_store_id=topical["store"],
+            query="baking bread in an oven",
+            max_num_results=2,
+            ranking_options={"score_threshold": 0.3},
+        )
         assert 1 <= len(page.data) <= 2 and all(r.score >= 0.3 for r in page.data)
 
     # -- changing and deleting -----------------------------------------------------------------------------------
@@ -191,11 +230,13 @@ class VectorIOProviderTests:
     async def test_attribute_updates_change_filtering(self, openai: Any) -> None:
         name, data = corpus()["astronomy"]
         store_id, [file_id] = await self.small_store(openai, (name, data), attributes={"shelf": "a"})
-        assert await self.filenames(openai, store_id, "stars", filters={"type": "eq", "key": "shelf", "value": "b"}) \
-            == []
+        assert (
+            await self.filenames(openai, store_id, "stars", filters={"type": "eq", "key": "shelf", "value": "b"}) == []
+        )
         await openai.vector_stores.files.update(vector_store_id=store_id, file_id=file_id, attributes={"shelf": "b"})
-        assert await self.filenames(openai, store_id, "stars", filters={"type": "eq", "key": "shelf", "value": "b"}) \
-            == [name]
+        assert await self.filenames(
+            openai, store_id, "stars", filters={"type": "eq", "key": "shelf", "value": "b"}
+        ) == [name]
 
     @pytest.mark.anyio
     async def test_deleting_files_removes_their_chunks_at_once(self, openai: Any) -> None:
@@ -224,8 +265,10 @@ class VectorIOProviderTests:
     @pytest.mark.anyio
     async def test_unsupported_and_broken_files_fail_with_a_reason(self, openai: Any) -> None:
         store = await openai.vector_stores.create(extra_body={"embedding_model": EMBEDDING})
-        for name, data, code in (("image.png", b"\x89PNG\r\n\x1a\n\x00\x00binary", "unsupported_file"),
-                                 ("broken.pdf", b"%PDF-1.4 this is not a pdf", "invalid_file")):
+        for name, data, code in (
+            ("image.png", b"\x89PNG\r\n\x1a\n\x00\x00binary", "unsupported_file"),
+            ("broken.pdf", b"%PDF-1.4 this is not a pdf", "invalid_file"),
+        ):
             uploaded = await openai.files.create(file=(name, data), purpose="assistants")
             await openai.vector_stores.files.create(vector_store_id=store.id, file_id=uploaded.id)
             record = await wait_file(openai, store.id, uploaded.id)
@@ -236,8 +279,10 @@ class VectorIOProviderTests:
     @pytest.mark.anyio
     async def test_file_batches(self, openai: Any) -> None:
         store = await openai.vector_stores.create(extra_body={"embedding_model": EMBEDDING})
-        ids = [(await openai.files.create(file=doc, purpose="assistants")).id
-               for doc in (corpus()["astronomy"], corpus()["cooking"])]
+        ids = [
+            (await openai.files.create(file=doc, purpose="assistants")).id
+            for doc in (corpus()["astronomy"], corpus()["cooking"])
+        ]
         batch = await openai.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=ids)
         assert batch.id.startswith("vsfb_") and batch.file_counts.total == 2
         for _ in range(600):
@@ -252,10 +297,14 @@ class VectorIOProviderTests:
     @pytest.mark.anyio
     async def test_static_chunking(self, openai: Any) -> None:
         text = " ".join(f"sentence number {i} talks about topic {i % 7}." for i in range(300)).encode()
-        store_id, [file_id] = await self.small_store(openai, ("long.txt", text), chunking_strategy={
-            "type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20}})
-        chunks = [part.text async for part in openai.vector_stores.files.content(vector_store_id=store_id,
-                                                                                 file_id=file_id)]
+        store_id, [file_id] = await self.small_store(
+            openai,
+            ("long.txt", text),
+            chunking_strategy={"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 20}},
+        )
+        chunks = [
+            part.text async for part in openai.vector_stores.files.content(vector_store_id=store_id, file_id=file_id)
+        ]
         from ..vector_io.chunking import count_tokens, tokens
 
         assert len(chunks) > 10 and all(count_tokens(c) <= 100 for c in chunks)
@@ -265,28 +314,42 @@ class VectorIOProviderTests:
 
     @pytest.mark.anyio
     async def test_vector_dbs_insert_and_query(self, http: Any) -> None:
-        created = await http.post("/v1/vector-dbs", json={"vector_db_id": "kit-db", "embedding_model": EMBEDDING,
-                                                          "provider_id": PROVIDER_ID})
+        created = await http.post(
+            "/v1/vector-dbs", json={"vector_db_id": "kit-db", "embedding_model": EMBEDDING, "provider_id": PROVIDER_ID}
+        )
         assert created.status_code == 200, created.text
         assert created.json()["embedding_dimension"] == 384
-        chunks = [{"content": "The cat sat on the warm windowsill.", "metadata": {"document_id": "d1"}},
-                  {"content": "Interest rates rose again this quarter.", "metadata": {"document_id": "d2"}},
-                  {"content": "precomputed", "metadata": {"document_id": "d3"}, "embedding": [0.0] * 383 + [1.0]}]
+        chunks = [
+            {"content": "The cat sat on the warm windowsill.", "metadata": {"document_id": "d1"}},
+            {"content": "Interest rates rose again this quarter.", "metadata": {"document_id": "d2"}},
+            {"content": "precomputed", "metadata": {"document_id": "d3"}, "embedding": [0.0] * 383 + [1.0]},
+        ]
         inserted = await http.post("/v1/vector-io/insert", json={"vector_db_id": "kit-db", "chunks": chunks})
         assert inserted.status_code == 200, inserted.text
-        answer = await http.post("/v1/vector-io/query", json={"vector_db_id": "kit-db", "query": "a kitten resting",
-                                                             "params": {"max_chunks": 2}})
+        answer = await http.post(
+            "/v1/vector-io/query",
+            json={"vector_db_id": "kit-db", "query": "a kitten resting", "params": {"max_chunks": 2}},
+        )
         body = answer.json()
         assert answer.status_code == 200 and len(body["chunks"]) == 2
         assert body["chunks"][0]["metadata"]["document_id"] == "d1" and body["scores"][0] >= body["scores"][1]
-        strict = await http.post("/v1/vector-io/query", json={"vector_db_id": "kit-db", "query": "a kitten resting",
-                                                             "params": {"max_chunks": 3, "score_threshold": 0.5}})
+        strict = await http.post(
+            "/v1/vector-io/query",
+            json={
+                "vector_db_id": "kit-db",
+                "query": "a kitten resting",
+                "params": {"max_chunks": 3, "score_threshold": 0.5},
+            },
+        )
         assert [c["metadata"]["document_id"] for c in strict.json()["chunks"]] == ["d1"]
-        keyword = await http.post("/v1/vector-io/query", json={"vector_db_id": "kit-db", "query": "rates",
-                                                              "params": {"mode": "keyword"}})
+        keyword = await http.post(
+            "/v1/vector-io/query", json={"vector_db_id": "kit-db", "query": "rates", "params": {"mode": "keyword"}}
+        )
         assert [c["metadata"]["document_id"] for c in keyword.json()["chunks"]] == ["d2"]
-        wrong_dim = await http.post("/v1/vector-io/insert", json={"vector_db_id": "kit-db", "chunks": [
-            {"content": "x", "metadata": {}, "embedding": [1.0, 2.0]}]})
+        wrong_dim = await http.post(
+            "/v1/vector-io/insert",
+            json={"vector_db_id": "kit-db", "chunks": [{"content": "x", "metadata": {}, "embedding": [1.0, 2.0]}]},
+        )
         assert wrong_dim.status_code == 400 and "384" in wrong_dim.json()["error"]["message"]
 
     @pytest.mark.anyio

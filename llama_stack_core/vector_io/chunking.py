@@ -37,7 +37,7 @@ def chunk_text(text: str, max_tokens: int, overlap_tokens: int) -> list[TextChun
     chunks: list[TextChunk] = []
     step = max_tokens - overlap_tokens
     for first in range(0, len(spans), step):
-        window = spans[first:first + max_tokens]
+        window = spans[first : first + max_tokens]
         start, end = window[0][0], window[-1][1]
         chunks.append(TextChunk(text[start:end], start, end, len(window)))
         if first + max_tokens >= len(spans):

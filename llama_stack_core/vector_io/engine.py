@@ -128,8 +128,9 @@ def content_text(content: Any) -> str:
     return text or ""
 
 
-def fuse(vector: list[ScoredChunk], keyword: list[ScoredChunk], k: int, ranker: str = "rrf",
-         alpha: float = 0.5) -> list[ScoredChunk]:
+def fuse(
+    vector: list[ScoredChunk], keyword: list[ScoredChunk], k: int, ranker: str = "rrf", alpha: float = 0.5
+) -> list[ScoredChunk]:
     """Hybrid ranking: reciprocal rank fusion (default) or a weighted sum of min-max normalised scores."""
     scores: dict[str, float] = {}
     chunks: dict[str, StoredChunk] = {}
@@ -152,8 +153,14 @@ def fuse(vector: list[ScoredChunk], keyword: list[ScoredChunk], k: int, ranker: 
 class VectorStoreEngine:
     """Implements the VectorIO provider contract for any backend index factory."""
 
-    def __init__(self, factory: VectorIndexFactory, config: VectorIOConfig, kv: KVStore,
-                 inference: ApiRouter | None, files: ApiRouter | None) -> None:
+    def __init__(
+        self,
+        factory: VectorIndexFactory,
+        config: VectorIOConfig,
+        kv: KVStore,
+        inference: ApiRouter | None,
+        files: ApiRouter | None,
+    ) -> None:
         self.factory = factory
         self.config = config
         self.kv = kv
@@ -164,8 +171,9 @@ class VectorStoreEngine:
         self._ingest_slots = asyncio.Semaphore(config.max_concurrent_ingestions)
 
     @classmethod
-    async def create(cls, factory: VectorIndexFactory, config: VectorIOConfig, deps: dict[Api, Any]
-                     ) -> VectorStoreEngine:
+    async def create(
+        cls, factory: VectorIndexFactory, config: VectorIOConfig, deps: dict[Api, Any]
+    ) -> VectorStoreEngine:
         return cls(factory, config, await config.persistence.open(), deps.get(Api.inference), deps.get(Api.files))
 
     async def shutdown(self) -> None:
@@ -203,8 +211,13 @@ class VectorStoreEngine:
         index = self._indexes.get(store_id)
         if index is None:
             if isinstance(store, StoreRecord):
-                store = VectorDB(identifier=store_id, provider_id="", provider_resource_id=store_id,
-                                 embedding_model=store.embedding_model, embedding_dimension=store.embedding_dimension)
+                store = VectorDB(
+                    identifier=store_id,
+                    provider_id="",
+                    provider_resource_id=store_id,
+                    embedding_model=store.embedding_model,
+                    embedding_dimension=store.embedding_dimension,
+                )
             index = self._indexes[store_id] = await self.factory.open_index(store)
         return index
 
@@ -214,23 +227,37 @@ class VectorStoreEngine:
         counts = FileCounts(total=len(files))
         for f in files:
             setattr(counts, f.status, getattr(counts, f.status) + 1)
-        fields = record.model_dump(exclude={"embedding_model", "embedding_dimension", "file_counts", "usage_bytes",
-                                            "status", "metadata"})
+        fields = record.model_dump(
+            exclude={"embedding_model", "embedding_dimension", "file_counts", "usage_bytes", "status", "metadata"}
+        )
         status = "in_progress" if counts.in_progress else "completed"
         if record.expires_at is not None and record.expires_at <= _now():
             status = "expired"
-        return VectorStore(**fields, file_counts=counts, usage_bytes=sum(f.usage_bytes for f in files),
-                           status=status, metadata={**record.metadata, "embedding_model": record.embedding_model,
-                                                    "embedding_dimension": record.embedding_dimension})
+        return VectorStore(
+            **fields,
+            file_counts=counts,
+            usage_bytes=sum(f.usage_bytes for f in files),
+            status=status,
+            metadata={
+                **record.metadata,
+                "embedding_model": record.embedding_model,
+                "embedding_dimension": record.embedding_dimension,
+            },
+        )
 
     # -- resource hooks ------------------------------------------------------------------------------------------
 
     async def register_vector_db(self, resource: VectorDB) -> None:
         """Create the store's record and index (idempotent: also called at start-up for stored resources)."""
         store_id = resource.provider_resource_id or resource.identifier
-        record = StoreRecord(id=store_id, created_at=resource.created, name=resource.vector_db_name or store_id,
-                             embedding_model=resource.embedding_model,
-                             embedding_dimension=resource.embedding_dimension, last_active_at=_now())
+        record = StoreRecord(
+            id=store_id,
+            created_at=resource.created,
+            name=resource.vector_db_name or store_id,
+            embedding_model=resource.embedding_model,
+            embedding_dimension=resource.embedding_dimension,
+            last_active_at=_now(),
+        )
         await self.kv.insert(_store_key(store_id), record.model_dump_json())
         await self._index(resource)
 
@@ -255,9 +282,10 @@ class VectorStoreEngine:
             raise NotConfiguredError("embedding needs the inference API, which this stack does not serve")
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.config.embedding_batch_size):
-            batch = texts[start:start + self.config.embedding_batch_size]
-            answer = await self.inference.call_as("openai_embeddings", EmbeddingsRequest(model=model, input=batch),
-                                                  EmbeddingsResponse)
+            batch = texts[start : start + self.config.embedding_batch_size]
+            answer = await self.inference.call_as(
+                "openai_embeddings", EmbeddingsRequest(model=model, input=batch), EmbeddingsResponse
+            )
             vectors.extend(item.embedding for item in sorted(answer.data, key=lambda d: d.index))
         return vectors
 
@@ -272,12 +300,19 @@ class VectorStoreEngine:
         for i, chunk in enumerate(request.chunks):
             embedding = chunk.embedding if chunk.embedding is not None else computed[i]
             if len(embedding) != store.embedding_dimension:
-                raise BadRequestError(f"chunks[{i}].embedding has {len(embedding)} dimensions; the store's model "
-                                      f"has {store.embedding_dimension}", param=f"chunks.{i}.embedding")
-            chunk_id = chunk.chunk_id or (chunk.chunk_metadata and chunk.chunk_metadata.chunk_id) or \
-                hashlib.sha256(f"{chunk.metadata.get('document_id', '')}:{texts[i]}".encode()).hexdigest()[:32]
-            rows.append(StoredChunk(chunk_id, texts[i], list(embedding), dict(chunk.metadata),
-                                    attributes=dict(chunk.metadata)))
+                raise BadRequestError(
+                    f"chunks[{i}].embedding has {len(embedding)} dimensions; the store's model "
+                    f"has {store.embedding_dimension}",
+                    param=f"chunks.{i}.embedding",
+                )
+            chunk_id = (
+                chunk.chunk_id
+                or (chunk.chunk_metadata and chunk.chunk_metadata.chunk_id)
+                or hashlib.sha256(f"{chunk.metadata.get('document_id', '')}:{texts[i]}".encode()).hexdigest()[:32]
+            )
+            rows.append(
+                StoredChunk(chunk_id, texts[i], list(embedding), dict(chunk.metadata), attributes=dict(chunk.metadata))
+            )
         await (await self._index(store)).add(rows)
 
     async def query_chunks(self, request: QueryChunksRequest) -> QueryChunksResponse:
@@ -292,21 +327,32 @@ class VectorStoreEngine:
         if threshold is not None:
             hits = [h for h in hits if h.score >= threshold]
         return QueryChunksResponse(
-            chunks=[Chunk(content=h.chunk.content, metadata=h.chunk.metadata, chunk_id=h.chunk.chunk_id,
-                          chunk_metadata=ChunkMetadata(chunk_id=h.chunk.chunk_id, document_id=h.chunk.file_id))
-                    for h in hits],
-            scores=[h.score for h in hits])
+            chunks=[
+                Chunk(
+                    content=h.chunk.content,
+                    metadata=h.chunk.metadata,
+                    chunk_id=h.chunk.chunk_id,
+                    chunk_metadata=ChunkMetadata(chunk_id=h.chunk.chunk_id, document_id=h.chunk.file_id),
+                )
+                for h in hits
+            ],
+            scores=[h.score for h in hits],
+        )
 
-    async def _search(self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any,
-                      ranker: str, alpha: float) -> list[ScoredChunk]:
-        with child_span("vector_io.search", **{"vector_store.id": store.id, "search.mode": mode, "search.k": k,
-                                               "search.filtered": filters is not None}) as span:
+    async def _search(
+        self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any, ranker: str, alpha: float
+    ) -> list[ScoredChunk]:
+        with child_span(
+            "vector_io.search",
+            **{"vector_store.id": store.id, "search.mode": mode, "search.k": k, "search.filtered": filters is not None},
+        ) as span:
             hits = await self._search_index(store, queries, mode, k, filters, ranker, alpha)
             span.set("search.results", len(hits))
             return hits
 
-    async def _search_index(self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any,
-                            ranker: str, alpha: float) -> list[ScoredChunk]:
+    async def _search_index(
+        self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any, ranker: str, alpha: float
+    ) -> list[ScoredChunk]:
         index = await self._index(store)
         text = " ".join(queries)
         if mode == "keyword":
@@ -315,8 +361,9 @@ class VectorStoreEngine:
         if mode == "vector":
             return await index.search_vector(embedding, k, filters)
         fetch = max(k * 3, 20)
-        vector, keyword = await asyncio.gather(index.search_vector(embedding, fetch, filters),
-                                               index.search_keyword(text, fetch, filters))
+        vector, keyword = await asyncio.gather(
+            index.search_vector(embedding, fetch, filters), index.search_keyword(text, fetch, filters)
+        )
         return fuse(vector, keyword, k, ranker, alpha)
 
     # -- vector stores -------------------------------------------------------------------------------------------
@@ -341,10 +388,21 @@ class VectorStoreEngine:
 
     async def openai_list_vector_stores(self, request: VectorStoreListRequest) -> CursorPage[VectorStore]:
         records = [StoreRecord.model_validate_json(v) for _, v in await self.kv.items("store:")]
-        page = paginate(records, limit=request.limit, order=request.order, after=request.after,
-                        before=request.before, sort_key=lambda r: r.created_at, item_id=lambda r: r.id)
-        return CursorPage[VectorStore](data=[await self._view(r) for r in page.data], has_more=page.has_more,
-                                       first_id=page.first_id, last_id=page.last_id)
+        page = paginate(
+            records,
+            limit=request.limit,
+            order=request.order,
+            after=request.after,
+            before=request.before,
+            sort_key=lambda r: r.created_at,
+            item_id=lambda r: r.id,
+        )
+        return CursorPage[VectorStore](
+            data=[await self._view(r) for r in page.data],
+            has_more=page.has_more,
+            first_id=page.first_id,
+            last_id=page.last_id,
+        )
 
     async def openai_retrieve_vector_store(self, request: VectorStoreRef) -> VectorStore:
         return await self._view(await self._store(request.vector_store_id))
@@ -364,9 +422,15 @@ class VectorStoreEngine:
 
     async def openai_delete_vector_store(self, request: VectorStoreRef) -> DeletedObject:
         record = await self._store(request.vector_store_id)
-        await self.unregister_vector_db(VectorDB(identifier=record.id, provider_id="", provider_resource_id=record.id,
-                                                 embedding_model=record.embedding_model,
-                                                 embedding_dimension=record.embedding_dimension))
+        await self.unregister_vector_db(
+            VectorDB(
+                identifier=record.id,
+                provider_id="",
+                provider_resource_id=record.id,
+                embedding_model=record.embedding_model,
+                embedding_dimension=record.embedding_dimension,
+            )
+        )
         return DeletedObject(id=record.id, object="vector_store.deleted")
 
     async def openai_search_vector_store(self, request: VectorStoreSearchRequest) -> VectorStoreSearchPage:
@@ -377,27 +441,44 @@ class VectorStoreEngine:
         options = request.ranking_options
         ranker = (options.ranker if options and options.ranker in ("rrf", "weighted") else None) or "rrf"
         alpha = float((options.model_extra or {}).get("alpha", 0.5)) if options else 0.5
-        hits = await self._search(record, queries, request.search_mode, request.max_num_results, request.filters,
-                                  ranker, alpha)
+        hits = await self._search(
+            record, queries, request.search_mode, request.max_num_results, request.filters, ranker, alpha
+        )
         if options and options.score_threshold is not None:
             hits = [h for h in hits if h.score >= options.score_threshold]
         filenames = {f.id: f.filename for f in await self._files(record.id)}
-        results = [VectorStoreSearchResult(
-            file_id=h.chunk.file_id or "", filename=filenames.get(h.chunk.file_id or "", ""), score=h.score,
-            attributes=h.chunk.attributes or None,
-            content=[VectorStoreContent(text=h.chunk.content)]) for h in hits]
+        results = [
+            VectorStoreSearchResult(
+                file_id=h.chunk.file_id or "",
+                filename=filenames.get(h.chunk.file_id or "", ""),
+                score=h.score,
+                attributes=h.chunk.attributes or None,
+                content=[VectorStoreContent(text=h.chunk.content)],
+            )
+            for h in hits
+        ]
         query = queries[0] if isinstance(request.query, str) and len(queries) == 1 else queries
         return VectorStoreSearchPage(search_query=query, data=results)
 
     async def _rewrite(self, query: str) -> str:
         if not self.config.rewrite_model or self.inference is None:
-            raise BadRequestError("rewrite_query needs a rewrite_model in this vector_io provider's config",
-                                  param="rewrite_query")
-        prompt = ("Rewrite this search query to find relevant passages. Answer with the rewritten query only.\n\n"
-                  f"Query: {query}")
-        answer = await self.inference.call_as("openai_chat_completion", ChatCompletionRequest(
-            model=self.config.rewrite_model, messages=[{"role": "user", "content": prompt}], max_tokens=64,
-            temperature=0), ChatCompletion)
+            raise BadRequestError(
+                "rewrite_query needs a rewrite_model in this vector_io provider's config", param="rewrite_query"
+            )
+        prompt = (
+            "Rewrite this search query to find relevant passages. Answer with the rewritten query only.\n\n"
+            f"Query: {query}"
+        )
+        answer = await self.inference.call_as(
+            "openai_chat_completion",
+            ChatCompletionRequest(
+                model=self.config.rewrite_model,
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=64,
+                temperature=0,
+            ),
+            ChatCompletion,
+        )
         rewritten = (answer.choices[0].message.content or "").strip()
         return rewritten or query
 
@@ -412,24 +493,33 @@ class VectorStoreEngine:
             raise NotConfiguredError("attaching files needs the files API, which this stack does not serve")
         return await self.files.call_as("openai_retrieve_file", FileRef(file_id=file_id), FileObject)
 
-    async def _attach(self, store: StoreRecord, file_id: str, attributes: dict[str, Any], strategy: Any,
-                      batch_id: str | None = None) -> FileRecord:
+    async def _attach(
+        self, store: StoreRecord, file_id: str, attributes: dict[str, Any], strategy: Any, batch_id: str | None = None
+    ) -> FileRecord:
         file = await self._file_object(file_id)  # 404 now if the file does not exist
         if strategy is None and "chunking_strategy" in store.metadata:
             strategy = store.metadata["chunking_strategy"]
         if isinstance(strategy, dict):
             strategy = ChunkingStrategyStatic.model_validate(strategy) if strategy.get("type") == "static" else None
-        record = FileRecord(id=file_id, created_at=_now(), status="in_progress", vector_store_id=store.id,
-                            attributes=attributes, chunking_strategy=strategy, filename=file.filename,
-                            batch_id=batch_id)
+        record = FileRecord(
+            id=file_id,
+            created_at=_now(),
+            status="in_progress",
+            vector_store_id=store.id,
+            attributes=attributes,
+            chunking_strategy=strategy,
+            filename=file.filename,
+            batch_id=batch_id,
+        )
         existing = self._tasks.pop((store.id, file_id), None)
         if existing is not None:
             existing.cancel()
         await self._save(_file_key(store.id, file_id), record)
         task = asyncio.create_task(self._ingest(store, record), name=f"ingest-{store.id}-{file_id}")
         self._tasks[(store.id, file_id)] = task
-        task.add_done_callback(lambda t, key=(store.id, file_id): self._tasks.pop(key, None)
-                               if self._tasks.get(key) is t else None)
+        task.add_done_callback(
+            lambda t, key=(store.id, file_id): self._tasks.pop(key, None) if self._tasks.get(key) is t else None
+        )
         return record
 
     def _chunk_sizes(self, strategy: Any) -> tuple[int, int]:
@@ -442,18 +532,32 @@ class VectorStoreEngine:
         """Parse, chunk, embed and index one file; the outcome goes into its record."""
         try:
             async with self._ingest_slots:
-                content = await self.files.call_as("openai_retrieve_file_content", FileRef(file_id=record.id),
-                                                   BinaryContent)
+                content = await self.files.call_as(
+                    "openai_retrieve_file_content", FileRef(file_id=record.id), BinaryContent
+                )
                 text = await asyncio.to_thread(file_to_text, record.filename, content.content, content.media_type)
                 size, overlap = self._chunk_sizes(record.chunking_strategy)
                 pieces = [p for p in chunk_text(text, size, overlap) if p.text.strip()]
                 if not pieces:
                     raise InvalidFileError("the file has no text")
                 vectors = await self.embed(store.embedding_model, [p.text for p in pieces])
-                rows = [StoredChunk(f"{record.id}-{i}", p.text, v,
-                                    {"file_id": record.id, "filename": record.filename, "token_count": p.token_count,
-                                     "start": p.start, "end": p.end},
-                                    record.id, dict(record.attributes)) for i, (p, v) in enumerate(zip(pieces, vectors))]
+                rows = [
+                    StoredChunk(
+                        f"{record.id}-{i}",
+                        p.text,
+                        v,
+                        {
+                            "file_id": record.id,
+                            "filename": record.filename,
+                            "token_count": p.token_count,
+                            "start": p.start,
+                            "end": p.end,
+                        },
+                        record.id,
+                        dict(record.attributes),
+                    )
+                    for i, (p, v) in enumerate(zip(pieces, vectors))
+                ]
                 index = await self._index(store)
                 await index.delete_file(record.id)
                 await index.add(rows)
@@ -478,17 +582,29 @@ class VectorStoreEngine:
         if await self.kv.get(_file_key(store.id, record.id)) is not None:
             await self._save(_file_key(store.id, record.id), record)
 
-    async def openai_list_files_in_vector_store(self, request: VectorStoreFileListRequest
-                                                ) -> CursorPage[VectorStoreFile]:
+    async def openai_list_files_in_vector_store(
+        self, request: VectorStoreFileListRequest
+    ) -> CursorPage[VectorStoreFile]:
         await self._store(request.vector_store_id)
         files = [f for f in await self._files(request.vector_store_id) if request.filter in (None, f.status)]
         return self._file_page(files, request)
 
     def _file_page(self, files: list[FileRecord], request: Any) -> CursorPage[VectorStoreFile]:
-        page = paginate(files, limit=request.limit, order=request.order, after=request.after, before=request.before,
-                        sort_key=lambda f: f.created_at, item_id=lambda f: f.id)
-        return CursorPage[VectorStoreFile](data=[self._public(f) for f in page.data], has_more=page.has_more,
-                                           first_id=page.first_id, last_id=page.last_id)
+        page = paginate(
+            files,
+            limit=request.limit,
+            order=request.order,
+            after=request.after,
+            before=request.before,
+            sort_key=lambda f: f.created_at,
+            item_id=lambda f: f.id,
+        )
+        return CursorPage[VectorStoreFile](
+            data=[self._public(f) for f in page.data],
+            has_more=page.has_more,
+            first_id=page.first_id,
+            last_id=page.last_id,
+        )
 
     @staticmethod
     def _public(record: FileRecord) -> VectorStoreFile:
@@ -525,14 +641,22 @@ class VectorStoreEngine:
             if await self.kv.get(_file_key(store.id, file_id)) is not None:
                 await self._remove_file(store, file_id)
 
-    async def openai_retrieve_vector_store_file_contents(self, request: VectorStoreFileContentRequest
-                                                         ) -> VectorStoreFileContentPage:
+    async def openai_retrieve_vector_store_file_contents(
+        self, request: VectorStoreFileContentRequest
+    ) -> VectorStoreFileContentPage:
         store = await self._store(request.vector_store_id)
         await self._file(store.id, request.file_id)
         chunks = await (await self._index(store)).file_chunks(request.file_id)
-        return VectorStoreFileContentPage(data=[
-            VectorStoreContent(text=c.content, embedding=c.embedding if request.include_embeddings else None,
-                               metadata=c.metadata if request.include_metadata else None) for c in chunks])
+        return VectorStoreFileContentPage(
+            data=[
+                VectorStoreContent(
+                    text=c.content,
+                    embedding=c.embedding if request.include_embeddings else None,
+                    metadata=c.metadata if request.include_metadata else None,
+                )
+                for c in chunks
+            ]
+        )
 
     # -- file batches --------------------------------------------------------------------------------------------
 
@@ -540,8 +664,14 @@ class VectorStoreEngine:
         store = await self._store(request.vector_store_id)
         for file_id in request.file_ids:
             await self._file_object(file_id)
-        batch = BatchRecord(id=f"vsfb_{uuid.uuid4().hex}", created_at=_now(), vector_store_id=store.id,
-                            status="in_progress", file_counts=FileCounts(), file_ids=list(request.file_ids))
+        batch = BatchRecord(
+            id=f"vsfb_{uuid.uuid4().hex}",
+            created_at=_now(),
+            vector_store_id=store.id,
+            status="in_progress",
+            file_counts=FileCounts(),
+            file_ids=list(request.file_ids),
+        )
         await self._save(_batch_key(store.id, batch.id), batch)
         for file_id in request.file_ids:
             await self._attach(store, file_id, request.attributes or {}, request.chunking_strategy, batch.id)
@@ -567,14 +697,16 @@ class VectorStoreEngine:
             status = "in_progress"
         else:
             status = "failed" if counts.failed and not counts.completed else "completed"
-        return VectorStoreFileBatch(**batch.model_dump(exclude={"file_ids", "file_counts", "status"}),
-                                    file_counts=counts, status=status)
+        return VectorStoreFileBatch(
+            **batch.model_dump(exclude={"file_ids", "file_counts", "status"}), file_counts=counts, status=status
+        )
 
     async def openai_retrieve_vector_store_file_batch(self, request: FileBatchRef) -> VectorStoreFileBatch:
         return await self._batch_view(await self._batch(request))
 
-    async def openai_list_files_in_vector_store_file_batch(self, request: FileBatchFilesRequest
-                                                           ) -> CursorPage[VectorStoreFile]:
+    async def openai_list_files_in_vector_store_file_batch(
+        self, request: FileBatchFilesRequest
+    ) -> CursorPage[VectorStoreFile]:
         files = [f for f in await self._batch_files(await self._batch(request)) if request.filter in (None, f.status)]
         return self._file_page(files, request)
 

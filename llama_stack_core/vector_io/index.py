@@ -56,8 +56,12 @@ class VectorIndex(Protocol):
     async def file_chunks(self, file_id: str) -> list[StoredChunk]:
         """A file's chunks in insertion order."""
 
-    async def search_vector(self, embedding: list[float], k: int, filters: SearchFilter | None = None,
-                            ) -> list[ScoredChunk]:
+    async def search_vector(
+        self,
+        embedding: list[float],
+        k: int,
+        filters: SearchFilter | None = None,
+    ) -> list[ScoredChunk]:
         """The ``k`` chunks nearest to ``embedding`` (cosine) that match ``filters``, best first."""
 
     async def search_keyword(self, query: str, k: int, filters: SearchFilter | None = None) -> list[ScoredChunk]:

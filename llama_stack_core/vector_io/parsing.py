@@ -106,5 +106,6 @@ def file_to_text(filename: str, data: bytes, content_type: str | None = None) ->
         if b"\x00" in data[:4096]:
             raise UnsupportedFileError(f"{filename} looks binary")
         return _decode(data)
-    raise UnsupportedFileError(f"unsupported file type '{suffix}' ({filename}); supported: text, Markdown, HTML, "
-                               "PDF, JSON")
+    raise UnsupportedFileError(
+        f"unsupported file type '{suffix}' ({filename}); supported: text, Markdown, HTML, PDF, JSON"
+    )

@@ -46,8 +46,11 @@ class RecorderConfig(BaseModel):
 def _last_user_text(messages: list[Any]) -> str:
     for message in reversed(messages):
         if message.role == "user":
-            return message.content if isinstance(message.content, str) else " ".join(
-                part.text for part in message.content if part.type == "text")
+            return (
+                message.content
+                if isinstance(message.content, str)
+                else " ".join(part.text for part in message.content if part.type == "text")
+            )
     return ""
 
 
@@ -87,7 +90,9 @@ class EchoInference:
             return self._stream(request, text)
         tokens = len(text.split())
         return {
-            "id": f"chatcmpl-{uuid.uuid4()}", "object": "chat.completion", "created": int(time.time()),
+            "id": f"chatcmpl-{uuid.uuid4()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
             "model": request.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": 1, "completion_tokens": tokens, "total_tokens": tokens + 1},
@@ -99,9 +104,19 @@ class EchoInference:
         for i, word in enumerate(words):
             if "FAIL" in word:
                 raise ConnectionError("upstream dropped the stream")
-            yield {"id": chunk_id, "object": "chat.completion.chunk", "created": 0, "model": request.model,
-                   "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word},
-                                "finish_reason": "stop" if i == len(words) - 1 else None}]}
+            yield {
+                "id": chunk_id,
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": request.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"content": word if i == 0 else " " + word},
+                        "finish_reason": "stop" if i == len(words) - 1 else None,
+                    }
+                ],
+            }
 
     async def openai_completion(self, request: Any) -> Any:
         raise NotImplementedError("echo does not do text completions")
@@ -109,8 +124,12 @@ class EchoInference:
     async def openai_embeddings(self, request: Any) -> Any:
         texts = [request.input] if isinstance(request.input, str) else request.input
         data = [{"object": "embedding", "index": i, "embedding": _embed(str(t))} for i, t in enumerate(texts)]
-        return {"object": "list", "data": data, "model": request.model,
-                "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)}}
+        return {
+            "object": "list",
+            "data": data,
+            "model": request.model,
+            "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+        }
 
 
 def _embed(text: str) -> list[float]:
@@ -126,12 +145,16 @@ class Recorder:
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("register_"):
+
             async def register(resource: Resource) -> None:
                 self.held[f"{resource.type}:{resource.identifier}"] = resource
+
             return register
         if name.startswith("unregister_"):
+
             async def unregister(resource: Resource) -> None:
                 self.held.pop(f"{resource.type}:{resource.identifier}", None)
+
             return unregister
         raise AttributeError(name)
 
@@ -148,8 +171,15 @@ def create_recorder(config: RecorderConfig, deps: dict[Api, Any]) -> Recorder:
 
 
 def _recorder(api: Api) -> list[ProviderSpec]:
-    return [ProviderSpec(api=api, provider_type="inline::recorder", config_class=RecorderConfig,
-                         factory="stack_test_plugin:create_recorder", description="Test: records resources.")]
+    return [
+        ProviderSpec(
+            api=api,
+            provider_type="inline::recorder",
+            config_class=RecorderConfig,
+            factory="stack_test_plugin:create_recorder",
+            description="Test: records resources.",
+        )
+    ]
 
 
 class OpenAICompatTestConfig(OpenAICompatConfig):
@@ -171,10 +201,20 @@ def create_openai_compat(config: OpenAICompatTestConfig, deps: dict[Api, Any]) -
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
     return [
-        ProviderSpec(api=Api.inference, provider_type="inline::echo", config_class=EchoConfig,
-                     factory="stack_test_plugin:create_echo", description="Test: echoes the last user message."),
-        ProviderSpec(api=Api.inference, provider_type="remote::openai-compat", config_class=OpenAICompatTestConfig,
-                     factory="stack_test_plugin:create_openai_compat", description="Test: the shared adapter."),
+        ProviderSpec(
+            api=Api.inference,
+            provider_type="inline::echo",
+            config_class=EchoConfig,
+            factory="stack_test_plugin:create_echo",
+            description="Test: echoes the last user message.",
+        ),
+        ProviderSpec(
+            api=Api.inference,
+            provider_type="remote::openai-compat",
+            config_class=OpenAICompatTestConfig,
+            factory="stack_test_plugin:create_openai_compat",
+            description="Test: the shared adapter.",
+        ),
     ]
 
 
@@ -198,8 +238,15 @@ def create_span_recorder(config: RecorderConfig, deps: dict[Api, Any]) -> SpanRe
 
 @hookimpl
 def register_telemetry_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.telemetry, provider_type="inline::span-recorder", config_class=RecorderConfig,
-                         factory="stack_test_plugin:create_span_recorder", description="Test: keeps spans.")]
+    return [
+        ProviderSpec(
+            api=Api.telemetry,
+            provider_type="inline::span-recorder",
+            config_class=RecorderConfig,
+            factory="stack_test_plugin:create_span_recorder",
+            description="Test: keeps spans.",
+        )
+    ]
 
 
 @hookimpl
@@ -229,16 +276,26 @@ def register_scoring_providers() -> list[ProviderSpec]:
 
 @hookimpl
 def register_eval_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.eval, provider_type="inline::recorder", config_class=RecorderConfig,
-                         factory="stack_test_plugin:create_recorder", api_dependencies=(Api.datasetio, Api.scoring))]
+    return [
+        ProviderSpec(
+            api=Api.eval,
+            provider_type="inline::recorder",
+            config_class=RecorderConfig,
+            factory="stack_test_plugin:create_recorder",
+            api_dependencies=(Api.datasetio, Api.scoring),
+        )
+    ]
 
 
 @hookimpl
 def register_models(provider_type: str, provider_id: str, config: BaseModel) -> list[RegisterModelRequest] | None:
     if provider_type != "inline::echo":
         return None
-    return [RegisterModelRequest(model_id=f"{provider_id}-default-embedding", model_type="embedding",
-                                 metadata={"embedding_dimension": 8})]
+    return [
+        RegisterModelRequest(
+            model_id=f"{provider_id}-default-embedding", model_type="embedding", metadata={"embedding_dimension": 8}
+        )
+    ]
 
 
 # -- run-config builders for these providers ---------------------------------------------------------------------
@@ -253,5 +310,6 @@ def echo_providers(*ids: str, **config: Any) -> list[dict[str, Any]]:
 
 def recorder_providers() -> dict[str, list[dict[str, Any]]]:
     """A recorder provider for every other API that owns a resource type."""
-    return {api: [{"provider_id": f"{api}-rec", "provider_type": "inline::recorder", "config": {}}]
-            for api in RESOURCE_APIS}
+    return {
+        api: [{"provider_id": f"{api}-rec", "provider_type": "inline::recorder", "config": {}}] for api in RESOURCE_APIS
+    }

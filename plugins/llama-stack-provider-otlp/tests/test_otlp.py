@@ -81,9 +81,11 @@ def attrs(key_values: Any) -> dict[str, Any]:
 class OTLPReceiver:
     """A minimal OTLP/HTTP collector: decodes and keeps every export request; can hold answers to look slow."""
 
-    MESSAGES: ClassVar[dict[str, tuple[Any, Any]]] = {"/v1/traces": (ExportTraceServiceRequest, ExportTraceServiceResponse),
-                "/v1/metrics": (ExportMetricsServiceRequest, ExportMetricsServiceResponse),
-                "/v1/logs": (ExportLogsServiceRequest, ExportLogsServiceResponse)}
+    MESSAGES: ClassVar[dict[str, tuple[Any, Any]]] = {
+        "/v1/traces": (ExportTraceServiceRequest, ExportTraceServiceResponse),
+        "/v1/metrics": (ExportMetricsServiceRequest, ExportMetricsServiceResponse),
+        "/v1/logs": (ExportLogsServiceRequest, ExportLogsServiceResponse),
+    }
 
     def __init__(self, port: int = 0) -> None:
         self.received: dict[str, list[Any]] = defaultdict(list)
@@ -137,17 +139,25 @@ class OTLPReceiver:
 
     def spans(self) -> list[tuple[dict[str, Any], Any, PbSpan]]:
         """Every span received: (resource attributes, instrumentation scope, span)."""
-        return [(attrs(rs.resource.attributes), ss.scope, span)
-                for request in self.received["/v1/traces"] for rs in request.resource_spans
-                for ss in rs.scope_spans for span in ss.spans]
+        return [
+            (attrs(rs.resource.attributes), ss.scope, span)
+            for request in self.received["/v1/traces"]
+            for rs in request.resource_spans
+            for ss in rs.scope_spans
+            for span in ss.spans
+        ]
 
     def metric_points(self, name: str) -> list[tuple[dict[str, Any], Any]]:
         """The data points of a metric in the last export that carried it: (resource attributes, point)."""
         for request in reversed(self.received["/v1/metrics"]):
-            points = [(attrs(rm.resource.attributes), point)
-                      for rm in request.resource_metrics for sm in rm.scope_metrics for metric in sm.metrics
-                      if metric.name == name
-                      for point in getattr(metric, metric.WhichOneof("data")).data_points]
+            points = [
+                (attrs(rm.resource.attributes), point)
+                for rm in request.resource_metrics
+                for sm in rm.scope_metrics
+                for metric in sm.metrics
+                if metric.name == name
+                for point in getattr(metric, metric.WhichOneof("data")).data_points
+            ]
             if points:
                 return points
         return []
@@ -162,8 +172,13 @@ class OTLPReceiver:
         return None
 
     def log_records(self) -> list[Any]:
-        return [record for request in self.received["/v1/logs"] for rl in request.resource_logs
-                for sl in rl.scope_logs for record in sl.log_records]
+        return [
+            record
+            for request in self.received["/v1/logs"]
+            for rl in request.resource_logs
+            for sl in rl.scope_logs
+            for record in sl.log_records
+        ]
 
 
 @contextmanager
@@ -211,10 +226,11 @@ class TestOTLPConformance(TelemetryProviderTests):
         return {"endpoint": collector.url, "service_name": "otlp-kit"}
 
     @pytest.mark.anyio
-    async def test_the_kit_spans_reached_the_collector(self, http: Any, impl: Any, collector: OTLPReceiver
-                                                       ) -> None:
-        response = await http.post("/v1/chat/completions", json={
-            "model": "traced-chat-a", "messages": [{"role": "user", "content": "to the collector"}]})
+    async def test_the_kit_spans_reached_the_collector(self, http: Any, impl: Any, collector: OTLPReceiver) -> None:
+        response = await http.post(
+            "/v1/chat/completions",
+            json={"model": "traced-chat-a", "messages": [{"role": "user", "content": "to the collector"}]},
+        )
         assert response.status_code == 200
         await http.app.state.stack.tracer.flush()
         assert impl.last_error is None and impl.exported_spans >= 2
@@ -230,8 +246,13 @@ async def test_spans_and_token_metrics_reach_the_collector(tmp_path: Path) -> No
 
     expected_tokens: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     with otlp_receiver() as collector:
-        otlp = {"endpoint": collector.url, "service_name": "otlp-test", "headers": {"authorization": SECRET},
-                "resource_attributes": {"deployment.environment": "test"}, "compression": "gzip"}
+        otlp = {
+            "endpoint": collector.url,
+            "service_name": "otlp-test",
+            "headers": {"authorization": SECRET},
+            "resource_attributes": {"deployment.environment": "test"},
+            "compression": "gzip",
+        }
         async with stack_client(stack_config(tmp_path, otlp, recorder=True), plugin_manager()) as client:
             sdk = openai_client(client)
             asked = [("alpha", "one two three"), ("alpha", "four"), ("beta", "five six")]
@@ -240,12 +261,15 @@ async def test_spans_and_token_metrics_reach_the_collector(tmp_path: Path) -> No
                 for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
                     expected_tokens[model][key] += getattr(answer.usage, key)
             continued = await sdk.chat.completions.create(
-                model="beta", messages=[{"role": "user", "content": "traced"}],
-                extra_headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+                model="beta",
+                messages=[{"role": "user", "content": "traced"}],
+                extra_headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"},
+            )
             for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
                 expected_tokens["beta"][key] += getattr(continued.usage, key)
-            stream = await sdk.chat.completions.create(model="alpha", stream=True,
-                                                       messages=[{"role": "user", "content": "streamed words"}])
+            stream = await sdk.chat.completions.create(
+                model="alpha", stream=True, messages=[{"role": "user", "content": "streamed words"}]
+            )
             assert "".join([c.choices[0].delta.content or "" async for c in stream]).endswith("streamed words")
             with pytest.raises(openai.APIStatusError) as failed:  # echo does no text completions: 501
                 await sdk.completions.create(model="alpha", prompt="x")
@@ -304,11 +328,15 @@ async def test_spans_and_token_metrics_reach_the_collector(tmp_path: Path) -> No
         totals = {attrs(p.attributes)["model"]: p.as_int for _, p in points}
         assert totals == {m: expected_tokens[m][f"{kind}_tokens"] for m in ("alpha", "beta")}
         assert collector.metric(f"llama_stack.tokens.{kind}").sum.is_monotonic
-    durations = {(a["api"], a["operation"], a["status"]): p.count
-                 for _, p in collector.metric_points("llama_stack.request.duration")
-                 for a in [attrs(p.attributes)]}
-    assert durations == {("inference", "openai_chat_completion", "ok"): 5,
-                         ("inference", "openai_completion", "error"): 1}
+    durations = {
+        (a["api"], a["operation"], a["status"]): p.count
+        for _, p in collector.metric_points("llama_stack.request.duration")
+        for a in [attrs(p.attributes)]
+    }
+    assert durations == {
+        ("inference", "openai_chat_completion", "ok"): 5,
+        ("inference", "openai_completion", "error"): 1,
+    }
     assert collector.metric("llama_stack.request.duration").unit == "s"
 
 
@@ -318,25 +346,47 @@ async def test_log_events_become_otlp_logs_spans_and_metrics(tmp_path: Path) -> 
     with otlp_receiver() as collector:
         async with stack_client(stack_config(tmp_path, {"endpoint": collector.url}), plugin_manager()) as client:
             post = client.post
-            log = {**event, "type": "unstructured_log", "message": "tool call failed", "severity": "error",
-                   "attributes": {"tool": "search", "attempt": 2, "dropped": None}}
+            log = {
+                **event,
+                "type": "unstructured_log",
+                "message": "tool call failed",
+                "severity": "error",
+                "attributes": {"tool": "search", "attempt": 2, "dropped": None},
+            }
             assert (await post("/v1/telemetry/events", json={"event": log})).status_code == 200
-            start = {**event, "span_id": child_id, "type": "structured_log", "attributes": {"step": "plan"},
-                     "payload": {"type": "span_start", "name": "agent.turn", "parent_span_id": span_id}}
-            end = {**start, "timestamp": "2026-01-01T00:00:01.5Z", "attributes": {"steps": 3},
-                   "payload": {"type": "span_end", "status": "error"}}
+            start = {
+                **event,
+                "span_id": child_id,
+                "type": "structured_log",
+                "attributes": {"step": "plan"},
+                "payload": {"type": "span_start", "name": "agent.turn", "parent_span_id": span_id},
+            }
+            end = {
+                **start,
+                "timestamp": "2026-01-01T00:00:01.5Z",
+                "attributes": {"steps": 3},
+                "payload": {"type": "span_end", "status": "error"},
+            }
             for body in (start, end):
                 assert (await post("/v1/telemetry/events", json={"event": body})).status_code == 200
             for value in (3, 5.5):
-                metric = {**event, "type": "metric", "metric": "agent.steps", "value": value, "unit": "{step}",
-                          "attributes": {"agent": "a1"}}
+                metric = {
+                    **event,
+                    "type": "metric",
+                    "metric": "agent.steps",
+                    "value": value,
+                    "unit": "{step}",
+                    "attributes": {"agent": "a1"},
+                }
                 assert (await post("/v1/telemetry/events", json={"event": metric})).status_code == 200
             bad_id = await post("/v1/telemetry/events", json={"event": {**log, "trace_id": "xyz"}})
             bad_name = await post("/v1/telemetry/events", json={"event": {**metric, "metric": "9 lives"}})
-            queries = [await post("/v1/telemetry/traces", json={}),
-                       await client.get(f"/v1/telemetry/traces/{trace_id}"),
-                       await post("/v1/telemetry/spans", json={"attribute_filters": [], "attributes_to_return": []}),
-                       await post("/v1/telemetry/metrics/agent.steps", json={"start_time": 0})]
+            queries = [
+                await post("/v1/telemetry/traces", json={}),
+                await client.get(f"/v1/telemetry/traces/{trace_id}"),
+                await post("/v1/telemetry/spans", json={"attribute_filters": [], "attributes_to_return": []}),
+                await post("/v1/telemetry/metrics/agent.steps", json={"start_time": 0}),
+            ]
 
     assert bad_id.status_code == 400 and "trace_id" in bad_id.json()["error"]["message"]
     assert bad_name.status_code == 400 and "instrument name" in bad_name.json()["error"]["message"]
@@ -348,8 +398,10 @@ async def test_log_events_become_otlp_logs_spans_and_metrics(tmp_path: Path) -> 
     assert record.body.string_value == "tool call failed" and record.severity_text == "ERROR"
     assert record.severity_number == 17 and record.time_unix_nano == 1767225600 * 10**9
     assert attrs(record.attributes) == {"tool": "search", "attempt": 2}
-    assert {r["service.name"] for r in (attrs(rl.resource.attributes) for req in collector.received["/v1/logs"]
-                                        for rl in req.resource_logs)} == {"llama-stack"}
+    assert {
+        r["service.name"]
+        for r in (attrs(rl.resource.attributes) for req in collector.received["/v1/logs"] for rl in req.resource_logs)
+    } == {"llama-stack"}
 
     [client_span] = [s for _, _, s in collector.spans() if s.name == "agent.turn"]
     assert client_span.trace_id.hex() == trace_id and client_span.span_id.hex() == child_id
@@ -365,21 +417,39 @@ async def test_log_events_become_otlp_logs_spans_and_metrics(tmp_path: Path) -> 
 async def test_unusual_attribute_values_are_exported_not_dropped() -> None:
     with otlp_receiver() as collector:
         provider = create_provider(OTLPConfig(endpoint=collector.url, export_metrics=False), {})
-        record = SpanRecord(TRACE_ID, "1111111111111111", None, "custom", 1_000, 2_000, attributes={
-            "nested": {"a": 1}, "big": 2**70, "mixed": [1, "two"], "floats": [0.5, 1.5], "none": None,
-            "flag": True, "empty": []})
+        record = SpanRecord(
+            TRACE_ID,
+            "1111111111111111",
+            None,
+            "custom",
+            1_000,
+            2_000,
+            attributes={
+                "nested": {"a": 1},
+                "big": 2**70,
+                "mixed": [1, "two"],
+                "floats": [0.5, 1.5],
+                "none": None,
+                "flag": True,
+                "empty": [],
+            },
+        )
         await provider.export_spans([record])
         await provider.shutdown()
     [(_, _, span)] = collector.spans()
-    assert attrs(span.attributes) == {"nested": '{"a": 1}', "big": str(2**70), "mixed": ["1", "two"],
-                                      "floats": [0.5, 1.5], "flag": True}
+    assert attrs(span.attributes) == {
+        "nested": '{"a": 1}',
+        "big": str(2**70),
+        "mixed": ["1", "two"],
+        "floats": [0.5, 1.5],
+        "flag": True,
+    }
 
 
 # -- failure modes -----------------------------------------------------------------------------------------------
 
 
-async def test_a_down_collector_costs_a_warning_not_a_request(tmp_path: Path, caplog: pytest.LogCaptureFixture
-                                                              ) -> None:
+async def test_a_down_collector_costs_a_warning_not_a_request(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     port = free_port()  # nothing listens here yet
     otlp = {"endpoint": f"http://127.0.0.1:{port}", "timeout": 0.5, "metrics_export_interval": 3600}
     caplog.set_level(logging.WARNING)
@@ -405,8 +475,7 @@ async def test_a_down_collector_costs_a_warning_not_a_request(tmp_path: Path, ca
             assert any(span.name == CHAT for _, _, span in collector.spans())
             assert provider.last_error is None
     warnings = [r for r in caplog.records if r.name == "llama_stack_provider_otlp.provider"]
-    assert any("could not export" in r.getMessage() and "requests are not affected" in r.getMessage()
-               for r in warnings)
+    assert any("could not export" in r.getMessage() and "requests are not affected" in r.getMessage() for r in warnings)
     assert any("reachable again" in r.getMessage() for r in warnings)
     assert not [r for r in caplog.records if r.levelno > logging.WARNING]  # the SDK's errors became warnings
     [otlp_info] = [p for p in health["data"] if p["provider_id"] == "otlp"]
@@ -458,8 +527,13 @@ def test_config_defaults_come_from_the_standard_environment(monkeypatch: pytest.
     assert parsed.endpoint == "http://localhost:4318" and "Bearer t" not in repr(parsed)
     assert OTLPConfig.model_validate(substitute_env(OTLPConfig.sample_config(), {})).headers == {}
     assert parse_headers("a=b%3Dc, d = e") == {"a": "b=c", "d": "e"}
-    for bad in ({"endpoint": "localhost:4318"}, {"endpoint": "http://c:4318/v1/traces"}, {"headers": "novalue"},
-                {"timeout": 0}, {"unknown": 1}):
+    for bad in (
+        {"endpoint": "localhost:4318"},
+        {"endpoint": "http://c:4318/v1/traces"},
+        {"headers": "novalue"},
+        {"timeout": 0},
+        {"unknown": 1},
+    ):
         with pytest.raises(ValueError):
             OTLPConfig.model_validate(bad)
 
@@ -467,8 +541,10 @@ def test_config_defaults_come_from_the_standard_environment(monkeypatch: pytest.
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:
     import subprocess
 
-    code = ("import sys, llama_stack_provider_otlp.plugin, llama_stack_core.plugins as p; p.PluginManager(); "
-            "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))")
+    code = (
+        "import sys, llama_stack_provider_otlp.plugin, llama_stack_core.plugins as p; p.PluginManager(); "
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -497,15 +573,22 @@ def test_stack_serve_exports_to_the_collector_in_the_environment(tmp_path: Path)
         # endpoint, headers and service name from ${env.OTEL_...}; metrics every half second
         config = stack_config(tmp_path, {**OTLPConfig.sample_config(), "metrics_export_interval": 0.5})
         path = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")]))
-        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_SERVICE_NAME": "served-stack",
-               "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20served-secret",
-               "LLAMA_STACK_PLUGINS": "stack_test_plugin", "PYTHONPATH": path}
+        env = {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+            "OTEL_SERVICE_NAME": "served-stack",
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20served-secret",
+            "LLAMA_STACK_PLUGINS": "stack_test_plugin",
+            "PYTHONPATH": path,
+        }
         usage: dict[str, int] = defaultdict(int)
         with served_stack(config, tmp_path, env=env) as base_url:
             providers = httpx.get(f"{base_url}/v1/providers").text
             for model in ("alpha", "beta", "alpha"):
-                answer = httpx.post(f"{base_url}/v1/chat/completions", timeout=30, json={
-                    "model": model, "messages": [{"role": "user", "content": "from a real server"}]})
+                answer = httpx.post(
+                    f"{base_url}/v1/chat/completions",
+                    timeout=30,
+                    json={"model": model, "messages": [{"role": "user", "content": "from a real server"}]},
+                )
                 assert answer.status_code == 200
                 usage[model] += answer.json()["usage"]["total_tokens"]
             # `stack serve` dies on SIGTERM without stopping the stack (see README), so read while it runs

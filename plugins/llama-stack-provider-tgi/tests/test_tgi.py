@@ -26,8 +26,7 @@ class TestTGIOnLlamaCppServer(InferenceProviderTests):
     provider_type = PROVIDER_TYPE
     chat_model = "gemma"
     # No json_object here: TGI's grammar form of response_format is not what the llama.cpp server reads.
-    capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools", "logprobs",
-                              "completions"})
+    capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools", "logprobs", "completions"})
     extra_plugins = [plugin]
     max_tokens = 4  # keeps the llama.cpp runs short
 
@@ -42,11 +41,22 @@ class TestTGIOnLlamaCppServer(InferenceProviderTests):
 pytestmark = pytest.mark.anyio
 CHAT = {"model": f"tgi/{MODEL_ID}", "messages": [{"role": "user", "content": "hi"}]}
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
-INFO = {"model_id": MODEL_ID, "model_sha": "0e9e39f249a16976918f6564b8830bc894c89659",
-        "model_pipeline_tag": "text-generation", "max_concurrent_requests": 128, "max_best_of": 2,
-        "max_stop_sequences": 4, "max_input_tokens": 8191, "max_total_tokens": 8192, "validation_workers": 2,
-        "max_client_batch_size": 4, "router": "text-generation-router", "version": "3.3.4", "sha": None,
-        "docker_label": None}
+INFO = {
+    "model_id": MODEL_ID,
+    "model_sha": "0e9e39f249a16976918f6564b8830bc894c89659",
+    "model_pipeline_tag": "text-generation",
+    "max_concurrent_requests": 128,
+    "max_best_of": 2,
+    "max_stop_sequences": 4,
+    "max_input_tokens": 8191,
+    "max_total_tokens": 8192,
+    "validation_workers": 2,
+    "max_client_batch_size": 4,
+    "router": "text-generation-router",
+    "version": "3.3.4",
+    "sha": None,
+    "docker_label": None,
+}
 
 
 @pytest.fixture
@@ -56,14 +66,17 @@ def pm() -> PluginManager:
 
 def tgi_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:
     config = {"base_url": base_url, "refresh_models": False, **config}
-    return make_run_config({"inference": [{"provider_id": "tgi", "provider_type": PROVIDER_TYPE, "config": config}]},
-                           tmp_path)
+    return make_run_config(
+        {"inference": [{"provider_id": "tgi", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
+    )
 
 
 def test_entry_point_is_found_and_plugin_module_stays_light():
-    code = ("import sys, llama_stack_provider_tgi.plugin; "
-            "heavy = sorted({'aiohttp', 'llama_stack_provider_tgi.provider'} & set(sys.modules)); "
-            "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)")
+    code = (
+        "import sys, llama_stack_provider_tgi.plugin; "
+        "heavy = sorted({'aiohttp', 'llama_stack_provider_tgi.provider'} & set(sys.modules)); "
+        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     specs = PluginManager().provider_specs
@@ -73,14 +86,16 @@ def test_entry_point_is_found_and_plugin_module_stays_light():
 async def test_the_served_model_is_registered_from_info(tmp_path, scripted, pm):
     scripted.reply(json=INFO)
     scripted.reply(json=chat_completion(model=MODEL_ID))
-    async with stack_client(tgi_config(tmp_path, f"http://127.0.0.1:{scripted.port}", refresh_models=True),
-                            pm) as client:
+    async with stack_client(
+        tgi_config(tmp_path, f"http://127.0.0.1:{scripted.port}", refresh_models=True), pm
+    ) as client:
         models = (await client.get("/v1/models")).json()["data"]
         chat = await client.post("/v1/chat/completions", json=CHAT)
     info, sent = scripted.requests
     assert (info.method, info.path) == ("GET", "/info")
     assert [(m["identifier"], m["model_type"], m["metadata"]) for m in models] == [
-        (f"tgi/{MODEL_ID}", "llm", {"context_length": 8192})]
+        (f"tgi/{MODEL_ID}", "llm", {"context_length": 8192})
+    ]
     assert chat.status_code == 200 and sent.path == "/v1/chat/completions" and sent.json["model"] == MODEL_ID
 
 
@@ -88,8 +103,11 @@ async def test_response_format_becomes_a_tgi_grammar(tmp_path, scripted, pm):
     for _ in range(3):
         scripted.reply(json=chat_completion(model=MODEL_ID))
     async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
-        for response_format in ({"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}},
-                                {"type": "json_object"}, {"type": "text"}):
+        for response_format in (
+            {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}},
+            {"type": "json_object"},
+            {"type": "text"},
+        ):
             response = await client.post("/v1/chat/completions", json={**CHAT, "response_format": response_format})
             assert response.status_code == 200
     schema, any_object, text = (r.json for r in scripted.requests)
@@ -102,10 +120,19 @@ async def test_unused_fields_are_dropped_and_n_above_one_is_refused(tmp_path, sc
     scripted.reply(json=chat_completion(model=MODEL_ID))
     async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
         several = await client.post("/v1/chat/completions", json={**CHAT, "n": 3})
-        ok = await client.post("/v1/chat/completions", json={
-            **CHAT, "n": 1, "logit_bias": {"42": 5}, "max_completion_tokens": 7, "logprobs": True, "top_logprobs": 2,
-            "tool_choice": {"type": "function", "function": {"name": "f"}},
-            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})
+        ok = await client.post(
+            "/v1/chat/completions",
+            json={
+                **CHAT,
+                "n": 1,
+                "logit_bias": {"42": 5},
+                "max_completion_tokens": 7,
+                "logprobs": True,
+                "top_logprobs": 2,
+                "tool_choice": {"type": "function", "function": {"name": "f"}},
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            },
+        )
     assert several.status_code == 400 and several.json()["error"]["param"] == "n"
     assert ok.status_code == 200 and len(scripted.requests) == 1
     sent = scripted.requests[0].json
@@ -123,14 +150,24 @@ async def test_embeddings_are_refused_without_calling_tgi(tmp_path, scripted, pm
 
 async def test_hf_token_from_config_or_request_and_none_for_a_local_server(tmp_path, scripted, pm):
     for _ in range(3):
-        scripted.reply(json={"id": "c", "object": "text_completion", "created": 1, "model": MODEL_ID,
-                             "choices": [{"index": 0, "text": "x", "finish_reason": "length"}],
-                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+        scripted.reply(
+            json={
+                "id": "c",
+                "object": "text_completion",
+                "created": 1,
+                "model": MODEL_ID,
+                "choices": [{"index": 0, "text": "x", "finish_reason": "length"}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }
+        )
     body = {"model": CHAT["model"], "prompt": "Once", "max_tokens": 1}
     async with stack_client(tgi_config(tmp_path, scripted.base_url, api_key="hf_configured"), pm) as client:
         await client.post("/v1/completions", json=body)
-        await client.post("/v1/completions", json=body, headers={
-            "X-LlamaStack-Provider-Data": json.dumps({"tgi_api_key": "hf_per_request"})})
+        await client.post(
+            "/v1/completions",
+            json=body,
+            headers={"X-LlamaStack-Provider-Data": json.dumps({"tgi_api_key": "hf_per_request"})},
+        )
     async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
         await client.post("/v1/completions", json=body)
     configured, per_request, local = scripted.requests
@@ -142,8 +179,13 @@ async def test_hf_token_from_config_or_request_and_none_for_a_local_server(tmp_p
 
 async def test_tgi_error_body_keeps_its_status_and_message(tmp_path, scripted, pm):
     # TGI's ErrorResponse: {"error": "...", "error_type": "validation"} with 422
-    scripted.reply(status=422, json={"error": "Input validation error: `stop` supports up to 4 stop sequences. "
-                                              "Given: 5", "error_type": "validation"})
+    scripted.reply(
+        status=422,
+        json={
+            "error": "Input validation error: `stop` supports up to 4 stop sequences. Given: 5",
+            "error_type": "validation",
+        },
+    )
     async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "stop": list("abcde")})
     assert response.status_code == 422

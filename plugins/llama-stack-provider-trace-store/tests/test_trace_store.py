@@ -70,9 +70,15 @@ DAY_NS = 86400 * 1_000_000_000
 
 
 def sqlite_config(tmp_path: Path, **settings: Any) -> TraceStoreConfig:
-    return TraceStoreConfig.model_validate({
-        "persistence": {"backend": {"type": "sqlite", "db_path": str(tmp_path / "traces.db")}, "namespace": "telemetry"},
-        **settings})
+    return TraceStoreConfig.model_validate(
+        {
+            "persistence": {
+                "backend": {"type": "sqlite", "db_path": str(tmp_path / "traces.db")},
+                "namespace": "telemetry",
+            },
+            **settings,
+        }
+    )
 
 
 @asynccontextmanager
@@ -84,10 +90,24 @@ async def trace_store(config: TraceStoreConfig) -> AsyncIterator[TraceStore]:
         await store.shutdown()
 
 
-def span(trace: str, span_id: str, parent: str | None, start_ns: int, name: str = "work", duration_ns: int = 1000,
-         **attributes: Any) -> SpanRecord:
-    return SpanRecord(trace.rjust(32, "0"), span_id.rjust(16, "0"), parent.rjust(16, "0") if parent else None, name,
-                      start_ns, start_ns + duration_ns, attributes=attributes)
+def span(
+    trace: str,
+    span_id: str,
+    parent: str | None,
+    start_ns: int,
+    name: str = "work",
+    duration_ns: int = 1000,
+    **attributes: Any,
+) -> SpanRecord:
+    return SpanRecord(
+        trace.rjust(32, "0"),
+        span_id.rjust(16, "0"),
+        parent.rjust(16, "0") if parent else None,
+        name,
+        start_ns,
+        start_ns + duration_ns,
+        attributes=attributes,
+    )
 
 
 def count_rows(path: Path, table: str) -> int:
@@ -100,8 +120,13 @@ async def test_export_only_queues_the_writer_writes_in_batches(tmp_path: Path) -
     config = sqlite_config(tmp_path, flush_interval_seconds=3600, batch_size=100)
     now = time.time_ns()
     async with trace_store(config) as store:
-        await store.export_spans([span(f"{t}", f"{t}{i}", None if i == 0 else f"{t}0", now + t * 10 + i)
-                                  for t in range(1, 51) for i in range(6)])
+        await store.export_spans(
+            [
+                span(f"{t}", f"{t}{i}", None if i == 0 else f"{t}0", now + t * 10 + i)
+                for t in range(1, 51)
+                for i in range(6)
+            ]
+        )
         assert len(store._queue) == 300 and count_rows(tmp_path / "traces.db", "telemetry_spans") == 0
         await store.flush()
         assert count_rows(tmp_path / "traces.db", "telemetry_spans") == 300
@@ -117,8 +142,9 @@ async def test_shutdown_returns_when_the_writer_was_just_woken(tmp_path: Path) -
     # finished and a server hung on shutdown after a burst of spans.
     now = time.time_ns()
     for round_ in range(5):
-        store = await create_provider(sqlite_config(tmp_path / str(round_), batch_size=10,
-                                                    flush_interval_seconds=3600), {})
+        store = await create_provider(
+            sqlite_config(tmp_path / str(round_), batch_size=10, flush_interval_seconds=3600), {}
+        )
         await asyncio.sleep(0)  # the writer is waiting for its wake-up
         await store.export_spans([span(f"{round_ + 1}", f"{i + 1}", None, now + i) for i in range(10)])
         async with asyncio.timeout(5):  # a hang fails here
@@ -141,14 +167,14 @@ async def test_the_root_is_found_whichever_span_arrives_first(tmp_path: Path) ->
         assert trace.root_span_id == "r1".rjust(16, "0") and trace.root_span_name == "POST /v1/x"
         assert trace.span_count == 3
         # a second request in the same trace: the earlier root stays the trace's root, both trees stay reachable
-        await store.export_spans([span("a", "r2", "caller", now + 200, name="POST /v1/y"),
-                                  span("a", "c3", "r2", now + 210)])
+        await store.export_spans(
+            [span("a", "r2", "caller", now + 200, name="POST /v1/y"), span("a", "c3", "r2", now + 210)]
+        )
         trace = await store.get_trace(GetTraceRequest(trace_id="a".rjust(32, "0")))
         assert trace.root_span_id == "r1".rjust(16, "0") and trace.span_count == 5
         second = await store.get_span_tree(GetSpanTreeRequest(span_id="r2".rjust(16, "0")))
         assert set(second.data) == {"r2".rjust(16, "0"), "c3".rjust(16, "0")}
-        roots = await store.query_spans(QuerySpansRequest(attribute_filters=[], attributes_to_return=[],
-                                                          max_depth=1))
+        roots = await store.query_spans(QuerySpansRequest(attribute_filters=[], attributes_to_return=[], max_depth=1))
         assert {s.name for s in roots.data} == {"POST /v1/x", "POST /v1/y"}
 
 
@@ -159,26 +185,63 @@ async def test_retention_by_age_and_by_span_count(tmp_path: Path) -> None:
     async with trace_store(config) as store:
         while store.last_retention is None:  # the sweep at start-up, on an empty store
             await asyncio.sleep(0.01)
-        old = [span("old", "o1", None, now - 8 * DAY_NS, **{"resource.id": "m", "llm.total_tokens": 9}),
-               span("old", "o2", "o1", now - 8 * DAY_NS + 5)]
-        recent = [span(f"new{t}", f"n{t}{i}", None if i == 0 else f"n{t}0", now - (10 - t) * 1_000_000 + i,
-                       **{"resource.id": "m", "llm.total_tokens": 1})
-                  for t in range(3) for i in range(3)]
+        old = [
+            span("old", "o1", None, now - 8 * DAY_NS, **{"resource.id": "m", "llm.total_tokens": 9}),
+            span("old", "o2", "o1", now - 8 * DAY_NS + 5),
+        ]
+        recent = [
+            span(
+                f"new{t}",
+                f"n{t}{i}",
+                None if i == 0 else f"n{t}0",
+                now - (10 - t) * 1_000_000 + i,
+                **{"resource.id": "m", "llm.total_tokens": 1},
+            )
+            for t in range(3)
+            for i in range(3)
+        ]
         await store.export_spans(old + recent)
         minute = 60 * 1_000_000_000
-        await store.export_usage([
-            UsagePoint("total_tokens", {"model": "m"}, (now - 8 * DAY_NS) // minute * minute, 9, 1),
-            UsagePoint("total_tokens", {"model": "m"}, now // minute * minute, 9, 9)])
-        await store.log_event(LogEventRequest.model_validate({"ttl_seconds": 0, "event": {
-            "type": "unstructured_log", "trace_id": "t", "span_id": "s", "timestamp": datetime.now(UTC),
-            "message": "gone at the next sweep", "severity": "info"}}))
-        await store.log_event(LogEventRequest.model_validate({"event": {
-            "type": "unstructured_log", "trace_id": "t", "span_id": "s", "timestamp": datetime.now(UTC),
-            "message": "kept for a week", "severity": "info"}}))
+        await store.export_usage(
+            [
+                UsagePoint("total_tokens", {"model": "m"}, (now - 8 * DAY_NS) // minute * minute, 9, 1),
+                UsagePoint("total_tokens", {"model": "m"}, now // minute * minute, 9, 9),
+            ]
+        )
+        await store.log_event(
+            LogEventRequest.model_validate(
+                {
+                    "ttl_seconds": 0,
+                    "event": {
+                        "type": "unstructured_log",
+                        "trace_id": "t",
+                        "span_id": "s",
+                        "timestamp": datetime.now(UTC),
+                        "message": "gone at the next sweep",
+                        "severity": "info",
+                    },
+                }
+            )
+        )
+        await store.log_event(
+            LogEventRequest.model_validate(
+                {
+                    "event": {
+                        "type": "unstructured_log",
+                        "trace_id": "t",
+                        "span_id": "s",
+                        "timestamp": datetime.now(UTC),
+                        "message": "kept for a week",
+                        "severity": "info",
+                    }
+                }
+            )
+        )
         await store.flush()
         start = (now - 9 * DAY_NS) // 1_000_000_000
-        before = await store.query_metrics(QueryMetricsRequest(metric_name="total_tokens", start_time=start,
-                                                               query_type="instant"))
+        before = await store.query_metrics(
+            QueryMetricsRequest(metric_name="total_tokens", start_time=start, query_type="instant")
+        )
         assert before.data[0].values[0].value == 9 + 9
         deleted = await store.enforce_retention()
         assert deleted["traces"] == 2 and deleted["spans"] == 5 and deleted["events"] == 1
@@ -189,8 +252,9 @@ async def test_retention_by_age_and_by_span_count(tmp_path: Path) -> None:
         assert kept == {"new1", "new2"}
         assert count_rows(tmp_path / "traces.db", "telemetry_spans") == 6
         assert count_rows(tmp_path / "traces.db", "telemetry_events") == 1
-        after = await store.query_metrics(QueryMetricsRequest(metric_name="total_tokens", start_time=start,
-                                                              query_type="instant"))
+        after = await store.query_metrics(
+            QueryMetricsRequest(metric_name="total_tokens", start_time=start, query_type="instant")
+        )
         assert after.data[0].values[0].value == 9  # the old minute is gone; recent aggregates stay
         assert (await store.health())["last_retention"]["deleted"] == deleted
 
@@ -207,7 +271,8 @@ def test_tables_and_indexes_on_the_registry_sqlite_file(tmp_path: Path) -> None:
     async def run() -> None:
         config = TraceStoreConfig.model_validate(
             {"persistence": {"backend": "default", "namespace": "my-traces.v1"}},
-            context={"default": {"type": "kv_sqlite", "db_path": str(tmp_path / "registry.db")}})
+            context={"default": {"type": "kv_sqlite", "db_path": str(tmp_path / "registry.db")}},
+        )
         async with trace_store(config) as store:
             assert store.tables.p == "my_traces_v1"
 
@@ -215,11 +280,18 @@ def test_tables_and_indexes_on_the_registry_sqlite_file(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "registry.db") as conn:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert {"my_traces_v1_spans", "my_traces_v1_traces", "my_traces_v1_metrics", "my_traces_v1_events"} <= names
-        assert {"my_traces_v1_spans_start", "my_traces_v1_spans_name", "my_traces_v1_spans_span_id",
-                "my_traces_v1_spans_attr_resource_id", "my_traces_v1_traces_start"} <= names
+        assert {
+            "my_traces_v1_spans_start",
+            "my_traces_v1_spans_name",
+            "my_traces_v1_spans_span_id",
+            "my_traces_v1_spans_attr_resource_id",
+            "my_traces_v1_traces_start",
+        } <= names
         where, params = SqliteDialect().condition("resource.id", "eq", "m")
-        plan = " ".join(str(r) for r in conn.execute(
-            f"EXPLAIN QUERY PLAN SELECT trace_id FROM my_traces_v1_spans WHERE {where}", params))
+        plan = " ".join(
+            str(r)
+            for r in conn.execute(f"EXPLAIN QUERY PLAN SELECT trace_id FROM my_traces_v1_spans WHERE {where}", params)
+        )
         assert "my_traces_v1_spans_attr_resource_id" in plan, plan
 
 
@@ -227,16 +299,22 @@ def test_config_defaults_and_validation() -> None:
     config = TraceStoreConfig.model_validate({}, context={"default": {"type": "kv_sqlite", "db_path": "/x/r.db"}})
     assert (config.retention_days, config.max_spans, config.persistence.namespace) == (7, 1_000_000, "telemetry")
     assert config.persistence.backend.db_path == "/x/r.db" and config.table_prefix == "telemetry"
-    for bad in ({"retention_days": 0}, {"max_spans": 0}, {"unknown": 1}, {"persistence": {"backend": "nope",
-                                                                                           "namespace": "t"}}):
+    for bad in (
+        {"retention_days": 0},
+        {"max_spans": 0},
+        {"unknown": 1},
+        {"persistence": {"backend": "nope", "namespace": "t"}},
+    ):
         with pytest.raises(ValueError):
             TraceStoreConfig.model_validate(bad, context={"default": {"type": "kv_sqlite", "db_path": "/x/r.db"}})
 
 
 def test_plugin_module_is_light() -> None:
-    code = ("import sys, llama_stack_provider_trace_store.plugin as p; p.register_telemetry_providers(); "
-            "assert not [m for m in sys.modules if m.startswith(('psycopg', 'llama_stack_provider_trace_store.provider',"
-            " 'llama_stack_provider_trace_store.db'))], sorted(sys.modules)")
+    code = (
+        "import sys, llama_stack_provider_trace_store.plugin as p; p.register_telemetry_providers(); "
+        "assert not [m for m in sys.modules if m.startswith(('psycopg', 'llama_stack_provider_trace_store.provider',"
+        " 'llama_stack_provider_trace_store.db'))], sorted(sys.modules)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -248,12 +326,19 @@ CHAT = {"model": "chat", "messages": [{"role": "user", "content": "one two three
 def stack_config(tmp_path: Path, telemetry: dict[str, Any] | None = None, datasets: bool = False) -> dict[str, Any]:
     providers: dict[str, Any] = {
         "inference": stack_test_plugin.echo_providers("echo"),
-        "telemetry": [{"provider_id": "traces", "provider_type": PROVIDER_TYPE, "config": telemetry or {}}]}
+        "telemetry": [{"provider_id": "traces", "provider_type": PROVIDER_TYPE, "config": telemetry or {}}],
+    }
     extra: dict[str, Any] = {"models": [{"model_id": "chat", "provider_id": "echo", "provider_model_id": "llm"}]}
     if datasets:
         providers["datasetio"] = [{"provider_id": "rows", "provider_type": "inline::memory-rows", "config": {}}]
-        extra["datasets"] = [{"dataset_id": "span-rows", "provider_id": "rows", "purpose": "eval/question-answer",
-                              "source": {"type": "rows", "rows": []}}]
+        extra["datasets"] = [
+            {
+                "dataset_id": "span-rows",
+                "provider_id": "rows",
+                "purpose": "eval/question-answer",
+                "source": {"type": "rows", "rows": []},
+            }
+        ]
     return make_run_config(providers, tmp_path, **extra)
 
 
@@ -266,25 +351,37 @@ async def test_bad_queries_are_400(tmp_path: Path) -> None:
         start = int(time.time())
         cases = [
             ("/v1/telemetry/traces", {"order_by": ["cost"]}, "order_by"),
-            ("/v1/telemetry/traces", {"attribute_filters": [{"key": "a", "op": "gt", "value": None}]},
-             "attribute_filters"),
-            ("/v1/telemetry/traces", {"attribute_filters": [{"key": "a", "op": "lt", "value": [1]}]},
-             "attribute_filters"),
+            (
+                "/v1/telemetry/traces",
+                {"attribute_filters": [{"key": "a", "op": "gt", "value": None}]},
+                "attribute_filters",
+            ),
+            (
+                "/v1/telemetry/traces",
+                {"attribute_filters": [{"key": "a", "op": "lt", "value": [1]}]},
+                "attribute_filters",
+            ),
             ("/v1/telemetry/metrics/total_tokens", {"start_time": start, "granularity": "30s"}, "granularity"),
             ("/v1/telemetry/metrics/total_tokens", {"start_time": start, "granularity": "soon"}, "granularity"),
             ("/v1/telemetry/metrics/total_tokens", {"start_time": start, "end_time": start - 10}, "end_time"),
-            ("/v1/telemetry/metrics/total_tokens", {"start_time": start, "label_matchers": [
-                {"name": "model", "operator": "=~", "value": "("}]}, "label_matchers"),
+            (
+                "/v1/telemetry/metrics/total_tokens",
+                {"start_time": start, "label_matchers": [{"name": "model", "operator": "=~", "value": "("}]},
+                "label_matchers",
+            ),
         ]
         for path, body, param in cases:
             response = await http.post(path, json=body)
             assert response.status_code == 400, (body, response.text)
             assert response.json()["error"]["param"] == param
-        bad_op = await http.post("/v1/telemetry/traces", json={"attribute_filters": [{"key": "a", "op": "like",
-                                                                                      "value": 1}]})
+        bad_op = await http.post(
+            "/v1/telemetry/traces", json={"attribute_filters": [{"key": "a", "op": "like", "value": 1}]}
+        )
         assert bad_op.status_code == 422
-        odd_key = await http.post("/v1/telemetry/traces", json={"attribute_filters": [
-            {"key": "it's; DROP TABLE telemetry_spans", "op": "eq", "value": 1}]})
+        odd_key = await http.post(
+            "/v1/telemetry/traces",
+            json={"attribute_filters": [{"key": "it's; DROP TABLE telemetry_spans", "op": "eq", "value": 1}]},
+        )
         assert odd_key.status_code == 200 and odd_key.json() == {"data": []}
 
 
@@ -300,12 +397,17 @@ async def test_skipped_paths_are_not_kept(tmp_path: Path, skip_paths: list[str] 
         await http.app.state.stack.tracer.flush()
         impl = http.app.state.stack.providers["telemetry"]["traces"].impl
         await impl.flush()
-        spans = (await http.post("/v1/telemetry/spans", json={"attribute_filters": [],
-                                                              "attributes_to_return": []})).json()["data"]
+        spans = (
+            await http.post("/v1/telemetry/spans", json={"attribute_filters": [], "attributes_to_return": []})
+        ).json()["data"]
     names = {s["name"] for s in spans}
     chat = {"POST /v1/chat/completions", "inference.openai_chat_completion"}
-    telemetry = {"POST /v1/telemetry/traces", "GET /v1/telemetry/traces/0123", "telemetry.query_traces",
-                 "telemetry.get_trace"}
+    telemetry = {
+        "POST /v1/telemetry/traces",
+        "GET /v1/telemetry/traces/0123",
+        "telemetry.query_traces",
+        "telemetry.get_trace",
+    }
     if skip_paths is None:  # the default: the Telemetry API and health probes
         assert names == chat
     elif skip_paths == []:
@@ -320,8 +422,11 @@ async def test_save_spans_to_dataset(tmp_path: Path) -> None:
     async with stack_client(stack_config(tmp_path, datasets=True), PM) as http:
         chats = [(await http.post("/v1/chat/completions", json=CHAT)).json() for _ in range(2)]
         await http.app.state.stack.tracer.flush()
-        body = {"attribute_filters": [{"key": "resource.id", "op": "eq", "value": "chat"}],
-                "attributes_to_save": ["llm.total_tokens", "resource.id"], "dataset_id": "span-rows"}
+        body = {
+            "attribute_filters": [{"key": "resource.id", "op": "eq", "value": "chat"}],
+            "attributes_to_save": ["llm.total_tokens", "resource.id"],
+            "dataset_id": "span-rows",
+        }
         saved = await http.post("/v1/telemetry/spans/export", json=body)
         assert saved.status_code == 200, saved.text
         rows = (await http.get("/v1beta/datasetio/iterrows/span-rows")).json()["data"]
@@ -352,12 +457,15 @@ async def test_traces_survive_a_restart(tmp_path: Path) -> None:
 @pytest.mark.postgres
 async def test_two_processes_share_one_postgres_store(tmp_path: Path, postgres_uri: str) -> None:
     dsn = create_postgres_database(postgres_uri)
-    storage = {"backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
-               "stores": {"metadata": {"backend": "pg", "namespace": "registry"}}}
+    storage = {
+        "backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
+        "stores": {"metadata": {"backend": "pg", "namespace": "registry"}},
+    }
     config = {**stack_config(tmp_path), "storage": storage}
     async with stack_client(config, PM) as first, stack_client(config, PM) as second:
-        one = await first.post("/v1/chat/completions", json=CHAT,
-                               headers={"traceparent": f"00-{'a' * 32}-{'b' * 16}-01"})
+        one = await first.post(
+            "/v1/chat/completions", json=CHAT, headers={"traceparent": f"00-{'a' * 32}-{'b' * 16}-01"}
+        )
         two = await second.post("/v1/chat/completions", json=CHAT)
         assert one.status_code == two.status_code == 200
         for http in (first, second):
@@ -368,8 +476,12 @@ async def test_two_processes_share_one_postgres_store(tmp_path: Path, postgres_u
         root = (await second.get(f"/v1/telemetry/traces/{'a' * 32}")).json()["root_span_id"]
         tree = (await second.post(f"/v1/telemetry/spans/{root}/tree", json={})).json()["data"]
         assert len(tree) == 2
-        metric = (await first.post("/v1/telemetry/metrics/total_tokens", json={
-            "start_time": int(time.time()) - 120, "query_type": "instant"})).json()["data"]
+        metric = (
+            await first.post(
+                "/v1/telemetry/metrics/total_tokens",
+                json={"start_time": int(time.time()) - 120, "query_type": "instant"},
+            )
+        ).json()["data"]
         assert metric[0]["values"][0]["value"] == 2 * one.json()["usage"]["total_tokens"]
 
 
@@ -393,16 +505,26 @@ def wait_for(check: Any, timeout: float = 30) -> Any:
 def stack_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
-    return subprocess.run([sys.executable, "-m", "llama_stack_core.cli.main", *args], check=False,
-                          capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "llama_stack_core.cli.main", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def chat_twice(base_url: str) -> tuple[Any, Any]:
     """A chat completion and a streamed one (with usage) through the openai SDK."""
     openai = pytest.importorskip("openai")
     client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
-    params = {"model": GEMMA, "messages": [{"role": "user", "content": "Name a color."}], "max_tokens": 4,
-              "temperature": 0}
+    params = {
+        "model": GEMMA,
+        "messages": [{"role": "user", "content": "Name a color."}],
+        "max_tokens": 4,
+        "temperature": 0,
+    }
     whole = client.chat.completions.create(**params)
     chunks = list(client.chat.completions.create(**params, stream=True, stream_options={"include_usage": True}))
     return whole.usage.model_dump(), chunks[-1].usage.model_dump()
@@ -410,9 +532,15 @@ def chat_twice(base_url: str) -> tuple[Any, Any]:
 
 def traced_chats(http: Any) -> list[dict[str, Any]]:
     """The two chats' span trees (oldest first), once both are stored with their provider spans."""
+
     def check() -> list[dict[str, Any]]:
-        response = http.post("/v1/telemetry/traces", json={
-            "attribute_filters": [{"key": "resource.id", "op": "eq", "value": GEMMA}], "order_by": ["start_time"]})
+        response = http.post(
+            "/v1/telemetry/traces",
+            json={
+                "attribute_filters": [{"key": "resource.id", "op": "eq", "value": GEMMA}],
+                "order_by": ["start_time"],
+            },
+        )
         assert response.status_code == 200, response.text
         traces = response.json()["data"]
         assert len(traces) == 2, traces
@@ -430,7 +558,10 @@ def check_llama_cpp_spans(chats: list[dict[str, Any]], usages: tuple[Any, Any]) 
         assert root["attributes"]["http.status_code"] == 200 and root["status"] == provider["status"] == "ok"
         attributes = provider["attributes"]
         assert (attributes["provider.type"], attributes["provider.id"], attributes["resource.id"]) == (
-            "inline::llama-cpp", "llama-cpp", GEMMA)
+            "inline::llama-cpp",
+            "llama-cpp",
+            GEMMA,
+        )
         for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
             assert attributes[f"llm.{key}"] == usage[key], (key, attributes, usage)
     assert chats[1]["spans"]["inference.openai_chat_completion"]["attributes"]["llm.time_to_first_chunk_ms"] > 0
@@ -444,15 +575,25 @@ def test_llama_cpp_through_stack_serve_and_stack_traces(tmp_path: Path) -> None:
     from llama_stack_core.testing.harness import free_port
 
     pytest.importorskip("llama_stack_provider_llama_cpp")
-    config = make_run_config({"inference": [LLAMA_CPP], "telemetry": [
-        {"provider_id": "traces", "provider_type": PROVIDER_TYPE, "config": {}}]}, tmp_path)
+    config = make_run_config(
+        {
+            "inference": [LLAMA_CPP],
+            "telemetry": [{"provider_id": "traces", "provider_type": PROVIDER_TYPE, "config": {}}],
+        },
+        tmp_path,
+    )
     with served_stack(config, tmp_path, timeout=60) as url, httpx.Client(base_url=url, timeout=30) as http:
         usages = chat_twice(url)
         chats = traced_chats(http)
         check_llama_cpp_spans(chats, usages)
-        series = http.post("/v1/telemetry/metrics/total_tokens", json={
-            "start_time": int(time.time()) - 300, "query_type": "instant",
-            "label_matchers": [{"name": "model", "operator": "=", "value": GEMMA}]}).json()["data"]
+        series = http.post(
+            "/v1/telemetry/metrics/total_tokens",
+            json={
+                "start_time": int(time.time()) - 300,
+                "query_type": "instant",
+                "label_matchers": [{"name": "model", "operator": "=", "value": GEMMA}],
+            },
+        ).json()["data"]
         assert [v["value"] for v in series[0]["values"]] == [usages[0]["total_tokens"] + usages[1]["total_tokens"]]
 
         listed = stack_cli("traces", "--url", url, "--limit", "5")
@@ -473,8 +614,10 @@ def test_llama_cpp_through_stack_serve_and_stack_traces(tmp_path: Path) -> None:
         assert root_line.startswith("POST /v1/chat/completions  ") and "status_code=200" in root_line
         assert provider_line.startswith("  inference.openai_chat_completion  ") and " ms  ok" in provider_line
         usage = usages[0]
-        assert f"tokens={usage['prompt_tokens']}+{usage['completion_tokens']}={usage['total_tokens']}" in \
-            provider_line and f"model={GEMMA}" in provider_line
+        assert (
+            f"tokens={usage['prompt_tokens']}+{usage['completion_tokens']}={usage['total_tokens']}" in provider_line
+            and f"model={GEMMA}" in provider_line
+        )
 
         missing = stack_cli("traces", "show", "f" * 32, "--url", url)
         assert missing.returncode == 2 and "not found" in missing.stderr
@@ -497,9 +640,12 @@ def test_stack_traces_on_a_server_without_telemetry(tmp_path: Path) -> None:
 
     from llama_stack_core.testing import served_stack
 
-    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parents[2] / "tests" / "support"),
-                                                       os.environ.get("PYTHONPATH")])),
-           "LLAMA_STACK_PLUGINS": "stack_test_plugin"}
+    env = {
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(HERE.parents[2] / "tests" / "support"), os.environ.get("PYTHONPATH")])
+        ),
+        "LLAMA_STACK_PLUGINS": "stack_test_plugin",
+    }
     config = make_run_config({"inference": stack_test_plugin.echo_providers("echo")}, tmp_path)
     with served_stack(config, tmp_path, env=env) as url:
         result = stack_cli("traces", "--url", url)
@@ -517,22 +663,30 @@ def test_llama_cpp_through_stack_serve_on_postgres(tmp_path: Path, postgres_uri:
     pytest.importorskip("llama_stack_provider_llama_cpp")
     sdk = pytest.importorskip("llama_stack_client")
     dsn = create_postgres_database(postgres_uri)
-    config = make_run_config({"inference": [LLAMA_CPP], "telemetry": [
-        {"provider_id": "traces", "provider_type": PROVIDER_TYPE, "config": {}}]}, tmp_path)
-    config["storage"] = {"backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
-                         "stores": {"metadata": {"backend": "pg", "namespace": "registry"}}}
+    config = make_run_config(
+        {
+            "inference": [LLAMA_CPP],
+            "telemetry": [{"provider_id": "traces", "provider_type": PROVIDER_TYPE, "config": {}}],
+        },
+        tmp_path,
+    )
+    config["storage"] = {
+        "backends": {"pg": {"type": "kv_postgres", "dsn": dsn}},
+        "stores": {"metadata": {"backend": "pg", "namespace": "registry"}},
+    }
     with served_stack(config, tmp_path, timeout=60) as url, httpx.Client(base_url=url, timeout=30) as http:
         usages = chat_twice(url)
         chats = traced_chats(http)
         check_llama_cpp_spans(chats, usages)
         client = sdk.LlamaStackClient(base_url=url, max_retries=0)
         traces = client.telemetry.query_traces(
-            attribute_filters=[{"key": "provider.type", "op": "eq", "value": "inline::llama-cpp"}])
+            attribute_filters=[{"key": "provider.type", "op": "eq", "value": "inline::llama-cpp"}]
+        )
         assert {t.trace_id for t in traces} == {c["trace"]["trace_id"] for c in chats}
-        tree = client.telemetry.get_span_tree(chats[0]["trace"]["root_span_id"], attributes_to_return=[
-            "llm.total_tokens"])
-        assert sorted(s.attributes.get("llm.total_tokens", 0) for s in tree.values()) == [
-            0, usages[0]["total_tokens"]]
+        tree = client.telemetry.get_span_tree(
+            chats[0]["trace"]["root_span_id"], attributes_to_return=["llm.total_tokens"]
+        )
+        assert sorted(s.attributes.get("llm.total_tokens", 0) for s in tree.values()) == [0, usages[0]["total_tokens"]]
     with psycopg.connect(dsn) as conn:  # real tables in the stack's PostgreSQL database
         rows = conn.execute("SELECT name, attributes->>'resource.id' FROM telemetry_spans ORDER BY start_ns").fetchall()
     assert rows.count(("inference.openai_chat_completion", GEMMA)) == 2

@@ -27,8 +27,9 @@ class TestVLLMOnLlamaCppServer(InferenceProviderTests):
     provider_type = PROVIDER_TYPE
     chat_model = "gemma"
     # What vLLM supports and the llama.cpp server can show (it has no n, stream usage, json_schema or embeddings).
-    capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs",
-                              "completions"})
+    capabilities = frozenset(
+        {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs", "completions"}
+    )
     extra_plugins = [plugin]
     max_tokens = 4  # keeps the llama.cpp runs short
 
@@ -57,19 +58,23 @@ def pm() -> PluginManager:
 
 def vllm_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:
     config = {"base_url": base_url, "refresh_models": False, **config}
-    return make_run_config({"inference": [{"provider_id": "vllm", "provider_type": PROVIDER_TYPE, "config": config}]},
-                           tmp_path)
+    return make_run_config(
+        {"inference": [{"provider_id": "vllm", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
+    )
 
 
 def sdk(client: httpx.AsyncClient, **headers: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url="http://stack/v1", api_key="x", http_client=client, max_retries=0,
-                              default_headers=headers or None)
+    return openai.AsyncOpenAI(
+        base_url="http://stack/v1", api_key="x", http_client=client, max_retries=0, default_headers=headers or None
+    )
 
 
 def test_entry_point_is_found_and_plugin_module_stays_light():
-    code = ("import sys, llama_stack_provider_vllm.plugin; "
-            "heavy = sorted({'aiohttp', 'llama_stack_provider_vllm.provider'} & set(sys.modules)); "
-            "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)")
+    code = (
+        "import sys, llama_stack_provider_vllm.plugin; "
+        "heavy = sorted({'aiohttp', 'llama_stack_provider_vllm.provider'} & set(sys.modules)); "
+        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     specs = PluginManager().provider_specs
@@ -78,22 +83,42 @@ def test_entry_point_is_found_and_plugin_module_stays_light():
 
 
 async def test_vllm_parameters_and_extras_pass_through(tmp_path, scripted, pm):
-    scripted.reply(json=chat_completion("a", model="m", choices=[
-        {"index": 0, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"},
-        {"index": 1, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"}]))
+    scripted.reply(
+        json=chat_completion(
+            "a",
+            model="m",
+            choices=[
+                {"index": 0, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"},
+                {"index": 1, "message": {"role": "assistant", "content": "{}"}, "finish_reason": "stop"},
+            ],
+        )
+    )
     schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
     async with stack_client(vllm_config(tmp_path, scripted.base_url, api_key="cfg-token"), pm) as client:
         completion = await sdk(client).chat.completions.create(
-            **CHAT, n=2, max_completion_tokens=5, logprobs=True, top_logprobs=2,
+            **CHAT,
+            n=2,
+            max_completion_tokens=5,
+            logprobs=True,
+            top_logprobs=2,
             response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
-            extra_body={"top_k": 20, "guided_decoding_backend": "xgrammar"})
+            extra_body={"top_k": 20, "guided_decoding_backend": "xgrammar"},
+        )
     assert [c.index for c in completion.choices] == [0, 1]
     sent = scripted.requests[-1]
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["authorization"] == "Bearer cfg-token"
-    assert sent.json == {**CHAT, "model": "m", "n": 2, "max_tokens": 5, "logprobs": True, "top_logprobs": 2,
-                         "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
-                         "top_k": 20, "guided_decoding_backend": "xgrammar"}
+    assert sent.json == {
+        **CHAT,
+        "model": "m",
+        "n": 2,
+        "max_tokens": 5,
+        "logprobs": True,
+        "top_logprobs": 2,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+        "top_k": 20,
+        "guided_decoding_backend": "xgrammar",
+    }
 
 
 async def test_per_request_token_wins_and_no_token_is_needed(tmp_path, scripted, pm):
@@ -110,11 +135,32 @@ async def test_per_request_token_wins_and_no_token_is_needed(tmp_path, scripted,
 
 
 async def test_start_up_registers_the_listed_models_with_their_context_length(tmp_path, scripted, pm):
-    scripted.reply(json={"object": "list", "data": [
-        {"id": "meta-llama/Llama-3.1-8B-Instruct", "object": "model", "created": 1, "owned_by": "vllm",
-         "root": "meta-llama/Llama-3.1-8B-Instruct", "parent": None, "max_model_len": 8192, "permission": []},
-        {"id": "my-lora", "object": "model", "created": 1, "owned_by": "vllm", "root": "/adapters/my-lora",
-         "parent": "meta-llama/Llama-3.1-8B-Instruct", "max_model_len": None}]})
+    scripted.reply(
+        json={
+            "object": "list",
+            "data": [
+                {
+                    "id": "meta-llama/Llama-3.1-8B-Instruct",
+                    "object": "model",
+                    "created": 1,
+                    "owned_by": "vllm",
+                    "root": "meta-llama/Llama-3.1-8B-Instruct",
+                    "parent": None,
+                    "max_model_len": 8192,
+                    "permission": [],
+                },
+                {
+                    "id": "my-lora",
+                    "object": "model",
+                    "created": 1,
+                    "owned_by": "vllm",
+                    "root": "/adapters/my-lora",
+                    "parent": "meta-llama/Llama-3.1-8B-Instruct",
+                    "max_model_len": None,
+                },
+            ],
+        }
+    )
     scripted.reply(json=chat_completion())
     async with stack_client(vllm_config(tmp_path, scripted.base_url, refresh_models=True), pm) as client:
         models = {m["identifier"]: m for m in (await client.get("/v1/models")).json()["data"]}
@@ -138,13 +184,27 @@ async def test_a_server_down_at_start_up_does_not_stop_the_stack(tmp_path, pm):
 
 
 async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
-    answer = {"id": "embd-1", "object": "list", "created": 1, "model": "intfloat/e5-small-v2",
-              "data": [{"index": 0, "object": "embedding", "embedding": [0.1, 0.2, 0.3]},
-                       {"index": 1, "object": "embedding", "embedding": [0.3, 0.2, 0.1]}],
-              "usage": {"prompt_tokens": 6, "total_tokens": 6, "completion_tokens": 0}}
+    answer = {
+        "id": "embd-1",
+        "object": "list",
+        "created": 1,
+        "model": "intfloat/e5-small-v2",
+        "data": [
+            {"index": 0, "object": "embedding", "embedding": [0.1, 0.2, 0.3]},
+            {"index": 1, "object": "embedding", "embedding": [0.3, 0.2, 0.1]},
+        ],
+        "usage": {"prompt_tokens": 6, "total_tokens": 6, "completion_tokens": 0},
+    }
     scripted.reply(json=answer)
-    models = [{"model_id": "e5", "provider_id": "vllm", "provider_model_id": "intfloat/e5-small-v2",
-               "model_type": "embedding", "metadata": {"embedding_dimension": 3}}]
+    models = [
+        {
+            "model_id": "e5",
+            "provider_id": "vllm",
+            "provider_model_id": "intfloat/e5-small-v2",
+            "model_type": "embedding",
+            "metadata": {"embedding_dimension": 3},
+        }
+    ]
     async with stack_client({**vllm_config(tmp_path, scripted.base_url), "models": models}, pm) as client:
         batch = await sdk(client).embeddings.create(model="e5", input=["a cat", "a dog"], encoding_format="float")
     assert [d.embedding for d in batch.data] == [[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]
@@ -156,11 +216,25 @@ async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
 
 async def test_vllm_error_body_keeps_its_status_and_message(tmp_path, scripted, pm):
     # vLLM's ErrorResponse: {"object": "error", "message", "type", "param", "code"}
-    scripted.reply(status=400, json={"object": "error", "type": "BadRequestError", "param": None, "code": 400,
-                                     "message": '"auto" tool choice requires --enable-auto-tool-choice'})
+    scripted.reply(
+        status=400,
+        json={
+            "object": "error",
+            "type": "BadRequestError",
+            "param": None,
+            "code": 400,
+            "message": '"auto" tool choice requires --enable-auto-tool-choice',
+        },
+    )
     async with stack_client(vllm_config(tmp_path, scripted.base_url), pm) as client:
-        response = await client.post("/v1/chat/completions", json={**CHAT, "tool_choice": "auto", "tools": [
-            {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]})
+        response = await client.post(
+            "/v1/chat/completions",
+            json={
+                **CHAT,
+                "tool_choice": "auto",
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            },
+        )
     assert response.status_code == 400
     assert "--enable-auto-tool-choice" in response.json()["error"]["message"]
 
@@ -168,12 +242,12 @@ async def test_vllm_error_body_keeps_its_status_and_message(tmp_path, scripted, 
 async def test_streamed_choices_pass_through(tmp_path, scripted, pm):
     first, second = chat_chunk("a"), chat_chunk("b", finish_reason="stop")
     second["choices"][0]["index"] = 1
-    usage = {**chat_chunk(""), "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2,
-                                                        "total_tokens": 5}}
+    usage = {**chat_chunk(""), "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
     scripted.reply(stream=[first, second, usage])
     async with stack_client(vllm_config(tmp_path, scripted.base_url), pm) as client:
-        stream = await sdk(client).chat.completions.create(**CHAT, n=2, stream=True,
-                                                           stream_options={"include_usage": True})
+        stream = await sdk(client).chat.completions.create(
+            **CHAT, n=2, stream=True, stream_options={"include_usage": True}
+        )
         chunks = [chunk async for chunk in stream]
     assert [(c.choices[0].index, c.choices[0].delta.content) for c in chunks[:2]] == [(0, "a"), (1, "b")]
     assert chunks[-1].usage.total_tokens == 5
@@ -183,8 +257,14 @@ async def test_streamed_choices_pass_through(tmp_path, scripted, pm):
 @pytest.mark.slow
 def test_stack_serve_finds_the_provider_by_its_entry_point(tmp_path):
     with ScriptedServer() as scripted:
-        scripted.reply(json={"object": "list", "data": [{"id": "served-model", "object": "model", "created": 1,
-                                                          "owned_by": "vllm", "max_model_len": 4096}]})
+        scripted.reply(
+            json={
+                "object": "list",
+                "data": [
+                    {"id": "served-model", "object": "model", "created": 1, "owned_by": "vllm", "max_model_len": 4096}
+                ],
+            }
+        )
         scripted.reply(json=chat_completion("served", model="served-model"))
         config = vllm_config(tmp_path, scripted.base_url, refresh_models=True)
         with served_stack(config, tmp_path) as url:

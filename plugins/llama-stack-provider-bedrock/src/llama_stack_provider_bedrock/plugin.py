@@ -18,7 +18,7 @@ def register_inference_providers() -> list[ProviderSpec]:
             config_class=BedrockConfig,
             factory="llama_stack_provider_bedrock.provider:create_provider",
             description="Amazon Bedrock's OpenAI-compatible Chat Completions (bedrock-runtime, Bedrock API key); "
-                        "chat only.",
+            "chat only.",
             capabilities=frozenset({"chat", "streaming", "max_tokens", "tools"}),
         )
     ]

@@ -26,8 +26,9 @@ class BedrockInference(OpenAICompatInference):
 
     async def openai_completion(self, request: CompletionRequest) -> Any:
         # Only Create chat completion is served on bedrock-runtime's OpenAI-compatible endpoint.
-        raise BadRequestError("Bedrock's OpenAI-compatible endpoint serves chat completions only; use "
-                              "/v1/chat/completions", param="model")
+        raise BadRequestError(
+            "Bedrock's OpenAI-compatible endpoint serves chat completions only; use /v1/chat/completions", param="model"
+        )
 
     async def openai_embeddings(self, request: EmbeddingsRequest) -> Any:
         # No embeddings on that endpoint either (Bedrock's own embedding models use InvokeModel, not OpenAI's API).
@@ -38,8 +39,10 @@ class BedrockInference(OpenAICompatInference):
 
     async def health(self) -> dict[str, Any]:
         # Nothing to probe without spending tokens: the endpoint lists no models.
-        return {"status": "Not Implemented", "message": "bedrock-runtime's OpenAI-compatible endpoint has no "
-                                                        "model list to probe"}
+        return {
+            "status": "Not Implemented",
+            "message": "bedrock-runtime's OpenAI-compatible endpoint has no model list to probe",
+        }
 
 
 def create_provider(config: BedrockConfig, deps: dict[Api, Any]) -> BedrockInference:

@@ -19,5 +19,4 @@ class CerebrasConfig(OpenAICompatConfig):
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:
-        return {"base_url": f"${{env.CEREBRAS_BASE_URL:={DEFAULT_BASE_URL}}}",
-                "api_key": "${env.CEREBRAS_API_KEY:=}"}
+        return {"base_url": f"${{env.CEREBRAS_BASE_URL:={DEFAULT_BASE_URL}}}", "api_key": "${env.CEREBRAS_API_KEY:=}"}

@@ -11,6 +11,12 @@ from .config import PROVIDER_TYPE, CerebrasConfig
 
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.inference, provider_type=PROVIDER_TYPE, config_class=CerebrasConfig,
-                         factory="llama_stack_provider_cerebras.provider:create_provider",
-                         description="Cerebras Inference (OpenAI-compatible): chat and completions; no embeddings.")]
+    return [
+        ProviderSpec(
+            api=Api.inference,
+            provider_type=PROVIDER_TYPE,
+            config_class=CerebrasConfig,
+            factory="llama_stack_provider_cerebras.provider:create_provider",
+            description="Cerebras Inference (OpenAI-compatible): chat and completions; no embeddings.",
+        )
+    ]

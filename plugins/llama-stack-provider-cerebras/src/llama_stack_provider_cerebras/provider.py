@@ -20,8 +20,11 @@ from .config import CerebrasConfig
 class CerebrasInference(OpenAICompatInference):
     provider_data_api_key = "cerebras_api_key"
     # Cerebras answers 400 to these chat fields: dropped (with a warning) so the rest of the request is served
-    unsupported_params: ClassVar[dict[Operation, frozenset[str]]] = {"chat": frozenset({
-        "frequency_penalty", "presence_penalty", "logit_bias", "parallel_tool_calls", "service_tier"})}
+    unsupported_params: ClassVar[dict[Operation, frozenset[str]]] = {
+        "chat": frozenset(
+            {"frequency_penalty", "presence_penalty", "logit_bias", "parallel_tool_calls", "service_tier"}
+        )
+    }
 
     async def openai_embeddings(self, request: EmbeddingsRequest) -> bytes:
         # Cerebras has no embeddings endpoint

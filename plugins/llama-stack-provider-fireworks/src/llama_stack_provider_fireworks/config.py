@@ -19,5 +19,4 @@ class FireworksConfig(OpenAICompatConfig):
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:
-        return {"base_url": f"${{env.FIREWORKS_BASE_URL:={DEFAULT_BASE_URL}}}",
-                "api_key": "${env.FIREWORKS_API_KEY:=}"}
+        return {"base_url": f"${{env.FIREWORKS_BASE_URL:={DEFAULT_BASE_URL}}}", "api_key": "${env.FIREWORKS_API_KEY:=}"}

@@ -11,6 +11,12 @@ from .config import PROVIDER_TYPE, FireworksConfig
 
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.inference, provider_type=PROVIDER_TYPE, config_class=FireworksConfig,
-                         factory="llama_stack_provider_fireworks.provider:create_provider",
-                         description="Fireworks AI (OpenAI-compatible): chat, completions and embeddings.")]
+    return [
+        ProviderSpec(
+            api=Api.inference,
+            provider_type=PROVIDER_TYPE,
+            config_class=FireworksConfig,
+            factory="llama_stack_provider_fireworks.provider:create_provider",
+            description="Fireworks AI (OpenAI-compatible): chat, completions and embeddings.",
+        )
+    ]

@@ -11,6 +11,12 @@ from .config import PROVIDER_TYPE, GroqConfig
 
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.inference, provider_type=PROVIDER_TYPE, config_class=GroqConfig,
-                         factory="llama_stack_provider_groq.provider:create_provider",
-                         description="Groq (OpenAI-compatible): chat completions; no completions or embeddings.")]
+    return [
+        ProviderSpec(
+            api=Api.inference,
+            provider_type=PROVIDER_TYPE,
+            config_class=GroqConfig,
+            factory="llama_stack_provider_groq.provider:create_provider",
+            description="Groq (OpenAI-compatible): chat completions; no completions or embeddings.",
+        )
+    ]

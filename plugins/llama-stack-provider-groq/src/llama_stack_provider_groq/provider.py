@@ -25,7 +25,8 @@ class GroqInference(OpenAICompatInference):
     provider_data_api_key = "groq_api_key"
     # Groq answers 400 to these fields: dropped (with a warning) so the rest of the request is served
     unsupported_params: ClassVar[dict[Operation, frozenset[str]]] = {
-        "chat": frozenset({"logprobs", "top_logprobs", "logit_bias"})}
+        "chat": frozenset({"logprobs", "top_logprobs", "logit_bias"})
+    }
 
     def adapt(self, operation: Operation, body: dict[str, Any]) -> dict[str, Any]:
         if operation == "chat":

@@ -38,9 +38,12 @@ class LlamaCppConfig(BaseModel):
         default=False,
         description="Keep the KV cache between requests and evaluate only the part of a prompt that differs from "
         "the previous one: faster for long multi-turn chats, but llama.cpp's cached and fresh evaluations differ "
-        "slightly, so results then depend on earlier requests (a seed no longer reproduces an answer).")
-    preload: bool = Field(default=True, description="Load the models at start-up (in the background); false: "
-                          "on the first request that needs one.")
+        "slightly, so results then depend on earlier requests (a seed no longer reproduces an answer).",
+    )
+    preload: bool = Field(
+        default=True,
+        description="Load the models at start-up (in the background); false: on the first request that needs one.",
+    )
 
     @field_validator("models")
     @classmethod
@@ -51,8 +54,9 @@ class LlamaCppConfig(BaseModel):
             if not model_id.strip():
                 raise ValueError("model ids must not be empty")
             if source != PACKAGED_GEMMA and not source.lower().endswith(".gguf"):
-                raise ValueError(f"models.{model_id}: expected a path to a .gguf file or '{PACKAGED_GEMMA}', "
-                                 f"got '{source}'")
+                raise ValueError(
+                    f"models.{model_id}: expected a path to a .gguf file or '{PACKAGED_GEMMA}', got '{source}'"
+                )
         return models
 
     def chat_format_for(self, model_id: str) -> str | None:

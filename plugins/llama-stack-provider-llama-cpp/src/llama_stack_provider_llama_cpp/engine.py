@@ -136,9 +136,15 @@ class Sampling:
     logit_bias: dict[int, float] | None
 
     def kwargs(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
-                "stop": self.stop, "presence_penalty": self.presence_penalty,
-                "frequency_penalty": self.frequency_penalty, "logit_bias": self.logit_bias}
+        return {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "stop": self.stop,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+            "logit_bias": self.logit_bias,
+        }
 
 
 @dataclass
@@ -176,8 +182,9 @@ def check_grammar(llama: Llama, grammar: LlamaGrammar | None, what: str) -> None
     """Refuse a grammar llama.cpp cannot parse (it would otherwise add a NULL sampler and crash)."""
     if grammar is None:
         return
-    sampler = llama_cpp.llama_sampler_init_grammar(llama._model.vocab, grammar._grammar.encode("utf-8"),
-                                                   grammar._root.encode("utf-8"))
+    sampler = llama_cpp.llama_sampler_init_grammar(
+        llama._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
+    )
     if not sampler:
         raise ValueError(f"{what}: llama.cpp could not build a grammar from it")
     llama_cpp.llama_sampler_free(sampler)
@@ -191,10 +198,18 @@ def _token_str(data: bytes) -> str:
 
 
 def chat_logprobs(entries: list[TokenLogprob]) -> dict[str, Any]:
-    return {"content": [{"token": _token_str(e.text), "logprob": e.logprob, "bytes": list(e.text),
-                         "top_logprobs": [{"token": _token_str(t), "logprob": lp, "bytes": list(t)}
-                                          for t, lp in e.top]} for e in entries],
-            "refusal": None}
+    return {
+        "content": [
+            {
+                "token": _token_str(e.text),
+                "logprob": e.logprob,
+                "bytes": list(e.text),
+                "top_logprobs": [{"token": _token_str(t), "logprob": lp, "bytes": list(t)} for t, lp in e.top],
+            }
+            for e in entries
+        ],
+        "refusal": None,
+    }
 
 
 def completion_logprobs(entries: list[TokenLogprob], offset: int = 0) -> dict[str, Any]:
@@ -203,8 +218,12 @@ def completion_logprobs(entries: list[TokenLogprob], offset: int = 0) -> dict[st
         offsets.append(offset)
         tokens.append(_token_str(entry.text))
         offset += len(tokens[-1])
-    return {"tokens": tokens, "token_logprobs": [e.logprob for e in entries],
-            "top_logprobs": [{_token_str(t): lp for t, lp in e.top} for e in entries], "text_offset": offsets}
+    return {
+        "tokens": tokens,
+        "token_logprobs": [e.logprob for e in entries],
+        "top_logprobs": [{_token_str(t): lp for t, lp in e.top} for e in entries],
+        "text_offset": offsets,
+    }
 
 
 def covering(entries: list[TokenLogprob], text: str) -> list[TokenLogprob]:
@@ -238,8 +257,11 @@ class EntryCursor:
 
 
 def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens}
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
 
 
 def call_id() -> str:
@@ -250,8 +272,13 @@ def call_id() -> str:
 
 
 def _create_chat(run: Run, plan: ChatPlan, seed: int, stream: bool, without_tools: bool = False) -> Any:
-    kwargs: dict[str, Any] = {"messages": plan.messages, "seed": seed, "stream": stream, "grammar": plan.grammar,
-                              **plan.sampling.kwargs()}
+    kwargs: dict[str, Any] = {
+        "messages": plan.messages,
+        "seed": seed,
+        "stream": stream,
+        "grammar": plan.grammar,
+        **plan.sampling.kwargs(),
+    }
     if plan.tools and not without_tools:
         kwargs.update(tools=plan.tools, tool_choice=plan.tool_choice)
     return run.llama.create_chat_completion(**kwargs)
@@ -274,17 +301,28 @@ def chat_completion(run: Run, plan: ChatPlan) -> dict[str, Any]:
                 # to an empty reply; when the model chose to answer, generate the answer without the tools.
                 result = _create_chat(run, plan, seed, stream=False, without_tools=True)
             choices.append(_chat_choice(run, plan, index, result["choices"][0]))
-    return {"id": plan.id, "object": "chat.completion", "created": plan.created, "model": plan.model,
-            "choices": choices, "usage": usage(run.first_prompt_tokens or 0, run.completion_tokens),
-            "system_fingerprint": None}
+    return {
+        "id": plan.id,
+        "object": "chat.completion",
+        "created": plan.created,
+        "model": plan.model,
+        "choices": choices,
+        "usage": usage(run.first_prompt_tokens or 0, run.completion_tokens),
+        "system_fingerprint": None,
+    }
 
 
 def _chat_choice(run: Run, plan: ChatPlan, index: int, choice: dict[str, Any]) -> dict[str, Any]:
     calls = choice["message"].get("tool_calls")
     if calls:
-        tool_calls = [{"id": call_id(), "type": "function",
-                       "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"].strip()}}
-                      for c in calls]
+        tool_calls = [
+            {
+                "id": call_id(),
+                "type": "function",
+                "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"].strip()},
+            }
+            for c in calls
+        ]
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "tool_calls": tool_calls}
         finish = "length" if plan.forced_tool and run.hit_limit(plan.sampling.max_tokens) else "tool_calls"
         text = "".join(c["function"]["arguments"] for c in tool_calls)
@@ -296,12 +334,17 @@ def _chat_choice(run: Run, plan: ChatPlan, index: int, choice: dict[str, Any]) -
     return {"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish}
 
 
-def _chat_chunk(plan: ChatPlan, index: int, delta: dict[str, Any], finish: str | None = None,
-                logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
-    chunk: dict[str, Any] = {"id": plan.id, "object": "chat.completion.chunk", "created": plan.created,
-                             "model": plan.model, "system_fingerprint": None,
-                             "choices": [{"index": index, "delta": delta, "logprobs": logprobs,
-                                          "finish_reason": finish}]}
+def _chat_chunk(
+    plan: ChatPlan, index: int, delta: dict[str, Any], finish: str | None = None, logprobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    chunk: dict[str, Any] = {
+        "id": plan.id,
+        "object": "chat.completion.chunk",
+        "created": plan.created,
+        "model": plan.model,
+        "system_fingerprint": None,
+        "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
+    }
     if plan.include_usage:
         chunk["usage"] = None
     return chunk
@@ -319,13 +362,18 @@ def chat_chunks(run: Run, plan: ChatPlan) -> Iterator[dict[str, Any]]:
             finally:
                 stream.close()
     if plan.include_usage:
-        yield {"id": plan.id, "object": "chat.completion.chunk", "created": plan.created, "model": plan.model,
-               "system_fingerprint": None, "choices": [],
-               "usage": usage(run.first_prompt_tokens or 0, run.completion_tokens)}
+        yield {
+            "id": plan.id,
+            "object": "chat.completion.chunk",
+            "created": plan.created,
+            "model": plan.model,
+            "system_fingerprint": None,
+            "choices": [],
+            "usage": usage(run.first_prompt_tokens or 0, run.completion_tokens),
+        }
 
 
-def _choice_chunks(run: Run, plan: ChatPlan, index: int, stream: Iterator[dict[str, Any]]
-                   ) -> Iterator[dict[str, Any]]:
+def _choice_chunks(run: Run, plan: ChatPlan, index: int, stream: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     cursor = EntryCursor(run)
     opened = False
     finish = None
@@ -336,9 +384,22 @@ def _choice_chunks(run: Run, plan: ChatPlan, index: int, stream: Iterator[dict[s
         if not opened:
             opened = True
             if plan.forced_tool:
-                yield _chat_chunk(plan, index, {"role": "assistant", "content": None, "tool_calls": [
-                    {"index": 0, "id": call_id(), "type": "function",
-                     "function": {"name": plan.forced_tool, "arguments": ""}}]})
+                yield _chat_chunk(
+                    plan,
+                    index,
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": call_id(),
+                                "type": "function",
+                                "function": {"name": plan.forced_tool, "arguments": ""},
+                            }
+                        ],
+                    },
+                )
             else:
                 yield _chat_chunk(plan, index, {"role": "assistant", "content": ""})
         calls = delta.get("tool_calls")
@@ -347,8 +408,9 @@ def _choice_chunks(run: Run, plan: ChatPlan, index: int, stream: Iterator[dict[s
             continue
         logprobs = chat_logprobs(cursor.take(text)) if plan.top_logprobs is not None else None
         if plan.forced_tool:
-            yield _chat_chunk(plan, index, {"tool_calls": [{"index": 0, "function": {"arguments": text}}]},
-                              logprobs=logprobs)
+            yield _chat_chunk(
+                plan, index, {"tool_calls": [{"index": 0, "function": {"arguments": text}}]}, logprobs=logprobs
+            )
         else:
             yield _chat_chunk(plan, index, {"content": text}, logprobs=logprobs)
     if plan.forced_tool:
@@ -390,18 +452,36 @@ def completion(run: Run, plan: CompletionPlan) -> dict[str, Any]:
                 logprobs = None
                 if plan.top_logprobs is not None:
                     logprobs = completion_logprobs(covering(run.entries, choice["text"]), len(prefix))
-                choices.append({"index": p * len(plan.seeds) + j, "text": prefix + choice["text"],
-                                "logprobs": logprobs, "finish_reason": choice["finish_reason"]})
-    return {"id": plan.id, "object": "text_completion", "created": plan.created, "model": plan.model,
-            "choices": choices, "usage": usage(prompt_tokens, run.completion_tokens), "system_fingerprint": None}
+                choices.append(
+                    {
+                        "index": p * len(plan.seeds) + j,
+                        "text": prefix + choice["text"],
+                        "logprobs": logprobs,
+                        "finish_reason": choice["finish_reason"],
+                    }
+                )
+    return {
+        "id": plan.id,
+        "object": "text_completion",
+        "created": plan.created,
+        "model": plan.model,
+        "choices": choices,
+        "usage": usage(prompt_tokens, run.completion_tokens),
+        "system_fingerprint": None,
+    }
 
 
-def _completion_chunk(plan: CompletionPlan, index: int, text: str, finish: str | None = None,
-                      logprobs: dict[str, Any] | None = None) -> dict[str, Any]:
-    chunk: dict[str, Any] = {"id": plan.id, "object": "text_completion", "created": plan.created,
-                             "model": plan.model, "system_fingerprint": None,
-                             "choices": [{"index": index, "text": text, "logprobs": logprobs,
-                                          "finish_reason": finish}]}
+def _completion_chunk(
+    plan: CompletionPlan, index: int, text: str, finish: str | None = None, logprobs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    chunk: dict[str, Any] = {
+        "id": plan.id,
+        "object": "text_completion",
+        "created": plan.created,
+        "model": plan.model,
+        "system_fingerprint": None,
+        "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}],
+    }
     if plan.include_usage:
         chunk["usage"] = None
     return chunk
@@ -437,5 +517,12 @@ def completion_chunks(run: Run, plan: CompletionPlan) -> Iterator[dict[str, Any]
                     prompt_tokens += run.last_prompt_tokens
                 yield _completion_chunk(plan, index, "", finish=finish or "stop")
     if plan.include_usage:
-        yield {"id": plan.id, "object": "text_completion", "created": plan.created, "model": plan.model,
-               "system_fingerprint": None, "choices": [], "usage": usage(prompt_tokens, run.completion_tokens)}
+        yield {
+            "id": plan.id,
+            "object": "text_completion",
+            "created": plan.created,
+            "model": plan.model,
+            "system_fingerprint": None,
+            "choices": [],
+            "usage": usage(prompt_tokens, run.completion_tokens),
+        }

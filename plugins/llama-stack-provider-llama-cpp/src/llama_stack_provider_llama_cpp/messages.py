@@ -27,8 +27,10 @@ def text_of(content: Any, where: str) -> str:
     texts = []
     for index, part in enumerate(content):
         if part.type != "text":
-            raise BadRequestError(f"{where}.{index}: '{part.type}' content is not supported; llama-cpp serves "
-                                  f"text-only models", param=f"{where}.{index}")
+            raise BadRequestError(
+                f"{where}.{index}: '{part.type}' content is not supported; llama-cpp serves text-only models",
+                param=f"{where}.{index}",
+            )
         texts.append(part.text)
     return "\n".join(texts)
 
@@ -59,12 +61,24 @@ def normalize(messages: list[Any], chat_format: str | None, instructions: str | 
             calls = message.tool_calls or []
             call_names.update((call.id, call.function.name) for call in calls)
             if calls and chat_format == TOOL_CALLING_FORMAT:
-                turns.append({"role": "assistant", "content": content or None, "tool_calls": [
-                    {"id": c.id, "type": "function",
-                     "function": {"name": c.function.name, "arguments": c.function.arguments}} for c in calls]})
+                turns.append(
+                    {
+                        "role": "assistant",
+                        "content": content or None,
+                        "tool_calls": [
+                            {
+                                "id": c.id,
+                                "type": "function",
+                                "function": {"name": c.function.name, "arguments": c.function.arguments},
+                            }
+                            for c in calls
+                        ],
+                    }
+                )
             else:
-                rendered = [json.dumps({"name": c.function.name, "arguments": _arguments(c.function.arguments)})
-                            for c in calls]
+                rendered = [
+                    json.dumps({"name": c.function.name, "arguments": _arguments(c.function.arguments)}) for c in calls
+                ]
                 turns.append({"role": "assistant", "content": "\n".join(t for t in (content, *rendered) if t)})
         else:  # tool
             name = call_names.get(message.tool_call_id)
@@ -90,5 +104,7 @@ def forced_tool_instructions(tool: dict[str, Any]) -> str:
     """What the prompt says when a tool call is forced on a chat format that does not render tools."""
     function = tool["function"]
     described = f" ({function['description']})" if function.get("description") else ""
-    return (f"Call the function {function['name']}{described}. Reply with only its arguments, as a JSON object "
-            f"matching this JSON schema: {json.dumps(function['parameters'])}")
+    return (
+        f"Call the function {function['name']}{described}. Reply with only its arguments, as a JSON object "
+        f"matching this JSON schema: {json.dumps(function['parameters'])}"
+    )

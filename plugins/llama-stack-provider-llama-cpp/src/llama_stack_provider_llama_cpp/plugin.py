@@ -36,6 +36,12 @@ def register_inference_providers() -> list[ProviderSpec]:
 def register_models(provider_type: str, provider_id: str, config: BaseModel) -> list[RegisterModelRequest] | None:
     if provider_type != PROVIDER_TYPE or not isinstance(config, LlamaCppConfig):
         return None
-    return [RegisterModelRequest(model_id=model_id, provider_model_id=model_id, model_type=ModelType.llm,
-                                 metadata={"context_length": config.n_ctx})
-            for model_id in config.models]
+    return [
+        RegisterModelRequest(
+            model_id=model_id,
+            provider_model_id=model_id,
+            model_type=ModelType.llm,
+            metadata={"context_length": config.n_ctx},
+        )
+        for model_id in config.models
+    ]

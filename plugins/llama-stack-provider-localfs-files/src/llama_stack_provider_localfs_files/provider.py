@@ -191,17 +191,30 @@ def _not_found(file_id: str) -> NotFoundError:
 def list_page(records: list[FileRecord], request: FileListRequest) -> CursorPage[FileObject]:
     """Newest first (or oldest, ``order=asc``) files of the requested purpose, one cursor page."""
     matching = [r for r in records if request.purpose is None or r.file.purpose == request.purpose]
-    page = paginate(matching, limit=request.limit, order=request.order, after=request.after, before=request.before,
-                    sort_key=lambda r: r.created_ns, item_id=lambda r: r.id)
-    return CursorPage[FileObject](data=[r.file for r in page.data], has_more=page.has_more,
-                                  first_id=page.first_id, last_id=page.last_id)
+    page = paginate(
+        matching,
+        limit=request.limit,
+        order=request.order,
+        after=request.after,
+        before=request.before,
+        sort_key=lambda r: r.created_ns,
+        item_id=lambda r: r.id,
+    )
+    return CursorPage[FileObject](
+        data=[r.file for r in page.data], has_more=page.has_more, first_id=page.first_id, last_id=page.last_id
+    )
 
 
 class LocalFSFiles:
     """The Files API provider object (one per configured provider; several processes may share its storage)."""
 
-    def __init__(self, config: LocalFSFilesConfig, directory: Path, store: KVStore, executor: ThreadPoolExecutor,
-                 ) -> None:
+    def __init__(
+        self,
+        config: LocalFSFilesConfig,
+        directory: Path,
+        store: KVStore,
+        executor: ThreadPoolExecutor,
+    ) -> None:
         self.config = config
         self.directory = directory
         self.metadata = _Metadata(store)
@@ -218,8 +231,7 @@ class LocalFSFiles:
             removed = await asyncio.get_running_loop().run_in_executor(executor, _prepare_directory, directory)
         except OSError as exc:
             executor.shutdown(wait=False)
-            raise ConfigError(f"{PROVIDER_TYPE}: cannot use storage_dir {directory}: "
-                              f"{exc.strerror or exc}") from None
+            raise ConfigError(f"{PROVIDER_TYPE}: cannot use storage_dir {directory}: {exc.strerror or exc}") from None
         if removed:
             log.info("%s: removed %d temp files left by interrupted uploads in %s", PROVIDER_TYPE, removed, directory)
         try:
@@ -229,8 +241,9 @@ class LocalFSFiles:
             raise
         provider = cls(config, directory, store, executor)
         if config.cleanup_interval_seconds is not None:
-            provider._sweeper = asyncio.create_task(provider._sweep_forever(config.cleanup_interval_seconds),
-                                                    name="localfs-files-expiry")
+            provider._sweeper = asyncio.create_task(
+                provider._sweep_forever(config.cleanup_interval_seconds), name="localfs-files-expiry"
+            )
         return provider
 
     # -- helpers -------------------------------------------------------------------------------------------------
@@ -305,13 +318,21 @@ class LocalFSFiles:
         content = request.file.content
         limit = self.config.max_upload_bytes
         if len(content) > limit:
-            raise FileTooLargeError(f"the file is {len(content)} bytes; this server accepts files of at most {limit} "
-                                    f"bytes", param="file")
+            raise FileTooLargeError(
+                f"the file is {len(content)} bytes; this server accepts files of at most {limit} bytes", param="file"
+            )
         created = now()
         created_at = int(created)
         expires_at = created_at + request.expires_after.seconds if request.expires_after is not None else None
-        file = FileObject(id=new_file_id(), bytes=len(content), created_at=created_at, expires_at=expires_at,
-                          filename=request.file.filename, purpose=request.purpose, status="processed")
+        file = FileObject(
+            id=new_file_id(),
+            bytes=len(content),
+            created_at=created_at,
+            expires_at=expires_at,
+            filename=request.file.filename,
+            purpose=request.purpose,
+            status="processed",
+        )
         # Shielded: a cancelled request must not leave bytes without a record (or a record without bytes).
         task = asyncio.ensure_future(self._publish(FileRecord(file, int(created * 1e9)), content))
         self._pending.add(task)
@@ -346,8 +367,7 @@ class LocalFSFiles:
             if await self.metadata.get(record.id) is None:  # deleted between the lookup and the read
                 raise _not_found(record.id) from None
             log.warning("%s: the bytes of %s are missing from %s", PROVIDER_TYPE, record.id, self.directory)
-            raise NotFoundError(f"the content of file '{record.id}' is missing from storage",
-                                param="file_id") from None
+            raise NotFoundError(f"the content of file '{record.id}' is missing from storage", param="file_id") from None
         except OSError as exc:
             raise ServiceUnavailableError(f"could not read the file: {exc.strerror or exc}") from None
         return BinaryContent(content=content, media_type="application/octet-stream")

@@ -18,8 +18,21 @@ def register_inference_providers() -> list[ProviderSpec]:
             config_class=NVIDIAConfig,
             factory="llama_stack_provider_nvidia.provider:create_provider",
             description="NVIDIA NIM, hosted (integrate.api.nvidia.com) or self-hosted: chat, completions and "
-                        "retrieval embeddings (input_type/truncate added).",
-            capabilities=frozenset({"chat", "streaming", "stream_usage", "max_tokens", "completions", "tools",
-                                    "json_schema", "json_object", "logprobs", "embeddings", "embeddings_base64"}),
+            "retrieval embeddings (input_type/truncate added).",
+            capabilities=frozenset(
+                {
+                    "chat",
+                    "streaming",
+                    "stream_usage",
+                    "max_tokens",
+                    "completions",
+                    "tools",
+                    "json_schema",
+                    "json_object",
+                    "logprobs",
+                    "embeddings",
+                    "embeddings_base64",
+                }
+            ),
         )
     ]

@@ -43,8 +43,9 @@ class NVIDIAInference(OpenAICompatInference):
     def adapt(self, operation: Operation, body: dict[str, Any]) -> dict[str, Any]:
         if operation == "embeddings":
             if not _is_text(body["input"]):  # NIM embeds a string or a list of strings, not token ids
-                raise BadRequestError("NVIDIA NIM embeds text: input must be a string or a list of strings, not "
-                                      "token ids", param="input")
+                raise BadRequestError(
+                    "NVIDIA NIM embeds text: input must be a string or a list of strings, not token ids", param="input"
+                )
             body.setdefault("input_type", self.config.embedding_input_type)  # asymmetric models require it
             body.setdefault("truncate", self.config.embedding_truncate)
         return super().adapt(operation, body)
@@ -52,8 +53,9 @@ class NVIDIAInference(OpenAICompatInference):
     def model_request(self, entry: dict[str, Any]) -> RegisterModelRequest | None:
         model_id = entry["id"]
         if model_id in EMBEDDING_MODELS:
-            return RegisterModelRequest(model_id=model_id, model_type=ModelType.embedding,
-                                        metadata=EMBEDDING_MODELS[model_id])
+            return RegisterModelRequest(
+                model_id=model_id, model_type=ModelType.embedding, metadata=EMBEDDING_MODELS[model_id]
+            )
         if "embed" in model_id or "rerank" in model_id:  # an embedding model of unknown dimension, or a reranker
             log.debug("%s: not registering listed model %s (not a chat model of known shape)", self.name, model_id)
             return None

@@ -14,9 +14,11 @@ PROVIDER_TYPE = "remote::ollama"
 class OllamaConfig(OpenAICompatConfig):
     """Where the Ollama server is. Ollama takes no API key; ``api_key`` is only for a proxy in front of it."""
 
-    base_url: str = Field(default="http://localhost:11434",
-                          description="The Ollama server's root URL (its OpenAI-compatible API is under /v1, its "
-                          "native API under /api); a trailing /v1 is accepted and removed.")
+    base_url: str = Field(
+        default="http://localhost:11434",
+        description="The Ollama server's root URL (its OpenAI-compatible API is under /v1, its "
+        "native API under /api); a trailing /v1 is accepted and removed.",
+    )
 
     @field_validator("base_url")
     @classmethod
@@ -26,5 +28,7 @@ class OllamaConfig(OpenAICompatConfig):
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:
-        return {"base_url": "${env.OLLAMA_URL:=http://localhost:11434}",
-                "refresh_models": "${env.OLLAMA_REFRESH_MODELS:=false}"}
+        return {
+            "base_url": "${env.OLLAMA_URL:=http://localhost:11434}",
+            "refresh_models": "${env.OLLAMA_REFRESH_MODELS:=false}",
+        }

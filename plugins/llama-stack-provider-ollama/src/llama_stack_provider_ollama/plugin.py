@@ -18,9 +18,21 @@ def register_inference_providers() -> list[ProviderSpec]:
             config_class=OllamaConfig,
             factory="llama_stack_provider_ollama.provider:create_provider",
             description="A local Ollama server: chat, completions and embeddings through its OpenAI-compatible API; "
-                        "models listed through its native API.",
+            "models listed through its native API.",
             # No "tools": Ollama calls tools when the model decides to, but cannot be forced (no tool_choice).
-            capabilities=frozenset({"chat", "streaming", "stream_usage", "max_tokens", "completions", "json_object",
-                                    "json_schema", "logprobs", "embeddings", "embeddings_base64"}),
+            capabilities=frozenset(
+                {
+                    "chat",
+                    "streaming",
+                    "stream_usage",
+                    "max_tokens",
+                    "completions",
+                    "json_object",
+                    "json_schema",
+                    "logprobs",
+                    "embeddings",
+                    "embeddings_base64",
+                }
+            ),
         )
     ]

@@ -26,8 +26,12 @@ class OllamaInference(OpenAICompatInference):
     # Ollama takes no key (its OpenAI layer: "required but ignored"); a configured api_key is still sent (proxies).
     requires_api_key = False
     # The OpenAI-compatible API lives under /v1 of the server root; the model list is the native GET /api/tags.
-    paths = {"chat": "v1/chat/completions", "completion": "v1/completions", "embeddings": "v1/embeddings",
-             "models": "api/tags"}
+    paths = {
+        "chat": "v1/chat/completions",
+        "completion": "v1/completions",
+        "embeddings": "v1/embeddings",
+        "models": "api/tags",
+    }
     unsupported_params = {
         # /v1/chat/completions: tool_choice, logit_bias, user and n are not supported (ignored by Ollama).
         "chat": frozenset({"tool_choice", "logit_bias", "user", "n"}),
@@ -49,8 +53,9 @@ class OllamaInference(OpenAICompatInference):
             body["prompt"] = _one_prompt(body["prompt"])  # "prompt currently only accepts a string"
         elif operation == "embeddings" and not _is_text(body["input"]):
             # /v1/embeddings takes a string or an array of strings, not token arrays.
-            raise BadRequestError("Ollama embeds text: input must be a string or a list of strings, not token ids",
-                                  param="input")
+            raise BadRequestError(
+                "Ollama embeds text: input must be a string or a list of strings, not token ids", param="input"
+            )
         return super().adapt(operation, body)
 
     # -- models, through the native API ----------------------------------------------------------------------------
@@ -63,8 +68,9 @@ class OllamaInference(OpenAICompatInference):
     async def show(self, name: str) -> dict[str, Any] | None:
         """POST /api/show: capabilities, and model_info with ``<arch>.context_length`` / ``.embedding_length``."""
         try:
-            answer = await self.client.request("POST", "api/show", body=json.dumps({"model": name}).encode(),
-                                               headers=self.auth_headers())
+            answer = await self.client.request(
+                "POST", "api/show", body=json.dumps({"model": name}).encode(), headers=self.auth_headers()
+            )
             return json.loads(answer)
         except (StackError, ValueError) as exc:
             log.warning("%s: cannot show model '%s' (%s)", self.name, name, exc)
@@ -95,11 +101,15 @@ def _model_request(entry: dict[str, Any], show: dict[str, Any] | None) -> Regist
         return RegisterModelRequest(model_id=name, model_type=ModelType.llm, metadata=metadata or None)
     dimension = info.get(f"{arch}.embedding_length")
     if not isinstance(dimension, int):
-        log.warning("ollama: embedding model '%s' has no <arch>.embedding_length in /api/show; not registered "
-                    "(register it with metadata.embedding_dimension)", name)
+        log.warning(
+            "ollama: embedding model '%s' has no <arch>.embedding_length in /api/show; not registered "
+            "(register it with metadata.embedding_dimension)",
+            name,
+        )
         return None
-    return RegisterModelRequest(model_id=name, model_type=ModelType.embedding,
-                                metadata={"embedding_dimension": dimension, **metadata})
+    return RegisterModelRequest(
+        model_id=name, model_type=ModelType.embedding, metadata={"embedding_dimension": dimension, **metadata}
+    )
 
 
 def _one_prompt(prompt: Any) -> str:

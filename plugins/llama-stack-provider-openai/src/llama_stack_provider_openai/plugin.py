@@ -11,6 +11,12 @@ from .config import PROVIDER_TYPE, OpenAIConfig
 
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.inference, provider_type=PROVIDER_TYPE, config_class=OpenAIConfig,
-                         factory="llama_stack_provider_openai.provider:create_provider",
-                         description="OpenAI: chat, completions and embeddings.")]
+    return [
+        ProviderSpec(
+            api=Api.inference,
+            provider_type=PROVIDER_TYPE,
+            config_class=OpenAIConfig,
+            factory="llama_stack_provider_openai.provider:create_provider",
+            description="OpenAI: chat, completions and embeddings.",
+        )
+    ]

@@ -15,8 +15,7 @@ from llama_stack_core.inference.openai_compat import OpenAICompatInference, Oper
 from .config import OpenAIConfig
 
 #: OpenAI's embedding models and their default vector sizes (``dimensions`` can shorten the text-embedding-3 ones).
-EMBEDDING_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
-                        "text-embedding-ada-002": 1536}
+EMBEDDING_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 #: Parts of model ids that chat completions cannot serve (audio, image, moderation, realtime, video models).
 NOT_FOR_CHAT = ("whisper", "tts", "transcribe", "realtime", "dall-e", "gpt-image", "moderation", "sora", "embedding")
 
@@ -30,8 +29,11 @@ class OpenAIInference(OpenAICompatInference):
         # OpenAI's GET /models has no model type and lists every model the key may use, chat or not
         model_id = entry["id"]
         if model_id in EMBEDDING_DIMENSIONS:
-            return RegisterModelRequest(model_id=model_id, model_type=ModelType.embedding,
-                                        metadata={"embedding_dimension": EMBEDDING_DIMENSIONS[model_id]})
+            return RegisterModelRequest(
+                model_id=model_id,
+                model_type=ModelType.embedding,
+                metadata={"embedding_dimension": EMBEDDING_DIMENSIONS[model_id]},
+            )
         if any(part in model_id for part in NOT_FOR_CHAT):
             return None
         return RegisterModelRequest(model_id=model_id, model_type=ModelType.llm)

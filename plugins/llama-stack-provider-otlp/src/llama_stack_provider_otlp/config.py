@@ -47,14 +47,17 @@ class OTLPConfig(BaseModel):
         "OTEL_EXPORTER_OTLP_HEADERS format 'name=value,name2=value2'. Values are secrets: never shown.",
     )
     service_name: str = Field(
-        default_factory=lambda: os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME, min_length=1,
-        description="The service.name resource attribute of everything exported.")
+        default_factory=lambda: os.environ.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME,
+        min_length=1,
+        description="The service.name resource attribute of everything exported.",
+    )
     resource_attributes: dict[str, str] = Field(
-        default_factory=dict, description="More resource attributes (e.g. deployment.environment).")
-    timeout: float = Field(default=10.0, gt=0, le=300,
-                           description="Seconds one export may take, retries included.")
-    metrics_export_interval: float = Field(default=60.0, ge=0.1, le=86400,
-                                           description="Seconds between metric exports.")
+        default_factory=dict, description="More resource attributes (e.g. deployment.environment)."
+    )
+    timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds one export may take, retries included.")
+    metrics_export_interval: float = Field(
+        default=60.0, ge=0.1, le=86400, description="Seconds between metric exports."
+    )
     compression: Literal["none", "gzip"] = Field(default="none", description="Compression of the export bodies.")
     export_traces: bool = Field(default=True, description="Export spans (false: metrics only).")
     export_metrics: bool = Field(default=True, description="Export token-usage and duration metrics.")

@@ -77,15 +77,23 @@ MAX_EVENT_METRICS = 200  # distinct metric names that log_event may create
 _INT64 = (-(2**63), 2**63 - 1)
 _HEX = {32: re.compile(r"^[0-9a-f]{32}$"), 16: re.compile(r"^[0-9a-f]{16}$")}
 _METRIC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_./\-]{0,254}$")
-_SEVERITY = {"verbose": ("TRACE", 1), "debug": ("DEBUG", 5), "info": ("INFO", 9), "warn": ("WARN", 13),
-             "error": ("ERROR", 17), "critical": ("FATAL", 21)}
+_SEVERITY = {
+    "verbose": ("TRACE", 1),
+    "debug": ("DEBUG", 5),
+    "info": ("INFO", 9),
+    "warn": ("WARN", 13),
+    "error": ("ERROR", 17),
+    "critical": ("FATAL", 21),
+}
 
 # -- logging: the SDK exporters log a failed export as an error; for us a down collector is a warning ----------------
 
-_SDK_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter",
-                "opentelemetry.exporter.otlp.proto.http.metric_exporter",
-                "opentelemetry.exporter.otlp.proto.http._log_exporter",
-                "opentelemetry.exporter.otlp.common.http")
+_SDK_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+)
 
 
 class _ErrorsAsWarnings(logging.Filter):
@@ -146,24 +154,34 @@ def to_readable_span(record: SpanRecord, resource: Resource, scope: Instrumentat
     parent = None
     if record.parent_span_id:
         # a root span's parent is the caller's span (an incoming traceparent): remote
-        parent = SpanContext(trace_id, int(record.parent_span_id, 16), is_remote=kind is SpanKind.SERVER,
-                             trace_flags=flags)
+        parent = SpanContext(
+            trace_id, int(record.parent_span_id, 16), is_remote=kind is SpanKind.SERVER, trace_flags=flags
+        )
     if record.status == "error":
         message = record.attributes.get("error.message")
         status = Status(StatusCode.ERROR, str(message) if message else None)
     else:
         status = Status(StatusCode.OK)
-    return ReadableSpan(name=record.name, context=context, parent=parent, resource=resource,
-                        attributes=attributes_of(record.attributes), kind=kind, status=status,
-                        start_time=record.start_ns, end_time=record.end_ns or record.start_ns,
-                        instrumentation_scope=scope)
+    return ReadableSpan(
+        name=record.name,
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=attributes_of(record.attributes),
+        kind=kind,
+        status=status,
+        start_time=record.start_ns,
+        end_time=record.end_ns or record.start_ns,
+        instrumentation_scope=scope,
+    )
 
 
 def _check_id(value: str, nbytes: int, field: str) -> str:
     value = value.lower()
     if not _HEX[nbytes * 2].match(value) or int(value, 16) == 0:
-        raise BadRequestError(f"event.{field} must be {nbytes * 2} hex digits (W3C trace context), got {value!r}",
-                              param=f"event.{field}")
+        raise BadRequestError(
+            f"event.{field} must be {nbytes * 2} hex digits (W3C trace context), got {value!r}", param=f"event.{field}"
+        )
     return value
 
 
@@ -206,26 +224,45 @@ class OTLPTelemetry:
         self.exported_spans = 0
         self.last_error: str | None = None
         self._metrics_failing = False
-        self._span_exporter = (OTLPSpanExporter(endpoint=config.url("traces"), headers=self._headers,
-                                                timeout=config.timeout, compression=self._compression)
-                               if config.export_traces else None)
+        self._span_exporter = (
+            OTLPSpanExporter(
+                endpoint=config.url("traces"),
+                headers=self._headers,
+                timeout=config.timeout,
+                compression=self._compression,
+            )
+            if config.export_traces
+            else None
+        )
         self._meter_provider: MeterProvider | None = None
         self._event_metrics: dict[str, Any] = {}
         if config.export_metrics:
-            exporter = _MetricExporter(endpoint=config.url("metrics"), headers=self._headers, timeout=config.timeout,
-                                       compression=self._compression, owner=self)
-            reader = PeriodicExportingMetricReader(exporter,
-                                                   export_interval_millis=config.metrics_export_interval * 1000,
-                                                   export_timeout_millis=config.timeout * 1000)
-            self._meter_provider = MeterProvider(resource=self.resource, metric_readers=[reader],
-                                                 shutdown_on_exit=False)
+            exporter = _MetricExporter(
+                endpoint=config.url("metrics"),
+                headers=self._headers,
+                timeout=config.timeout,
+                compression=self._compression,
+                owner=self,
+            )
+            reader = PeriodicExportingMetricReader(
+                exporter,
+                export_interval_millis=config.metrics_export_interval * 1000,
+                export_timeout_millis=config.timeout * 1000,
+            )
+            self._meter_provider = MeterProvider(
+                resource=self.resource, metric_readers=[reader], shutdown_on_exit=False
+            )
             self._meter = self._meter_provider.get_meter(SCOPE_NAME, core_version)
             self._token_counters = {
                 metric: self._meter.create_counter(name, unit="{token}", description=f"{metric} by model")
-                for metric, name in TOKEN_METRICS.items()}
+                for metric, name in TOKEN_METRICS.items()
+            }
             self._duration = self._meter.create_histogram(
-                DURATION_METRIC, unit="s", description="Provider call duration by API and operation",
-                explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS))
+                DURATION_METRIC,
+                unit="s",
+                description="Provider call duration by API and operation",
+                explicit_bucket_boundaries_advisory=list(DURATION_BUCKETS),
+            )
         self._logger_provider: Any = None
         self._otel_logger: Any = None
         self._open_spans: OrderedDict[tuple[str, str], tuple[SpanStartPayload, int, dict[str, Any]]] = OrderedDict()
@@ -246,8 +283,13 @@ class OTLPTelemetry:
         for point in points:
             counter = self._token_counters.get(point.metric)
             if counter is not None:
-                counter.add(int(point.value), {"model": point.labels.get("model") or "unknown",
-                                               "provider.id": point.labels.get("provider_id", "")})
+                counter.add(
+                    int(point.value),
+                    {
+                        "model": point.labels.get("model") or "unknown",
+                        "provider.id": point.labels.get("provider_id", ""),
+                    },
+                )
 
     def _export_batch(self, records: list[SpanRecord]) -> None:
         if self._meter_provider is not None:
@@ -273,8 +315,11 @@ class OTLPTelemetry:
             ok, error = False, f"{type(exc).__name__}: {exc}"
         if ok:
             if self._failures:
-                log.warning("OTLP collector at %s is reachable again (%d spans were dropped while it was not)",
-                            self.config.endpoint, self._dropped)
+                log.warning(
+                    "OTLP collector at %s is reachable again (%d spans were dropped while it was not)",
+                    self.config.endpoint,
+                    self._dropped,
+                )
             self._failures, self._dropped, self._retry_at, self.last_error = 0, 0, 0.0, None
             self.exported_spans += len(spans)
             return
@@ -283,9 +328,14 @@ class OTLPTelemetry:
         backoff = min(MAX_BACKOFF, 2.0 ** (self._failures - 1))
         self._retry_at = time.monotonic() + backoff
         self.last_error = error
-        log.warning("could not export %d spans to the OTLP collector at %s (%s); dropping spans for %.0fs before "
-                    "trying again (requests are not affected)", len(spans), self.config.url("traces"), error,
-                    backoff)
+        log.warning(
+            "could not export %d spans to the OTLP collector at %s (%s); dropping spans for %.0fs before "
+            "trying again (requests are not affected)",
+            len(spans),
+            self.config.url("traces"),
+            error,
+            backoff,
+        )
 
     def _record_metrics(self, record: SpanRecord) -> None:
         attrs = record.attributes
@@ -294,16 +344,21 @@ class OTLPTelemetry:
             return  # only provider calls carry the API, the operation and the usage
         if record.end_ns is not None:
             operation = record.name.removeprefix(f"{api}.")
-            self._duration.record(max(record.end_ns - record.start_ns, 0) / 1e9,
-                                  {"api": str(api), "operation": operation, "provider.id": str(provider_id),
-                                   "status": record.status})
+            self._duration.record(
+                max(record.end_ns - record.start_ns, 0) / 1e9,
+                {"api": str(api), "operation": operation, "provider.id": str(provider_id), "status": record.status},
+            )
 
     def _metrics_exported(self, ok: bool) -> None:
         if ok and self._metrics_failing:
             log.warning("OTLP collector at %s accepts metrics again", self.config.endpoint)
         elif not ok and not self._metrics_failing:
-            log.warning("could not export metrics to the OTLP collector at %s; the SDK keeps them (cumulative) "
-                        "and tries again every %gs", self.config.url("metrics"), self.config.metrics_export_interval)
+            log.warning(
+                "could not export metrics to the OTLP collector at %s; the SDK keeps them (cumulative) "
+                "and tries again every %gs",
+                self.config.url("metrics"),
+                self.config.metrics_export_interval,
+            )
         self._metrics_failing = not ok
 
     # -- log_event ------------------------------------------------------------------------------------------------
@@ -330,10 +385,15 @@ class OTLPTelemetry:
 
         flags = TraceFlags(TraceFlags.SAMPLED)
         span = trace_api.NonRecordingSpan(SpanContext(int(trace_id, 16), int(span_id, 16), True, flags))
-        self._otel_logger.emit(timestamp=_ns(event.timestamp), observed_timestamp=time.time_ns(),
-                               context=trace_api.set_span_in_context(span), severity_text=text,
-                               severity_number=SeverityNumber(number), body=event.message,
-                               attributes=attributes_of(event.attributes))
+        self._otel_logger.emit(
+            timestamp=_ns(event.timestamp),
+            observed_timestamp=time.time_ns(),
+            context=trace_api.set_span_in_context(span),
+            severity_text=text,
+            severity_number=SeverityNumber(number),
+            body=event.message,
+            attributes=attributes_of(event.attributes),
+        )
 
     def _start_logs(self) -> None:
         """The log pipeline, built on first use: the SDK's batch processor exports on its own thread."""
@@ -344,11 +404,18 @@ class OTLPTelemetry:
         with self._lock:
             if self._otel_logger is not None:
                 return
-            exporter = OTLPLogExporter(endpoint=self.config.url("logs"), headers=self._headers,
-                                       timeout=self.config.timeout, compression=self._compression)
+            exporter = OTLPLogExporter(
+                endpoint=self.config.url("logs"),
+                headers=self._headers,
+                timeout=self.config.timeout,
+                compression=self._compression,
+            )
             provider = LoggerProvider(resource=self.resource, shutdown_on_exit=False)
-            provider.add_log_record_processor(BatchLogRecordProcessor(
-                exporter, schedule_delay_millis=1000, export_timeout_millis=self.config.timeout * 1000))
+            provider.add_log_record_processor(
+                BatchLogRecordProcessor(
+                    exporter, schedule_delay_millis=1000, export_timeout_millis=self.config.timeout * 1000
+                )
+            )
             self._logger_provider = provider
             self._otel_logger = provider.get_logger(SCOPE_NAME, core_version)
 
@@ -356,13 +423,17 @@ class OTLPTelemetry:
         if self._meter_provider is None:
             return
         if not _METRIC_NAME.match(event.metric):
-            raise BadRequestError(f"event.metric '{event.metric}' is not a valid OpenTelemetry instrument name "
-                                  "(a letter, then letters, digits, '_', '.', '/' or '-')", param="event.metric")
+            raise BadRequestError(
+                f"event.metric '{event.metric}' is not a valid OpenTelemetry instrument name "
+                "(a letter, then letters, digits, '_', '.', '/' or '-')",
+                param="event.metric",
+            )
         instrument = self._event_metrics.get(event.metric)
         if instrument is None:
             if len(self._event_metrics) >= MAX_EVENT_METRICS:
-                raise BadRequestError(f"too many distinct event metrics (at most {MAX_EVENT_METRICS})",
-                                      param="event.metric")
+                raise BadRequestError(
+                    f"too many distinct event metrics (at most {MAX_EVENT_METRICS})", param="event.metric"
+                )
             instrument = self._meter.create_histogram(event.metric, unit=event.unit or "")
             self._event_metrics[event.metric] = instrument
         instrument.record(event.value, attributes_of(event.attributes))
@@ -384,8 +455,16 @@ class OTLPTelemetry:
             return
         start, start_ns, attributes = started
         attributes.update(event.attributes or {})
-        record = SpanRecord(trace_id, span_id, start.parent_span_id.lower() if start.parent_span_id else None,
-                            start.name, start_ns, max(_ns(event.timestamp), start_ns), attributes, payload.status)
+        record = SpanRecord(
+            trace_id,
+            span_id,
+            start.parent_span_id.lower() if start.parent_span_id else None,
+            start.name,
+            start_ns,
+            max(_ns(event.timestamp), start_ns),
+            attributes,
+            payload.status,
+        )
         if self._span_exporter is not None:
             self._executor.submit(self._send_quietly, [to_readable_span(record, self.resource, self.scope)])
 
@@ -398,8 +477,10 @@ class OTLPTelemetry:
     # -- queries: not this provider's job -------------------------------------------------------------------------
 
     def _export_only(self, what: str) -> NotImplementedError:
-        return NotImplementedError(f"{PROVIDER_TYPE} only exports telemetry to an OTLP collector; it cannot "
-                                   f"{what}: query the tracing or metrics backend the collector feeds")
+        return NotImplementedError(
+            f"{PROVIDER_TYPE} only exports telemetry to an OTLP collector; it cannot "
+            f"{what}: query the tracing or metrics backend the collector feeds"
+        )
 
     async def query_traces(self, request: Any) -> Any:
         raise self._export_only("query traces")
@@ -441,9 +522,11 @@ class OTLPTelemetry:
 
     def _shutdown_sync(self) -> None:
         timeout_ms = int(self.config.timeout * 1000)
-        for name, close in (("metrics", lambda: self._meter_provider and self._meter_provider.shutdown(timeout_ms)),
-                            ("logs", lambda: self._logger_provider and self._logger_provider.shutdown()),
-                            ("spans", lambda: self._span_exporter and self._span_exporter.shutdown())):
+        for name, close in (
+            ("metrics", lambda: self._meter_provider and self._meter_provider.shutdown(timeout_ms)),
+            ("logs", lambda: self._logger_provider and self._logger_provider.shutdown()),
+            ("spans", lambda: self._span_exporter and self._span_exporter.shutdown()),
+        ):
             try:
                 close()
             except Exception as exc:

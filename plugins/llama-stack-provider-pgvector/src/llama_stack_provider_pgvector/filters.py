@@ -83,8 +83,7 @@ def _nin(key: str, value: Any, params: list[Any]) -> str:
         return f"(NOT {_in(key, value, params)})"
     if isinstance(value, str):
         params.extend((key, key, value, key))
-        return (f"(NOT ({COLUMN} ? %s) OR (jsonb_typeof({COLUMN} -> %s) = 'string' "
-                f"AND strpos(%s, {COLUMN} ->> %s) = 0))")
+        return f"(NOT ({COLUMN} ? %s) OR (jsonb_typeof({COLUMN} -> %s) = 'string' AND strpos(%s, {COLUMN} ->> %s) = 0))"
     params.append(key)
     return f"(NOT ({COLUMN} ? %s))"  # only a missing key matches: ``x not in 5`` is a TypeError
 

@@ -62,10 +62,14 @@ _PLAN_MEMORY_SECONDS = 60.0
 _PLAN_MEMORY_SIZE = 256
 #: An add's staging table for COPY (temporary: private to the transaction, dropped at its end).
 _STAGE = "llama_stack_pgvector_stage"
-_SQL_STAGE = (f"CREATE TEMPORARY TABLE {_STAGE} (ord integer, chunk_id text, file_id text, content text, "
-              "metadata jsonb, attributes jsonb, embedding vector) ON COMMIT DROP")
-_SQL_COPY = (f"COPY pg_temp.{_STAGE} (ord, chunk_id, file_id, content, metadata, attributes, embedding) "
-             "FROM STDIN (FORMAT BINARY)")
+_SQL_STAGE = (
+    f"CREATE TEMPORARY TABLE {_STAGE} (ord integer, chunk_id text, file_id text, content text, "
+    "metadata jsonb, attributes jsonb, embedding vector) ON COMMIT DROP"
+)
+_SQL_COPY = (
+    f"COPY pg_temp.{_STAGE} (ord, chunk_id, file_id, content, metadata, attributes, embedding) "
+    "FROM STDIN (FORMAT BINARY)"
+)
 _STAGE_TYPES = ["int4", "text", "text", "text", "jsonb", "jsonb", "vector"]
 _COLUMNS = "chunk_id, content, embedding, metadata, file_id, attributes"
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
@@ -132,10 +136,16 @@ class PGVectorIndexFactory:
             raise ConfigError(f"remote::pgvector cannot prepare the database: {_summary(exc)}") from None
         finally:
             await conn.close()
-        pool = AsyncConnectionPool(info, min_size=self.config.pool_min_size,
-                                   max_size=max(self.config.pool_max_size, self.config.pool_min_size),
-                                   kwargs={"autocommit": True}, configure=self._configure, open=False,
-                                   timeout=timeout, name="pgvector")
+        pool = AsyncConnectionPool(
+            info,
+            min_size=self.config.pool_min_size,
+            max_size=max(self.config.pool_max_size, self.config.pool_min_size),
+            kwargs={"autocommit": True},
+            configure=self._configure,
+            open=False,
+            timeout=timeout,
+            name="pgvector",
+        )
         try:
             await pool.open(wait=True, timeout=timeout)
         except (PoolTimeout, psycopg.Error) as exc:
@@ -149,8 +159,7 @@ class PGVectorIndexFactory:
     async def _setup(self, conn: psycopg.AsyncConnection[Any]) -> None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_LOCK_PREFIX + self.catalog])
-            row = await (await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-                         ).fetchone()
+            row = await (await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).fetchone()
             if row is None:
                 try:
                     async with conn.transaction():  # a savepoint, so a refusal leaves the outer one usable
@@ -158,40 +167,55 @@ class PGVectorIndexFactory:
                 except psycopg.Error as exc:
                     raise ConfigError(
                         "remote::pgvector needs the pgvector extension in this database and could not create it "
-                        f"({_summary(exc)}); have a superuser run: CREATE EXTENSION vector") from None
-                row = await (await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-                             ).fetchone()
+                        f"({_summary(exc)}); have a superuser run: CREATE EXTENSION vector"
+                    ) from None
+                row = await (
+                    await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                ).fetchone()
             self.pgvector_version = _version(row[0])
             if self.pgvector_version < (0, 5, 0):
-                raise ConfigError(f"remote::pgvector needs pgvector >= 0.5.0 (HNSW indexes); the database has "
-                                  f"{row[0]}: ALTER EXTENSION vector UPDATE")
+                raise ConfigError(
+                    f"remote::pgvector needs pgvector >= 0.5.0 (HNSW indexes); the database has "
+                    f"{row[0]}: ALTER EXTENSION vector UPDATE"
+                )
             self.iterative_scan = self.pgvector_version >= (0, 8, 0) and self.config.hnsw_iterative_scan != "off"
             try:
                 async with conn.transaction():
                     await conn.execute("SELECT %s::text::regconfig", [self.config.text_search_config])
             except psycopg.Error:
-                names = [r[0] for r in await (await conn.execute(
-                    "SELECT cfgname FROM pg_ts_config ORDER BY cfgname")).fetchall()]
-                raise ConfigError(f"remote::pgvector: unknown text_search_config "
-                                  f"'{self.config.text_search_config}' (the server has: {', '.join(names)})") from None
-            await conn.execute(sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (store_id text PRIMARY KEY, table_name text NOT NULL UNIQUE, "
-                "dimension integer NOT NULL, text_search_config text NOT NULL, "
-                "created_at timestamptz NOT NULL DEFAULT now())").format(sql.Identifier(self.catalog)))
+                names = [
+                    r[0]
+                    for r in await (await conn.execute("SELECT cfgname FROM pg_ts_config ORDER BY cfgname")).fetchall()
+                ]
+                raise ConfigError(
+                    f"remote::pgvector: unknown text_search_config "
+                    f"'{self.config.text_search_config}' (the server has: {', '.join(names)})"
+                ) from None
+            await conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (store_id text PRIMARY KEY, table_name text NOT NULL UNIQUE, "
+                    "dimension integer NOT NULL, text_search_config text NOT NULL, "
+                    "created_at timestamptz NOT NULL DEFAULT now())"
+                ).format(sql.Identifier(self.catalog))
+            )
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Run once per pooled connection: pgvector types, and the session settings every query relies on."""
         await register_vector_async(conn)
         set_json_loads(orjson.loads, conn)
         set_json_dumps(_json_dumps, conn)
-        settings = {"hnsw.ef_search": str(self.config.hnsw_ef_search),
-                    # JIT compilation costs tens of milliseconds on a query over many rows; never worth it here.
-                    "jit": "off"}
+        settings = {
+            "hnsw.ef_search": str(self.config.hnsw_ef_search),
+            # JIT compilation costs tens of milliseconds on a query over many rows; never worth it here.
+            "jit": "off",
+        }
         if self.iterative_scan:
             settings["hnsw.iterative_scan"] = self.config.hnsw_iterative_scan
             settings["hnsw.max_scan_tuples"] = str(self.config.hnsw_max_scan_tuples)
-        await conn.execute("SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(settings)),
-                           [item for pair in settings.items() for item in pair])
+        await conn.execute(
+            "SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(settings)),
+            [item for pair in settings.items() for item in pair],
+        )
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -227,13 +251,16 @@ class PGVectorIndexFactory:
                 row = await self._create(conn, store_id, dimension)
         table, stored_dimension, ts_config, _ = row
         if stored_dimension != dimension:
-            raise ConflictError(f"vector store '{store_id}' exists in PostgreSQL with dimension {stored_dimension}, "
-                                f"not {dimension}")
+            raise ConflictError(
+                f"vector store '{store_id}' exists in PostgreSQL with dimension {stored_dimension}, not {dimension}"
+            )
         return PGVectorIndex(self, store_id, table, dimension, ts_config)
 
     async def _catalog_row(self, conn: psycopg.AsyncConnection[Any], store_id: str) -> tuple[Any, ...] | None:
-        query = sql.SQL("SELECT table_name, dimension, text_search_config, to_regclass(quote_ident(table_name)) "
-                        "IS NOT NULL FROM {} WHERE store_id = %s").format(sql.Identifier(self.catalog))
+        query = sql.SQL(
+            "SELECT table_name, dimension, text_search_config, to_regclass(quote_ident(table_name)) "
+            "IS NOT NULL FROM {} WHERE store_id = %s"
+        ).format(sql.Identifier(self.catalog))
         return await (await conn.execute(query, [store_id])).fetchone()
 
     async def _create(self, conn: psycopg.AsyncConnection[Any], store_id: str, dimension: int) -> tuple[Any, ...]:
@@ -247,37 +274,48 @@ class PGVectorIndexFactory:
             ts_config = self.config.text_search_config
             for statement in self._ddl(table, dimension, ts_config):
                 await conn.execute(statement)
-            await conn.execute(sql.SQL(
-                "INSERT INTO {} (store_id, table_name, dimension, text_search_config) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (store_id) DO UPDATE SET table_name = EXCLUDED.table_name, "
-                "dimension = EXCLUDED.dimension, text_search_config = EXCLUDED.text_search_config"
-            ).format(sql.Identifier(self.catalog)), [store_id, table, dimension, ts_config])
+            await conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (store_id, table_name, dimension, text_search_config) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (store_id) DO UPDATE SET table_name = EXCLUDED.table_name, "
+                    "dimension = EXCLUDED.dimension, text_search_config = EXCLUDED.text_search_config"
+                ).format(sql.Identifier(self.catalog)),
+                [store_id, table, dimension, ts_config],
+            )
         log.info("created pgvector table %s for vector store %s (dimension %d)", table, store_id, dimension)
         return table, dimension, ts_config, True
 
     def _ddl(self, table: str, dimension: int, ts_config: str) -> list[sql.Composed]:
         t = sql.Identifier(table)
-        statements = [sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {t} ("
-            "seq bigint GENERATED ALWAYS AS IDENTITY, "
-            "chunk_id text PRIMARY KEY, "
-            "file_id text, "
-            "content text NOT NULL, "
-            "metadata jsonb NOT NULL DEFAULT '{{}}', "
-            "attributes jsonb NOT NULL DEFAULT '{{}}', "
-            "embedding vector({dim}) NOT NULL, "
-            "content_tsv tsvector GENERATED ALWAYS AS (to_tsvector({cfg}::regconfig, content)) STORED)"
-        ).format(t=t, dim=sql.Literal(dimension), cfg=sql.Literal(ts_config))]
+        statements = [
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {t} ("
+                "seq bigint GENERATED ALWAYS AS IDENTITY, "
+                "chunk_id text PRIMARY KEY, "
+                "file_id text, "
+                "content text NOT NULL, "
+                "metadata jsonb NOT NULL DEFAULT '{{}}', "
+                "attributes jsonb NOT NULL DEFAULT '{{}}', "
+                "embedding vector({dim}) NOT NULL, "
+                "content_tsv tsvector GENERATED ALWAYS AS (to_tsvector({cfg}::regconfig, content)) STORED)"
+            ).format(t=t, dim=sql.Literal(dimension), cfg=sql.Literal(ts_config))
+        ]
         if dimension <= MAX_HALFVEC_HNSW_DIM:
             statements.append(self.hnsw_index_sql(table, dimension))
         else:
-            log.warning("vector store table %s: %d dimensions is more than an HNSW index takes (%d): searches scan "
-                        "every chunk", table, dimension, MAX_HALFVEC_HNSW_DIM)
+            log.warning(
+                "vector store table %s: %d dimensions is more than an HNSW index takes (%d): searches scan every chunk",
+                table,
+                dimension,
+                MAX_HALFVEC_HNSW_DIM,
+            )
         statements += [
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (content_tsv)").format(
-                sql.Identifier(table + "_tsv"), t),
+                sql.Identifier(table + "_tsv"), t
+            ),
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (attributes jsonb_path_ops)").format(
-                sql.Identifier(table + "_attrs"), t),
+                sql.Identifier(table + "_attrs"), t
+            ),
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (file_id, seq)").format(sql.Identifier(table + "_file"), t),
         ]
         return statements
@@ -285,25 +323,36 @@ class PGVectorIndexFactory:
     def hnsw_index_sql(self, table: str, dimension: int) -> sql.Composed:
         """The store's HNSW index (cosine): on ``embedding`` up to 2000 dimensions, on its ``halfvec`` cast up to
         4000 (pgvector's limits)."""
-        column = (sql.SQL("embedding vector_cosine_ops") if dimension <= MAX_VECTOR_HNSW_DIM else
-                  sql.SQL("(embedding::halfvec({})) halfvec_cosine_ops").format(sql.Literal(dimension)))
-        return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({}) WITH (m = {}, ef_construction = {})"
-                       ).format(sql.Identifier(table + "_hnsw"), sql.Identifier(table), column,
-                                sql.Literal(self.config.hnsw_m), sql.Literal(self.config.hnsw_ef_construction))
+        column = (
+            sql.SQL("embedding vector_cosine_ops")
+            if dimension <= MAX_VECTOR_HNSW_DIM
+            else sql.SQL("(embedding::halfvec({})) halfvec_cosine_ops").format(sql.Literal(dimension))
+        )
+        return sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw ({}) WITH (m = {}, ef_construction = {})"
+        ).format(
+            sql.Identifier(table + "_hnsw"),
+            sql.Identifier(table),
+            column,
+            sql.Literal(self.config.hnsw_m),
+            sql.Literal(self.config.hnsw_ef_construction),
+        )
 
     async def _drop(self, conn: psycopg.AsyncConnection[Any], store_id: str, table: str) -> None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [_LOCK_PREFIX + store_id])
             await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
-            await conn.execute(sql.SQL("DELETE FROM {} WHERE store_id = %s").format(sql.Identifier(self.catalog)),
-                               [store_id])
+            await conn.execute(
+                sql.SQL("DELETE FROM {} WHERE store_id = %s").format(sql.Identifier(self.catalog)), [store_id]
+            )
 
 
 class PGVectorIndex:
     """One store's chunks in its own table. Stateless apart from the rendered SQL: every process sees the same."""
 
-    def __init__(self, factory: PGVectorIndexFactory, store_id: str, table: str, dimension: int,
-                 ts_config: str) -> None:
+    def __init__(
+        self, factory: PGVectorIndexFactory, store_id: str, table: str, dimension: int, ts_config: str
+    ) -> None:
         self.factory = factory
         self.store_id = store_id
         self.table = table
@@ -327,7 +376,8 @@ class PGVectorIndex:
             "SELECT chunk_id, file_id, content, metadata, attributes, embedding FROM pg_temp.{stage} ORDER BY ord "
             "ON CONFLICT (chunk_id) DO UPDATE SET file_id = EXCLUDED.file_id, content = EXCLUDED.content, "
             "metadata = EXCLUDED.metadata, attributes = EXCLUDED.attributes, embedding = EXCLUDED.embedding",
-            stage=sql.Identifier(_STAGE))
+            stage=sql.Identifier(_STAGE),
+        )
         self._sql_count_upto = render("SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT %s) AS held")
         self._sql_drop_hnsw = render("DROP INDEX IF EXISTS {i}", i=sql.Identifier(table + "_hnsw"))
         self._sql_create_hnsw = factory.hnsw_index_sql(table, dimension).as_string(None)
@@ -344,20 +394,26 @@ class PGVectorIndex:
             "WITH q AS MATERIALIZED (SELECT string_agg('(' || p::text || ')', ' & ')::tsquery AS all_terms, "
             "string_agg('(' || p::text || ')', ' | ')::tsquery AS any_terms FROM (SELECT phraseto_tsquery({cfg}, w) AS p "
             "FROM unnest(%s::text[]) AS w WHERE length(to_tsvector({cfg}, w)) > 0) AS terms) "
-            f"SELECT {_COLUMNS}, {{score}} AS score FROM {{t}} WHERE ")
+            f"SELECT {_COLUMNS}, {{score}} AS score FROM {{t}} WHERE "
+        )
         rank = "ts_rank_cd(content_tsv, (SELECT any_terms FROM q), 33)"  # 1: / (1 + log length), 32: r / (r + 1)
         cfg = sql.SQL("{}::regconfig").format(sql.Literal(ts_config))
-        self._sql_keyword_every = render(keyword + "content_tsv @@ (SELECT all_terms FROM q)", cfg=cfg,
-                                         score=sql.SQL(f"0.5 + 0.5 * {rank}"))
-        self._sql_keyword_some = render(keyword + "content_tsv @@ (SELECT any_terms FROM q) AND NOT content_tsv @@ "
-                                        "(SELECT all_terms FROM q)", cfg=cfg, score=sql.SQL(f"0.5 * {rank}"))
+        self._sql_keyword_every = render(
+            keyword + "content_tsv @@ (SELECT all_terms FROM q)", cfg=cfg, score=sql.SQL(f"0.5 + 0.5 * {rank}")
+        )
+        self._sql_keyword_some = render(
+            keyword + "content_tsv @@ (SELECT any_terms FROM q) AND NOT content_tsv @@ (SELECT all_terms FROM q)",
+            cfg=cfg,
+            score=sql.SQL(f"0.5 * {rank}"),
+        )
 
     # -- writes --------------------------------------------------------------------------------------------------
 
     def _vector(self, embedding: list[float], what: str) -> Vector:
         if len(embedding) != self.dimension:
-            raise BadRequestError(f"{what} has {len(embedding)} dimensions; vector store '{self.store_id}' has "
-                                  f"{self.dimension}")
+            raise BadRequestError(
+                f"{what} has {len(embedding)} dimensions; vector store '{self.store_id}' has {self.dimension}"
+            )
         try:
             return Vector(list(embedding))
         except (ValueError, TypeError):
@@ -368,9 +424,18 @@ class PGVectorIndex:
         if not chunks:
             return
         latest = {c.chunk_id: c for c in chunks}  # one row per id: the last one wins
-        rows = [(i, c.chunk_id, c.file_id, c.content.replace("\x00", "\ufffd"), Jsonb(c.metadata or {}),
-                 Jsonb(c.attributes or {}), self._vector(c.embedding, f"chunk '{c.chunk_id}'"))
-                for i, c in enumerate(latest.values())]
+        rows = [
+            (
+                i,
+                c.chunk_id,
+                c.file_id,
+                c.content.replace("\x00", "\ufffd"),
+                Jsonb(c.metadata or {}),
+                Jsonb(c.attributes or {}),
+                self._vector(c.embedding, f"chunk '{c.chunk_id}'"),
+            )
+            for i, c in enumerate(latest.values())
+        ]
         config = self.factory.config
         async with self.factory.connection(self.store_id) as conn, conn.transaction():
             bulk = self.indexed and 0 < config.bulk_load_min_rows <= len(rows) and await self._bulk_ok(conn, len(rows))
@@ -425,8 +490,9 @@ class PGVectorIndex:
         async with self.factory.connection(self.store_id) as conn:
             return (await (await conn.execute(self._sql_count)).fetchone())[0]
 
-    def vector_query(self, embedding: list[float], k: int, filters: Any = None, exact: bool = False
-                     ) -> tuple[str, list[Any]]:
+    def vector_query(
+        self, embedding: list[float], k: int, filters: Any = None, exact: bool = False
+    ) -> tuple[str, list[Any]]:
         """The SQL and parameters of a vector search (the filter is part of the WHERE clause). ``exact`` orders by
         an expression the HNSW index cannot serve, so the planner filters first (attributes index or a scan)."""
         query = self._vector(embedding, "the query embedding")
@@ -458,8 +524,10 @@ class PGVectorIndex:
                     if widen:  # a larger candidate list
                         await conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(min(k, 1000))])
                     if walk:  # the HNSW index, not the attributes index and a sort of every match
-                        await conn.execute("SELECT set_config('enable_bitmapscan', 'off', true), "
-                                           "set_config('enable_seqscan', 'off', true)")
+                        await conn.execute(
+                            "SELECT set_config('enable_bitmapscan', 'off', true), "
+                            "set_config('enable_seqscan', 'off', true)"
+                        )
                     rows = await (await conn.execute(query, params, prepare=prepare, binary=True)).fetchall()
             else:
                 rows = await (await conn.execute(query, params, prepare=prepare, binary=True)).fetchall()
@@ -484,8 +552,9 @@ class PGVectorIndex:
             return known[0]
         params: list[Any] = []
         where = filter_sql(filters, params)
-        row = await (await conn.execute(self._sql_count_matches.format(where=where), [*params, few],
-                                        prepare=False)).fetchone()
+        row = await (
+            await conn.execute(self._sql_count_matches.format(where=where), [*params, few], prepare=False)
+        ).fetchone()
         if len(self._few_matches) >= _PLAN_MEMORY_SIZE:
             self._few_matches.clear()
         self._few_matches[key] = (row[0] < few, now)
@@ -502,13 +571,23 @@ class PGVectorIndex:
         where = f" AND {filter_sql(filters, params)}" if filters is not None else ""
         prepare = None if filters is None else False
         async with self.factory.connection(self.store_id) as conn:
-            rows = await (await conn.execute(
-                self._sql_keyword_every + where + f" ORDER BY score DESC, seq LIMIT {int(k)}", params,
-                prepare=prepare, binary=True)).fetchall()
+            rows = await (
+                await conn.execute(
+                    self._sql_keyword_every + where + f" ORDER BY score DESC, seq LIMIT {int(k)}",
+                    params,
+                    prepare=prepare,
+                    binary=True,
+                )
+            ).fetchall()
             if len(rows) < k and len(terms) > 1:
-                rows += await (await conn.execute(
-                    self._sql_keyword_some + where + f" ORDER BY score DESC, seq LIMIT {int(k) - len(rows)}",
-                    params, prepare=prepare, binary=True)).fetchall()
+                rows += await (
+                    await conn.execute(
+                        self._sql_keyword_some + where + f" ORDER BY score DESC, seq LIMIT {int(k) - len(rows)}",
+                        params,
+                        prepare=prepare,
+                        binary=True,
+                    )
+                ).fetchall()
         return [ScoredChunk(_chunk(row), float(row[6])) for row in rows if row[6] > 0]
 
 

@@ -11,6 +11,12 @@ from .config import PROVIDER_TYPE, SambaNovaConfig
 
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.inference, provider_type=PROVIDER_TYPE, config_class=SambaNovaConfig,
-                         factory="llama_stack_provider_sambanova.provider:create_provider",
-                         description="SambaNova (OpenAI-compatible): chat, completions and embeddings.")]
+    return [
+        ProviderSpec(
+            api=Api.inference,
+            provider_type=PROVIDER_TYPE,
+            config_class=SambaNovaConfig,
+            factory="llama_stack_provider_sambanova.provider:create_provider",
+            description="SambaNova (OpenAI-compatible): chat, completions and embeddings.",
+        )
+    ]

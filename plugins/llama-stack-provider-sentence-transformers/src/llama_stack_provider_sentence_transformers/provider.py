@@ -75,8 +75,9 @@ class SentenceTransformersInference:
                 # fail half-way with a RecursionError (a partly initialised lazy module); a second import works
                 if attempt == 2:
                     raise
-                log.warning("sentence-transformers: loading '%s' hit a concurrent-import error; retrying", name,
-                            exc_info=True)
+                log.warning(
+                    "sentence-transformers: loading '%s' hit a concurrent-import error; retrying", name, exc_info=True
+                )
                 time.sleep(1)
         raise AssertionError("unreachable")
 
@@ -93,21 +94,35 @@ class SentenceTransformersInference:
         model.eval()
         get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dimension = int(get_dimension())
-        loaded = LoadedModel(name, model, dimension, int(model.max_seq_length or 512), time.perf_counter() - started,
-                             threading.get_ident())
+        loaded = LoadedModel(
+            name,
+            model,
+            dimension,
+            int(model.max_seq_length or 512),
+            time.perf_counter() - started,
+            threading.get_ident(),
+        )
         expected = (self.metadata.get(name) or {}).get("embedding_dimension")
         if expected is not None and expected != dimension:
-            log.warning("model '%s' gives %d-dimensional vectors, but its files suggested %d", name, dimension,
-                        expected)
-        log.info("sentence-transformers: loaded '%s' (dim %d) on %s in %.1f s", name, dimension, self.config.device,
-                 loaded.load_seconds)
+            log.warning(
+                "model '%s' gives %d-dimensional vectors, but its files suggested %d", name, dimension, expected
+            )
+        log.info(
+            "sentence-transformers: loaded '%s' (dim %d) on %s in %.1f s",
+            name,
+            dimension,
+            self.config.device,
+            loaded.load_seconds,
+        )
         return loaded
 
     async def loaded_model(self, name: str) -> LoadedModel:
         """The loaded model, awaiting its background load (started now if ``preload`` is off)."""
         if name not in self.paths:
-            raise NotFoundError(f"model '{name}' is not configured on {PROVIDER_TYPE}; configured: "
-                                f"{', '.join(self.paths)}", param="model")
+            raise NotFoundError(
+                f"model '{name}' is not configured on {PROVIDER_TYPE}; configured: {', '.join(self.paths)}",
+                param="model",
+            )
         future = self._load_future(name)
         try:
             # shield: a cancelled request must not cancel a load other requests are waiting for
@@ -115,8 +130,9 @@ class SentenceTransformersInference:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise ServiceUnavailableError(f"model '{name}' failed to load from {self.paths[name]}: "
-                                          f"{type(exc).__name__}: {exc}") from None
+            raise ServiceUnavailableError(
+                f"model '{name}' failed to load from {self.paths[name]}: {type(exc).__name__}: {exc}"
+            ) from None
 
     # -- encoding (worker thread) --------------------------------------------------------------------------------
 
@@ -125,27 +141,45 @@ class SentenceTransformersInference:
         import orjson
 
         token_ids = loaded.model.tokenizer(
-            texts, add_special_tokens=True, truncation=self.config.truncate,
+            texts,
+            add_special_tokens=True,
+            truncation=self.config.truncate,
             max_length=loaded.max_seq_length if self.config.truncate else None,
-            return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )["input_ids"]
         counts = [len(ids) for ids in token_ids]
         if not self.config.truncate:
             too_long = [(i, n) for i, n in enumerate(counts) if n > loaded.max_seq_length]
             if too_long:
                 where = ", ".join(f"input[{i}] has {n}" for i, n in too_long[:5])
-                raise BadRequestError(f"{where} tokens; '{model_name}' takes at most {loaded.max_seq_length} tokens "
-                                      f"per input (truncation is off in this provider's config)", param="input")
-        vectors = loaded.model.encode(texts, batch_size=self.config.batch_size, convert_to_numpy=True,
-                                      normalize_embeddings=self.config.normalize, show_progress_bar=False)
+                raise BadRequestError(
+                    f"{where} tokens; '{model_name}' takes at most {loaded.max_seq_length} tokens "
+                    f"per input (truncation is off in this provider's config)",
+                    param="input",
+                )
+        vectors = loaded.model.encode(
+            texts,
+            batch_size=self.config.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=self.config.normalize,
+            show_progress_bar=False,
+        )
         vectors = np.ascontiguousarray(vectors, dtype="<f4")
         if encoding_format == "base64":
-            data = [{"object": "embedding", "index": i, "embedding": base64.b64encode(row.tobytes()).decode("ascii")}
-                    for i, row in enumerate(vectors)]
+            data = [
+                {"object": "embedding", "index": i, "embedding": base64.b64encode(row.tobytes()).decode("ascii")}
+                for i, row in enumerate(vectors)
+            ]
         else:
             data = [{"object": "embedding", "index": i, "embedding": row} for i, row in enumerate(vectors)]
         total = sum(counts)
-        body = {"object": "list", "data": data, "model": model_name,
-                "usage": {"prompt_tokens": total, "total_tokens": total}}
+        body = {
+            "object": "list",
+            "data": data,
+            "model": model_name,
+            "usage": {"prompt_tokens": total, "total_tokens": total},
+        }
         # float32 written in its shortest form, which reads back to the very same float32 (as OpenAI does)
         return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
@@ -154,11 +188,15 @@ class SentenceTransformersInference:
         if not texts:
             raise BadRequestError("input must not be empty: send a string or a list of strings", param="input")
         if not all(isinstance(text, str) for text in texts):
-            raise BadRequestError("token-id input is not supported by sentence-transformers models: send the text "
-                                  "as a string or a list of strings", param="input")
+            raise BadRequestError(
+                "token-id input is not supported by sentence-transformers models: send the text "
+                "as a string or a list of strings",
+                param="input",
+            )
         if len(texts) > self.config.max_inputs:
-            raise BadRequestError(f"too many inputs: {len(texts)} (at most {self.config.max_inputs} per request)",
-                                  param="input")
+            raise BadRequestError(
+                f"too many inputs: {len(texts)} (at most {self.config.max_inputs} per request)", param="input"
+            )
         return texts
 
     # -- the InferenceProvider protocol --------------------------------------------------------------------------
@@ -167,20 +205,25 @@ class SentenceTransformersInference:
         texts = self._texts(request.input)
         loaded = await self.loaded_model(request.model)
         if request.dimensions is not None and request.dimensions != loaded.dimension:
-            raise BadRequestError(f"'{request.model}' gives {loaded.dimension}-dimensional vectors and cannot shorten "
-                                  f"them (not Matryoshka-trained): omit dimensions or set it to {loaded.dimension}",
-                                  param="dimensions")
+            raise BadRequestError(
+                f"'{request.model}' gives {loaded.dimension}-dimensional vectors and cannot shorten "
+                f"them (not Matryoshka-trained): omit dimensions or set it to {loaded.dimension}",
+                param="dimensions",
+            )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._embed, loaded, texts, request.encoding_format,
-                                          request.model)
+        return await loop.run_in_executor(
+            self._executor, self._embed, loaded, texts, request.encoding_format, request.model
+        )
 
     async def openai_chat_completion(self, request: ChatCompletionRequest) -> Any:
-        raise BadRequestError(f"'{request.model}' is an embedding model: {PROVIDER_TYPE} serves only "
-                              f"/v1/embeddings", param="model")
+        raise BadRequestError(
+            f"'{request.model}' is an embedding model: {PROVIDER_TYPE} serves only /v1/embeddings", param="model"
+        )
 
     async def openai_completion(self, request: CompletionRequest) -> Any:
-        raise BadRequestError(f"'{request.model}' is an embedding model: {PROVIDER_TYPE} serves only "
-                              f"/v1/embeddings", param="model")
+        raise BadRequestError(
+            f"'{request.model}' is an embedding model: {PROVIDER_TYPE} serves only /v1/embeddings", param="model"
+        )
 
     # -- resources and lifecycle ---------------------------------------------------------------------------------
 
@@ -188,11 +231,15 @@ class SentenceTransformersInference:
         """Accept embedding models this config names; a ValueError refuses the registration (HTTP 400)."""
         name = model.provider_resource_id or model.identifier
         if model.model_type != ModelType.embedding:
-            raise ValueError(f"{PROVIDER_TYPE} serves only embedding models; register '{model.identifier}' with "
-                             f"model_type 'embedding'")
+            raise ValueError(
+                f"{PROVIDER_TYPE} serves only embedding models; register '{model.identifier}' with "
+                f"model_type 'embedding'"
+            )
         if name not in self.paths:
-            raise ValueError(f"{PROVIDER_TYPE} has no model '{name}'; it serves {', '.join(self.paths)} (add more "
-                             f"under config.models: name -> local directory or a packaged model)")
+            raise ValueError(
+                f"{PROVIDER_TYPE} has no model '{name}'; it serves {', '.join(self.paths)} (add more "
+                f"under config.models: name -> local directory or a packaged model)"
+            )
         future = self._loads.get(name)
         if future is not None and future.done() and future.exception() is None:
             known = future.result().dimension
@@ -233,14 +280,17 @@ def resolve_paths(config: SentenceTransformersConfig) -> dict[str, Path]:
             try:
                 paths[name] = packaged.path()
             except ImportError:
-                raise ConfigError(f"{PROVIDER_TYPE}: model '{name}' needs the package {packaged.package}: "
-                                  f"pip install {packaged.package}") from None
+                raise ConfigError(
+                    f"{PROVIDER_TYPE}: model '{name}' needs the package {packaged.package}: "
+                    f"pip install {packaged.package}"
+                ) from None
             continue
         path = Path(source).expanduser()
         if not path.is_dir():
             known = ", ".join(p.package for p in PACKAGED_MODELS)
-            raise ConfigError(f"{PROVIDER_TYPE}: model '{name}': {source} is neither a directory nor a packaged "
-                              f"model ({known})")
+            raise ConfigError(
+                f"{PROVIDER_TYPE}: model '{name}': {source} is neither a directory nor a packaged model ({known})"
+            )
         paths[name] = path.resolve()
     return paths
 

@@ -46,8 +46,7 @@ class Driver:
             conn.load_extension(sqlite_vec.loadable_path())
             conn.enable_load_extension(False)
             return conn
-        conn = self.module.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=busy_timeout_ms / 1000)
+        conn = self.module.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         conn.enable_load_extension(True)
         sqlite_vec.load(conn)
         conn.enable_load_extension(False)
@@ -87,5 +86,8 @@ def select_driver(preference: DriverName = "auto") -> Driver:
             return _load(name)
         except DriverUnavailable as exc:
             reasons.append(str(exc))
-    raise DriverUnavailable("no SQLite binding that can load the sqlite-vec extension: " + "; ".join(reasons)
-                            + ". Install one: pip install apsw")
+    raise DriverUnavailable(
+        "no SQLite binding that can load the sqlite-vec extension: "
+        + "; ".join(reasons)
+        + ". Install one: pip install apsw"
+    )

@@ -133,14 +133,19 @@ class _Database:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.conn = self.driver.connect(self.path, int(self.config.busy_timeout_seconds * 1000))
         self.query("PRAGMA journal_mode=WAL")
-        for pragma in ("PRAGMA synchronous=NORMAL", "PRAGMA temp_store=MEMORY",
-                       f"PRAGMA mmap_size={self.config.mmap_size_mb * 1024 * 1024}",
-                       f"PRAGMA cache_size={-self.config.cache_size_mb * 1024}"):
+        for pragma in (
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA temp_store=MEMORY",
+            f"PRAGMA mmap_size={self.config.mmap_size_mb * 1024 * 1024}",
+            f"PRAGMA cache_size={-self.config.cache_size_mb * 1024}",
+        ):
             self.query(pragma)
         with self.transaction():
-            self.query("CREATE TABLE IF NOT EXISTS vector_stores (id INTEGER PRIMARY KEY AUTOINCREMENT, "
-                       "identifier TEXT NOT NULL UNIQUE, dimension INTEGER NOT NULL, "
-                       "schema_version INTEGER NOT NULL, created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)")
+            self.query(
+                "CREATE TABLE IF NOT EXISTS vector_stores (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                "identifier TEXT NOT NULL UNIQUE, dimension INTEGER NOT NULL, "
+                "schema_version INTEGER NOT NULL, created_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+            )
 
     def close(self) -> None:
         if self.conn is not None:
@@ -188,8 +193,9 @@ class SqliteVecIndexFactory:
             await db.run(db.close)
             db.shutdown()
             if isinstance(exc, DriverUnavailable):
-                raise ConfigError(f"sqlite-vec needs a SQLite that can load extensions ({config.sqlite_driver}): "
-                                  f"{exc}") from None
+                raise ConfigError(
+                    f"sqlite-vec needs a SQLite that can load extensions ({config.sqlite_driver}): {exc}"
+                ) from None
             if isinstance(exc, OSError) or (db.driver is not None and isinstance(exc, db.driver.error)):
                 raise ConfigError(f"cannot open the sqlite-vec database {db.path}: {exc}") from None
             raise
@@ -235,23 +241,28 @@ class SqliteVecIndex:
             f"WITH knn AS MATERIALIZED (SELECT rowid AS id, distance, embedding FROM {self._vec} "
             f"WHERE embedding MATCH ? AND k = ? {{filter}}) "
             f"SELECT {chunk_columns}, knn.embedding, knn.distance FROM knn JOIN {self._chunks} c ON c.id = knn.id "
-            f"JOIN {self._attrs} a ON a.id = c.attrs_id ORDER BY knn.distance")
+            f"JOIN {self._attrs} a ON a.id = c.attrs_id ORDER BY knn.distance"
+        )
         self._sql_scan = (  # k beyond sqlite-vec's KNN limit: compute every distance, sort
             f"WITH knn AS MATERIALIZED (SELECT rowid AS id, vec_distance_cosine(embedding, ?) AS distance, embedding "
             f"FROM {self._vec} WHERE 1 {{filter}} ORDER BY distance LIMIT ?) "
             f"SELECT {chunk_columns}, knn.embedding, knn.distance FROM knn JOIN {self._chunks} c ON c.id = knn.id "
-            f"JOIN {self._attrs} a ON a.id = c.attrs_id ORDER BY knn.distance")
-        self._sql_rowid_filter = (f"AND rowid IN (SELECT id FROM {self._chunks} "
-                                  f"WHERE attrs_id IN (SELECT value FROM json_each(?)))")
+            f"JOIN {self._attrs} a ON a.id = c.attrs_id ORDER BY knn.distance"
+        )
+        self._sql_rowid_filter = (
+            f"AND rowid IN (SELECT id FROM {self._chunks} WHERE attrs_id IN (SELECT value FROM json_each(?)))"
+        )
         self._sql_keyword = (
             f"WITH hits AS MATERIALIZED (SELECT {self._fts}.rowid AS id, bm25({self._fts}) AS bm25 "
             f"FROM {self._fts} {{join}} WHERE {self._fts} MATCH ? {{filter}} ORDER BY bm25 LIMIT ?) "
             f"SELECT {chunk_columns}, v.embedding, -hits.bm25 FROM hits JOIN {self._chunks} c ON c.id = hits.id "
             f"JOIN {self._attrs} a ON a.id = c.attrs_id LEFT JOIN {self._vec} v ON v.rowid = hits.id "
-            f"ORDER BY hits.bm25")
+            f"ORDER BY hits.bm25"
+        )
         self._sql_file = (
             f"SELECT {chunk_columns}, v.embedding FROM {self._chunks} c JOIN {self._attrs} a ON a.id = c.attrs_id "
-            f"LEFT JOIN {self._vec} v ON v.rowid = c.id WHERE c.file_id = ? ORDER BY c.id")
+            f"LEFT JOIN {self._vec} v ON v.rowid = c.id WHERE c.file_id = ? ORDER BY c.id"
+        )
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 
@@ -270,11 +281,11 @@ class SqliteVecIndex:
                     raise ServiceUnavailableError(f"the sqlite-vec database is busy: {exc}") from None
                 if "no such table" not in str(exc) or attempt == 2:
                     raise
-                row = self._db.query("SELECT id, dimension FROM vector_stores WHERE identifier = ?",
-                                     (self.identifier,))
+                row = self._db.query("SELECT id, dimension FROM vector_stores WHERE identifier = ?", (self.identifier,))
                 if not row or row[0][0] == self.number:
-                    raise NotFoundError(f"vector store '{self.identifier}' no longer exists in the sqlite-vec "
-                                        "database") from None
+                    raise NotFoundError(
+                        f"vector store '{self.identifier}' no longer exists in the sqlite-vec database"
+                    ) from None
                 self.dimension = row[0][1]
                 self._number(row[0][0])
         raise AssertionError("unreachable")
@@ -288,33 +299,50 @@ class SqliteVecIndex:
                 raise BadRequestError(
                     f"vector store '{self.identifier}' already exists in {db.path} with {row[0][1]}-dimension "
                     f"vectors; it cannot be opened with embedding_dimension {self.dimension}",
-                    param="embedding_dimension")
+                    param="embedding_dimension",
+                )
             if not row:
-                db.query("INSERT INTO vector_stores (identifier, dimension, schema_version) VALUES (?, ?, ?)",
-                         (self.identifier, self.dimension, SCHEMA_VERSION))
+                db.query(
+                    "INSERT INTO vector_stores (identifier, dimension, schema_version) VALUES (?, ?, ?)",
+                    (self.identifier, self.dimension, SCHEMA_VERSION),
+                )
                 row = db.query("SELECT id, dimension FROM vector_stores WHERE identifier = ?", (self.identifier,))
             self._number(row[0][0])
             c, a, v, f = self._chunks, self._attrs, self._vec, self._fts
             tokenizer = db.config.keyword_tokenizer
             for ddl in (
-                (f"CREATE TABLE IF NOT EXISTS {a} (id INTEGER PRIMARY KEY AUTOINCREMENT, attributes TEXT NOT NULL "
-                 "UNIQUE)"),
-                (f"CREATE TABLE IF NOT EXISTS {c} (id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, "
-                 "file_id TEXT, attrs_id INTEGER NOT NULL, metadata TEXT NOT NULL, content TEXT NOT NULL)"),
+                (
+                    f"CREATE TABLE IF NOT EXISTS {a} (id INTEGER PRIMARY KEY AUTOINCREMENT, attributes TEXT NOT NULL "
+                    "UNIQUE)"
+                ),
+                (
+                    f"CREATE TABLE IF NOT EXISTS {c} (id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, "
+                    "file_id TEXT, attrs_id INTEGER NOT NULL, metadata TEXT NOT NULL, content TEXT NOT NULL)"
+                ),
                 f"CREATE INDEX IF NOT EXISTS {c}_file ON {c} (file_id) WHERE file_id IS NOT NULL",
                 f"CREATE INDEX IF NOT EXISTS {c}_attrs ON {c} (attrs_id)",
-                (f"CREATE VIRTUAL TABLE IF NOT EXISTS {v} USING vec0(embedding float[{self.dimension}] "
-                 "distance_metric=cosine)"),
-                (f"CREATE VIRTUAL TABLE IF NOT EXISTS {f} USING fts5(content, content='{c}', content_rowid='id', "
-                 f"tokenize='{tokenizer}')"),
-                (f"CREATE TRIGGER IF NOT EXISTS {c}_ai AFTER INSERT ON {c} BEGIN "
-                 f"INSERT INTO {f} (rowid, content) VALUES (new.id, new.content); END"),
-                (f"CREATE TRIGGER IF NOT EXISTS {c}_ad AFTER DELETE ON {c} BEGIN "
-                 f"INSERT INTO {f} ({f}, rowid, content) VALUES ('delete', old.id, old.content); "
-                 f"DELETE FROM {v} WHERE rowid = old.id; END"),
-                (f"CREATE TRIGGER IF NOT EXISTS {c}_au AFTER UPDATE OF content ON {c} BEGIN "
-                 f"INSERT INTO {f} ({f}, rowid, content) VALUES ('delete', old.id, old.content); "
-                 f"INSERT INTO {f} (rowid, content) VALUES (new.id, new.content); END"),
+                (
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS {v} USING vec0(embedding float[{self.dimension}] "
+                    "distance_metric=cosine)"
+                ),
+                (
+                    f"CREATE VIRTUAL TABLE IF NOT EXISTS {f} USING fts5(content, content='{c}', content_rowid='id', "
+                    f"tokenize='{tokenizer}')"
+                ),
+                (
+                    f"CREATE TRIGGER IF NOT EXISTS {c}_ai AFTER INSERT ON {c} BEGIN "
+                    f"INSERT INTO {f} (rowid, content) VALUES (new.id, new.content); END"
+                ),
+                (
+                    f"CREATE TRIGGER IF NOT EXISTS {c}_ad AFTER DELETE ON {c} BEGIN "
+                    f"INSERT INTO {f} ({f}, rowid, content) VALUES ('delete', old.id, old.content); "
+                    f"DELETE FROM {v} WHERE rowid = old.id; END"
+                ),
+                (
+                    f"CREATE TRIGGER IF NOT EXISTS {c}_au AFTER UPDATE OF content ON {c} BEGIN "
+                    f"INSERT INTO {f} ({f}, rowid, content) VALUES ('delete', old.id, old.content); "
+                    f"INSERT INTO {f} (rowid, content) VALUES (new.id, new.content); END"
+                ),
             ):
                 db.query(ddl)
 
@@ -324,8 +352,11 @@ class SqliteVecIndex:
         except (TypeError, ValueError, OverflowError):
             raise BadRequestError(f"{where} must be a list of numbers", param=where) from None
         if len(values) != self.dimension:
-            raise BadRequestError(f"{where} has {len(values)} dimensions; vector store '{self.identifier}' holds "
-                                  f"{self.dimension}-dimension vectors", param=where)
+            raise BadRequestError(
+                f"{where} has {len(values)} dimensions; vector store '{self.identifier}' holds "
+                f"{self.dimension}-dimension vectors",
+                param=where,
+            )
         if not math.isfinite(sum(values)):
             raise BadRequestError(f"{where} contains NaN or infinite values", param=where)
         if not any(values):
@@ -335,15 +366,22 @@ class SqliteVecIndex:
     def _attrs_ids(self, texts: list[str]) -> dict[str, int]:
         """Ids of attribute sets (canonical JSON), created if new."""
         self._db.many(f"INSERT OR IGNORE INTO {self._attrs} (attributes) VALUES (?)", [(t,) for t in texts])
-        return dict(self._db.query(f"SELECT attributes, id FROM {self._attrs} WHERE attributes IN "
-                                   "(SELECT value FROM json_each(?))", (_dumps(texts),)))
+        return dict(
+            self._db.query(
+                f"SELECT attributes, id FROM {self._attrs} WHERE attributes IN (SELECT value FROM json_each(?))",
+                (_dumps(texts),),
+            )
+        )
 
     def _collect_attrs(self, ids: Any) -> None:
         """Forget attribute sets no chunk uses any more."""
         ids = sorted(set(ids))
         if ids:
-            self._db.query(f"DELETE FROM {self._attrs} WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
-                           f"(SELECT 1 FROM {self._chunks} WHERE attrs_id = {self._attrs}.id)", (_dumps(ids),))
+            self._db.query(
+                f"DELETE FROM {self._attrs} WHERE id IN (SELECT value FROM json_each(?)) AND NOT EXISTS "
+                f"(SELECT 1 FROM {self._chunks} WHERE attrs_id = {self._attrs}.id)",
+                (_dumps(ids),),
+            )
 
     def _allowed_attrs(self, filters: Any) -> list[int] | None:
         """The attribute sets ``filters`` accepts; None when it accepts all of them (no filtering needed)."""
@@ -353,8 +391,11 @@ class SqliteVecIndex:
             sql, params = compile_filter(filters)
             ids = [row[0] for row in self._db.query(f"SELECT id FROM {self._attrs} WHERE {sql}", params)]
         except Untranslatable:
-            ids = [ident for ident, text in self._db.query(f"SELECT id, attributes FROM {self._attrs}")
-                   if matches(filters, _loads(text))]
+            ids = [
+                ident
+                for ident, text in self._db.query(f"SELECT id, attributes FROM {self._attrs}")
+                if matches(filters, _loads(text))
+            ]
         total = self._db.query(f"SELECT count(*) FROM {self._attrs}")[0][0]
         return None if len(ids) == total else ids
 
@@ -380,9 +421,14 @@ class SqliteVecIndex:
             latest[chunk.chunk_id] = (chunk, vector, _dumps(chunk.attributes or {}, sort_keys=True))
         db = self._db
         with db.transaction():
-            existing = {cid: (ident, attrs_id) for cid, ident, attrs_id in db.query(
-                f"SELECT chunk_id, id, attrs_id FROM {self._chunks} WHERE chunk_id IN "
-                "(SELECT value FROM json_each(?))", (_dumps(list(latest)),))}
+            existing = {
+                cid: (ident, attrs_id)
+                for cid, ident, attrs_id in db.query(
+                    f"SELECT chunk_id, id, attrs_id FROM {self._chunks} WHERE chunk_id IN "
+                    "(SELECT value FROM json_each(?))",
+                    (_dumps(list(latest)),),
+                )
+            }
             next_id = db.query(f"SELECT ifnull(max(id), 0) + 1 FROM {self._chunks}")[0][0]
             attrs_ids = self._attrs_ids(sorted({attrs for _, _, attrs in latest.values()}))
             inserts, updates, vectors = [], [], []
@@ -395,11 +441,16 @@ class SqliteVecIndex:
                     ident, next_id = next_id, next_id + 1
                     inserts.append((ident, chunk_id, *row))
                 vectors.append((ident, vector))
-            db.many(f"INSERT INTO {self._chunks} (id, chunk_id, file_id, attrs_id, metadata, content) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", inserts)
+            db.many(
+                f"INSERT INTO {self._chunks} (id, chunk_id, file_id, attrs_id, metadata, content) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                inserts,
+            )
             if updates:
-                db.many(f"UPDATE {self._chunks} SET file_id = ?, attrs_id = ?, metadata = ?, content = ? "
-                        "WHERE id = ?", updates)
+                db.many(
+                    f"UPDATE {self._chunks} SET file_id = ?, attrs_id = ?, metadata = ?, content = ? WHERE id = ?",
+                    updates,
+                )
                 db.many(f"DELETE FROM {self._vec} WHERE rowid = ?", [(u[-1],) for u in updates])
             db.many(f"INSERT INTO {self._vec} (rowid, embedding) VALUES (?, ?)", vectors)
             self._collect_attrs(attrs_id for _, attrs_id in existing.values())
@@ -407,8 +458,9 @@ class SqliteVecIndex:
     async def delete_chunks(self, chunk_ids: list[str]) -> int:
         if not chunk_ids:
             return 0
-        return await self._call(self._delete, "chunk_id IN (SELECT value FROM json_each(?))",
-                                (_dumps(list(chunk_ids)),))
+        return await self._call(
+            self._delete, "chunk_id IN (SELECT value FROM json_each(?))", (_dumps(list(chunk_ids)),)
+        )
 
     async def delete_file(self, file_id: str) -> int:
         return await self._call(self._delete, "file_id = ?", (file_id,))
@@ -466,8 +518,7 @@ class SqliteVecIndex:
         else:
             rows = self._db.query(self._sql_scan.format(filter=where), (query, *extra, k))
         # Cosine similarity = 1 - cosine distance; float32 rounding can step just outside [-1, 1].
-        return [ScoredChunk(self._chunk(row), max(-1.0, min(1.0, 1.0 - row[6]))) for row in rows
-                if row[6] is not None]
+        return [ScoredChunk(self._chunk(row), max(-1.0, min(1.0, 1.0 - row[6]))) for row in rows if row[6] is not None]
 
     async def search_keyword(self, query: str, k: int, filters: Any = None) -> list[ScoredChunk]:
         match = fts_query(query)
@@ -484,7 +535,8 @@ class SqliteVecIndex:
         else:
             sql = self._sql_keyword.format(
                 join=f"JOIN {self._chunks} c ON c.id = {self._fts}.rowid",
-                filter="AND c.attrs_id IN (SELECT value FROM json_each(?))")
+                filter="AND c.attrs_id IN (SELECT value FROM json_each(?))",
+            )
             params = (match, _dumps(allowed), k)
         # bm25 is negative with lower = better; -bm25 is a positive relevance, higher = better.
         return [ScoredChunk(self._chunk(row), row[6]) for row in self._db.query(sql, params)]

@@ -14,11 +14,16 @@ PROVIDER_TYPE = "remote::tgi"
 class TGIConfig(OpenAICompatConfig):
     """Where the TGI server is. A self-hosted TGI takes no key; a Hugging Face Inference Endpoint takes an HF token."""
 
-    base_url: str = Field(default="http://localhost:8080",
-                          description="The TGI server's root URL (Messages API under /v1, GET /info at the root); "
-                          "a trailing /v1 is accepted and removed.")
-    refresh_models: bool = Field(default=True, description="Register the one model the server runs (GET /info's "
-                                 "model_id) at start-up as <provider_id>/<model_id>.")
+    base_url: str = Field(
+        default="http://localhost:8080",
+        description="The TGI server's root URL (Messages API under /v1, GET /info at the root); "
+        "a trailing /v1 is accepted and removed.",
+    )
+    refresh_models: bool = Field(
+        default=True,
+        description="Register the one model the server runs (GET /info's "
+        "model_id) at start-up as <provider_id>/<model_id>.",
+    )
 
     @field_validator("base_url")
     @classmethod

@@ -18,8 +18,19 @@ def register_inference_providers() -> list[ProviderSpec]:
             config_class=TGIConfig,
             factory="llama_stack_provider_tgi.provider:create_provider",
             description="Hugging Face Text Generation Inference: chat (Messages API) and completions for the one "
-                        "model the server runs; no embeddings.",
-            capabilities=frozenset({"chat", "streaming", "stream_usage", "max_tokens", "completions", "tools",
-                                    "json_schema", "json_object", "logprobs"}),
+            "model the server runs; no embeddings.",
+            capabilities=frozenset(
+                {
+                    "chat",
+                    "streaming",
+                    "stream_usage",
+                    "max_tokens",
+                    "completions",
+                    "tools",
+                    "json_schema",
+                    "json_object",
+                    "logprobs",
+                }
+            ),
         )
     ]

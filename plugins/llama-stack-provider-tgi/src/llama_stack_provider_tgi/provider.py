@@ -24,8 +24,12 @@ class TGIInference(OpenAICompatInference):
     # A self-hosted TGI takes no key; Hugging Face Inference Endpoints take an HF token as a Bearer key.
     requires_api_key = False
     # The Messages API and completions live under /v1 of the server root; GET /info (at the root) names the model.
-    paths = {"chat": "v1/chat/completions", "completion": "v1/completions", "embeddings": "v1/embeddings",
-             "models": "info"}
+    paths = {
+        "chat": "v1/chat/completions",
+        "completion": "v1/completions",
+        "embeddings": "v1/embeddings",
+        "models": "info",
+    }
     # ChatRequest: logit_bias is "UNUSED" and typed as a list of floats, so OpenAI's token->bias map is refused.
     unsupported_params = {"chat": frozenset({"logit_bias", "n"}), "completion": frozenset({"logit_bias", "n"})}
 
@@ -41,8 +45,11 @@ class TGIInference(OpenAICompatInference):
 
     async def openai_embeddings(self, request: EmbeddingsRequest) -> bytes:
         # TGI serves text generation only (embeddings are Hugging Face's separate text-embeddings-inference).
-        raise BadRequestError("TGI has no embeddings API; serve embedding models with text-embeddings-inference "
-                              "or another embeddings provider", param="model")
+        raise BadRequestError(
+            "TGI has no embeddings API; serve embedding models with text-embeddings-inference "
+            "or another embeddings provider",
+            param="model",
+        )
 
     # -- the one model ---------------------------------------------------------------------------------------------
 

@@ -19,5 +19,4 @@ class TogetherConfig(OpenAICompatConfig):
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:
-        return {"base_url": f"${{env.TOGETHER_BASE_URL:={DEFAULT_BASE_URL}}}",
-                "api_key": "${env.TOGETHER_API_KEY:=}"}
+        return {"base_url": f"${{env.TOGETHER_BASE_URL:={DEFAULT_BASE_URL}}}", "api_key": "${env.TOGETHER_API_KEY:=}"}

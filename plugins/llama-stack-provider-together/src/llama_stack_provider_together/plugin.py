@@ -11,6 +11,12 @@ from .config import PROVIDER_TYPE, TogetherConfig
 
 @hookimpl
 def register_inference_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.inference, provider_type=PROVIDER_TYPE, config_class=TogetherConfig,
-                         factory="llama_stack_provider_together.provider:create_provider",
-                         description="Together AI (OpenAI-compatible): chat, completions and embeddings.")]
+    return [
+        ProviderSpec(
+            api=Api.inference,
+            provider_type=PROVIDER_TYPE,
+            config_class=TogetherConfig,
+            factory="llama_stack_provider_together.provider:create_provider",
+            description="Together AI (OpenAI-compatible): chat, completions and embeddings.",
+        )
+    ]

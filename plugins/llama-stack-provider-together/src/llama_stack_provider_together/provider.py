@@ -37,8 +37,9 @@ class TogetherInference(OpenAICompatInference):
 
     async def openai_embeddings(self, request: EmbeddingsRequest) -> bytes:
         if request.dimensions is not None:
-            raise BadRequestError("together: embedding models return their native size; 'dimensions' is not "
-                                  "supported", param="dimensions")
+            raise BadRequestError(
+                "together: embedding models return their native size; 'dimensions' is not supported", param="dimensions"
+            )
         answer = await super().openai_embeddings(request)
         return floats_to_base64(answer) if request.encoding_format == "base64" else answer
 

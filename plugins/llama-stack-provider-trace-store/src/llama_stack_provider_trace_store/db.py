@@ -104,8 +104,9 @@ class Dialect:
 def _kind(value: Any, op: str, key: str) -> str:
     if value is None:
         if op in ("gt", "lt"):
-            raise BadRequestError(f"attribute filter on '{key}': {op} needs a number or a string, not null",
-                                  param="attribute_filters")
+            raise BadRequestError(
+                f"attribute filter on '{key}': {op} needs a number or a string, not null", param="attribute_filters"
+            )
         return "null"
     if isinstance(value, bool):
         kind = "bool"
@@ -116,8 +117,9 @@ def _kind(value: Any, op: str, key: str) -> str:
     else:
         kind = "json"
     if op in ("gt", "lt") and kind not in ("number", "string"):
-        raise BadRequestError(f"attribute filter on '{key}': {op} needs a number or a string",
-                              param="attribute_filters")
+        raise BadRequestError(
+            f"attribute filter on '{key}': {op} needs a number or a string", param="attribute_filters"
+        )
     return kind
 
 
@@ -125,7 +127,11 @@ class SqliteDialect(Dialect):
     name = "sqlite"
     json_type = "TEXT"
     json_param = "?"
-    _TYPES: ClassVar[dict[str, str]] = {"number": "('integer', 'real')", "string": "('text')", "json": "('array', 'object')"}
+    _TYPES: ClassVar[dict[str, str]] = {
+        "number": "('integer', 'real')",
+        "string": "('text')",
+        "json": "('array', 'object')",
+    }
 
     def greatest(self, a: str, b: str) -> str:
         return f"max(coalesce({a}, {b}), coalesce({b}, {a}))"
@@ -140,8 +146,9 @@ class SqliteDialect(Dialect):
         if _INLINE_KEY.match(key):
             return f"'$.\"{key}\"'", []
         if '"' in key or "\\" in key:
-            raise BadRequestError(f"attribute key {key!r}: quotes and backslashes are not supported",
-                                  param="attribute_filters")
+            raise BadRequestError(
+                f"attribute key {key!r}: quotes and backslashes are not supported", param="attribute_filters"
+            )
         return "?", [f'$."{key}"']
 
     def has_attribute(self, key: str) -> tuple[str, list[Any]]:
@@ -167,8 +174,10 @@ class SqliteDialect(Dialect):
         if op == "eq":
             return f"({extract} = {compared} AND {jtype} IN {types})", [*pp, bound, *pp]
         if op == "ne":
-            return (f"({jtype} IS NOT NULL AND NOT ({extract} = {compared} AND {jtype} IN {types}))",
-                    [*pp, *pp, bound, *pp])
+            return (
+                f"({jtype} IS NOT NULL AND NOT ({extract} = {compared} AND {jtype} IN {types}))",
+                [*pp, *pp, bound, *pp],
+            )
         sign = ">" if op == "gt" else "<"
         return f"({extract} {sign} ? AND {jtype} IN {types})", [*pp, bound, *pp]
 
@@ -181,8 +190,11 @@ class SqliteDialect(Dialect):
             f"CREATE INDEX IF NOT EXISTS {p}_spans_span_id ON {p}_spans (span_id)",
             f"CREATE INDEX IF NOT EXISTS {p}_spans_start ON {p}_spans (start_ns)",
             f"CREATE INDEX IF NOT EXISTS {p}_spans_name ON {p}_spans (name, start_ns)",
-            *(f"CREATE INDEX IF NOT EXISTS {p}_spans_attr_{re.sub(r'[^a-z0-9]', '_', key)} ON {p}_spans "
-              f"(json_extract(attributes, '$.\"{key}\"'))" for key in INDEXED_ATTRIBUTES),
+            *(
+                f"CREATE INDEX IF NOT EXISTS {p}_spans_attr_{re.sub(r'[^a-z0-9]', '_', key)} ON {p}_spans "
+                f"(json_extract(attributes, '$.\"{key}\"'))"
+                for key in INDEXED_ATTRIBUTES
+            ),
             *_common_tables(p, "INTEGER", "TEXT", "REAL"),
         ]
 
@@ -233,8 +245,11 @@ class PostgresDialect(Dialect):
             f"CREATE INDEX IF NOT EXISTS {p}_spans_start ON {p}_spans (start_ns)",
             f"CREATE INDEX IF NOT EXISTS {p}_spans_name ON {p}_spans (name, start_ns)",
             f"CREATE INDEX IF NOT EXISTS {p}_spans_attributes ON {p}_spans USING GIN (attributes jsonb_path_ops)",
-            *(f"CREATE INDEX IF NOT EXISTS {p}_spans_attr_{re.sub(r'[^a-z0-9]', '_', key)} ON {p}_spans "
-              f"((attributes -> '{key}'))" for key in INDEXED_ATTRIBUTES),
+            *(
+                f"CREATE INDEX IF NOT EXISTS {p}_spans_attr_{re.sub(r'[^a-z0-9]', '_', key)} ON {p}_spans "
+                f"((attributes -> '{key}'))"
+                for key in INDEXED_ATTRIBUTES
+            ),
             *_common_tables(p, "BIGINT", "JSONB", "DOUBLE PRECISION"),
         ]
 
@@ -388,8 +403,9 @@ class PostgresDB:
         import psycopg
         from psycopg_pool import AsyncConnectionPool
 
-        pool = AsyncConnectionPool(conninfo(backend), min_size=1, max_size=pool_max_size, open=False,
-                                   kwargs={"autocommit": True})
+        pool = AsyncConnectionPool(
+            conninfo(backend), min_size=1, max_size=pool_max_size, open=False, kwargs={"autocommit": True}
+        )
         try:
             await pool.open(wait=True, timeout=15)
             async with pool.connection() as conn, conn.transaction():
@@ -400,8 +416,10 @@ class PostgresDB:
         except (psycopg.Error, TimeoutError) as exc:
             await pool.close()
             where = backend.host or "the configured server"
-            raise ConfigError(f"trace-store: cannot use PostgreSQL at {where}: {type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+            raise ConfigError(
+                f"trace-store: cannot use PostgreSQL at {where}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
         return cls(pool)
 
     @asynccontextmanager

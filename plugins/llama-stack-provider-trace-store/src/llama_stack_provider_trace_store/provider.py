@@ -55,8 +55,14 @@ log = logging.getLogger(__name__)
 
 #: query_spans and save_spans_to_dataset look at the spans of at most this many (most recent) matching traces.
 MAX_TRACES_PER_SPAN_QUERY = 1000
-_ORDER_COLUMNS = {"start_time": "start_ns", "end_time": "end_ns", "trace_id": "trace_id",
-                  "root_span_id": "root_span_id", "root_span_name": "root_name", "span_count": "span_count"}
+_ORDER_COLUMNS = {
+    "start_time": "start_ns",
+    "end_time": "end_ns",
+    "trace_id": "trace_id",
+    "root_span_id": "root_span_id",
+    "root_span_name": "root_name",
+    "span_count": "span_count",
+}
 _BATCH_LISTS = {"span": "spans", "logged": "logged", "end": "ends", "event": "events", "metric": "metrics"}
 _GRANULARITY = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -84,12 +90,14 @@ def parse_granularity(value: str | None) -> int:
     """Seconds in a granularity such as ``1m``, ``5m``, ``1h``, ``1d``, ``1w`` (whole minutes)."""
     match = _GRANULARITY.match(value or "1d")
     if not match or int(match.group(1)) == 0:
-        raise BadRequestError(f"granularity {value!r}: expected a count and a unit (s, m, h, d, w), e.g. 1m, 1h, 1d",
-                              param="granularity")
+        raise BadRequestError(
+            f"granularity {value!r}: expected a count and a unit (s, m, h, d, w), e.g. 1m, 1h, 1d", param="granularity"
+        )
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     if seconds % BUCKET_SECONDS:
-        raise BadRequestError(f"granularity {value!r}: metrics are kept per minute; use a whole number of minutes",
-                              param="granularity")
+        raise BadRequestError(
+            f"granularity {value!r}: metrics are kept per minute; use a whole number of minutes", param="granularity"
+        )
     return seconds
 
 
@@ -107,8 +115,9 @@ def _matcher(matcher: Any):
         try:
             pattern = re.compile(value)
         except re.error as exc:
-            raise BadRequestError(f"label matcher {name}{operator}{value!r}: bad regular expression: {exc}",
-                                  param="label_matchers") from None
+            raise BadRequestError(
+                f"label matcher {name}{operator}{value!r}: bad regular expression: {exc}", param="label_matchers"
+            ) from None
         if operator == "=~":
             return lambda labels: pattern.fullmatch(labels.get(name, "")) is not None
         return lambda labels: pattern.fullmatch(labels.get(name, "")) is None
@@ -136,8 +145,10 @@ class TraceStore:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._writer(), name="trace-store-writer"),
-                       asyncio.create_task(self._retention_loop(), name="trace-store-retention")]
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="trace-store-writer"),
+            asyncio.create_task(self._retention_loop(), name="trace-store-retention"),
+        ]
 
     async def shutdown(self) -> None:
         async with self._write_lock:  # never cancel the writer in the middle of a batch (it would be lost)
@@ -149,8 +160,13 @@ class TraceStore:
         await self.tables.db.close()
 
     async def health(self) -> dict[str, Any]:
-        return {"status": "OK", "backend": self.tables.d.name, "queued": len(self._queue), **self.stats,
-                "last_retention": self.last_retention}
+        return {
+            "status": "OK",
+            "backend": self.tables.d.name,
+            "queued": len(self._queue),
+            **self.stats,
+            "last_retention": self.last_retention,
+        }
 
     # -- the write path --------------------------------------------------------------------------------------
 
@@ -191,7 +207,7 @@ class TraceStore:
         room = self.config.max_queue - len(self._queue)
         if room < len(spans):
             self.stats["dropped"] += len(spans) - max(room, 0)
-            spans = spans[:max(room, 0)]
+            spans = spans[: max(room, 0)]
         self._queue.extend(zip(repeat("span"), spans))
         if len(self._queue) >= self.config.batch_size:
             self._wake.set()
@@ -199,8 +215,9 @@ class TraceStore:
     async def export_usage(self, points: list[UsagePoint]) -> None:
         """Called by the stack's tracer with the per-minute token usage of every inference call (sampled or not)."""
         for point in points:
-            self._enqueue("metric", MetricPoint(point.metric, point.labels, point.minute_ns, point.value, "tokens",
-                                                point.count))
+            self._enqueue(
+                "metric", MetricPoint(point.metric, point.labels, point.minute_ns, point.value, "tokens", point.count)
+            )
 
     async def _writer(self) -> None:
         while True:
@@ -228,8 +245,9 @@ class TraceStore:
                 except Exception as exc:  # keep the stack serving; the batch is lost
                     self.stats["write_errors"] += 1
                     self.stats["dropped"] += len(batch)
-                    log.warning("trace-store: could not write %d spans/events: %s: %s", len(batch),
-                                type(exc).__name__, exc)
+                    log.warning(
+                        "trace-store: could not write %d spans/events: %s: %s", len(batch), type(exc).__name__, exc
+                    )
 
     async def _retention_loop(self) -> None:
         while True:
@@ -257,18 +275,45 @@ class TraceStore:
         attributes = dict(event.attributes or {})
         expires = now_ns() + request.ttl_seconds * 1_000_000_000
         if isinstance(event, UnstructuredLogEvent):
-            self._enqueue("event", EventRow(event.trace_id, event.span_id, ts, event.type, attributes, expires,
-                                            severity=event.severity, message=event.message))
+            self._enqueue(
+                "event",
+                EventRow(
+                    event.trace_id,
+                    event.span_id,
+                    ts,
+                    event.type,
+                    attributes,
+                    expires,
+                    severity=event.severity,
+                    message=event.message,
+                ),
+            )
         elif isinstance(event, MetricEvent):
-            self._enqueue("event", EventRow(event.trace_id, event.span_id, ts, event.type, attributes, expires,
-                                            metric=event.metric, value=float(event.value), unit=event.unit))
+            self._enqueue(
+                "event",
+                EventRow(
+                    event.trace_id,
+                    event.span_id,
+                    ts,
+                    event.type,
+                    attributes,
+                    expires,
+                    metric=event.metric,
+                    value=float(event.value),
+                    unit=event.unit,
+                ),
+            )
             labels = {k: _label_value(v) for k, v in attributes.items() if v is not None}
             self._enqueue("metric", MetricPoint(event.metric, labels, ts, float(event.value), event.unit))
         elif isinstance(event, StructuredLogEvent):
             payload = event.payload
             if isinstance(payload, SpanStartPayload):
-                self._enqueue("logged", SpanRecord(event.trace_id, event.span_id, payload.parent_span_id,
-                                                   payload.name, ts, None, attributes))
+                self._enqueue(
+                    "logged",
+                    SpanRecord(
+                        event.trace_id, event.span_id, payload.parent_span_id, payload.name, ts, None, attributes
+                    ),
+                )
             else:
                 self._enqueue("end", SpanEnd(event.trace_id, event.span_id, ts, payload.status, attributes))
 
@@ -278,8 +323,15 @@ class TraceStore:
     def _trace(row: tuple[Any, ...]) -> Trace:
         trace_id, root_span_id, root_name, root_status, start, end, count, errors = row
         status = root_status or ("error" if errors else "ok")
-        return Trace(trace_id=trace_id, root_span_id=root_span_id, start_time=to_datetime(start),
-                     end_time=to_datetime(end), root_span_name=root_name, span_count=int(count), status=status)
+        return Trace(
+            trace_id=trace_id,
+            root_span_id=root_span_id,
+            start_time=to_datetime(start),
+            end_time=to_datetime(end),
+            root_span_name=root_name,
+            span_count=int(count),
+            status=status,
+        )
 
     @staticmethod
     def _span(row: tuple[Any, ...], attributes_to_return: list[str] | None = None) -> SpanWithStatus:
@@ -287,9 +339,16 @@ class TraceStore:
         attributes = loads(attributes) or {}
         if attributes_to_return:
             attributes = {k: attributes[k] for k in attributes_to_return if k in attributes}
-        return SpanWithStatus(span_id=span_id, trace_id=trace_id, parent_span_id=parent_span_id, name=name,
-                              start_time=to_datetime(start), end_time=to_datetime(end), attributes=attributes,
-                              status=status if status in ("ok", "error") else None)
+        return SpanWithStatus(
+            span_id=span_id,
+            trace_id=trace_id,
+            parent_span_id=parent_span_id,
+            name=name,
+            start_time=to_datetime(start),
+            end_time=to_datetime(end),
+            attributes=attributes,
+            status=status if status in ("ok", "error") else None,
+        )
 
     async def query_traces(self, request: QueryTracesRequest) -> DataList[Trace]:
         await self.flush()
@@ -298,12 +357,13 @@ class TraceStore:
             desc = field.startswith("-")
             column = _ORDER_COLUMNS.get(field.lstrip("-+"))
             if column is None:
-                raise BadRequestError(f"order_by {field!r}: expected one of {', '.join(_ORDER_COLUMNS)} "
-                                      f"(prefix '-' for descending)", param="order_by")
+                raise BadRequestError(
+                    f"order_by {field!r}: expected one of {', '.join(_ORDER_COLUMNS)} (prefix '-' for descending)",
+                    param="order_by",
+                )
             order.append((column, desc))
         order.append(("trace_id", order[-1][1]))
-        rows = await self.tables.list_traces(request.attribute_filters or [], order, request.limit,
-                                             request.offset or 0)
+        rows = await self.tables.list_traces(request.attribute_filters or [], order, request.limit, request.offset or 0)
         return DataList[Trace](data=[self._trace(row) for row in rows])
 
     async def get_trace(self, request: GetTraceRequest) -> Trace:
@@ -342,8 +402,9 @@ class TraceStore:
             depth += 1
         return SpanTree(data=tree)
 
-    async def _matching_spans(self, conditions: list[Any], attributes: list[str], max_depth: int | None
-                              ) -> list[SpanWithStatus]:
+    async def _matching_spans(
+        self, conditions: list[Any], attributes: list[str], max_depth: int | None
+    ) -> list[SpanWithStatus]:
         """Spans of the traces that have a span matching every condition (upstream's semantics), within
         ``max_depth`` levels of their trace's root, that carry every attribute in ``attributes`` (projected on
         them); all spans with all attributes when ``attributes`` is empty."""
@@ -380,20 +441,29 @@ class TraceStore:
         return result
 
     async def query_spans(self, request: QuerySpansRequest) -> DataList[Span]:
-        spans = await self._matching_spans(request.attribute_filters, request.attributes_to_return,
-                                           request.max_depth)
+        spans = await self._matching_spans(request.attribute_filters, request.attributes_to_return, request.max_depth)
         return DataList[Span](data=spans)
 
     async def save_spans_to_dataset(self, request: SaveSpansToDatasetRequest) -> None:
         if self.datasetio is None:
-            raise NotConfiguredError("save_spans_to_dataset appends rows through the datasetio API, which this stack "
-                                     "does not serve; add a datasetio provider to the run config")
+            raise NotConfiguredError(
+                "save_spans_to_dataset appends rows through the datasetio API, which this stack "
+                "does not serve; add a datasetio provider to the run config"
+            )
         await self.datasetio.resolve("dataset", request.dataset_id)  # 404 for an unknown dataset
-        spans = await self._matching_spans(request.attribute_filters, request.attributes_to_save,
-                                           request.max_depth)
-        rows = [{"trace_id": s.trace_id, "span_id": s.span_id, "parent_span_id": s.parent_span_id, "name": s.name,
-                 "start_time": s.start_time.isoformat(), "end_time": s.end_time.isoformat() if s.end_time else None,
-                 **{key: s.attributes.get(key) for key in request.attributes_to_save}} for s in spans]
+        spans = await self._matching_spans(request.attribute_filters, request.attributes_to_save, request.max_depth)
+        rows = [
+            {
+                "trace_id": s.trace_id,
+                "span_id": s.span_id,
+                "parent_span_id": s.parent_span_id,
+                "name": s.name,
+                "start_time": s.start_time.isoformat(),
+                "end_time": s.end_time.isoformat() if s.end_time else None,
+                **{key: s.attributes.get(key) for key in request.attributes_to_save},
+            }
+            for s in spans
+        ]
         if rows:
             await self.datasetio.call("append_rows", AppendRowsRequest(dataset_id=request.dataset_id, rows=rows))
 
@@ -409,8 +479,12 @@ class TraceStore:
         step = parse_granularity(request.granularity) if request.query_type == "range" else None
         matchers = [_matcher(m) for m in request.label_matchers or []]
         await self.flush()
-        rows = await self.tables.metric_rows(request.metric_name, request.start_time // BUCKET_SECONDS * BUCKET_SECONDS,
-                                             end // BUCKET_SECONDS * BUCKET_SECONDS, step)
+        rows = await self.tables.metric_rows(
+            request.metric_name,
+            request.start_time // BUCKET_SECONDS * BUCKET_SECONDS,
+            end // BUCKET_SECONDS * BUCKET_SECONDS,
+            step,
+        )
         series: dict[str, MetricSeries] = {}
         for labels_json, index, total, count, unit in rows:
             labels = loads(labels_json) or {}
@@ -419,8 +493,10 @@ class TraceStore:
             entry = series.get(labels_json)
             if entry is None:
                 entry = series[labels_json] = MetricSeries(
-                    metric=request.metric_name, labels=[MetricLabel(name=k, value=v) for k, v in sorted(labels.items())],
-                    values=[])
+                    metric=request.metric_name,
+                    labels=[MetricLabel(name=k, value=v) for k, v in sorted(labels.items())],
+                    values=[],
+                )
             timestamp = end if index is None else index * step
             entry.values.append(MetricDataPoint(timestamp=timestamp, value=total, unit=unit, count=count))
         return DataList[MetricSeries](data=list(series.values()))

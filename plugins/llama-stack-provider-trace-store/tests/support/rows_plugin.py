@@ -44,5 +44,12 @@ def create_rows(config: RowsConfig, deps: dict[Api, Any]) -> MemoryRows:
 
 @hookimpl
 def register_datasetio_providers() -> list[ProviderSpec]:
-    return [ProviderSpec(api=Api.datasetio, provider_type="inline::memory-rows", config_class=RowsConfig,
-                         factory="rows_plugin:create_rows", description="Test: datasets in memory.")]
+    return [
+        ProviderSpec(
+            api=Api.datasetio,
+            provider_type="inline::memory-rows",
+            config_class=RowsConfig,
+            factory="rows_plugin:create_rows",
+            description="Test: datasets in memory.",
+        )
+    ]

@@ -14,10 +14,13 @@ PROVIDER_TYPE = "remote::vllm"
 class VLLMConfig(OpenAICompatConfig):
     """Where the vLLM server is (``vllm serve ... --api-key K`` makes the key required)."""
 
-    base_url: str = Field(default="http://localhost:8000/v1",
-                          description="The vLLM server's OpenAI-compatible base URL, ending in /v1.")
-    refresh_models: bool = Field(default=True, description="Register the models the server lists (GET /v1/models) "
-                                 "at start-up as <provider_id>/<model>.")
+    base_url: str = Field(
+        default="http://localhost:8000/v1", description="The vLLM server's OpenAI-compatible base URL, ending in /v1."
+    )
+    refresh_models: bool = Field(
+        default=True,
+        description="Register the models the server lists (GET /v1/models) at start-up as <provider_id>/<model>.",
+    )
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:

@@ -18,8 +18,21 @@ def register_inference_providers() -> list[ProviderSpec]:
             config_class=VLLMConfig,
             factory="llama_stack_provider_vllm.provider:create_provider",
             description="A vLLM server's OpenAI-compatible API (chat, completions, embeddings); lists its models.",
-            capabilities=frozenset({"chat", "streaming", "stream_usage", "max_tokens", "completions", "tools",
-                                    "json_schema", "json_object", "n", "logprobs", "embeddings",
-                                    "embeddings_base64"}),
+            capabilities=frozenset(
+                {
+                    "chat",
+                    "streaming",
+                    "stream_usage",
+                    "max_tokens",
+                    "completions",
+                    "tools",
+                    "json_schema",
+                    "json_object",
+                    "n",
+                    "logprobs",
+                    "embeddings",
+                    "embeddings_base64",
+                }
+            ),
         )
     ]
