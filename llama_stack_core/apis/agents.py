@@ -27,7 +27,7 @@ from .common import (
 from .resources import URL
 from .routes import Api, ApiSpec, Route
 
-# == agent config ======================================================================================================
+# == agent config ================================================================================================
 
 
 class ToolConfig(BaseModel):
@@ -84,7 +84,7 @@ class Agent(BaseModel):
     created_at: datetime
 
 
-# == turns and steps ===================================================================================================
+# == turns and steps =============================================================================================
 
 
 class Document(BaseModel):
@@ -175,7 +175,7 @@ class AgentStepResponse(BaseModel):
     step: Step
 
 
-# == turn stream =======================================================================================================
+# == turn stream =================================================================================================
 
 
 class TextDelta(BaseModel):
@@ -254,7 +254,7 @@ class AgentTurnResponseStreamChunk(BaseModel):
     event: AgentTurnResponseEvent
 
 
-# == requests ==========================================================================================================
+# == requests ====================================================================================================
 
 
 class CreateAgentRequest(Request):

@@ -10,7 +10,7 @@ from .common import CursorQuery, DeletedObject, Request, StrictRequest
 from .response_items import ResponseItem, ResponseItemList
 from .routes import Api, ApiSpec, Route
 
-# == objects and requests ==============================================================================================
+# == objects and requests ========================================================================================
 
 
 class Conversation(BaseModel):

@@ -11,7 +11,7 @@ from .common import CursorPage, CursorQuery, DeletedObject, Request, StrictReque
 from .response_items import ResponseItem, ResponseItemList
 from .routes import Api, ApiSpec, Route
 
-# == tools and config ==================================================================================================
+# == tools and config ============================================================================================
 
 
 class FunctionTool(BaseModel):
@@ -75,7 +75,7 @@ class ConversationRef(BaseModel):
     id: str = Field(min_length=1)
 
 
-# == objects ===========================================================================================================
+# == objects =====================================================================================================
 
 
 class ResponseError(BaseModel):
@@ -142,7 +142,7 @@ class ResponseStreamEvent(BaseModel):
     part: dict[str, Any] | None = None
 
 
-# == requests ==========================================================================================================
+# == requests ====================================================================================================
 
 
 class CreateResponseRequest(Request):
