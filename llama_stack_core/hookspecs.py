@@ -45,8 +45,18 @@ def register_safety_providers() -> list[ProviderSpec]:
 
 
 @hookspec
+def register_responses_providers() -> list[ProviderSpec]:
+    """Responses (agent loop) providers this plugin offers."""
+
+
+@hookspec
+def register_conversations_providers() -> list[ProviderSpec]:
+    """Conversations providers this plugin offers."""
+
+
+@hookspec
 def register_agents_providers() -> list[ProviderSpec]:
-    """Agents providers this plugin offers."""
+    """Agents providers (the older agents/sessions/turns API) this plugin offers."""
 
 
 @hookspec

@@ -52,6 +52,8 @@ def test_list_apis_names_every_api():
     for api in (
         "inference",
         "safety",
+        "responses",
+        "conversations",
         "agents",
         "tool_runtime",
         "vector_io",

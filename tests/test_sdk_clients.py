@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openai
 import pytest
+from llama_stack_client import APIStatusError as StackStatusError
 from llama_stack_client import LlamaStackClient
 from llama_stack_client import NotFoundError as StackNotFound
 from stack_test_plugin import echo_providers, recorder_providers
@@ -74,3 +75,29 @@ def test_llama_stack_client(server_url):
     providers = {p.provider_id: p for p in client.providers.list()}
     assert providers["alpha"].provider_type == "inline::echo"
     assert any(r.route == "/v1/chat/completions" for r in client.routes.list())
+
+
+def test_agent_apis_without_a_provider_answer_501_naming_the_api(server_url):
+    """Both SDKs' agent calls reach the route of their API, which answers 501 naming the config section to add."""
+    client = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused")
+    stack = LlamaStackClient(base_url=server_url)
+    calls = {
+        "responses": [
+            lambda: client.responses.create(model="chat-model", input="hi"),
+            lambda: stack.responses.create(model="chat-model", input="hi"),
+        ],
+        "conversations": [
+            lambda: client.conversations.create(items=[{"role": "user", "content": "hi"}]),
+            lambda: client.conversations.items.list("conv_1"),
+        ],
+        "agents": [
+            lambda: stack.agents.create(agent_config={"model": "chat-model", "instructions": "be brief"}),
+            lambda: stack.agents.session.create("agent-1", session_name="s"),
+        ],
+    }
+    for api, api_calls in calls.items():
+        for call in api_calls:
+            with pytest.raises((openai.APIStatusError, StackStatusError)) as failed:
+                call()
+            assert failed.value.status_code == 501
+            assert f"providers.{api} " in failed.value.message

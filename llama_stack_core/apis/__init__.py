@@ -10,6 +10,8 @@ from .routes import Api, ApiSpec, ResourceRef, Route
 _MODULES = {
     Api.inference: "inference",
     Api.safety: "safety",
+    Api.responses: "responses",
+    Api.conversations: "conversations",
     Api.agents: "agents",
     Api.tool_runtime: "tool_runtime",
     Api.vector_io: "vector_io",

@@ -1,5 +1,7 @@
-"""Agents: the OpenAI Responses API and Conversations (the agent loop with tools), plus the older Agents API
-(agents, sessions, turns, steps) that the 0.2 client SDK still calls."""
+"""Agents: the older Agents API (agents, sessions, turns, steps) that the llama-stack-client 0.2 SDK still calls.
+
+Deprecated upstream in favour of the Responses API (``apis/responses.py``); served for the 0.2 SDK.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +9,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Field
 
 from .common import (
-    CursorPage,
-    CursorQuery,
-    DeletedObject,
     InterleavedContent,
     PaginatedResponse,
     Request,
@@ -28,408 +27,7 @@ from .common import (
 from .resources import URL
 from .routes import Api, ApiSpec, Route
 
-# == Responses: content parts and items ===========================================================================
-
-
-class InputText(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["input_text"] = "input_text"
-    text: str
-
-
-class InputImage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["input_image"] = "input_image"
-    detail: Literal["low", "high", "auto"] = "auto"
-    image_url: str | None = None
-    file_id: str | None = None
-
-
-class InputFile(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["input_file"] = "input_file"
-    file_id: str | None = None
-    file_data: str | None = None
-    file_url: str | None = None
-    filename: str | None = None
-
-
-class OutputText(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["output_text"] = "output_text"
-    text: str
-    annotations: list[dict[str, Any]] = Field(default_factory=list)
-    logprobs: list[dict[str, Any]] | None = None
-
-
-class Refusal(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["refusal"] = "refusal"
-    refusal: str
-
-
-ResponseContentPart = Annotated[InputText | InputImage | InputFile | OutputText | Refusal, Field(discriminator="type")]
-
-
-class ResponseMessage(BaseModel):
-    """A message item. On input ``type`` may be left out (OpenAI's "easy input message")."""
-
-    model_config = ConfigDict(extra="allow")
-    type: Literal["message"] = "message"
-    id: str | None = None
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[ResponseContentPart]
-    status: str | None = None
-
-
-class FunctionToolCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["function_call"] = "function_call"
-    id: str | None = None
-    call_id: str
-    name: str
-    arguments: str
-    status: str | None = None
-
-
-class FunctionToolCallOutput(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["function_call_output"] = "function_call_output"
-    id: str | None = None
-    call_id: str
-    output: str | list[dict[str, Any]]
-    status: str | None = None
-
-
-class WebSearchCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["web_search_call"] = "web_search_call"
-    id: str
-    status: str
-
-
-class FileSearchCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["file_search_call"] = "file_search_call"
-    id: str
-    queries: list[str]
-    status: str
-    results: list[dict[str, Any]] | None = None
-
-
-class McpCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["mcp_call"] = "mcp_call"
-    id: str
-    name: str
-    arguments: str
-    server_label: str
-    output: str | None = None
-    error: str | None = None
-
-
-class McpListedTool(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str
-    description: str | None = None
-    input_schema: dict[str, Any]
-
-
-class McpListTools(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["mcp_list_tools"] = "mcp_list_tools"
-    id: str
-    server_label: str
-    tools: list[McpListedTool]
-
-
-class McpApprovalRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["mcp_approval_request"] = "mcp_approval_request"
-    id: str
-    name: str
-    arguments: str
-    server_label: str
-
-
-class McpApprovalResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["mcp_approval_response"] = "mcp_approval_response"
-    id: str | None = None
-    approval_request_id: str
-    approve: bool
-    reason: str | None = None
-
-
-class OtherItem(BaseModel):
-    """Any other item type (``reasoning``, vendor items ...), kept as sent."""
-
-    model_config = ConfigDict(extra="allow")
-    type: str
-
-
-_ITEM_TYPES = {
-    "message",
-    "function_call",
-    "function_call_output",
-    "web_search_call",
-    "file_search_call",
-    "mcp_call",
-    "mcp_list_tools",
-    "mcp_approval_request",
-    "mcp_approval_response",
-}
-
-
-def _item_tag(value: Any) -> str:
-    kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", "message")
-    return kind if kind in _ITEM_TYPES else "other"
-
-
-#: An input, output or conversation item, told apart by ``type`` (``message`` when absent).
-ResponseItem = Annotated[
-    Annotated[ResponseMessage, Tag("message")]
-    | Annotated[FunctionToolCall, Tag("function_call")]
-    | Annotated[FunctionToolCallOutput, Tag("function_call_output")]
-    | Annotated[WebSearchCall, Tag("web_search_call")]
-    | Annotated[FileSearchCall, Tag("file_search_call")]
-    | Annotated[McpCall, Tag("mcp_call")]
-    | Annotated[McpListTools, Tag("mcp_list_tools")]
-    | Annotated[McpApprovalRequest, Tag("mcp_approval_request")]
-    | Annotated[McpApprovalResponse, Tag("mcp_approval_response")]
-    | Annotated[OtherItem, Tag("other")],
-    Discriminator(_item_tag),
-]
-
-
-class ResponseItemList(CursorPage[ResponseItem]):
-    """A cursor list of response or conversation items."""
-
-
-# == Responses: tools and config =================================================================================
-
-
-class FunctionTool(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["function"] = "function"
-    name: str = Field(min_length=1)
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-
-class WebSearchTool(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["web_search", "web_search_preview", "web_search_preview_2025_03_11", "web_search_2025_08_26"] = (
-        "web_search"
-    )
-    search_context_size: Literal["low", "medium", "high"] | None = "medium"
-
-
-class FileSearchTool(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    type: Literal["file_search"] = "file_search"
-    vector_store_ids: list[str] = Field(min_length=1)
-    filters: dict[str, Any] | None = None
-    max_num_results: int | None = Field(default=10, ge=1, le=50)
-    ranking_options: dict[str, Any] | None = None
-
-
-class McpTool(BaseModel):
-    """An MCP server the agent may call: by ``server_url`` or by a configured ``connector_id``."""
-
-    model_config = ConfigDict(extra="allow")
-    type: Literal["mcp"] = "mcp"
-    server_label: str = Field(min_length=1)
-    server_url: str | None = None
-    connector_id: str | None = None
-    headers: dict[str, Any] | None = None
-    authorization: str | None = None
-    require_approval: Literal["always", "never"] | dict[str, Any] = "never"
-    allowed_tools: list[str] | dict[str, Any] | None = None
-
-
-ResponseTool = Annotated[FunctionTool | WebSearchTool | FileSearchTool | McpTool, Field(discriminator="type")]
-
-
-class ResponseTextFormat(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-    type: Literal["text", "json_schema", "json_object"] = "text"
-    name: str | None = None
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    description: str | None = None
-    strict: bool | None = None
-
-
-class ResponseText(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    format: ResponseTextFormat | None = None
-
-
-class ConversationRef(BaseModel):
-    id: str = Field(min_length=1)
-
-
-# == Responses: objects ==========================================================================================
-
-
-class ResponseError(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    code: str
-    message: str
-
-
-class ResponseUsage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-    input_tokens_details: dict[str, Any] | None = None
-    output_tokens_details: dict[str, Any] | None = None
-
-
-class ResponseObject(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str
-    object: Literal["response"] = "response"
-    created_at: int
-    model: str
-    status: Literal["queued", "in_progress", "completed", "failed", "incomplete", "cancelled"]
-    output: list[ResponseItem] = Field(default_factory=list)
-    error: ResponseError | None = None
-    instructions: str | None = None
-    previous_response_id: str | None = None
-    parallel_tool_calls: bool = False
-    temperature: float | None = None
-    top_p: float | None = None
-    text: ResponseText = Field(default_factory=lambda: ResponseText(format=ResponseTextFormat(type="text")))
-    tools: list[dict[str, Any]] | None = None
-    truncation: str | None = None
-    max_tool_calls: int | None = None
-    metadata: dict[str, str] | None = None
-    usage: ResponseUsage | None = None
-
-
-class ResponseObjectWithInput(ResponseObject):
-    """A stored response with its input items, as the list route returns it."""
-
-    input: list[ResponseItem] = Field(default_factory=list)
-
-
-class ResponseStreamEvent(BaseModel):
-    """One SSE event of a streamed response (``response.created``, ``response.output_text.delta`` ...).
-
-    Only ``type`` is always present; the other fields are those the event type carries.
-    """
-
-    model_config = ConfigDict(extra="allow")
-    type: str = Field(min_length=1)
-    sequence_number: int | None = None
-    response: ResponseObject | None = None
-    response_id: str | None = None
-    item: ResponseItem | None = None
-    item_id: str | None = None
-    output_index: int | None = None
-    content_index: int | None = None
-    delta: str | None = None
-    text: str | None = None
-    arguments: str | None = None
-    part: dict[str, Any] | None = None
-
-
-# == Responses: requests =========================================================================================
-
-
-class CreateResponseRequest(Request):
-    input: str | list[ResponseItem]
-    model: str = Field(min_length=1)
-    instructions: str | None = None
-    previous_response_id: str | None = None
-    conversation: str | ConversationRef | None = None
-    store: bool | None = True
-    stream: bool | None = False
-    background: bool | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    text: ResponseText | None = None
-    tools: list[ResponseTool] | None = None
-    tool_choice: Literal["auto", "required", "none"] | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    include: list[str] | None = None
-    max_infer_iters: int | None = Field(default=10, ge=1)
-    max_tool_calls: int | None = Field(default=None, ge=1)
-    max_output_tokens: int | None = Field(default=None, ge=1)
-    guardrails: list[str | dict[str, Any]] | None = None
-    reasoning: dict[str, Any] | None = None
-    truncation: Literal["auto", "disabled"] | None = None
-    prompt: dict[str, Any] | None = None
-    metadata: dict[str, str] | None = None
-
-
-class ListResponsesRequest(CursorQuery):
-    model: str | None = None
-    limit: int = Field(default=50, ge=1, le=10000)
-
-
-class ResponseIdRequest(StrictRequest):
-    response_id: str = Field(min_length=1)
-
-
-class ListResponseInputItemsRequest(CursorQuery):
-    response_id: str = Field(min_length=1)
-    include: list[str] | None = None
-
-
-# == Conversations ===============================================================================================
-
-
-class Conversation(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str
-    object: Literal["conversation"] = "conversation"
-    created_at: int
-    metadata: dict[str, str] | None = None
-
-
-class CreateConversationRequest(Request):
-    items: list[ResponseItem] | None = None
-    metadata: dict[str, str] | None = None
-
-
-class ConversationIdRequest(StrictRequest):
-    conversation_id: str = Field(min_length=1)
-
-
-class UpdateConversationRequest(Request):
-    conversation_id: str = Field(min_length=1)
-    metadata: dict[str, str]
-
-
-class AddConversationItemsRequest(Request):
-    """Path ``conversation_id``; query ``include``; body ``items``."""
-
-    conversation_id: str = Field(min_length=1)
-    items: list[ResponseItem] = Field(min_length=1)
-    include: list[str] | None = None
-
-
-class ListConversationItemsRequest(CursorQuery):
-    conversation_id: str = Field(min_length=1)
-    include: list[str] | None = None
-
-
-class GetConversationItemRequest(StrictRequest):
-    conversation_id: str = Field(min_length=1)
-    item_id: str = Field(min_length=1)
-    include: list[str] | None = None
-
-
-class DeleteConversationItemRequest(StrictRequest):
-    conversation_id: str = Field(min_length=1)
-    item_id: str = Field(min_length=1)
-
-
-# == Agents (older API): config ==================================================================================
+# == agent config ================================================================================================
 
 
 class ToolConfig(BaseModel):
@@ -486,7 +84,7 @@ class Agent(BaseModel):
     created_at: datetime
 
 
-# == Agents (older API): turns and steps =========================================================================
+# == turns and steps =============================================================================================
 
 
 class Document(BaseModel):
@@ -577,7 +175,7 @@ class AgentStepResponse(BaseModel):
     step: Step
 
 
-# == Agents (older API): turn stream =============================================================================
+# == turn stream =================================================================================================
 
 
 class TextDelta(BaseModel):
@@ -656,7 +254,7 @@ class AgentTurnResponseStreamChunk(BaseModel):
     event: AgentTurnResponseEvent
 
 
-# == Agents (older API): requests ================================================================================
+# == requests ====================================================================================================
 
 
 class CreateAgentRequest(Request):
@@ -732,69 +330,11 @@ class StepIdRequest(TurnIdRequest):
 
 @runtime_checkable
 class AgentsProvider(Protocol):
-    """What an agents provider implements: Responses, Conversations and the older Agents API.
+    """What an agents provider implements: agents, their sessions, turns and steps.
 
-    Streaming methods return an async iterator of events when ``request.stream`` is true. Providers may return plain
-    dicts shaped like the response models.
+    The turn methods return an async iterator of stream chunks when ``request.stream`` is true. Providers may return
+    plain dicts shaped like the response models.
     """
-
-    async def create_openai_response(
-        self, request: CreateResponseRequest
-    ) -> ResponseObject | AsyncIterator[ResponseStreamEvent]:
-        """Create a response: run the model with its tools until done."""
-        ...
-
-    async def list_openai_responses(self, request: ListResponsesRequest) -> CursorPage[ResponseObjectWithInput]:
-        """List stored responses."""
-        ...
-
-    async def get_openai_response(self, request: ResponseIdRequest) -> ResponseObject:
-        """Get a stored response."""
-        ...
-
-    async def delete_openai_response(self, request: ResponseIdRequest) -> DeletedObject:
-        """Delete a stored response."""
-        ...
-
-    async def cancel_openai_response(self, request: ResponseIdRequest) -> ResponseObject:
-        """Cancel a background response."""
-        ...
-
-    async def list_openai_response_input_items(self, request: ListResponseInputItemsRequest) -> ResponseItemList:
-        """List the input items of a stored response."""
-        ...
-
-    async def create_conversation(self, request: CreateConversationRequest) -> Conversation:
-        """Create a conversation, optionally with initial items."""
-        ...
-
-    async def get_conversation(self, request: ConversationIdRequest) -> Conversation:
-        """Get a conversation."""
-        ...
-
-    async def update_conversation(self, request: UpdateConversationRequest) -> Conversation:
-        """Replace a conversation's metadata."""
-        ...
-
-    async def delete_conversation(self, request: ConversationIdRequest) -> DeletedObject:
-        """Delete a conversation and its items."""
-        ...
-
-    async def add_conversation_items(self, request: AddConversationItemsRequest) -> ResponseItemList:
-        """Append items to a conversation."""
-        ...
-
-    async def list_conversation_items(self, request: ListConversationItemsRequest) -> ResponseItemList:
-        """List a conversation's items."""
-        ...
-
-    async def get_conversation_item(self, request: GetConversationItemRequest) -> ResponseItem:
-        """Get one item of a conversation."""
-        ...
-
-    async def delete_conversation_item(self, request: DeleteConversationItemRequest) -> DeletedObject:
-        """Delete one item of a conversation."""
-        ...
 
     async def create_agent(self, request: CreateAgentRequest) -> AgentCreateResponse:
         """Create an agent from a config."""
@@ -845,18 +385,10 @@ class AgentsProvider(Protocol):
         ...
 
 
-def _openai(path: str) -> tuple[str, ...]:
-    return ("/v1/openai" + path,)
-
-
 def _v1(path: str) -> tuple[str, ...]:
     return ("/v1" + path,)
 
 
-_RESPONSES = "/v1/responses"
-_RESPONSE = _RESPONSES + "/{response_id}"
-_CONVERSATIONS = "/v1/conversations"
-_CONVERSATION = _CONVERSATIONS + "/{conversation_id}"
 _AGENTS = "/agents"
 _AGENT = _AGENTS + "/{agent_id}"
 _SESSION = _AGENT + "/session/{session_id}"
@@ -867,121 +399,8 @@ SPEC = ApiSpec(
     api=Api.agents,
     title="Agents",
     protocol=AgentsProvider,
-    description="Agentic responses with tools, conversations, and the older agents/sessions/turns API.",
+    description="The older agents/sessions/turns API (deprecated; the llama-stack-client 0.2 SDK calls it).",
     routes=(
-        # Responses
-        Route(
-            "POST",
-            _RESPONSES,
-            "create_openai_response",
-            "Create a response.",
-            CreateResponseRequest,
-            ResponseObject,
-            stream=ResponseStreamEvent,
-            aliases=_openai(_RESPONSES),
-        ),
-        Route(
-            "GET",
-            _RESPONSES,
-            "list_openai_responses",
-            "List stored responses.",
-            ListResponsesRequest,
-            CursorPage[ResponseObjectWithInput],
-            aliases=_openai(_RESPONSES),
-        ),
-        Route(
-            "GET",
-            _RESPONSE,
-            "get_openai_response",
-            "Get a stored response.",
-            ResponseIdRequest,
-            ResponseObject,
-            aliases=_openai(_RESPONSE),
-        ),
-        Route(
-            "DELETE",
-            _RESPONSE,
-            "delete_openai_response",
-            "Delete a stored response.",
-            ResponseIdRequest,
-            DeletedObject,
-            aliases=_openai(_RESPONSE),
-        ),
-        Route(
-            "POST",
-            _RESPONSE + "/cancel",
-            "cancel_openai_response",
-            "Cancel a background response.",
-            ResponseIdRequest,
-            ResponseObject,
-        ),
-        Route(
-            "GET",
-            _RESPONSE + "/input_items",
-            "list_openai_response_input_items",
-            "List the input items of a response.",
-            ListResponseInputItemsRequest,
-            ResponseItemList,
-            aliases=_openai(_RESPONSE + "/input_items"),
-        ),
-        # Conversations
-        Route(
-            "POST",
-            _CONVERSATIONS,
-            "create_conversation",
-            "Create a conversation.",
-            CreateConversationRequest,
-            Conversation,
-        ),
-        Route("GET", _CONVERSATION, "get_conversation", "Get a conversation.", ConversationIdRequest, Conversation),
-        Route(
-            "POST",
-            _CONVERSATION,
-            "update_conversation",
-            "Update a conversation's metadata.",
-            UpdateConversationRequest,
-            Conversation,
-        ),
-        Route(
-            "DELETE",
-            _CONVERSATION,
-            "delete_conversation",
-            "Delete a conversation.",
-            ConversationIdRequest,
-            DeletedObject,
-        ),
-        Route(
-            "POST",
-            _CONVERSATION + "/items",
-            "add_conversation_items",
-            "Add items to a conversation.",
-            AddConversationItemsRequest,
-            ResponseItemList,
-        ),
-        Route(
-            "GET",
-            _CONVERSATION + "/items",
-            "list_conversation_items",
-            "List a conversation's items.",
-            ListConversationItemsRequest,
-            ResponseItemList,
-        ),
-        Route(
-            "GET",
-            _CONVERSATION + "/items/{item_id}",
-            "get_conversation_item",
-            "Get a conversation item.",
-            GetConversationItemRequest,
-            ResponseItem,
-        ),
-        Route(
-            "DELETE",
-            _CONVERSATION + "/items/{item_id}",
-            "delete_conversation_item",
-            "Delete a conversation item.",
-            DeleteConversationItemRequest,
-            DeletedObject,
-        ),
         # Agents (older API; last upstream path /v1alpha, the 0.2 SDK calls /v1)
         Route(
             "POST",

@@ -20,6 +20,8 @@ class Api(StrEnum):
 
     inference = "inference"
     safety = "safety"
+    responses = "responses"
+    conversations = "conversations"
     agents = "agents"
     tool_runtime = "tool_runtime"
     vector_io = "vector_io"
