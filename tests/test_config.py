@@ -100,7 +100,7 @@ def test_bad_resource_entries_are_reported_with_their_index():
 async def test_store_config_resolves_named_backends(tmp_path):
     from pydantic import ValidationError
 
-    from llama_stack_core.config.model import StoreConfig
+    from llama_stack_core.storage import StoreConfig
 
     config = parse_run_config(
         {

@@ -9,10 +9,12 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import tomllib
 import urllib.parse
 import uuid
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,10 +22,13 @@ from pathlib import Path
 import pytest
 
 from llama_stack_core.apis.routes import Api
+from llama_stack_core.cli import scaffold
 from llama_stack_core.cli.scaffold import render_files, scaffold_provider
 from llama_stack_core.errors import ConfigError
 
 CLI = [sys.executable, "-m", "llama_stack_core.cli.main"]
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "llama_stack_core" / "cli" / "templates"
 PREFIX = "scaffoldtest"  # generated package names: llama-stack-provider-scaffoldtest-...
 
 
@@ -133,6 +138,42 @@ def test_every_api_renders_valid_python_and_metadata(api: str, remote: bool) -> 
     tests = files["tests/test_conformance.py"]
     if api != "inference":  # the sample call still matches a route of the API
         assert "assert response.status_code == 501" in tests
+
+
+def test_every_template_file_is_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = set()
+    load = scaffold._template
+
+    def recording(path: str):
+        loaded.add(f"provider/{path}.tmpl")
+        return load(path)
+
+    monkeypatch.setattr(scaffold, "_template", recording)
+    for api in Api:
+        for remote in (False, True):
+            render_files("acme", api.value, remote=remote)
+    on_disk = {p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*") if p.is_file()}
+    assert loaded == on_disk
+
+
+def test_the_core_wheel_built_from_its_sdist_ships_the_templates(tmp_path: Path) -> None:
+    """As scripts/build-wheelhouse.sh builds it: the sdist, then the wheel from the unpacked sdist."""
+    pytest.importorskip("hatchling")
+    from hatchling.builders.sdist import SdistBuilder
+    from hatchling.builders.wheel import WheelBuilder
+
+    sdist = next(SdistBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"]))
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    (source,) = (tmp_path / "unpacked").iterdir()
+    wheel = next(WheelBuilder(str(source)).build(directory=str(tmp_path), versions=["standard"]))
+    prefix = "llama_stack_core/cli/templates/"
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {
+            name.removeprefix(prefix): archive.read(name) for name in archive.namelist() if name.startswith(prefix)
+        }
+    on_disk = {p.relative_to(TEMPLATES).as_posix(): p.read_bytes() for p in TEMPLATES.rglob("*") if p.is_file()}
+    assert on_disk and shipped == on_disk
 
 
 @pytest.mark.parametrize("name", ["Acme", "acme_cloud", "-acme", "acme-", "acme--cloud", "9acme", "", "acmé"])

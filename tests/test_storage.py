@@ -9,9 +9,8 @@ import pytest
 import stack_test_plugin
 from stack_test_plugin import echo_providers
 
-from llama_stack_core.config.model import StorageBackend
 from llama_stack_core.plugins import PluginManager
-from llama_stack_core.storage import open_kvstore
+from llama_stack_core.storage import StorageBackend, open_kvstore
 from llama_stack_core.testing.harness import make_run_config, served_stack, stack_client
 
 pytestmark = pytest.mark.anyio

@@ -10,18 +10,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError
-
-
-def _print_table(rows: list[list[str]], headers: list[str]) -> None:
-    widths = [max(len(str(v)) for v in column) for column in zip(headers, *rows)]
-    for row in [headers, *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip())
+from .table import print_table
 
 
 def cmd_list_apis(args: argparse.Namespace) -> None:
     from ..apis import all_api_specs
 
-    _print_table(
+    print_table(
         [[s.api.value, str(len(s.routes)), s.description] for s in all_api_specs()], ["API", "ROUTES", "DESCRIPTION"]
     )
 
@@ -35,7 +30,7 @@ def cmd_list_providers(args: argparse.Namespace) -> None:
     specs = sorted(pm.provider_specs.values(), key=lambda r: (r.spec.api.value, r.spec.provider_type))
     if args.api:
         specs = [r for r in specs if r.spec.api.value == args.api]
-    _print_table(
+    print_table(
         [
             [
                 r.spec.api.value,
@@ -64,7 +59,7 @@ def cmd_list_distros(args: argparse.Namespace) -> None:
             continue
         providers = ", ".join(f"{api}={p.provider_type}" for api, ps in config.enabled_providers().items() for p in ps)
         rows.append([name, distro.description, providers])
-    _print_table(rows, ["DISTRO", "DESCRIPTION", "PROVIDERS"])
+    print_table(rows, ["DISTRO", "DESCRIPTION", "PROVIDERS"])
 
 
 def cmd_config_print(args: argparse.Namespace) -> None:

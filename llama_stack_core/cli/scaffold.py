@@ -1,7 +1,8 @@
 """``stack new-provider``: write a provider package skeleton that installs, registers and passes its own tests.
 
-The files come from the string templates below, filled in from the installed core: the hook name, the API's provider
-Protocol (one method stub per operation), the resource type the API owns and the core's version range.
+The files come from the ``string.Template`` files in ``templates/provider/`` (package data), filled in from the
+installed core: the hook name, the API's provider Protocol (one method stub per operation), the resource type the API
+owns and the core's version range.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import inspect
 import json
 import re
 import sys
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -85,577 +89,20 @@ _SAMPLE_CALLS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-# -- templates ---------------------------------------------------------------------------------------------------
+# -- templates: templates/provider/*.tmpl, shipped as package data -----------------------------------------------
 
-PYPROJECT = Template("""\
-[build-system]
-requires = ["hatchling>=1.25"]
-build-backend = "hatchling.build"
+TEMPLATES = resources.files(__package__).joinpath("templates", "provider")
 
-[project]
-name = "$package"
-version = "0.1.0"
-description = "$provider_type: a $api provider for llama-stack-core."
-readme = "README.md"
-requires-python = ">=3.11"
-dependencies = [
-    # A compatible range, never ==: the core promises a stable provider API within it.
-    "llama-stack-core$core_range",
-]
 
-[project.optional-dependencies]
-test = ["llama-stack-core[testing]"]
+@cache
+def _template(path: str) -> Template:
+    """``templates/provider/<path>.tmpl``, e.g. ``src/plugin.py`` for the entry point module's template."""
+    return Template(TEMPLATES.joinpath(*f"{path}.tmpl".split("/")).read_text(encoding="utf-8"))
 
-[project.entry-points.llama_stack]
-$name = "$module.plugin"
 
-[tool.hatch.build.targets.wheel]
-packages = ["src/$module"]
-# Editable installs put src/ on sys.path (no "editables" package needed, so --no-build-isolation works too).
-dev-mode-dirs = ["src"]
-
-[tool.pytest.ini_options]
-testpaths = ["tests"]
-""")
-
-README = Template("""\
-# $package
-
-`$provider_type`: a provider for the Llama Stack **$api** API, loaded by
-[llama-stack-core](https://pypi.org/project/llama-stack-core/) through the `llama_stack` entry point.
-
-## Install
-
-```bash
-pip install -e '.[test]'
-stack list-providers --api $api     # shows $provider_type and this package
-```
-
-## Use it in a run config
-
-```yaml
-providers:
-  $api:
-    - provider_id: $name
-      provider_type: $provider_type
-      config:
-$config_yaml
-```
-
-## Layout
-
-- `src/$module/plugin.py`: the entry point. Declares the provider
-  (`register_${api}_providers`); keep it cheap to import, never import your SDK there.
-- `src/$module/config.py`: the pydantic config (secrets as `SecretStr`).
-- `src/$module/provider.py`: the implementation, imported only when a run
-  config uses the provider.
-- `tests/test_conformance.py`: the core's conformance kit plus calls through the stack over HTTP.
-
-## Test
-
-```bash
-pytest
-```
-""")
-
-INIT = Template('''\
-"""$package: $provider_type, a provider for the Llama Stack $api API."""
-''')
-
-PLUGIN = Template('''\
-"""Entry point of $package (group ``llama_stack``, see pyproject.toml).
-
-The stack imports this module at start-up and from the CLI, so keep it cheap: declare specs here, import the SDK
-only in ``provider.py``, which the stack imports (through ``factory``) when a run config uses the provider.
-"""
-
-from __future__ import annotations
-
-from llama_stack_core.apis.routes import Api
-from llama_stack_core.hookspecs import hookimpl
-from llama_stack_core.providers import ProviderSpec
-
-from .config import ${cls}Config
-
-
-@hookimpl
-def register_${api}_providers() -> list[ProviderSpec]:
-    return [
-        ProviderSpec(
-            api=Api.$api,
-            provider_type="$provider_type",
-            config_class=${cls}Config,
-            factory="$module.provider:create_provider",
-            description="TODO: one line on what $name does.",
-            core_api_version="$core_api_range",
-        )
-    ]
-''')
-
-CONFIG_INLINE_INFERENCE = Template('''\
-"""Configuration of $provider_type. Imported by plugin.py, so it must stay light (pydantic only)."""
-
-from __future__ import annotations
-
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class ${cls}Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reply_prefix: str = Field(default="$name", description="TODO: replace with your provider's settings.")
-
-    @classmethod
-    def sample_config(cls) -> dict[str, Any]:
-        """What ``stack`` puts in a generated run config for this provider."""
-        return {"reply_prefix": "$name"}
-''')
-
-CONFIG_INLINE = Template('''\
-"""Configuration of $provider_type. Imported by plugin.py, so it must stay light (pydantic only)."""
-
-from __future__ import annotations
-
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict
-
-
-class ${cls}Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # TODO: your settings, e.g. ``storage_dir: str = "~/.llama/$name"``. Secrets go in SecretStr fields.
-
-    @classmethod
-    def sample_config(cls) -> dict[str, Any]:
-        """What ``stack`` puts in a generated run config for this provider."""
-        return {}
-''')
-
-CONFIG_REMOTE = Template('''\
-"""Configuration of $provider_type. Imported by plugin.py, so it must stay light (pydantic only)."""
-
-from __future__ import annotations
-
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
-
-class ${cls}Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(default="http://localhost:8000/v1", description="Base URL of the upstream service.")
-    api_key: SecretStr | None = Field(
-        default=None,
-        description="Default API key. A request may bring its own in the X-LlamaStack-Provider-Data header "
-        'as {"${snake}_api_key": "..."}.',
-    )
-    timeout: float = Field(default=60.0, gt=0, description="Seconds to wait for the upstream.")
-
-    @classmethod
-    def sample_config(cls) -> dict[str, Any]:
-        """What ``stack`` puts in a generated run config for this provider (values from the environment)."""
-        return {
-            "url": "$${env.${env}_URL:=http://localhost:8000/v1}",
-            "api_key": "$${env.${env}_API_KEY:=}",
-        }
-''')
-
-PROVIDER_INFERENCE = Template('''\
-"""$provider_type: the implementation, imported only when a run config uses this provider.
-
-TODO: replace the echo logic with calls to your model server or SDK. ``request.model`` is already the provider's own
-model id (the registered model's ``provider_model_id``).
-"""
-
-from __future__ import annotations
-
-import hashlib
-import time
-import uuid
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
-
-from llama_stack_core.errors import BadRequestError
-$extra_imports
-from .config import ${cls}Config
-
-if TYPE_CHECKING:
-    from llama_stack_core.apis.inference import ChatCompletionRequest, CompletionRequest, EmbeddingsRequest
-    from llama_stack_core.apis.resources import Model
-    from llama_stack_core.apis.routes import Api
-
-DEFAULT_EMBEDDING_DIMENSION = 8
-
-
-class ${cls}Inference:
-    """Implements ``llama_stack_core.apis.inference.InferenceProvider``.
-
-    Methods may return pydantic response models or plain dicts of the same shape; with ``request.stream`` set,
-    return an async iterator of chunks and the stack streams them as server-sent events.
-    """
-
-    def __init__(self, config: ${cls}Config) -> None:
-        self.config = config
-        self.models: dict[str, Model] = {}  # by provider_resource_id
-
-    async def health(self) -> dict[str, Any]:
-        """Shown by GET /v1/providers (given 5 s): {"status": "OK"}, or {"status": "Error", "message": ...}."""
-        return {"status": "OK"}
-
-    async def shutdown(self) -> None:
-        """Called when the server stops: close clients and connections here."""
-
-    # -- resource hooks ------------------------------------------------------------------------------------------
-
-    async def register_model(self, model: Model) -> None:
-        """Called when a model is registered on this provider, and at start-up for stored ones.
-
-        Raise ValueError to refuse it (HTTP 400); nothing is stored then.
-        """
-        self.models[model.provider_resource_id or model.identifier] = model
-
-    async def unregister_model(self, model: Model) -> None:
-        self.models.pop(model.provider_resource_id or model.identifier, None)
-
-$credentials$api_rule
-
-    async def openai_chat_completion(self, request: ChatCompletionRequest) -> Any:
-        text = self._reply(_last_user_text(request.messages))
-        if request.stream:
-            return self._stream(request.model, text)
-        return {
-            "id": f"chatcmpl-{uuid.uuid4()}", "object": "chat.completion", "created": int(time.time()),
-            "model": request.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": _usage(text),
-        }
-
-    async def _stream(self, model: str, text: str) -> AsyncIterator[dict[str, Any]]:
-        chunk_id = f"chatcmpl-{uuid.uuid4()}"
-        words = text.split(" ")
-        for i, word in enumerate(words):
-            yield {"id": chunk_id, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                   "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word},
-                                "finish_reason": "stop" if i == len(words) - 1 else None}]}
-
-    async def openai_completion(self, request: CompletionRequest) -> Any:
-        if not isinstance(request.prompt, str):
-            raise BadRequestError("$name only completes a single string prompt", param="prompt")
-        text = self._reply(request.prompt)
-        completion = {
-            "id": f"cmpl-{uuid.uuid4()}", "object": "text_completion", "created": int(time.time()),
-            "model": request.model, "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
-            "usage": _usage(text),
-        }
-        if request.stream:
-            return _single(completion)
-        return completion
-
-    async def openai_embeddings(self, request: EmbeddingsRequest) -> Any:
-        texts = [request.input] if isinstance(request.input, str) else list(request.input)
-        model = self.models.get(request.model)
-        dimension = (model.metadata if model else {}).get("embedding_dimension", DEFAULT_EMBEDDING_DIMENSION)
-        data = [{"object": "embedding", "index": i, "embedding": _embed(str(text), dimension)}
-                for i, text in enumerate(texts)]
-        return {"object": "list", "data": data, "model": request.model,
-                "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)}}
-
-
-def _last_user_text(messages: list[Any]) -> str:
-    for message in reversed(messages):
-        if message.role == "user":
-            if isinstance(message.content, str):
-                return message.content
-            return " ".join(part.text for part in message.content if part.type == "text")
-    return ""
-
-
-def _usage(text: str) -> dict[str, int]:
-    tokens = len(text.split())
-    return {"prompt_tokens": 1, "completion_tokens": tokens, "total_tokens": tokens + 1}
-
-
-async def _single(item: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-    yield item
-
-
-def _embed(text: str, dimension: int) -> list[float]:
-    """A deterministic stand-in vector (TODO: call your embedding model)."""
-    values: list[float] = []
-    counter = 0
-    while len(values) < dimension:
-        digest = hashlib.sha256(f"{counter}:{text}".encode()).digest()
-        values.extend(b / 255 for b in digest)
-        counter += 1
-    return values[:dimension]
-
-
-async def create_provider(config: ${cls}Config, deps: dict[Api, Any]) -> ${cls}Inference:
-    """The factory named in plugin.py. May be async: open clients or connections here."""
-    return ${cls}Inference(config)
-''')
-
-INFERENCE_CREDENTIALS_INLINE = """\
-    def _reply(self, text: str) -> str:
-        return f"{self.config.reply_prefix}: {text}"
-
-"""
-
-INFERENCE_CREDENTIALS_REMOTE = Template('''\
-    def _api_key(self) -> str | None:
-        """Per-request credentials first (X-LlamaStack-Provider-Data), then the configured key."""
-        key = provider_data().get("${snake}_api_key")
-        if key:
-            return str(key)
-        return self.config.api_key.get_secret_value() if self.config.api_key else None
-
-    def _reply(self, text: str) -> str:
-        # TODO: call self.config.url with self._api_key() (raise AuthenticationError, UpstreamError, ... from
-        # llama_stack_core.errors for upstream failures) instead of echoing.
-        return f"$name: {text}"
-
-''')
-
-PROVIDER_GENERIC = Template('''\
-"""$provider_type: the implementation, imported only when a run config uses this provider.
-
-Every operation of the $api API is stubbed below and raises NotImplementedError, which the stack answers with
-HTTP 501. Implement them one by one; raise the errors of ``llama_stack_core.errors`` (NotFoundError, BadRequestError,
-UpstreamError, ...) to answer with the matching HTTP status.
-"""
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-$extra_imports
-from .config import ${cls}Config
-
-if TYPE_CHECKING:
-$type_imports
-
-class ${cls}${api_cls}:
-    """Implements ``$protocol``."""
-
-    def __init__(self, config: ${cls}Config, deps: dict[Api, Any]) -> None:
-        self.config = config
-        self.deps = deps  # routers of the APIs named in ProviderSpec.api_dependencies
-$state
-    async def health(self) -> dict[str, Any]:
-        """Shown by GET /v1/providers (given 5 s): {"status": "OK"}, or {"status": "Error", "message": ...}."""
-        return {"status": "OK"}
-
-    async def shutdown(self) -> None:
-        """Called when the server stops: close clients and connections here."""
-
-$credentials$resource_hooks$api_rule
-$methods
-
-async def create_provider(config: ${cls}Config, deps: dict[Api, Any]) -> ${cls}${api_cls}:
-    """The factory named in plugin.py. May be async: open clients or connections here."""
-    return ${cls}${api_cls}(config, deps)
-''')
-
-GENERIC_CREDENTIALS_REMOTE = Template('''\
-    def _api_key(self) -> str | None:
-        """Per-request credentials first (X-LlamaStack-Provider-Data), then the configured key."""
-        key = provider_data().get("${snake}_api_key")
-        if key:
-            return str(key)
-        return self.config.api_key.get_secret_value() if self.config.api_key else None
-
-''')
-
-RESOURCE_HOOKS = Template('''\
-    # -- resource hooks ------------------------------------------------------------------------------------------
-
-    async def register_$rtype(self, $rtype: $rmodel) -> None:
-        """Called when a $rtype is registered on this provider, and at start-up for stored ones.
-
-        Raise ValueError to refuse it (HTTP 400); nothing is stored then.
-        """
-        self.$plural[$rtype.identifier] = $rtype
-
-    async def unregister_$rtype(self, $rtype: $rmodel) -> None:
-        self.$plural.pop($rtype.identifier, None)
-
-''')
-
-METHOD = Template('''
-$signature
-        """TODO: implement ``$route``.
-
-        $summary
-        """
-        raise NotImplementedError("$name: $method is not implemented yet")
-''')
-
-TEST_HEADER = Template('''\
-"""Conformance tests for $provider_type: the core's kit, plus calls through the stack over HTTP.
-
-Run with ``pytest`` after ``pip install -e '.[test]'``: the stack finds the provider through its entry point.
-"""
-
-from __future__ import annotations
-
-from pathlib import Path
-from typing import Any
-
-$imports
-
-PROVIDER_TYPE = "$provider_type"
-PROVIDER_CONFIG: dict[str, Any] = $provider_config
-$stubs''')
-
-TEST_STUBS = Template('''
-# -- stand-ins for the APIs this provider's resources refer to ----------------------------------------------------
-
-
-class StubConfig(BaseModel):
-    pass
-
-
-class Stub:
-    """A provider that accepts every resource and serves nothing."""
-
-
-def create_stub(config: StubConfig, deps: dict[Api, Any]) -> Stub:
-    return Stub()
-
-
-class SupportingProviders:
-    """A plugin object offering stub providers, registered with ``extra_plugins`` (tests only)."""
-$hooks
-
-def _stub_spec(api: Api) -> ProviderSpec:
-    return ProviderSpec(api=api, provider_type="inline::test-stub", config_class=StubConfig,
-                        factory=f"{__name__}:create_stub")
-
-
-EXTRA_PLUGINS: list[Any] = [SupportingProviders()]
-SUPPORTING_PROVIDERS: dict[str, list[dict[str, Any]]] = {
-$providers}
-SUPPORTING_RESOURCES: dict[str, list[dict[str, Any]]] = $resources
-''')
-
-TEST_STUB_HOOK = Template("""
-    @hookimpl
-    def register_${api}_providers(self) -> list[ProviderSpec]:
-        return [_stub_spec(Api.$api)]
-""")
-
-TEST_NO_STUBS = """
-EXTRA_PLUGINS: list[Any] = []
-SUPPORTING_PROVIDERS: dict[str, list[dict[str, Any]]] = {}
-SUPPORTING_RESOURCES: dict[str, list[dict[str, Any]]] = {}
-"""
-
-TEST_LIFECYCLE = Template('''
-REGISTER_BODY: dict[str, Any] = $register_body
-
-
-class Test${cls}${rtitle}Lifecycle(ResourceLifecycleTests):
-    """The shared register/get/list/unregister/restart tests for ${rtype}s served by this provider."""
-
-    api = "$api"
-    provider_type = PROVIDER_TYPE
-    provider_config = PROVIDER_CONFIG
-    resource_type = "$rtype"
-    register_body = REGISTER_BODY
-    supporting_providers = SUPPORTING_PROVIDERS
-    supporting_resources = SUPPORTING_RESOURCES
-    extra_plugins = EXTRA_PLUGINS
-''')
-
-TEST_FIXTURES = Template('''
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def run_config(tmp_path: Path) -> dict[str, Any]:
-    """A stack with this provider (id ``under-test``) and the supporting stubs, registry in tmp_path."""
-    entry = {"provider_id": PROVIDER_ID, "provider_type": PROVIDER_TYPE, "config": PROVIDER_CONFIG}
-    providers = {**SUPPORTING_PROVIDERS, "$api": [entry]}
-    return make_run_config(providers, tmp_path, **SUPPORTING_RESOURCES)
-
-
-def plugin_manager() -> PluginManager:
-    """Installed plugins (this package, through its entry point) plus the test stubs."""
-    return PluginManager(extra_plugins=EXTRA_PLUGINS)
-''')
-
-TEST_INFERENCE_HTTP = """
-
-@pytest.mark.anyio
-async def test_chat_completion_over_http(run_config: dict[str, Any]) -> None:
-    async with stack_client(run_config, plugin_manager()) as client:
-        registered = await client.post("/v1/models", json={"model_id": "http-llm", "provider_id": PROVIDER_ID,
-                                                            "provider_model_id": "small"})
-        assert registered.status_code == 200, registered.text
-        response = await client.post("/v1/chat/completions", json={
-            "model": "http-llm", "messages": [{"role": "user", "content": "hello there"}]})
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert body["object"] == "chat.completion"
-        assert body["choices"][0]["message"]["content"].endswith("hello there")
-
-
-@pytest.mark.anyio
-async def test_streamed_chat_completion_over_http(run_config: dict[str, Any]) -> None:
-    async with stack_client(run_config, plugin_manager()) as client:
-        response = await client.post("/v1/chat/completions", json={
-            "model": f"{PROVIDER_ID}/small", "stream": True, "messages": [{"role": "user", "content": "one two"}]})
-        assert response.status_code == 200, response.text
-        assert response.headers["content-type"].startswith("text/event-stream")
-        events = [line for line in response.text.splitlines() if line.startswith("data: ")]
-        assert events and '"finish_reason":"stop"' in events[-1].replace(" ", "")
-
-
-@pytest.mark.anyio
-async def test_embeddings_over_http(run_config: dict[str, Any]) -> None:
-    async with stack_client(run_config, plugin_manager()) as client:
-        registered = await client.post("/v1/models", json={
-            "model_id": "http-embedding", "provider_id": PROVIDER_ID, "model_type": "embedding",
-            "metadata": {"embedding_dimension": 16}})
-        assert registered.status_code == 200, registered.text
-        response = await client.post("/v1/embeddings", json={"model": "http-embedding", "input": ["a", "b"]})
-        assert response.status_code == 200, response.text
-        data = response.json()["data"]
-        assert [item["index"] for item in data] == [0, 1]
-        assert all(len(item["embedding"]) == 16 for item in data)
-"""
-
-TEST_GENERIC_HTTP = Template("""
-
-@pytest.mark.anyio
-async def test_provider_reached_over_http(run_config: dict[str, Any]) -> None:
-    async with stack_client(run_config, plugin_manager()) as client:
-        listed = await client.get(f"/v1/providers/{PROVIDER_ID}")
-        assert listed.status_code == 200, listed.text
-        assert listed.json()["provider_type"] == PROVIDER_TYPE
-$register$call""")
-
-TEST_GENERIC_REGISTER = Template("""\
-        body = {**REGISTER_BODY, "provider_id": PROVIDER_ID}
-        registered = await client.post("$collection", json=body)
-        assert registered.status_code == 200, registered.text
-        provider = client.app.state.stack.providers["$api"][PROVIDER_ID].impl
-        assert "$identifier" in provider.$plural  # register_$rtype ran
-""")
-
-TEST_GENERIC_CALL = Template("""\
-        response = await client.request($call_args)
-        # The scaffolded $method raises NotImplementedError, which the stack answers with 501.
-        # TODO: once you implement it, assert on the real answer instead.
-        assert response.status_code == 501, response.text
-        assert "$method" in response.json()["error"]["message"]
-""")
+def _render(path: str, mapping: Mapping[str, Any] | None = None, /, **values: Any) -> str:
+    """Fill a template's ``$name`` placeholders from ``mapping`` and ``values`` (a missing one is an error)."""
+    return _template(path).substitute(mapping or {}, **values)
 
 
 # -- building the files ------------------------------------------------------------------------------------------
@@ -780,7 +227,8 @@ def _generic_provider(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) ->
         annotations.append(returns)
         route = routes.get(method_name)
         methods.append(
-            METHOD.substitute(
+            _render(
+                "src/parts/method.py",
                 signature=_signature(method_name, ", ".join(params), returns),
                 route=f"{route.method} {route.path}" if route else method_name,
                 summary=(route.summary if route and route.summary else f"The {method_name} operation."),
@@ -793,16 +241,19 @@ def _generic_provider(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) ->
     if kind is not None:
         imports.setdefault("llama_stack_core.apis.resources", set()).add(kind.model.__name__)
     extra_imports = "\nfrom llama_stack_core.request_context import provider_data\n" if remote else ""
-    return PROVIDER_GENERIC.substitute(
+    return _render(
+        "src/provider_generic.py",
         ctx,
         extra_imports=extra_imports,
         type_imports=_format_imports(imports, "    ") + "\n",
         api_cls=_API_CLASS_NAMES.get(api.value, api.value.capitalize()),
         protocol=f"{protocol.__module__}.{protocol.__name__}",
         state=(f"        self.{kind.plural}: dict[str, {kind.model.__name__}] = {{}}\n" if kind else ""),
-        credentials=GENERIC_CREDENTIALS_REMOTE.substitute(ctx) if remote else "",
+        credentials=_render("src/parts/api_key.py", ctx) if remote else "",
         resource_hooks=(
-            RESOURCE_HOOKS.substitute(rtype=kind.type, rmodel=kind.model.__name__, plural=kind.plural) if kind else ""
+            _render("src/parts/resource_hooks.py", rtype=kind.type, rmodel=kind.model.__name__, plural=kind.plural)
+            if kind
+            else ""
         ),
         methods="".join(methods),
     )
@@ -822,8 +273,9 @@ def _test_file(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) -> str:
     supporting = _fill(_SUPPORTING_RESOURCES.get(kind.type, {}) if kind else {}, name)
     stub_apis = sorted({RESOURCE_KINDS[kind_type].api.value for _, kind_type in (kind.references if kind else ())})
     if stub_apis:
-        stubs = TEST_STUBS.substitute(
-            hooks="".join(TEST_STUB_HOOK.substitute(api=a) for a in stub_apis),
+        stubs = _render(
+            "tests/stubs.py",
+            hooks="".join(_render("tests/stub_hook.py", api=a) for a in stub_apis),
             providers="".join(
                 f'    "{a}": [{{"provider_id": "stub-{a}", "provider_type": "inline::test-stub", "config": {{}}}}],\n'
                 for a in stub_apis
@@ -831,7 +283,7 @@ def _test_file(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) -> str:
             resources=_py_block(supporting, 0, 56),
         )
     else:
-        stubs = TEST_NO_STUBS
+        stubs = _render("tests/no_stubs.py")
     third_party = ["import pytest", *(["from pydantic import BaseModel"] if stub_apis else [])]
     core = [
         "from llama_stack_core.plugins import PluginManager",
@@ -845,21 +297,26 @@ def _test_file(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) -> str:
             "from llama_stack_core.providers import ProviderSpec",
         ]
     imports = "\n".join(third_party) + "\n\n" + "\n".join(sorted(core))
-    parts = [TEST_HEADER.substitute(ctx, imports=imports, provider_config=_py_block(provider_config), stubs=stubs)]
+    parts = [_render("tests/header.py", ctx, imports=imports, provider_config=_py_block(provider_config)), stubs]
     register_body = _fill(_REGISTER_BODIES[kind.type], name) if kind else {}
     if kind is not None:
         parts.append(
-            TEST_LIFECYCLE.substitute(
-                ctx, register_body=_py_block(register_body, 0, 33), rtype=kind.type, rtitle=kind.model.__name__
+            _render(
+                "tests/lifecycle.py",
+                ctx,
+                register_body=_py_block(register_body, 0, 33),
+                rtype=kind.type,
+                rtitle=kind.model.__name__,
             )
         )
-    parts.append(TEST_FIXTURES.substitute(ctx))
+    parts.append(_render("tests/fixtures.py", ctx))
     if api.value == "inference":
-        parts.append(TEST_INFERENCE_HTTP)
+        parts.append(_render("tests/inference_http.py"))
         return "".join(parts)
     identifier = register_body.get(kind.register_request.id_field, "") if kind else ""
     register = (
-        TEST_GENERIC_REGISTER.substitute(
+        _render(
+            "tests/generic_register.py",
             collection=RESOURCE_PATHS[kind.type][0],
             api=api.value,
             identifier=identifier,
@@ -888,8 +345,8 @@ def _test_file(ctx: dict[str, Any], api: Any, kind: Any, remote: bool) -> str:
                 args[2:] = [f"{key}={_py_block(value, 12, 13 + len(key))}" for key, value in kwargs.items()]
                 call_args = f"\n{' ' * 12}{args[0]}, {args[1]},\n" + "".join(f"{' ' * 12}{a},\n" for a in args[2:])
                 call_args += " " * 8
-            call = TEST_GENERIC_CALL.substitute(call_args=call_args, method=route.name)
-    parts.append(TEST_GENERIC_HTTP.substitute(register=register, call=call))
+            call = _render("tests/generic_call.py", call_args=call_args, method=route.name)
+    parts += [_render("tests/generic_http.py"), register, call]
     return "".join(parts)
 
 
@@ -937,16 +394,21 @@ def render_files(name: str, api: str, *, remote: bool) -> dict[str, str]:
         "api_rule": "    # -- the API " + "-" * 97,
     }
     if remote:
-        config = CONFIG_REMOTE.substitute(ctx)
+        config = _render("src/config_remote.py", ctx)
     elif api == "inference":
-        config = CONFIG_INLINE_INFERENCE.substitute(ctx)
+        config = _render("src/config_inline_inference.py", ctx)
     else:
-        config = CONFIG_INLINE.substitute(ctx)
+        config = _render("src/config_inline.py", ctx)
     if api == "inference":
-        provider = PROVIDER_INFERENCE.substitute(
+        provider = _render(
+            "src/provider_inference.py",
             ctx,
             extra_imports="from llama_stack_core.request_context import provider_data\n" if remote else "",
-            credentials=(INFERENCE_CREDENTIALS_REMOTE.substitute(ctx) if remote else INFERENCE_CREDENTIALS_INLINE),
+            credentials=(
+                _render("src/parts/api_key.py", ctx) + _render("src/parts/reply_remote.py", ctx)
+                if remote
+                else _render("src/parts/reply_inline.py")
+            ),
         )
     else:
         provider = _generic_provider(ctx, api_enum, kind, remote)
@@ -958,10 +420,10 @@ def render_files(name: str, api: str, *, remote: bool) -> dict[str, str]:
         else {}
     )
     return {
-        "pyproject.toml": PYPROJECT.substitute(ctx),
-        "README.md": README.substitute(ctx, config_yaml=_yaml_lines(sample, 8)),
-        f"src/{module}/__init__.py": INIT.substitute(ctx),
-        f"src/{module}/plugin.py": PLUGIN.substitute(ctx),
+        "pyproject.toml": _render("pyproject.toml", ctx),
+        "README.md": _render("README.md", ctx, config_yaml=_yaml_lines(sample, 8)),
+        f"src/{module}/__init__.py": _render("src/__init__.py", ctx),
+        f"src/{module}/plugin.py": _render("src/plugin.py", ctx),
         f"src/{module}/config.py": config,
         f"src/{module}/provider.py": provider,
         "tests/test_conformance.py": _test_file(ctx, api_enum, kind, remote),

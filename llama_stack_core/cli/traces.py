@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import ConfigError
+from .table import print_table
 
 DEFAULT_URL = "http://localhost:8321"
 #: Span attributes worth a glance in the tree, shown as ``label=value``.
@@ -108,8 +109,6 @@ def _tree_summary(client: _Client, trace: dict[str, Any]) -> tuple[str, int, str
 
 
 def list_traces(url: str, limit: int) -> None:
-    from .main import _print_table
-
     with _Client(url) as client:
         traces = client.call("POST", "/v1/telemetry/traces", {"limit": limit, "order_by": ["-start_time"]})["data"]
         rows = []
@@ -131,7 +130,7 @@ def list_traces(url: str, limit: int) -> None:
     if not rows:
         print(f"no traces yet at {url}")
         return
-    _print_table(rows, ["TRACE ID", "ROOT", "START", "DURATION", "SPANS", "STATUS"])
+    print_table(rows, ["TRACE ID", "ROOT", "START", "DURATION", "SPANS", "STATUS"])
 
 
 def _details(span: dict[str, Any]) -> str:

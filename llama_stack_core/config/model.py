@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from ..apis.resources import RESOURCE_KINDS, RegisterRequest
+from ..storage import StorageBackend, StorageConfig, StoreConfig, StoreRef
 from ..trace_sampling import settings_from_otel_environment
 
 DISABLED_PROVIDER_ID = "__disabled__"
+
+#: The storage types live in ``llama_stack_core.storage``; plugins written against 0.1.0 import them from here.
+__all__ = [
+    "ProviderConfig",
+    "RunConfig",
+    "ServerConfig",
+    "StorageBackend",
+    "StorageConfig",
+    "StoreConfig",
+    "StoreRef",
+    "TelemetryConfig",
+]
 
 
 class ProviderConfig(BaseModel):
@@ -38,81 +42,6 @@ class ProviderConfig(BaseModel):
     @property
     def enabled(self) -> bool:
         return bool(self.provider_id) and self.provider_id != DISABLED_PROVIDER_ID
-
-
-class StorageBackend(BaseModel):
-    """A named storage backend: SQLite file or PostgreSQL server."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["kv_sqlite", "sql_sqlite", "sqlite", "kv_postgres", "sql_postgres", "postgres"]
-    db_path: str | None = None
-    host: str | None = None
-    port: int | None = None
-    db: str | None = Field(default=None, validation_alias=AliasChoices("db", "database", "dbname"))
-    user: str | None = None
-    password: SecretStr | None = None
-    dsn: SecretStr | None = Field(default=None, description="A full libpq connection string or URI.")
-
-    @property
-    def is_postgres(self) -> bool:
-        return "postgres" in self.type
-
-    @model_validator(mode="after")
-    def _check_fields(self) -> StorageBackend:
-        if not self.is_postgres and not self.db_path:
-            raise ValueError("a sqlite backend needs db_path")
-        return self
-
-
-class StoreConfig(BaseModel):
-    """Where a provider keeps state: a backend (by name from ``storage.backends``, or inline) and a namespace.
-
-    In a provider's config: ``persistence: {backend: kv_default, namespace: files}``; ``backend: default`` means
-    the backend the stack's registry uses. Open it with ``await config.persistence.open()``.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    backend: StorageBackend
-    namespace: str = Field(min_length=1)
-
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _resolve_name(cls, value: Any, info: ValidationInfo) -> Any:
-        if not isinstance(value, str):
-            return value
-        backends: dict[str, StorageBackend] = (info.context or {}).get("storage_backends", {})
-        if value in backends:
-            return backends[value]
-        if value == "default" and "default" in (info.context or {}):
-            return info.context["default"]
-        raise ValueError(f"unknown storage backend '{value}' (storage.backends has: {', '.join(backends) or 'none'})")
-
-    async def open(self) -> Any:
-        """Open the KV store (the caller closes it)."""
-        from ..storage import open_kvstore
-
-        return await open_kvstore(self.backend, self.namespace)
-
-
-class StoreRef(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    backend: str
-    namespace: str | None = None
-    table_name: str | None = None
-
-
-class StorageConfig(BaseModel):
-    backends: dict[str, StorageBackend] = Field(default_factory=dict)
-    stores: dict[str, StoreRef] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _check_refs(self) -> StorageConfig:
-        for name, ref in self.stores.items():
-            if ref.backend not in self.backends:
-                raise ValueError(f"store '{name}' uses unknown backend '{ref.backend}'")
-        return self
 
 
 class ServerConfig(BaseModel):

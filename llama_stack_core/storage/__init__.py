@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from ..config.model import StorageBackend
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from .config import StorageBackend, StorageConfig, StoreRef
 
 
 @runtime_checkable
@@ -37,4 +39,33 @@ async def open_kvstore(backend: StorageBackend, namespace: str | None = None) ->
     return await SqliteKVStore.open(backend, namespace)
 
 
-__all__ = ["KVStore", "open_kvstore"]
+class StoreConfig(BaseModel):
+    """Where a provider keeps state: a backend (by name from ``storage.backends``, or inline) and a namespace.
+
+    In a provider's config: ``persistence: {backend: kv_default, namespace: files}``; ``backend: default`` means
+    the backend the stack's registry uses. Open it with ``await config.persistence.open()``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: StorageBackend
+    namespace: str = Field(min_length=1)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _resolve_name(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        backends: dict[str, StorageBackend] = (info.context or {}).get("storage_backends", {})
+        if value in backends:
+            return backends[value]
+        if value == "default" and "default" in (info.context or {}):
+            return info.context["default"]
+        raise ValueError(f"unknown storage backend '{value}' (storage.backends has: {', '.join(backends) or 'none'})")
+
+    async def open(self) -> KVStore:
+        """Open the KV store (the caller closes it)."""
+        return await open_kvstore(self.backend, self.namespace)
+
+
+__all__ = ["KVStore", "StorageBackend", "StorageConfig", "StoreConfig", "StoreRef", "open_kvstore"]

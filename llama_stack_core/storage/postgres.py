@@ -6,8 +6,8 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
-from ..config.model import StorageBackend
 from ..errors import ConfigError
+from .config import StorageBackend
 
 try:
     import psycopg

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from ..config.model import StorageBackend
+from .config import StorageBackend
 
 T = TypeVar("T")
 

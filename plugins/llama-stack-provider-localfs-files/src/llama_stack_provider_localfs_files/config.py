@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llama_stack_core.config.model import StoreConfig
+from llama_stack_core.storage import StoreConfig
 
 PROVIDER_TYPE = "inline::localfs"
 DEFAULT_STORAGE_DIR = "~/.llama/distributions/starter/files"

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from llama_stack_core.config.model import StoreConfig
+from llama_stack_core.storage import StoreConfig
 from llama_stack_core.vector_io.engine import VectorIOConfig
 
 PROVIDER_TYPE = "inline::sqlite-vec"

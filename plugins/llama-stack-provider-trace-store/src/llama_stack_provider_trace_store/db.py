@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 
 import orjson
 
-from llama_stack_core.config.model import StorageBackend
 from llama_stack_core.errors import BadRequestError, ConfigError
+from llama_stack_core.storage import StorageBackend
 
 T = TypeVar("T")
 
