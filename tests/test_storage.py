@@ -62,6 +62,27 @@ async def test_concurrent_inserts_have_one_winner(backend):
             await s.close()
 
 
+async def test_compare_and_set_loses_no_concurrent_update(backend):
+    stores = [await open_kvstore(backend, "cas") for _ in range(4)]
+    try:
+        assert await stores[0].compare_and_set("n", "0", "1") is False  # an absent key is never set
+        assert await stores[0].get("n") is None
+        await stores[0].set("n", "0")
+
+        async def increment(store, times: int) -> None:
+            for _ in range(times):
+                while True:
+                    current = await store.get("n")
+                    if await store.compare_and_set("n", current, str(int(current) + 1)):
+                        break
+
+        await asyncio.gather(*(increment(s, 25) for s in stores))
+        assert await stores[0].get("n") == "100"
+    finally:
+        for s in stores:
+            await s.close()
+
+
 async def test_registry_on_postgres_survives_restart(tmp_path, postgres_storage):
     config = make_run_config({"inference": echo_providers("alpha")}, tmp_path)
     config["storage"] = postgres_storage

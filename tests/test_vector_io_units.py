@@ -12,9 +12,9 @@ from llama_stack_core.errors import BadRequestError
 from llama_stack_core.pagination import paginate
 from llama_stack_core.testing.documents import minimal_pdf
 from llama_stack_core.vector_io.chunking import chunk_text, count_tokens, tokens
-from llama_stack_core.vector_io.engine import fuse
 from llama_stack_core.vector_io.index import ScoredChunk, StoredChunk, matches
 from llama_stack_core.vector_io.parsing import InvalidFileError, UnsupportedFileError, file_to_text
+from llama_stack_core.vector_io.search import fuse
 
 
 def test_chunks_are_windows_of_the_original_text_with_overlap():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from .common import CursorPage, CursorQuery, DeletedObject, InterleavedContent, Request, SearchMode, StrictRequest
 from .routes import Api, ApiSpec, ResourceRef, Route
@@ -139,6 +140,8 @@ class VectorStoreCreateRequest(Request):
     embedding_model: str | None = None
     embedding_dimension: int | None = Field(default=None, gt=0)
     provider_vector_db_id: str | None = None
+    #: Set by the router for the provider: the id the store was registered under at the provider. Not sent by clients.
+    vector_store_id: SkipJsonSchema[str | None] = None
 
 
 class VectorStoreListRequest(CursorQuery):

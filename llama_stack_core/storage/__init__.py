@@ -20,6 +20,12 @@ class KVStore(Protocol):
     async def insert(self, key: str, value: str) -> bool:
         """Store ``value`` only if ``key`` is absent; return whether it was stored (atomic across processes)."""
 
+    async def compare_and_set(self, key: str, expected: str, value: str) -> bool:
+        """Store ``value`` only if ``key`` holds ``expected``; return whether it was stored (atomic across processes).
+
+        Read a value, change it and write it back with this, retrying on ``False``: no other writer's change is lost.
+        """
+
     async def delete(self, key: str) -> bool: ...
 
     async def items(self, prefix: str = "") -> list[tuple[str, str]]:

@@ -85,6 +85,14 @@ class PostgresKVStore:
             )
             return cur.rowcount == 1
 
+    async def compare_and_set(self, key: str, expected: str, value: str) -> bool:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE llama_stack_kv SET value = %s WHERE key = %s AND value = %s",
+                (value, self._prefix + key, expected),
+            )
+            return cur.rowcount == 1
+
     async def delete(self, key: str) -> bool:
         async with self._pool.connection() as conn:
             cur = await conn.execute("DELETE FROM llama_stack_kv WHERE key = %s", (self._prefix + key,))

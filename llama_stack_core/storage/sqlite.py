@@ -55,6 +55,10 @@ class SqliteKVStore:
         sql = "INSERT INTO kvstore (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING"
         return await self._run(lambda: self._conn.execute(sql, (self._prefix + key, value)).rowcount == 1)
 
+    async def compare_and_set(self, key: str, expected: str, value: str) -> bool:
+        sql = "UPDATE kvstore SET value = ? WHERE key = ? AND value = ?"
+        return await self._run(lambda: self._conn.execute(sql, (value, self._prefix + key, expected)).rowcount == 1)
+
     async def delete(self, key: str) -> bool:
         return await self._run(
             lambda: self._conn.execute("DELETE FROM kvstore WHERE key = ?", (self._prefix + key,)).rowcount == 1

@@ -83,6 +83,16 @@ class VectorIOProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
+    async def second_server(cls, run_config: dict[str, Any], openai: Any) -> AsyncIterator[Any]:
+        """An OpenAI client of a second stack on the same storage, as a second server process would be."""
+        openai_sdk = pytest.importorskip("openai")
+        async with stack_client(run_config, PluginManager(extra_plugins=list(cls.extra_plugins))) as client:
+            yield openai_sdk.AsyncOpenAI(
+                base_url="http://stack/v1", api_key="unused", http_client=client, max_retries=0
+            )
+
+    @pytest.fixture(scope="class")
+    @classmethod
     async def topical(cls, openai: Any) -> dict[str, Any]:
         """A store holding the topical corpus, each file with attributes {topic, year}; ingestion finished."""
         store = await openai.vector_stores.create(name="topical", extra_body={"embedding_model": EMBEDDING})
@@ -310,6 +320,89 @@ class VectorIOProviderTests:
         assert len(chunks) > 10 and all(count_tokens(c) <= 100 for c in chunks)
         assert tokens(chunks[0])[-20:] == tokens(chunks[1])[:20]  # consecutive chunks overlap by 20 tokens
 
+    # -- two servers on one store -------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_two_servers_attaching_and_relabelling_at_once_lose_nothing(
+        self, openai: Any, second_server: Any
+    ) -> None:
+        """Each server attaches half the files to one store at the same time, then relabels the files the other one
+        is still ingesting: every file is there, completed, with its new label on its record and on its chunks."""
+        store = await openai.vector_stores.create(extra_body={"embedding_model": EMBEDDING})
+        docs = [(f"{n}-{name}", data) for n in range(2) for name, data in corpus().values()]
+        uploaded = [(await openai.files.create(file=doc, purpose="assistants")).id for doc in docs]
+        pairs = [(openai, second_server), (second_server, openai)]  # (attaches, relabels)
+        plan = [(file_id, *pairs[i % 2]) for i, file_id in enumerate(uploaded)]
+        await asyncio.gather(
+            *(
+                attacher.vector_stores.files.create(vector_store_id=store.id, file_id=file_id, attributes={"v": 1})
+                for file_id, attacher, _ in plan
+            )
+        )
+        await asyncio.gather(
+            *(
+                relabeller.vector_stores.files.update(vector_store_id=store.id, file_id=file_id, attributes={"v": 2})
+                for file_id, _, relabeller in plan
+            )
+        )
+        await wait_ingested(openai, store.id)
+        for server in (openai, second_server):
+            counts = (await server.vector_stores.retrieve(store.id)).file_counts
+            assert (counts.total, counts.completed) == (len(docs), len(docs))
+        files = [f async for f in openai.vector_stores.files.list(vector_store_id=store.id, limit=100)]
+        assert sorted(f.id for f in files) == sorted(uploaded)
+        assert {(f.status, f.attributes["v"]) for f in files} == {("completed", 2)}
+        relabelled = await self.filenames(
+            openai, store.id, "anything", max_num_results=50, filters={"type": "eq", "key": "v", "value": 2}
+        )
+        assert set(relabelled) == {name for name, _ in docs}
+
+    @pytest.mark.anyio
+    async def test_a_batch_cancelled_on_another_server_stays_cancelled(
+        self, openai: Any, http: Any, second_server: Any
+    ) -> None:
+        """The server ingesting a batch's files finds them cancelled by the other server when it is done: they stay
+        cancelled and their chunks go, and the batch keeps the counts the cancel answered with."""
+        store = await openai.vector_stores.create(extra_body={"embedding_model": EMBEDDING})
+        text = " ".join(f"Paragraph {i} about lighthouses and tides." for i in range(400)).encode()
+        ids = [(await openai.files.create(file=(f"tides-{i}.txt", text), purpose="assistants")).id for i in range(8)]
+        batch = await openai.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=ids)
+        cancelled = await second_server.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
+        assert cancelled.status == "cancelled" and cancelled.file_counts.cancelled > 0
+        await wait_idle(http)
+        after = await openai.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)
+        assert after.status == "cancelled" and after.file_counts == cancelled.file_counts
+        statuses = {f.id: f.status async for f in openai.vector_stores.files.list(vector_store_id=store.id, limit=100)}
+        assert list(statuses.values()).count("cancelled") == cancelled.file_counts.cancelled
+        page = await openai.vector_stores.search(vector_store_id=store.id, query="lighthouses", max_num_results=50)
+        assert {r.file_id for r in page.data} <= {i for i, status in statuses.items() if status == "completed"}
+
+    @pytest.mark.anyio
+    async def test_draining_waits_for_ingestions_within_a_bound(self, openai: Any, run_config: dict[str, Any]) -> None:
+        """What a stopping server does (``shutdown`` drains): wait for the files it is ingesting, and cancel those
+        still running when the time is up."""
+        openai_sdk = pytest.importorskip("openai")
+        store = await openai.vector_stores.create(extra_body={"embedding_model": EMBEDDING})
+        text = " ".join(f"Paragraph {i} about harbours and ferries." for i in range(400)).encode()
+        cut, kept = [
+            (await openai.files.create(file=(name, text), purpose="assistants")).id for name in ("cut.txt", "kept.txt")
+        ]
+        async with stack_client(run_config, PluginManager(extra_plugins=list(self.extra_plugins))) as client:
+            server = openai_sdk.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=client)
+            engine = client.app.state.stack.providers["vector_io"][PROVIDER_ID].impl
+            await server.vector_stores.files.create(vector_store_id=store.id, file_id=cut)
+            await engine.ingestor.drain(timeout=0)
+            assert (await openai.vector_stores.files.retrieve(vector_store_id=store.id, file_id=cut)).status == (
+                "cancelled"
+            )
+            await server.vector_stores.files.create(vector_store_id=store.id, file_id=kept)
+            await engine.ingestor.drain(timeout=120)
+            assert engine.ingestor.in_flight == 0
+        assert (await openai.vector_stores.files.retrieve(vector_store_id=store.id, file_id=kept)).status == (
+            "completed"
+        )
+        assert set(await self.filenames(openai, store.id, "ferries", max_num_results=50)) == {"kept.txt"}
+
     # -- the older vector-dbs / vector-io API --------------------------------------------------------------------
 
     @pytest.mark.anyio
@@ -369,6 +462,16 @@ async def wait_file(openai: Any, store_id: str, file_id: str, timeout: float = 1
             return record
         await asyncio.sleep(0.1)
     raise AssertionError(f"{file_id} still in progress after {timeout}s")
+
+
+async def wait_idle(http: Any, timeout: float = 120) -> None:
+    """Wait until the provider under test ingests nothing in the server ``http`` talks to."""
+    for _ in range(int(timeout * 10)):
+        info = (await http.get(f"/v1/providers/{PROVIDER_ID}")).json()
+        if info["health"].get("ingesting") == 0:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{PROVIDER_ID} still ingesting after {timeout}s")
 
 
 async def wait_ingested(openai: Any, store_id: str, timeout: float = 120) -> None:

@@ -6,6 +6,7 @@ import io
 import json
 from html.parser import HTMLParser
 from pathlib import PurePath
+from typing import Any
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".rst", ".csv", ".tsv", ".log", ".py", ".yaml", ".yml", ".xml"}
 
@@ -109,3 +110,15 @@ def file_to_text(filename: str, data: bytes, content_type: str | None = None) ->
     raise UnsupportedFileError(
         f"unsupported file type '{suffix}' ({filename}); supported: text, Markdown, HTML, PDF, JSON"
     )
+
+
+def content_text(content: Any) -> str:
+    """The text of Llama Stack interleaved content (a string, an item, or a list of items)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(content_text(item) for item in content)
+    text = getattr(content, "text", None)
+    if text is None and isinstance(content, dict):
+        text = content.get("text")
+    return text or ""

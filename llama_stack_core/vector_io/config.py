@@ -1,0 +1,21 @@
+"""The settings every vector_io provider built on the engine has."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..config.model import StoreConfig
+
+
+class VectorIOConfig(BaseModel):
+    """Settings every vector_io provider built on the engine has; backends subclass it with their own fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    persistence: StoreConfig = Field(description="Where store, file and batch records live (shared by processes).")
+    chunk_size_tokens: int = Field(default=512, ge=16, le=8192, description="Chunk size for the 'auto' strategy.")
+    chunk_overlap_tokens: int = Field(default=64, ge=0, description="Overlap for the 'auto' strategy.")
+    embedding_batch_size: int = Field(default=64, ge=1, description="Texts per embeddings call during ingestion.")
+    max_concurrent_ingestions: int = Field(default=2, ge=1, description="Files ingested at once per process.")
+    default_query_chunks: int = Field(default=3, ge=1, description="k of /v1/vector-io/query without max_chunks.")
+    rewrite_model: str | None = Field(default=None, description="LLM used by search's rewrite_query.")
