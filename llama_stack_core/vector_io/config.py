@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..config.model import StoreConfig
+from ..storage import StoreConfig
 
 
 class VectorIOConfig(BaseModel):

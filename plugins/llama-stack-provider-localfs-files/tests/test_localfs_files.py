@@ -33,9 +33,9 @@ from llama_stack_core.apis.files import FileListRequest, FileRef, FileUploadRequ
 from llama_stack_core.apis.routes import Api
 from llama_stack_core.config.env import substitute_env
 from llama_stack_core.config.loader import parse_run_config
-from llama_stack_core.config.model import StorageBackend
 from llama_stack_core.errors import BadRequestError, ConfigError, NotFoundError, ServiceUnavailableError
 from llama_stack_core.plugins import PluginManager
+from llama_stack_core.storage import StorageBackend
 from llama_stack_core.testing import make_run_config, served_stack
 from llama_stack_core.testing.files import MIB, FilesProviderTests, binary_payload
 
