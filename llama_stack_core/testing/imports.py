@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 _PROBE = """
 import importlib, json, sys
-module = importlib.import_module({module!r})
+for name in {modules!r}:
+    module = importlib.import_module(name)
 for hook in {hooks!r}:
     getattr(module, hook)()
 heavy = {heavy!r}
@@ -22,18 +23,18 @@ print(json.dumps(sorted(m for m in sys.modules if any(m == h or m.startswith(h +
 """
 
 
-def heavy_imports(module: str, heavy: Iterable[str], *, call: Iterable[str] = ()) -> list[str]:
-    """The modules of ``heavy`` (a name covers its submodules) that importing ``module`` in a fresh interpreter
-    loads, after calling its hooks named in ``call`` (each without arguments)."""
-    code = _PROBE.format(module=module, hooks=list(call), heavy=sorted(heavy))
+def heavy_imports(modules: Sequence[str], heavy: Iterable[str], *, call: Iterable[str] = ()) -> list[str]:
+    """The modules of ``heavy`` (a name covers its submodules) loaded in a fresh interpreter by importing
+    ``modules`` in order, then calling the last one's functions named in ``call`` (each without arguments)."""
+    code = _PROBE.format(modules=list(modules), hooks=list(call), heavy=sorted(heavy))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
-        raise AssertionError(f"importing {module} failed:\n{done.stderr}")
+        raise AssertionError(f"importing {', '.join(modules)} failed:\n{done.stderr}")
     return json.loads(done.stdout.splitlines()[-1])
 
 
 def assert_plugin_module_is_light(module: str, heavy: Iterable[str], *, call: Iterable[str] = ()) -> None:
     """Fail if importing the plugin module ``module`` (and calling its provider hooks in ``call``) loads any of
     ``heavy``: typically the package's ``provider`` module and the libraries only the provider needs."""
-    loaded = heavy_imports(module, heavy, call=call)
+    loaded = heavy_imports([module], heavy, call=call)
     assert not loaded, f"importing {module} loaded {loaded}; import them in the provider factory instead"
