@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -18,6 +18,7 @@ import yaml
 
 from ..config.loader import parse_run_config
 from ..config.model import RunConfig
+from ..hookspecs import hookimpl
 from ..plugins import PluginManager
 
 
@@ -54,6 +55,15 @@ def plugin_stack(
     """:func:`stack_client` with this plugin module alone: no entry-point discovery, so nothing else installed in the
     environment (another provider, a test plugin) takes part."""
     return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
+
+
+def hook_plugin(**hooks: Callable[..., Any]) -> ModuleType:
+    """A plugin module implementing these hooks (hook name -> function), to install with
+    ``PluginManager(extra_plugins=[...])``; pluggy checks each name and signature against the hookspecs."""
+    module = ModuleType("hook_plugin")
+    for name, function in hooks.items():
+        setattr(module, name, hookimpl(function))
+    return module
 
 
 @asynccontextmanager
