@@ -360,7 +360,6 @@ class OpenAICompatVendorTests(InferenceProviderTests):
     #: Modules the plugin module must not import, besides the package's ``provider`` module.
     heavy_modules: ClassVar[frozenset[str]] = frozenset({"aiohttp", "openai"})
     live_env: ClassVar[dict[str, str]] = {}
-    live_config: ClassVar[dict[str, Any]] = {}
     live_chat_model: ClassVar[str | None] = None
     live_embedding_model: ClassVar[str | None] = None
     live_embedding_dimension: ClassVar[int | None] = None
@@ -403,7 +402,7 @@ class OpenAICompatVendorTests(InferenceProviderTests):
         if not cls.live_env or missing:
             pytest.skip(f"set {', '.join(missing or ['live_env'])} to test {cls.provider_type} against its API")
         openai = pytest.importorskip("openai")
-        config = {**cls.live_config, **{field: os.environ[variable] for field, variable in cls.live_env.items()}}
+        config: dict[str, Any] = {field: os.environ[variable] for field, variable in cls.live_env.items()}
         if cls.live_lists_models:
             config.setdefault("refresh_models", True)
         models = []
