@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import yaml
 
 from ..config.loader import parse_run_config
 from ..config.model import RunConfig
+from ..hookspecs import hookimpl
 from ..plugins import PluginManager
 
 
@@ -31,6 +33,37 @@ def sqlite_storage(directory: Path) -> dict[str, Any]:
 def make_run_config(providers: dict[str, list[dict[str, Any]]], directory: Path, **extra: Any) -> dict[str, Any]:
     """A run config dict: these providers, registry in ``directory``, plus any top-level keys."""
     return {"version": 2, "distro_name": "test", "providers": providers, "storage": sqlite_storage(directory), **extra}
+
+
+def provider_run_config(
+    directory: Path,
+    provider_type: str,
+    config: dict[str, Any],
+    *,
+    provider_id: str,
+    api: str = "inference",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A run config with one provider (``provider_id`` of ``provider_type`` for ``api``), plus any top-level keys."""
+    entry = {"provider_id": provider_id, "provider_type": provider_type, "config": config}
+    return make_run_config({api: [entry]}, directory, **extra)
+
+
+def plugin_stack(
+    plugin: ModuleType, config: dict[str, Any] | RunConfig
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """:func:`stack_client` with this plugin module alone: no entry-point discovery, so nothing else installed in the
+    environment (another provider, a test plugin) takes part."""
+    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
+
+
+def hook_plugin(**hooks: Callable[..., Any]) -> ModuleType:
+    """A plugin module implementing these hooks (hook name -> function), to install with
+    ``PluginManager(extra_plugins=[...])``; pluggy checks each name and signature against the hookspecs."""
+    module = ModuleType("hook_plugin")
+    for name, function in hooks.items():
+        setattr(module, name, hookimpl(function))
+    return module
 
 
 @asynccontextmanager

@@ -16,15 +16,18 @@ The stack is started once per class (``stack_client``); its models are registere
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
 
 from ..inference.embeddings import decode_base64
 from ..plugins import PluginManager
-from .harness import make_run_config, stack_client
+from .harness import make_run_config, plugin_stack, provider_run_config, stack_client
+from .imports import assert_plugin_module_is_light
 
 PROVIDER_ID = "under-test"
 CHAT = "chat-under-test"
@@ -56,6 +59,11 @@ PERSON_SCHEMA = {
     "required": ["name", "age"],
     "additionalProperties": False,
 }
+
+
+def chat_body(model: str, content: str = "hi", **params: Any) -> dict[str, Any]:
+    """A ``/v1/chat/completions`` request body: one user message to ``model``, plus any other parameters."""
+    return {"model": model, "messages": [{"role": "user", "content": content}], **params}
 
 
 class InferenceProviderTests:
@@ -307,3 +315,177 @@ class InferenceProviderTests:
         bad = await http.post("/v1/chat/completions", json={"model": CHAT, "messages": "not a list"})
         assert unknown.status_code == 404 and "error" in unknown.json()
         assert bad.status_code == 422 and bad.json()["error"]["param"].startswith("messages")
+
+
+# -- vendors built on the core's OpenAI-compatible adapter ---------------------------------------------------------
+
+#: The conformance tests every OpenAI-compatible vendor runs against the local server: a chat, a streamed chat and a
+#: text completion are enough to show its config, URL joining and request rewriting reach a real server.
+SMOKE_TESTS = frozenset({"test_chat_completion", "test_streaming_matches_non_streaming", "test_text_completion"})
+CONFORMANCE_TESTS = frozenset(name for name in vars(InferenceProviderTests) if name.startswith("test_"))
+LIVE_PROVIDER_ID = "live"
+LIVE_CHAT = "live-chat"
+LIVE_EMBEDDING = "live-embedding"
+
+
+class OpenAICompatVendorTests(InferenceProviderTests):
+    """Tests for a vendor package built on :class:`~llama_stack_core.inference.openai_compat.OpenAICompatInference`.
+
+    Subclass it once per vendor, naming the plugin module, the provider type, what the vendor supports and how to
+    reach its real API::
+
+        class TestAcme(OpenAICompatVendorTests):
+            plugin = llama_stack_provider_acme.plugin
+            provider_type = "remote::acme"
+            capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "completions"})
+            live_env = {"api_key": "ACME_API_KEY"}
+            live_chat_model = "acme/llama-3-8b"
+
+    - Against the local llama-cpp-python server (fixture ``llama_cpp_base_url``, model ``gemma``): the vendors share
+      one adapter, so one vendor (``full_conformance = True``) runs every conformance test and the others run
+      :data:`SMOKE_TESTS`. What a vendor changes in a request is checked where it can be seen exactly: in the
+      vendor's own tests against a scripted server.
+    - The plugin module stays light and is found by its entry point.
+    - Against the vendor's real API, through the stack with the ``openai`` SDK: skipped unless every environment
+      variable of ``live_env`` (config field -> variable) is set. ``live_chat_model`` None takes the first LLM the
+      provider lists (self-hosted servers serve what they were started with).
+    """
+
+    plugin: ClassVar[ModuleType]
+    chat_model = "gemma"
+    max_tokens = 4  # keeps the local runs short
+    full_conformance: ClassVar[bool] = False
+    #: Config for the local server besides ``base_url``.
+    local_config: ClassVar[dict[str, Any]] = {"api_key": "test-key"}
+    #: Modules the plugin module must not import, besides the package's ``provider`` module.
+    heavy_modules: ClassVar[frozenset[str]] = frozenset({"aiohttp", "openai"})
+    live_env: ClassVar[dict[str, str]] = {}
+    live_chat_model: ClassVar[str | None] = None
+    live_embedding_model: ClassVar[str | None] = None
+    live_embedding_dimension: ClassVar[int | None] = None
+    live_lists_models: ClassVar[bool] = True
+    live_max_tokens: ClassVar[int] = 32
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "plugin" in vars(cls):
+            cls.extra_plugins = [cls.plugin]
+        if not cls.full_conformance:
+            for name in CONFORMANCE_TESTS - SMOKE_TESTS:
+                setattr(cls, name, None)  # pytest collects only callables
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def config_under_test(cls, llama_cpp_base_url: str) -> dict[str, Any]:
+        return {**cls.local_config, "base_url": llama_cpp_base_url}
+
+    # -- the plugin package --------------------------------------------------------------------------------------
+
+    def test_plugin_module_stays_light(self) -> None:
+        package = self.plugin.__name__.rpartition(".")[0]
+        heavy = {f"{package}.provider", *self.heavy_modules}
+        assert_plugin_module_is_light(self.plugin.__name__, heavy, call=["register_inference_providers"])
+
+    def test_entry_point_is_found(self) -> None:
+        distribution = self.plugin.__name__.partition(".")[0].replace("_", "-")
+        found = PluginManager().provider_specs[f"inference:{self.provider_type}"]
+        assert found.plugin.package == distribution
+        assert found.spec.factory.endswith(".provider:create_provider")
+
+    # -- the vendor's real API -----------------------------------------------------------------------------------
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    async def live(cls, tmp_path_factory: pytest.TempPathFactory, anyio_backend: str) -> AsyncIterator[Any]:
+        """The ``openai`` SDK on a stack whose provider ``live`` calls the vendor's real API."""
+        missing = [variable for variable in cls.live_env.values() if not os.environ.get(variable)]
+        if not cls.live_env or missing:
+            pytest.skip(f"set {', '.join(missing or ['live_env'])} to test {cls.provider_type} against its API")
+        openai = pytest.importorskip("openai")
+        config: dict[str, Any] = {field: os.environ[variable] for field, variable in cls.live_env.items()}
+        if cls.live_lists_models:
+            config.setdefault("refresh_models", True)
+        models = []
+        if cls.live_chat_model:
+            models.append(
+                {"model_id": LIVE_CHAT, "provider_id": LIVE_PROVIDER_ID, "provider_model_id": cls.live_chat_model}
+            )
+        if cls.live_embedding_model:
+            models.append(
+                {
+                    "model_id": LIVE_EMBEDDING,
+                    "provider_id": LIVE_PROVIDER_ID,
+                    "model_type": "embedding",
+                    "provider_model_id": cls.live_embedding_model,
+                    "metadata": {"embedding_dimension": cls.live_embedding_dimension},
+                }
+            )
+        run_config = provider_run_config(
+            Path(tmp_path_factory.mktemp("live")),
+            cls.provider_type,
+            config,
+            provider_id=LIVE_PROVIDER_ID,
+            models=models,
+        )
+        async with plugin_stack(cls.plugin, run_config) as client:
+            yield openai.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=client, max_retries=0)
+
+    async def live_chat_model_id(self, live: Any) -> str:
+        if self.live_chat_model:
+            return LIVE_CHAT
+        listed = [m.id async for m in live.models.list() if _listed_llm(m)]
+        if not listed:
+            pytest.fail(f"{self.provider_type} listed no LLM")
+        return listed[0]
+
+    @pytest.mark.anyio
+    async def test_live_chat_completion(self, live: Any) -> None:
+        completion = await live.chat.completions.create(
+            model=await self.live_chat_model_id(live),
+            messages=[
+                {"role": "system", "content": "Answer in one word."},
+                {"role": "user", "content": "What color is a clear daytime sky?"},
+            ],
+            max_completion_tokens=self.live_max_tokens,
+            temperature=0,
+        )
+        choice = completion.choices[0]
+        assert choice.message.role == "assistant" and choice.message.content
+        assert choice.finish_reason in ("stop", "length")
+        assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens > 0
+
+    @pytest.mark.anyio
+    async def test_live_streaming(self, live: Any) -> None:
+        stream = await live.chat.completions.create(
+            model=await self.live_chat_model_id(live),
+            messages=[{"role": "user", "content": "Count from one to five in words."}],
+            max_completion_tokens=self.live_max_tokens,
+            stream=True,
+        )
+        chunks = [chunk async for chunk in stream]
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert len(chunks) > 1 and text.strip()
+        finished = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        assert finished and finished[-1] in ("stop", "length")
+
+    @pytest.mark.anyio
+    async def test_live_models_are_listed(self, live: Any) -> None:
+        if not self.live_lists_models:
+            pytest.skip(f"{self.provider_type} has no model list")
+        listed = {m.id async for m in live.models.list() if _listed_llm(m)}
+        assert listed, f"{self.provider_type} listed no LLM"
+        if self.live_chat_model:
+            assert f"{LIVE_PROVIDER_ID}/{self.live_chat_model}" in listed
+
+    @pytest.mark.anyio
+    async def test_live_embeddings(self, live: Any) -> None:
+        if not self.live_embedding_model:
+            pytest.skip(f"no live_embedding_model for {self.provider_type}")
+        batch = await live.embeddings.create(model=LIVE_EMBEDDING, input=["a cat sat on the mat", "revenue grew"])
+        assert [d.index for d in batch.data] == [0, 1]
+        assert all(len(d.embedding) == self.live_embedding_dimension for d in batch.data)
+
+
+def _listed_llm(model: Any) -> bool:
+    """An LLM the live provider listed at start-up (not one the run config registered)."""
+    return model.id.startswith(f"{LIVE_PROVIDER_ID}/") and getattr(model, "model_type", "llm") == "llm"

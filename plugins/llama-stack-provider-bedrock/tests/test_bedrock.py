@@ -5,8 +5,6 @@ endpoint, the Bedrock API key (configured or per request), chat only, no model l
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -14,26 +12,22 @@ from llama_stack_provider_bedrock import plugin
 from llama_stack_provider_bedrock.config import BedrockConfig
 from pydantic import ValidationError
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
 
 PROVIDER_TYPE = "remote::bedrock"
 MODEL = "openai.gpt-oss-20b-1:0"
 
 
-class TestBedrockOnLlamaCppServer(InferenceProviderTests):
+class TestBedrock(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools"})  # chat only
-    extra_plugins = [plugin]
-    max_tokens = 4  # keeps the llama.cpp runs short
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "AWS_BEARER_TOKEN_BEDROCK"}  # a Bedrock API key; the region defaults to us-west-2
+    live_chat_model = MODEL
+    live_lists_models = False  # bedrock-runtime's OpenAI-compatible endpoint has no model list
+    live_max_tokens = 512  # gpt-oss reasons before it answers
 
 
 # -- Bedrock specifics against the scripted server ----------------------------------------------------------------
@@ -45,31 +39,12 @@ CHAT = {
 }
 
 
-@pytest.fixture
-def pm() -> PluginManager:
-    return PluginManager(autoload=False, extra_plugins=[plugin])
-
-
 def bedrock_config(tmp_path, **config: Any) -> dict[str, Any]:
-    return make_run_config(
-        {"inference": [{"provider_id": "bedrock", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, config, provider_id="bedrock")
 
 
 def endpoint(server: ScriptedServer) -> str:
     return f"http://127.0.0.1:{server.port}/openai/v1"  # the same path layout as bedrock-runtime
-
-
-def test_entry_point_is_found_and_plugin_module_stays_light():
-    code = (
-        "import sys, llama_stack_provider_bedrock.plugin; "
-        "heavy = sorted({'aiohttp', 'llama_stack_provider_bedrock.provider'} & set(sys.modules)); "
-        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    specs = PluginManager().provider_specs
-    assert specs[f"inference:{PROVIDER_TYPE}"].plugin.package == "llama-stack-provider-bedrock"
 
 
 def test_the_endpoint_follows_the_region_and_has_no_model_list():
@@ -84,18 +59,18 @@ def test_the_endpoint_follows_the_region_and_has_no_model_list():
         BedrockConfig(region="bedrock.example.com")
 
 
-async def test_no_key_is_401_before_anything_is_sent(tmp_path, pm):
-    async with stack_client(bedrock_config(tmp_path, region="us-east-1"), pm) as client:
+async def test_no_key_is_401_before_anything_is_sent(tmp_path):
+    async with plugin_stack(plugin, bedrock_config(tmp_path, region="us-east-1")) as client:
         response = await client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 401  # not 502: the (unreachable) AWS endpoint was not called
     assert "aws_bearer_token_bedrock" in response.json()["error"]["message"]
 
 
-async def test_the_bedrock_api_key_is_the_bearer_token(tmp_path, scripted, pm):
+async def test_the_bedrock_api_key_is_the_bearer_token(tmp_path, scripted):
     scripted.reply(json=chat_completion("hello", model=MODEL))
     scripted.reply(stream=[chat_chunk("hel", model=MODEL), chat_chunk("lo", model=MODEL, finish_reason="stop")])
-    async with stack_client(
-        bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="ABSK-configured"), pm
+    async with plugin_stack(
+        plugin, bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="ABSK-configured")
     ) as client:
         whole = await client.post("/v1/chat/completions", json={**CHAT, "max_completion_tokens": 16})
         streamed = await client.post(
@@ -113,8 +88,8 @@ async def test_the_bedrock_api_key_is_the_bearer_token(tmp_path, scripted, pm):
     assert per_request.headers["authorization"] == "Bearer ABSK-per-request"
 
 
-async def test_completions_and_embeddings_are_refused_without_calling_aws(tmp_path, scripted, pm):
-    async with stack_client(bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="k"), pm) as client:
+async def test_completions_and_embeddings_are_refused_without_calling_aws(tmp_path, scripted):
+    async with plugin_stack(plugin, bedrock_config(tmp_path, base_url=endpoint(scripted), api_key="k")) as client:
         completion = await client.post("/v1/completions", json={"model": CHAT["model"], "prompt": "Once"})
         embeddings = await client.post(
             "/v1/embeddings", json={"model": "bedrock/amazon.titan-embed-text-v2:0", "input": "hello"}
@@ -126,9 +101,9 @@ async def test_completions_and_embeddings_are_refused_without_calling_aws(tmp_pa
     assert scripted.requests == []  # not even a model-list probe for health
 
 
-async def test_refresh_models_is_refused_at_start_up(tmp_path, pm):
+async def test_refresh_models_is_refused_at_start_up(tmp_path):
     from llama_stack_core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="no model list"):
-        async with stack_client(bedrock_config(tmp_path, api_key="k", refresh_models=True), pm):
+        async with plugin_stack(plugin, bedrock_config(tmp_path, api_key="k", refresh_models=True)):
             pass

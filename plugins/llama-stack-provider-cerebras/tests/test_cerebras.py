@@ -10,25 +10,21 @@ import pytest
 from llama_stack_provider_cerebras import plugin
 from llama_stack_provider_cerebras.config import DEFAULT_BASE_URL, CerebrasConfig
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests, chat_body
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "remote::cerebras"
 
 
-class TestCerebrasOnLlamaCppServer(InferenceProviderTests):
+class TestCerebras(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     capabilities = frozenset(
         {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs", "completions"}
     )
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "CEREBRAS_API_KEY"}
+    live_chat_model = "llama3.1-8b"
 
 
 # -- against a scripted Cerebras ---------------------------------------------------------------------------------
@@ -37,28 +33,12 @@ pytestmark = pytest.mark.anyio
 MODEL = "llama3.1-8b"
 
 
-def stack(config: dict[str, Any]):
-    """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
-    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
-
-
 def run_config(tmp_path, scripted: ScriptedServer, **config: Any) -> dict:
-    return make_run_config(
-        {
-            "inference": [
-                {
-                    "provider_id": "cb",
-                    "provider_type": PROVIDER_TYPE,
-                    "config": {"base_url": scripted.base_url, **config},
-                }
-            ]
-        },
-        tmp_path,
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, {"base_url": scripted.base_url, **config}, provider_id="cb")
 
 
 def chat(**params: Any) -> dict[str, Any]:
-    return {"model": f"cb/{MODEL}", "messages": [{"role": "user", "content": "hi"}], **params}
+    return chat_body(f"cb/{MODEL}", **params)
 
 
 def test_sample_config_and_spec():
@@ -83,7 +63,7 @@ async def test_fields_cerebras_refuses_are_dropped_from_chat_only(tmp_path, scri
         }
     )
     tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
-    async with stack(run_config(tmp_path, scripted, api_key="csk-configured")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="csk-configured")) as client:
         whole = await client.post(
             "/v1/chat/completions",
             json=chat(
@@ -119,7 +99,7 @@ async def test_fields_cerebras_refuses_are_dropped_from_chat_only(tmp_path, scri
 
 
 async def test_embeddings_are_400_without_calling_out(tmp_path, scripted):
-    async with stack(run_config(tmp_path, scripted, api_key="k")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k")) as client:
         embeddings = await client.post("/v1/embeddings", json={"model": "cb/some-embedder", "input": "x"})
         register = await client.post(
             "/v1/models",
@@ -137,7 +117,7 @@ async def test_embeddings_are_400_without_calling_out(tmp_path, scripted):
 
 async def test_per_request_key_wins_and_a_missing_key_is_401_without_calling_out(tmp_path, scripted):
     scripted.reply(json=chat_completion("ok", model=MODEL))
-    async with stack(run_config(tmp_path, scripted)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted)) as client:
         missing = await client.post("/v1/chat/completions", json=chat())
         assert scripted.requests == []
         keyed = await client.post(
@@ -160,8 +140,8 @@ async def test_models_are_listed_at_startup(tmp_path, scripted):
             ],
         }
     )
-    async with stack(
-        run_config(tmp_path, scripted, api_key="k", refresh_models=True, allowed_models=["gpt-oss-120b"])
+    async with plugin_stack(
+        plugin, run_config(tmp_path, scripted, api_key="k", refresh_models=True, allowed_models=["gpt-oss-120b"])
     ) as client:
         models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
     assert (scripted.requests[0].method, scripted.requests[0].path) == ("GET", "/v1/models")

@@ -10,25 +10,23 @@ import pytest
 from llama_stack_provider_fireworks import plugin
 from llama_stack_provider_fireworks.config import DEFAULT_BASE_URL, FireworksConfig
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "remote::fireworks"
 
 
-class TestFireworksOnLlamaCppServer(InferenceProviderTests):
+class TestFireworks(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     capabilities = frozenset(
         {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs", "completions"}
     )
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "FIREWORKS_API_KEY"}
+    live_chat_model = "accounts/fireworks/models/llama-v3p1-8b-instruct"
+    live_embedding_model = "nomic-ai/nomic-embed-text-v1.5"
+    live_embedding_dimension = 768
 
 
 # -- against a scripted Fireworks --------------------------------------------------------------------------------
@@ -37,22 +35,11 @@ pytestmark = pytest.mark.anyio
 MODEL = "accounts/fireworks/models/llama-v3p1-8b-instruct"
 
 
-def stack(config: dict[str, Any]):
-    """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
-    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
-
-
 def run_config(tmp_path, scripted: ScriptedServer, models: list[dict[str, Any]] | None = None, **config: Any) -> dict:
     # Fireworks serves its API under /inference/v1: keep that prefix to check paths are joined onto it
     base_url = scripted.base_url.replace("/v1", "/inference/v1")
-    return make_run_config(
-        {
-            "inference": [
-                {"provider_id": "fw", "provider_type": PROVIDER_TYPE, "config": {"base_url": base_url, **config}}
-            ]
-        },
-        tmp_path,
-        models=models or [],
+    return provider_run_config(
+        tmp_path, PROVIDER_TYPE, {"base_url": base_url, **config}, provider_id="fw", models=models or []
     )
 
 
@@ -68,7 +55,7 @@ def test_sample_config_and_spec():
 
 async def test_chat_is_sent_with_the_configured_key_and_max_tokens(tmp_path, scripted):
     scripted.reply(json=chat_completion("from fireworks", model=MODEL))
-    async with stack(run_config(tmp_path, scripted, api_key="fw-configured")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="fw-configured")) as client:
         response = await client.post(
             "/v1/chat/completions",
             json={
@@ -110,7 +97,7 @@ async def test_per_request_key_wins_and_a_missing_key_is_401_without_calling_out
         }
     )
     body = {"model": f"fw/{MODEL}", "prompt": "The capital of France is", "max_tokens": 3}
-    async with stack(run_config(tmp_path, scripted)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted)) as client:
         missing = await client.post("/v1/completions", json=body)
         assert scripted.requests == []
         keyed = await client.post(
@@ -144,7 +131,7 @@ async def test_models_are_listed_at_startup(tmp_path, scripted):
             ],
         }
     )
-    async with stack(run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
         models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
     listing = scripted.requests[0]
     assert (listing.method, listing.path) == ("GET", "/inference/v1/models")
@@ -177,7 +164,7 @@ async def test_embeddings_keep_dimensions_and_pass_the_answer_through(tmp_path, 
             "metadata": {"embedding_dimension": 2},
         }
     ]
-    async with stack(run_config(tmp_path, scripted, models, api_key="k")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, models, api_key="k")) as client:
         response = await client.post("/v1/embeddings", json={"model": "nomic", "input": ["a", "b"], "dimensions": 2})
     sent = scripted.requests[-1]
     assert sent.path == "/inference/v1/embeddings"

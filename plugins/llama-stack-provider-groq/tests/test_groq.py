@@ -10,24 +10,20 @@ import pytest
 from llama_stack_provider_groq import plugin
 from llama_stack_provider_groq.config import DEFAULT_BASE_URL, GroqConfig
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests, chat_body
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
 
 PROVIDER_TYPE = "remote::groq"
 
 
-class TestGroqOnLlamaCppServer(InferenceProviderTests):
+class TestGroq(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     # Groq has no logprobs and no legacy completions
     capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object"})
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "GROQ_API_KEY"}
+    live_chat_model = "llama-3.1-8b-instant"
 
 
 # -- against a scripted Groq -------------------------------------------------------------------------------------
@@ -36,26 +32,14 @@ pytestmark = pytest.mark.anyio
 MODEL = "llama-3.3-70b-versatile"
 
 
-def stack(config: dict[str, Any]):
-    """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
-    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
-
-
 def run_config(tmp_path, scripted: ScriptedServer, **config: Any) -> dict:
     # Groq serves its OpenAI API under /openai/v1: keep that prefix to check paths are joined onto it
     base_url = scripted.base_url.replace("/v1", "/openai/v1")
-    return make_run_config(
-        {
-            "inference": [
-                {"provider_id": "groq", "provider_type": PROVIDER_TYPE, "config": {"base_url": base_url, **config}}
-            ]
-        },
-        tmp_path,
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, {"base_url": base_url, **config}, provider_id="groq")
 
 
 def chat(**params: Any) -> dict[str, Any]:
-    return {"model": f"groq/{MODEL}", "messages": [{"role": "user", "content": "hi"}], **params}
+    return chat_body(f"groq/{MODEL}", **params)
 
 
 def test_sample_config_and_spec():
@@ -75,7 +59,7 @@ async def test_unsupported_fields_and_message_names_are_dropped(tmp_path, script
         {"role": "system", "content": "be brief", "name": "rules"},
         {"role": "user", "content": "hi", "name": "alice"},
     ]
-    async with stack(run_config(tmp_path, scripted, api_key="gsk-configured")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="gsk-configured")) as client:
         whole = await client.post(
             "/v1/chat/completions",
             json=chat(
@@ -111,7 +95,7 @@ async def test_unsupported_fields_and_message_names_are_dropped(tmp_path, script
 
 
 async def test_what_groq_cannot_serve_is_400_without_calling_out(tmp_path, scripted):
-    async with stack(run_config(tmp_path, scripted, api_key="k")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k")) as client:
         several = await client.post("/v1/chat/completions", json=chat(n=2))
         completion = await client.post("/v1/completions", json={"model": f"groq/{MODEL}", "prompt": "Once"})
         embeddings = await client.post("/v1/embeddings", json={"model": "groq/nomic-embed", "input": "x"})
@@ -133,7 +117,7 @@ async def test_what_groq_cannot_serve_is_400_without_calling_out(tmp_path, scrip
 
 async def test_per_request_key_wins_and_a_missing_key_is_401_without_calling_out(tmp_path, scripted):
     scripted.reply(json=chat_completion("ok", model=MODEL))
-    async with stack(run_config(tmp_path, scripted)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted)) as client:
         missing = await client.post("/v1/chat/completions", json=chat())
         assert scripted.requests == []
         keyed = await client.post(
@@ -167,7 +151,7 @@ async def test_chat_models_are_listed_at_startup(tmp_path, scripted):
             ],
         }
     )
-    async with stack(run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
         models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
     assert (scripted.requests[0].method, scripted.requests[0].path) == ("GET", "/openai/v1/models")
     assert set(models) == {f"groq/{MODEL}"}

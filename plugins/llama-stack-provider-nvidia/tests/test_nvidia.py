@@ -5,35 +5,27 @@ input_type and truncate, and model listing."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import openai
 import pytest
 from llama_stack_provider_nvidia import plugin
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests
 from llama_stack_core.testing.scripted import chat_completion
 
 PROVIDER_TYPE = "remote::nvidia"
 
 
-class TestNVIDIAOnLlamaCppServer(InferenceProviderTests):
+class TestNVIDIA(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     capabilities = frozenset(
         {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs", "completions"}
     )
-    extra_plugins = [plugin]
-    max_tokens = 4  # keeps the llama.cpp runs short
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "NVIDIA_API_KEY"}
+    live_chat_model = "meta/llama-3.1-8b-instruct"
 
 
 # -- NVIDIA specifics against the scripted server -----------------------------------------------------------------
@@ -48,55 +40,34 @@ EMBEDDINGS_ANSWER = {
 }
 
 
-@pytest.fixture
-def pm() -> PluginManager:
-    return PluginManager(autoload=False, extra_plugins=[plugin])
-
-
 def nvidia_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:
-    return make_run_config(
-        {
-            "inference": [
-                {"provider_id": "nvidia", "provider_type": PROVIDER_TYPE, "config": {"base_url": base_url, **config}}
-            ]
-        },
-        tmp_path,
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, {"base_url": base_url, **config}, provider_id="nvidia")
 
 
 def provider_data(**data: str) -> dict[str, str]:
     return {"X-LlamaStack-Provider-Data": json.dumps(data)}
 
 
-def test_entry_point_light_plugin_module_and_hosted_default():
-    code = (
-        "import sys, llama_stack_provider_nvidia.plugin; "
-        "heavy = sorted({'aiohttp', 'llama_stack_provider_nvidia.provider'} & set(sys.modules)); "
-        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+def test_the_hosted_catalog_is_the_default():
     from llama_stack_provider_nvidia.config import NVIDIAConfig
 
-    specs = PluginManager().provider_specs
-    assert specs[f"inference:{PROVIDER_TYPE}"].plugin.package == "llama-stack-provider-nvidia"
     assert NVIDIAConfig().base_url == "https://integrate.api.nvidia.com/v1"
 
 
-async def test_the_hosted_catalog_needs_a_key_before_anything_is_sent(tmp_path, pm):
-    async with stack_client(nvidia_config(tmp_path, "https://integrate.api.nvidia.com/v1"), pm) as client:
+async def test_the_hosted_catalog_needs_a_key_before_anything_is_sent(tmp_path):
+    async with plugin_stack(plugin, nvidia_config(tmp_path, "https://integrate.api.nvidia.com/v1")) as client:
         response = await client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 401  # not 502: nothing was sent to the (unreachable) catalog
     assert "nvidia_api_key" in response.json()["error"]["message"]
 
 
-async def test_configured_and_per_request_keys_and_a_keyless_self_hosted_nim(tmp_path, scripted, pm):
+async def test_configured_and_per_request_keys_and_a_keyless_self_hosted_nim(tmp_path, scripted):
     for _ in range(3):
         scripted.reply(json=chat_completion(model="meta/llama-3.1-8b-instruct"))
-    async with stack_client(nvidia_config(tmp_path, scripted.base_url, api_key="nvapi-configured"), pm) as client:
+    async with plugin_stack(plugin, nvidia_config(tmp_path, scripted.base_url, api_key="nvapi-configured")) as client:
         await client.post("/v1/chat/completions", json=CHAT)
         await client.post("/v1/chat/completions", json=CHAT, headers=provider_data(nvidia_api_key="nvapi-request"))
-    async with stack_client(nvidia_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, nvidia_config(tmp_path, scripted.base_url)) as client:
         self_hosted = await client.post("/v1/chat/completions", json={**CHAT, "max_completion_tokens": 3})
     configured, per_request, keyless = scripted.requests
     assert configured.path == "/v1/chat/completions"
@@ -107,21 +78,21 @@ async def test_configured_and_per_request_keys_and_a_keyless_self_hosted_nim(tmp
     assert keyless.json["max_tokens"] == 3
 
 
-async def test_embeddings_carry_input_type_and_truncate(tmp_path, scripted, pm):
+async def test_embeddings_carry_input_type_and_truncate(tmp_path, scripted):
     for _ in range(3):
         scripted.reply(json=EMBEDDINGS_ANSWER)
     model = "nvidia/nvidia/nv-embedqa-e5-v5"
-    async with stack_client(nvidia_config(tmp_path, scripted.base_url, api_key="k"), pm) as client:
+    async with plugin_stack(plugin, nvidia_config(tmp_path, scripted.base_url, api_key="k")) as client:
         sdk = openai.AsyncOpenAI(base_url="http://stack/v1", api_key="x", http_client=client, max_retries=0)
         query = await sdk.embeddings.create(model=model, input="what is a NIM?")
         await sdk.embeddings.create(
             model=model, input=["a NIM is a container"], extra_body={"input_type": "passage", "truncate": "END"}
         )
-    async with stack_client(
+    async with plugin_stack(
+        plugin,
         nvidia_config(
             tmp_path, scripted.base_url, api_key="k", embedding_input_type="passage", embedding_truncate="START"
         ),
-        pm,
     ) as client:
         await client.post("/v1/embeddings", json={"model": model, "input": ["doc"], "encoding_format": "base64"})
     assert query.data[0].embedding == [0.1, 0.2]
@@ -138,14 +109,14 @@ async def test_embeddings_carry_input_type_and_truncate(tmp_path, scripted, pm):
     assert (configured["input_type"], configured["truncate"]) == ("passage", "START")
 
 
-async def test_token_id_embeddings_are_refused(tmp_path, scripted, pm):
-    async with stack_client(nvidia_config(tmp_path, scripted.base_url), pm) as client:
+async def test_token_id_embeddings_are_refused(tmp_path, scripted):
+    async with plugin_stack(plugin, nvidia_config(tmp_path, scripted.base_url)) as client:
         response = await client.post("/v1/embeddings", json={"model": "nvidia/e", "input": [[1, 2, 3]]})
     assert response.status_code == 400 and response.json()["error"]["param"] == "input"
     assert scripted.requests == []
 
 
-async def test_listed_models_are_registered_by_kind(tmp_path, scripted, pm):
+async def test_listed_models_are_registered_by_kind(tmp_path, scripted):
     listed = [
         "meta/llama-3.1-8b-instruct",
         "nvidia/nv-embedqa-e5-v5",
@@ -168,7 +139,9 @@ async def test_listed_models_are_registered_by_kind(tmp_path, scripted, pm):
             ],
         }
     )
-    async with stack_client(nvidia_config(tmp_path, scripted.base_url, api_key="k", refresh_models=True), pm) as client:
+    async with plugin_stack(
+        plugin, nvidia_config(tmp_path, scripted.base_url, api_key="k", refresh_models=True)
+    ) as client:
         models = {m["identifier"]: m for m in (await client.get("/v1/models")).json()["data"]}
     assert scripted.requests[0].path == "/v1/models"
     assert scripted.requests[0].headers["authorization"] == "Bearer k"

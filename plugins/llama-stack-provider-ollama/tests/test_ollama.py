@@ -4,37 +4,28 @@ the native /api/tags and /api/show, the request fields Ollama does not support, 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import openai
 import pytest
 from llama_stack_provider_ollama import plugin
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing import make_run_config, stack_client
-from llama_stack_core.testing.harness import free_port
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import free_port, plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "remote::ollama"
 
 
-class TestOllamaOnLlamaCppServer(InferenceProviderTests):
+class TestOllama(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     # Ollama's documented features that the llama.cpp server can show; no "tools": Ollama cannot force a tool call.
     capabilities = frozenset(
         {"chat", "streaming", "max_tokens", "deterministic", "json_object", "logprobs", "completions"}
     )
-    extra_plugins = [plugin]
-    max_tokens = 4  # keeps the llama.cpp runs short
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url}  # ".../v1": the server root is kept, /v1 is added per call
+    local_config = {}  # base_url ".../v1": the server root is kept, /v1 is added per call
+    live_env = {"base_url": "OLLAMA_URL"}  # an Ollama server of yours, with a model pulled
 
 
 # -- Ollama specifics against the scripted server -----------------------------------------------------------------
@@ -44,17 +35,9 @@ CHAT = {"model": "ollama/llama3.2:3b", "messages": [{"role": "user", "content": 
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 
 
-@pytest.fixture
-def pm() -> PluginManager:
-    return PluginManager(autoload=False, extra_plugins=[plugin])
-
-
 def ollama_config(tmp_path, server: ScriptedServer | str, **config: Any) -> dict[str, Any]:
     root = server if isinstance(server, str) else f"http://127.0.0.1:{server.port}"
-    config = {"base_url": root, **config}
-    return make_run_config(
-        {"inference": [{"provider_id": "ollama", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, {"base_url": root, **config}, provider_id="ollama")
 
 
 def tag(name: str, family: str) -> dict[str, Any]:
@@ -95,18 +78,6 @@ def show(arch: str, capabilities: list[str] | None, **model_info: Any) -> dict[s
     return answer
 
 
-def test_entry_point_is_found_and_plugin_module_stays_light():
-    code = (
-        "import sys, llama_stack_provider_ollama.plugin; "
-        "heavy = sorted({'aiohttp', 'llama_stack_provider_ollama.provider'} & set(sys.modules)); "
-        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    specs = PluginManager().provider_specs
-    assert specs[f"inference:{PROVIDER_TYPE}"].plugin.package == "llama-stack-provider-ollama"
-
-
 def test_base_url_is_the_server_root():
     from llama_stack_provider_ollama.config import OllamaConfig
 
@@ -114,7 +85,7 @@ def test_base_url_is_the_server_root():
     assert OllamaConfig(base_url="http://gpu-box:11434/v1/").base_url == "http://gpu-box:11434"
 
 
-async def test_start_up_lists_models_through_the_native_api(tmp_path, scripted, pm):
+async def test_start_up_lists_models_through_the_native_api(tmp_path, scripted):
     scripted.reply(
         json={
             "models": [
@@ -129,7 +100,7 @@ async def test_start_up_lists_models_through_the_native_api(tmp_path, scripted, 
     scripted.reply(json=show("nomic-bert", ["embedding"], context_length=2048, embedding_length=768))
     scripted.reply(json=show("bert", None, context_length=512, embedding_length=384))  # an older server
     scripted.reply(json=show("odd", ["embedding"]))  # no embedding_length: cannot be registered
-    async with stack_client(ollama_config(tmp_path, scripted, refresh_models=True), pm) as client:
+    async with plugin_stack(plugin, ollama_config(tmp_path, scripted, refresh_models=True)) as client:
         models = {m["identifier"]: m for m in (await client.get("/v1/models")).json()["data"]}
     listing, *shows = scripted.requests
     assert (listing.method, listing.path) == ("GET", "/api/tags")
@@ -151,10 +122,10 @@ async def test_start_up_lists_models_through_the_native_api(tmp_path, scripted, 
     )
 
 
-async def test_unsupported_chat_fields_are_dropped_and_no_key_is_sent(tmp_path, scripted, pm):
+async def test_unsupported_chat_fields_are_dropped_and_no_key_is_sent(tmp_path, scripted):
     scripted.reply(json=chat_completion(model="llama3.2:3b"))
     scripted.reply(json=chat_completion(model="llama3.2:3b"))
-    async with stack_client(ollama_config(tmp_path, scripted), pm) as client:
+    async with plugin_stack(plugin, ollama_config(tmp_path, scripted)) as client:
         forced = await client.post(
             "/v1/chat/completions",
             json={
@@ -184,8 +155,8 @@ async def test_unsupported_chat_fields_are_dropped_and_no_key_is_sent(tmp_path, 
     assert none_sent.json == {**CHAT, "model": "llama3.2:3b"}  # "none" honoured by not offering the tools
 
 
-async def test_what_ollama_cannot_serve_is_refused_before_calling_it(tmp_path, scripted, pm):
-    async with stack_client(ollama_config(tmp_path, scripted), pm) as client:
+async def test_what_ollama_cannot_serve_is_refused_before_calling_it(tmp_path, scripted):
+    async with plugin_stack(plugin, ollama_config(tmp_path, scripted)) as client:
         several = await client.post("/v1/chat/completions", json={**CHAT, "n": 2})
         batch = await client.post("/v1/completions", json={"model": CHAT["model"], "prompt": ["a", "b"]})
         echo = await client.post("/v1/completions", json={"model": CHAT["model"], "prompt": "a", "echo": True})
@@ -196,7 +167,7 @@ async def test_what_ollama_cannot_serve_is_refused_before_calling_it(tmp_path, s
     assert scripted.requests == []
 
 
-async def test_completions_take_one_prompt_string(tmp_path, scripted, pm):
+async def test_completions_take_one_prompt_string(tmp_path, scripted):
     scripted.reply(
         json={
             "id": "cmpl-1",
@@ -207,7 +178,7 @@ async def test_completions_take_one_prompt_string(tmp_path, scripted, pm):
             "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
         }
     )
-    async with stack_client(ollama_config(tmp_path, scripted), pm) as client:
+    async with plugin_stack(plugin, ollama_config(tmp_path, scripted)) as client:
         response = await client.post(
             "/v1/completions",
             json={"model": CHAT["model"], "prompt": ["The capital is"], "suffix": "!", "best_of": 1, "max_tokens": 4},
@@ -218,7 +189,7 @@ async def test_completions_take_one_prompt_string(tmp_path, scripted, pm):
     assert sent.json == {"model": "llama3.2:3b", "prompt": "The capital is", "suffix": "!", "max_tokens": 4}
 
 
-async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
+async def test_embeddings_request_and_answer(tmp_path, scripted):
     scripted.reply(
         json={
             "object": "list",
@@ -239,7 +210,7 @@ async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
             "metadata": {"embedding_dimension": 2},
         }
     ]
-    async with stack_client({**ollama_config(tmp_path, scripted), "models": models}, pm) as client:
+    async with plugin_stack(plugin, {**ollama_config(tmp_path, scripted), "models": models}) as client:
         sdk = openai.AsyncOpenAI(base_url="http://stack/v1", api_key="x", http_client=client, max_retries=0)
         batch = await sdk.embeddings.create(
             model="nomic",
@@ -259,12 +230,12 @@ async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
     }
 
 
-async def test_health_and_a_server_down_at_start_up(tmp_path, scripted, pm):
+async def test_health_and_a_server_down_at_start_up(tmp_path, scripted):
     scripted.reply(json={"models": []})
-    async with stack_client(ollama_config(tmp_path, scripted), pm) as client:
+    async with plugin_stack(plugin, ollama_config(tmp_path, scripted)) as client:
         healthy = (await client.get("/v1/providers")).json()["data"][0]["health"]
     down = ollama_config(tmp_path, f"http://127.0.0.1:{free_port()}", refresh_models=True)
-    async with stack_client(down, pm) as client:
+    async with plugin_stack(plugin, down) as client:
         models = (await client.get("/v1/models")).json()["data"]
         chat = await client.post("/v1/chat/completions", json=CHAT)
     assert healthy == {"status": "OK"} and scripted.requests[-1].path == "/api/tags"

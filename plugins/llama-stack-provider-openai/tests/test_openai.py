@@ -13,25 +13,23 @@ from llama_stack_provider_openai import plugin
 from llama_stack_provider_openai.config import DEFAULT_BASE_URL, OpenAIConfig
 
 from llama_stack_core.inference.embeddings import decode_base64
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests, chat_body
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "remote::openai"
 
 
-class TestOpenAIOnLlamaCppServer(InferenceProviderTests):
+class TestOpenAI(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     # no "max_tokens": the kit also limits with max_completion_tokens, which this provider sends unchanged (as OpenAI
     # wants) and llama.cpp's server ignores; test_max_completion_tokens_is_sent_unchanged covers it
     capabilities = frozenset({"chat", "streaming", "deterministic", "tools", "json_object", "logprobs", "completions"})
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "OPENAI_API_KEY"}
+    live_chat_model = "gpt-4o-mini"
+    live_embedding_model = "text-embedding-3-small"
+    live_embedding_dimension = 1536
 
 
 # -- against a scripted OpenAI -----------------------------------------------------------------------------------
@@ -39,28 +37,12 @@ class TestOpenAIOnLlamaCppServer(InferenceProviderTests):
 pytestmark = pytest.mark.anyio
 
 
-def stack(config: dict[str, Any]):
-    """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
-    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
-
-
 def run_config(tmp_path, scripted: ScriptedServer, **config: Any) -> dict:
-    return make_run_config(
-        {
-            "inference": [
-                {
-                    "provider_id": "oai",
-                    "provider_type": PROVIDER_TYPE,
-                    "config": {"base_url": scripted.base_url, **config},
-                }
-            ]
-        },
-        tmp_path,
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, {"base_url": scripted.base_url, **config}, provider_id="oai")
 
 
 def chat(**params: Any) -> dict[str, Any]:
-    return {"model": "oai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], **params}
+    return chat_body("oai/gpt-4o-mini", **params)
 
 
 def test_sample_config_and_spec():
@@ -76,7 +58,7 @@ def test_sample_config_and_spec():
 async def test_max_completion_tokens_is_sent_unchanged(tmp_path, scripted):
     scripted.reply(json=chat_completion("ok", model="gpt-4o-mini"))
     scripted.reply(json=chat_completion("ok", model="gpt-4o-mini"))
-    async with stack(run_config(tmp_path, scripted, api_key="sk-configured")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="sk-configured")) as client:
         new = await client.post(
             "/v1/chat/completions",
             json=chat(max_completion_tokens=7, logit_bias={"50256": -100}, reasoning_effort="low"),
@@ -97,7 +79,7 @@ async def test_max_completion_tokens_is_sent_unchanged(tmp_path, scripted):
 
 async def test_per_request_key_wins_and_a_missing_key_is_401_without_calling_out(tmp_path, scripted):
     scripted.reply(json=chat_completion("ok", model="gpt-4o-mini"))
-    async with stack(run_config(tmp_path, scripted)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted)) as client:
         missing = await client.post("/v1/chat/completions", json=chat())
         assert scripted.requests == []
         keyed = await client.post(
@@ -133,7 +115,7 @@ async def test_chat_and_embedding_models_are_listed_at_startup(tmp_path, scripte
             ],
         }
     )
-    async with stack(run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
         models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
     assert (scripted.requests[0].method, scripted.requests[0].path) == ("GET", "/v1/models")
     assert scripted.requests[0].headers["authorization"] == "Bearer k"
@@ -158,7 +140,7 @@ async def test_embeddings_pass_dimensions_and_base64_through(tmp_path, scripted)
             "usage": {"prompt_tokens": 2, "total_tokens": 2},
         }
     )
-    async with stack(run_config(tmp_path, scripted, api_key="k", refresh_models=False)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k", refresh_models=False)) as client:
         await client.post(
             "/v1/models",
             json={

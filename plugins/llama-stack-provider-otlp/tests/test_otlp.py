@@ -45,6 +45,7 @@ import llama_stack_core
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack, stack_client
 from llama_stack_core.testing.harness import free_port
+from llama_stack_core.testing.imports import assert_plugin_module_is_light
 from llama_stack_core.testing.telemetry import TelemetryProviderTests
 from llama_stack_core.tracing import SpanRecord
 
@@ -539,14 +540,11 @@ def test_config_defaults_come_from_the_standard_environment(monkeypatch: pytest.
 
 
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:
-    import subprocess
-
-    code = (
-        "import sys, llama_stack_provider_otlp.plugin, llama_stack_core.plugins as p; p.PluginManager(); "
-        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))"
+    assert_plugin_module_is_light(
+        "llama_stack_provider_otlp.plugin",
+        {"opentelemetry", "llama_stack_provider_otlp.provider"},
+        call=["register_telemetry_providers"],
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
 
 
 # -- a real `stack serve` ----------------------------------------------------------------------------------------

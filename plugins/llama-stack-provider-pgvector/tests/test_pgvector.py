@@ -10,8 +10,6 @@ import asyncio
 import math
 import random
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from llama_stack_core.errors import BadRequestError, ConfigError, ConflictError,
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack
 from llama_stack_core.testing.fixtures import create_postgres_database
+from llama_stack_core.testing.imports import assert_plugin_module_is_light
 from llama_stack_core.testing.vector_index import VectorIndexTests, store, unit
 from llama_stack_core.testing.vector_io import VectorIOProviderTests
 from llama_stack_core.vector_io.index import StoredChunk, matches
@@ -465,12 +464,11 @@ def test_table_names_are_valid_and_distinct() -> None:
 
 
 def test_plugin_import_is_cheap_and_entry_point_registers_the_provider() -> None:
-    code = (
-        "import sys, llama_stack_provider_pgvector.plugin; "
-        "heavy = [m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool', 'pgvector', "
-        "'numpy') or m == 'llama_stack_provider_pgvector.provider']; assert not heavy, heavy"
+    assert_plugin_module_is_light(
+        "llama_stack_provider_pgvector.plugin",
+        {"psycopg", "psycopg_pool", "pgvector", "numpy", "llama_stack_provider_pgvector.provider"},
+        call=["register_vector_io_providers"],
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
     registered = PluginManager().provider_spec(Api.vector_io, PROVIDER_TYPE)
     assert registered is not None and registered.plugin.package == "llama-stack-provider-pgvector"
     assert registered.spec.factory == "llama_stack_provider_pgvector.provider:create_provider"

@@ -11,26 +11,24 @@ from llama_stack_provider_sambanova import plugin
 from llama_stack_provider_sambanova.config import DEFAULT_BASE_URL, SambaNovaConfig
 
 from llama_stack_core.inference.embeddings import decode_base64
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests, chat_body
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "remote::sambanova"
 
 
-class TestSambaNovaOnLlamaCppServer(InferenceProviderTests):
+class TestSambaNova(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     # no "logprobs": SambaNova does not document them
     capabilities = frozenset(
         {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "completions"}
     )
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "SAMBANOVA_API_KEY"}
+    live_chat_model = "Meta-Llama-3.1-8B-Instruct"
+    live_embedding_model = "E5-Mistral-7B-Instruct"
+    live_embedding_dimension = 4096
 
 
 # -- against a scripted SambaNova --------------------------------------------------------------------------------
@@ -41,28 +39,12 @@ EMBEDDER = "E5-Mistral-7B-Instruct"
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
 
 
-def stack(config: dict[str, Any]):
-    """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
-    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
-
-
 def run_config(tmp_path, scripted: ScriptedServer, **config: Any) -> dict:
-    return make_run_config(
-        {
-            "inference": [
-                {
-                    "provider_id": "sn",
-                    "provider_type": PROVIDER_TYPE,
-                    "config": {"base_url": scripted.base_url, **config},
-                }
-            ]
-        },
-        tmp_path,
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, {"base_url": scripted.base_url, **config}, provider_id="sn")
 
 
 def chat(**params: Any) -> dict[str, Any]:
-    return {"model": f"sn/{MODEL}", "messages": [{"role": "user", "content": "hi"}], **params}
+    return chat_body(f"sn/{MODEL}", **params)
 
 
 def test_sample_config_and_spec():
@@ -77,7 +59,7 @@ def test_sample_config_and_spec():
 
 async def test_ignored_fields_are_dropped_and_n_is_checked_before_calling_out(tmp_path, scripted):
     scripted.reply(json=chat_completion("ok", model=MODEL))
-    async with stack(run_config(tmp_path, scripted, api_key="sn-configured")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="sn-configured")) as client:
         whole = await client.post(
             "/v1/chat/completions",
             json=chat(
@@ -111,7 +93,7 @@ async def test_per_request_key_wins_and_a_missing_key_is_401_without_calling_out
         }
     )
     body = {"model": f"sn/{MODEL}", "prompt": "Hello", "max_tokens": 2}
-    async with stack(run_config(tmp_path, scripted)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted)) as client:
         missing = await client.post("/v1/completions", json=body)
         assert scripted.requests == []
         keyed = await client.post(
@@ -143,7 +125,7 @@ async def test_chat_and_embedding_models_are_listed_at_startup(tmp_path, scripte
             ],
         }
     )
-    async with stack(run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
         models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
     assert (scripted.requests[0].method, scripted.requests[0].path) == ("GET", "/v1/models")
     assert {i: m["model_type"] for i, m in models.items()} == {f"sn/{MODEL}": "llm", f"sn/{EMBEDDER}": "embedding"}
@@ -163,7 +145,7 @@ async def test_embeddings_send_only_model_and_input_and_base64_is_encoded_here(t
     }
     scripted.reply(json=answer)
     scripted.reply(json=answer)
-    async with stack(run_config(tmp_path, scripted, api_key="k")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k")) as client:
         target = f"sn/{EMBEDDER}"
         await client.post(
             "/v1/models",

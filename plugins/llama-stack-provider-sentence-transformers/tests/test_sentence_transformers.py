@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from llama_stack_core.apis.routes import Api
 from llama_stack_core.errors import BadRequestError, ConfigError
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack, stack_client
+from llama_stack_core.testing.imports import heavy_imports
 from llama_stack_core.testing.inference import InferenceProviderTests
 from llama_stack_core.testing.lifecycle import ResourceLifecycleTests
 
@@ -369,13 +368,11 @@ def test_entry_point_is_installed() -> None:
 
 
 def test_plugin_and_provider_modules_import_no_heavy_library() -> None:
-    code = (
-        "import sys, llama_stack_provider_sentence_transformers.plugin, "
-        "llama_stack_provider_sentence_transformers.provider\n"
-        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'numpy') if m in sys.modules]\n"
-        "assert not heavy, heavy"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    modules = [
+        "llama_stack_provider_sentence_transformers.plugin",
+        "llama_stack_provider_sentence_transformers.provider",
+    ]
+    assert heavy_imports(modules, {"torch", "sentence_transformers", "transformers", "numpy"}) == []
 
 
 # -- a real server -----------------------------------------------------------------------------------------------

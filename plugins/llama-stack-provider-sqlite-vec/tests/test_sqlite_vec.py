@@ -8,7 +8,6 @@ import itertools
 import json
 import math
 import random
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from llama_stack_provider_sqlite_vec.provider import MAX_KNN_K, SqliteVecIndexFa
 
 from llama_stack_core.apis.vector_io import ComparisonFilter, CompoundFilter
 from llama_stack_core.errors import BadRequestError, ConfigError
+from llama_stack_core.testing.imports import assert_plugin_module_is_light
 from llama_stack_core.testing.vector_index import VectorIndexTests, corpus, store, unit
 from llama_stack_core.testing.vector_io import VectorIOProviderTests
 from llama_stack_core.vector_io.index import StoredChunk, VectorIndex, VectorIndexFactory, matches
@@ -109,12 +109,11 @@ async def test_a_driver_that_cannot_load_extensions_is_a_clear_config_error(tmp_
 
 
 def test_importing_the_plugin_is_cheap() -> None:
-    code = (
-        "import sys, llama_stack_provider_sqlite_vec.plugin as p; p.register_vector_io_providers(); "
-        "print(sorted(m for m in ('apsw', 'sqlite_vec', 'pysqlite3', 'sqlite3') if m in sys.modules))"
+    assert_plugin_module_is_light(
+        "llama_stack_provider_sqlite_vec.plugin",
+        {"apsw", "sqlite_vec", "pysqlite3", "sqlite3"},
+        call=["register_vector_io_providers"],
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
 
 
 # -- edge cases ----------------------------------------------------------------------------------------------------

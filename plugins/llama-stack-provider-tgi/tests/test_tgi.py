@@ -5,35 +5,26 @@ as a TGI grammar, unused n / logit_bias, no embeddings, HF-token auth and TGI's 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from llama_stack_provider_tgi import plugin
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing import make_run_config, stack_client
-from llama_stack_core.testing.harness import free_port
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import free_port, plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests
 from llama_stack_core.testing.scripted import chat_completion
 
 PROVIDER_TYPE = "remote::tgi"
 MODEL_ID = "meta-llama/Llama-3.1-8B-Instruct"
 
 
-class TestTGIOnLlamaCppServer(InferenceProviderTests):
+class TestTGI(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     # No json_object here: TGI's grammar form of response_format is not what the llama.cpp server reads.
     capabilities = frozenset({"chat", "streaming", "max_tokens", "deterministic", "tools", "logprobs", "completions"})
-    extra_plugins = [plugin]
-    max_tokens = 4  # keeps the llama.cpp runs short
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "refresh_models": False}  # llama.cpp has no GET /info
+    local_config = {"refresh_models": False}  # llama.cpp has no GET /info
+    live_env = {"base_url": "TGI_URL"}  # a TGI server of yours; it serves the one model it was started with
 
 
 # -- TGI specifics against the scripted server --------------------------------------------------------------------
@@ -59,35 +50,16 @@ INFO = {
 }
 
 
-@pytest.fixture
-def pm() -> PluginManager:
-    return PluginManager(autoload=False, extra_plugins=[plugin])
-
-
 def tgi_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:
     config = {"base_url": base_url, "refresh_models": False, **config}
-    return make_run_config(
-        {"inference": [{"provider_id": "tgi", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, config, provider_id="tgi")
 
 
-def test_entry_point_is_found_and_plugin_module_stays_light():
-    code = (
-        "import sys, llama_stack_provider_tgi.plugin; "
-        "heavy = sorted({'aiohttp', 'llama_stack_provider_tgi.provider'} & set(sys.modules)); "
-        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    specs = PluginManager().provider_specs
-    assert specs[f"inference:{PROVIDER_TYPE}"].plugin.package == "llama-stack-provider-tgi"
-
-
-async def test_the_served_model_is_registered_from_info(tmp_path, scripted, pm):
+async def test_the_served_model_is_registered_from_info(tmp_path, scripted):
     scripted.reply(json=INFO)
     scripted.reply(json=chat_completion(model=MODEL_ID))
-    async with stack_client(
-        tgi_config(tmp_path, f"http://127.0.0.1:{scripted.port}", refresh_models=True), pm
+    async with plugin_stack(
+        plugin, tgi_config(tmp_path, f"http://127.0.0.1:{scripted.port}", refresh_models=True)
     ) as client:
         models = (await client.get("/v1/models")).json()["data"]
         chat = await client.post("/v1/chat/completions", json=CHAT)
@@ -99,10 +71,10 @@ async def test_the_served_model_is_registered_from_info(tmp_path, scripted, pm):
     assert chat.status_code == 200 and sent.path == "/v1/chat/completions" and sent.json["model"] == MODEL_ID
 
 
-async def test_response_format_becomes_a_tgi_grammar(tmp_path, scripted, pm):
+async def test_response_format_becomes_a_tgi_grammar(tmp_path, scripted):
     for _ in range(3):
         scripted.reply(json=chat_completion(model=MODEL_ID))
-    async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, tgi_config(tmp_path, scripted.base_url)) as client:
         for response_format in (
             {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}},
             {"type": "json_object"},
@@ -116,9 +88,9 @@ async def test_response_format_becomes_a_tgi_grammar(tmp_path, scripted, pm):
     assert "response_format" not in text
 
 
-async def test_unused_fields_are_dropped_and_n_above_one_is_refused(tmp_path, scripted, pm):
+async def test_unused_fields_are_dropped_and_n_above_one_is_refused(tmp_path, scripted):
     scripted.reply(json=chat_completion(model=MODEL_ID))
-    async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, tgi_config(tmp_path, scripted.base_url)) as client:
         several = await client.post("/v1/chat/completions", json={**CHAT, "n": 3})
         ok = await client.post(
             "/v1/chat/completions",
@@ -141,14 +113,14 @@ async def test_unused_fields_are_dropped_and_n_above_one_is_refused(tmp_path, sc
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "f"}}
 
 
-async def test_embeddings_are_refused_without_calling_tgi(tmp_path, scripted, pm):
-    async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
+async def test_embeddings_are_refused_without_calling_tgi(tmp_path, scripted):
+    async with plugin_stack(plugin, tgi_config(tmp_path, scripted.base_url)) as client:
         response = await client.post("/v1/embeddings", json={"model": "tgi/bge", "input": "hello"})
     assert response.status_code == 400 and "no embeddings" in response.json()["error"]["message"]
     assert scripted.requests == []
 
 
-async def test_hf_token_from_config_or_request_and_none_for_a_local_server(tmp_path, scripted, pm):
+async def test_hf_token_from_config_or_request_and_none_for_a_local_server(tmp_path, scripted):
     for _ in range(3):
         scripted.reply(
             json={
@@ -161,14 +133,14 @@ async def test_hf_token_from_config_or_request_and_none_for_a_local_server(tmp_p
             }
         )
     body = {"model": CHAT["model"], "prompt": "Once", "max_tokens": 1}
-    async with stack_client(tgi_config(tmp_path, scripted.base_url, api_key="hf_configured"), pm) as client:
+    async with plugin_stack(plugin, tgi_config(tmp_path, scripted.base_url, api_key="hf_configured")) as client:
         await client.post("/v1/completions", json=body)
         await client.post(
             "/v1/completions",
             json=body,
             headers={"X-LlamaStack-Provider-Data": json.dumps({"tgi_api_key": "hf_per_request"})},
         )
-    async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, tgi_config(tmp_path, scripted.base_url)) as client:
         await client.post("/v1/completions", json=body)
     configured, per_request, local = scripted.requests
     assert configured.path == "/v1/completions"
@@ -177,7 +149,7 @@ async def test_hf_token_from_config_or_request_and_none_for_a_local_server(tmp_p
     assert "authorization" not in local.headers
 
 
-async def test_tgi_error_body_keeps_its_status_and_message(tmp_path, scripted, pm):
+async def test_tgi_error_body_keeps_its_status_and_message(tmp_path, scripted):
     # TGI's ErrorResponse: {"error": "...", "error_type": "validation"} with 422
     scripted.reply(
         status=422,
@@ -186,14 +158,14 @@ async def test_tgi_error_body_keeps_its_status_and_message(tmp_path, scripted, p
             "error_type": "validation",
         },
     )
-    async with stack_client(tgi_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, tgi_config(tmp_path, scripted.base_url)) as client:
         response = await client.post("/v1/chat/completions", json={**CHAT, "stop": list("abcde")})
     assert response.status_code == 422
     assert "up to 4 stop sequences" in response.json()["error"]["message"]
 
 
-async def test_a_server_down_at_start_up_does_not_stop_the_stack(tmp_path, pm):
+async def test_a_server_down_at_start_up_does_not_stop_the_stack(tmp_path):
     config = tgi_config(tmp_path, f"http://127.0.0.1:{free_port()}", refresh_models=True)
-    async with stack_client(config, pm) as client:
+    async with plugin_stack(plugin, config) as client:
         models = (await client.get("/v1/models")).json()["data"]
     assert models == []

@@ -11,26 +11,24 @@ from llama_stack_provider_together import plugin
 from llama_stack_provider_together.config import DEFAULT_BASE_URL, TogetherConfig
 
 from llama_stack_core.inference.embeddings import decode_base64
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing.harness import plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests, chat_body
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "remote::together"
 
 
-class TestTogetherOnLlamaCppServer(InferenceProviderTests):
+class TestTogether(OpenAICompatVendorTests):
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
     # no "logprobs": Together takes an integer `logprobs` and answers in its own shape (tokens/token_logprobs)
     capabilities = frozenset(
         {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "completions"}
     )
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url, "api_key": "test-key"}
+    live_env = {"api_key": "TOGETHER_API_KEY"}
+    live_chat_model = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+    live_embedding_model = "BAAI/bge-base-en-v1.5"
+    live_embedding_dimension = 768
 
 
 # -- against a scripted Together ---------------------------------------------------------------------------------
@@ -38,11 +36,6 @@ class TestTogetherOnLlamaCppServer(InferenceProviderTests):
 pytestmark = pytest.mark.anyio
 MODEL = "meta-llama/Llama-3.3-70B-Instruct-Turbo"
 EMBEDDER = "BAAI/bge-base-en-v1.5"
-
-
-def stack(config: dict[str, Any]):
-    """A stack with this package's plugin alone (the conformance class above finds it by its entry point)."""
-    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin]))
 
 
 def run_config(tmp_path, scripted: ScriptedServer, **config: Any) -> dict:
@@ -55,23 +48,12 @@ def run_config(tmp_path, scripted: ScriptedServer, **config: Any) -> dict:
             "metadata": {"embedding_dimension": 2},
         }
     ]
-    return make_run_config(
-        {
-            "inference": [
-                {
-                    "provider_id": "tg",
-                    "provider_type": PROVIDER_TYPE,
-                    "config": {"base_url": scripted.base_url, **config},
-                }
-            ]
-        },
-        tmp_path,
-        models=models,
-    )
+    config = {"base_url": scripted.base_url, **config}
+    return provider_run_config(tmp_path, PROVIDER_TYPE, config, provider_id="tg", models=models)
 
 
 def chat(**params: Any) -> dict[str, Any]:
-    return {"model": f"tg/{MODEL}", "messages": [{"role": "user", "content": "hi"}], **params}
+    return chat_body(f"tg/{MODEL}", **params)
 
 
 def test_sample_config_and_spec():
@@ -87,7 +69,7 @@ def test_sample_config_and_spec():
 async def test_chat_sends_logprobs_as_together_counts_them(tmp_path, scripted):
     for _ in range(3):
         scripted.reply(json=chat_completion("ok", model=MODEL))
-    async with stack(run_config(tmp_path, scripted, api_key="tg-configured")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="tg-configured")) as client:
         top = await client.post(
             "/v1/chat/completions", json=chat(logprobs=True, top_logprobs=3, max_completion_tokens=4, n=2)
         )
@@ -110,7 +92,7 @@ async def test_chat_sends_logprobs_as_together_counts_them(tmp_path, scripted):
 
 async def test_per_request_key_wins_and_a_missing_key_is_401_without_calling_out(tmp_path, scripted):
     scripted.reply(json=chat_completion("ok", model=MODEL))
-    async with stack(run_config(tmp_path, scripted)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted)) as client:
         missing = await client.post("/v1/chat/completions", json=chat())
         assert scripted.requests == []
         keyed = await client.post(
@@ -140,7 +122,7 @@ async def test_text_models_are_listed_at_startup_from_a_bare_array(tmp_path, scr
             {"id": "black-forest-labs/FLUX.1-schnell", "object": "model", "created": 0, "type": "image"},
         ]
     )
-    async with stack(run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k", refresh_models=True)) as client:
         models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
     assert (scripted.requests[0].method, scripted.requests[0].path) == ("GET", "/v1/models")
     listed = {i for i, m in models.items() if m["origin"] == "listed_from_provider"}
@@ -157,7 +139,7 @@ async def test_embeddings_send_only_model_and_input_and_base64_is_encoded_here(t
     }
     scripted.reply(json=answer)
     scripted.reply(json=answer)
-    async with stack(run_config(tmp_path, scripted, api_key="k")) as client:
+    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key="k")) as client:
         floats = await client.post("/v1/embeddings", json={"model": "bge", "input": ["a"]})
         encoded = await client.post("/v1/embeddings", json={"model": "bge", "input": "a", "encoding_format": "base64"})
         sized = await client.post("/v1/embeddings", json={"model": "bge", "input": "a", "dimensions": 1})

@@ -40,6 +40,7 @@ from llama_stack_core.errors import NotFoundError
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.fixtures import create_postgres_database
+from llama_stack_core.testing.imports import assert_plugin_module_is_light
 from llama_stack_core.testing.telemetry import TelemetryProviderTests
 from llama_stack_core.token_usage import UsagePoint
 from llama_stack_core.tracing import SpanRecord
@@ -310,12 +311,11 @@ def test_config_defaults_and_validation() -> None:
 
 
 def test_plugin_module_is_light() -> None:
-    code = (
-        "import sys, llama_stack_provider_trace_store.plugin as p; p.register_telemetry_providers(); "
-        "assert not [m for m in sys.modules if m.startswith(('psycopg', 'llama_stack_provider_trace_store.provider',"
-        " 'llama_stack_provider_trace_store.db'))], sorted(sys.modules)"
+    assert_plugin_module_is_light(
+        "llama_stack_provider_trace_store.plugin",
+        {"psycopg", "llama_stack_provider_trace_store.provider", "llama_stack_provider_trace_store.db"},
+        call=["register_telemetry_providers"],
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # -- through the stack: errors, telemetry's own requests, datasets, restarts -------------------------------------

@@ -5,8 +5,6 @@ error shape) against the scripted server, and the entry point through a real ``s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -14,29 +12,27 @@ import openai
 import pytest
 from llama_stack_provider_vllm import plugin
 
-from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing import make_run_config, served_stack, stack_client
-from llama_stack_core.testing.harness import free_port
-from llama_stack_core.testing.inference import InferenceProviderTests
+from llama_stack_core.testing import served_stack
+from llama_stack_core.testing.harness import free_port, plugin_stack, provider_run_config
+from llama_stack_core.testing.inference import OpenAICompatVendorTests
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
 
 PROVIDER_TYPE = "remote::vllm"
 
 
-class TestVLLMOnLlamaCppServer(InferenceProviderTests):
+class TestVLLM(OpenAICompatVendorTests):
+    """The representative vendor: vLLM is a generic OpenAI-compatible server, like the local llama.cpp one, so it
+    runs every conformance test there; the other vendors run the smoke subset."""
+
+    plugin = plugin
     provider_type = PROVIDER_TYPE
-    chat_model = "gemma"
+    full_conformance = True
     # What vLLM supports and the llama.cpp server can show (it has no n, stream usage, json_schema or embeddings).
     capabilities = frozenset(
         {"chat", "streaming", "max_tokens", "deterministic", "tools", "json_object", "logprobs", "completions"}
     )
-    extra_plugins = [plugin]
-    max_tokens = 4  # keeps the llama.cpp runs short
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, llama_cpp_base_url):
-        return {"base_url": llama_cpp_base_url}  # refresh_models stays on: the server's list is registered
+    local_config = {}  # no key; refresh_models stays on: the server's list is registered
+    live_env = {"base_url": "VLLM_URL"}  # a vLLM server of yours; it serves the model it was started with
 
     @pytest.mark.anyio
     async def test_listed_models_are_registered(self, http: Any) -> None:
@@ -51,16 +47,9 @@ pytestmark = pytest.mark.anyio
 CHAT = {"model": "vllm/m", "messages": [{"role": "user", "content": "hi"}]}
 
 
-@pytest.fixture
-def pm() -> PluginManager:
-    return PluginManager(autoload=False, extra_plugins=[plugin])
-
-
 def vllm_config(tmp_path, base_url: str, **config: Any) -> dict[str, Any]:
     config = {"base_url": base_url, "refresh_models": False, **config}
-    return make_run_config(
-        {"inference": [{"provider_id": "vllm", "provider_type": PROVIDER_TYPE, "config": config}]}, tmp_path
-    )
+    return provider_run_config(tmp_path, PROVIDER_TYPE, config, provider_id="vllm")
 
 
 def sdk(client: httpx.AsyncClient, **headers: str) -> openai.AsyncOpenAI:
@@ -69,20 +58,7 @@ def sdk(client: httpx.AsyncClient, **headers: str) -> openai.AsyncOpenAI:
     )
 
 
-def test_entry_point_is_found_and_plugin_module_stays_light():
-    code = (
-        "import sys, llama_stack_provider_vllm.plugin; "
-        "heavy = sorted({'aiohttp', 'llama_stack_provider_vllm.provider'} & set(sys.modules)); "
-        "sys.exit(f'plugin.py imported {heavy}' if heavy else 0)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    specs = PluginManager().provider_specs
-    assert specs[f"inference:{PROVIDER_TYPE}"].plugin.package == "llama-stack-provider-vllm"
-    assert specs[f"inference:{PROVIDER_TYPE}"].spec.factory == "llama_stack_provider_vllm.provider:create_provider"
-
-
-async def test_vllm_parameters_and_extras_pass_through(tmp_path, scripted, pm):
+async def test_vllm_parameters_and_extras_pass_through(tmp_path, scripted):
     scripted.reply(
         json=chat_completion(
             "a",
@@ -94,7 +70,7 @@ async def test_vllm_parameters_and_extras_pass_through(tmp_path, scripted, pm):
         )
     )
     schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
-    async with stack_client(vllm_config(tmp_path, scripted.base_url, api_key="cfg-token"), pm) as client:
+    async with plugin_stack(plugin, vllm_config(tmp_path, scripted.base_url, api_key="cfg-token")) as client:
         completion = await sdk(client).chat.completions.create(
             **CHAT,
             n=2,
@@ -121,20 +97,20 @@ async def test_vllm_parameters_and_extras_pass_through(tmp_path, scripted, pm):
     }
 
 
-async def test_per_request_token_wins_and_no_token_is_needed(tmp_path, scripted, pm):
+async def test_per_request_token_wins_and_no_token_is_needed(tmp_path, scripted):
     scripted.reply(json=chat_completion())
     scripted.reply(json=chat_completion())
-    async with stack_client(vllm_config(tmp_path, scripted.base_url, api_key="cfg-token"), pm) as client:
+    async with plugin_stack(plugin, vllm_config(tmp_path, scripted.base_url, api_key="cfg-token")) as client:
         header = {"X-LlamaStack-Provider-Data": json.dumps({"vllm_api_token": "request-token"})}
         assert (await client.post("/v1/chat/completions", json=CHAT, headers=header)).status_code == 200
-    async with stack_client(vllm_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, vllm_config(tmp_path, scripted.base_url)) as client:
         assert (await client.post("/v1/chat/completions", json=CHAT)).status_code == 200
     with_request_token, without_any = scripted.requests[-2:]
     assert with_request_token.headers["authorization"] == "Bearer request-token"
     assert "authorization" not in without_any.headers  # vLLM started without --api-key takes no key
 
 
-async def test_start_up_registers_the_listed_models_with_their_context_length(tmp_path, scripted, pm):
+async def test_start_up_registers_the_listed_models_with_their_context_length(tmp_path, scripted):
     scripted.reply(
         json={
             "object": "list",
@@ -162,7 +138,7 @@ async def test_start_up_registers_the_listed_models_with_their_context_length(tm
         }
     )
     scripted.reply(json=chat_completion())
-    async with stack_client(vllm_config(tmp_path, scripted.base_url, refresh_models=True), pm) as client:
+    async with plugin_stack(plugin, vllm_config(tmp_path, scripted.base_url, refresh_models=True)) as client:
         models = {m["identifier"]: m for m in (await client.get("/v1/models")).json()["data"]}
         await client.post("/v1/chat/completions", json={**CHAT, "model": "vllm/meta-llama/Llama-3.1-8B-Instruct"})
     listing, chat = scripted.requests
@@ -172,9 +148,9 @@ async def test_start_up_registers_the_listed_models_with_their_context_length(tm
     assert chat.json["model"] == "meta-llama/Llama-3.1-8B-Instruct"
 
 
-async def test_a_server_down_at_start_up_does_not_stop_the_stack(tmp_path, pm):
+async def test_a_server_down_at_start_up_does_not_stop_the_stack(tmp_path):
     config = vllm_config(tmp_path, f"http://127.0.0.1:{free_port()}/v1", refresh_models=True)
-    async with stack_client(config, pm) as client:
+    async with plugin_stack(plugin, config) as client:
         models = (await client.get("/v1/models")).json()["data"]
         providers = (await client.get("/v1/providers")).json()["data"]
         chat = await client.post("/v1/chat/completions", json=CHAT)
@@ -183,7 +159,7 @@ async def test_a_server_down_at_start_up_does_not_stop_the_stack(tmp_path, pm):
     assert chat.status_code == 502 and "cannot reach vllm" in chat.json()["error"]["message"]
 
 
-async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
+async def test_embeddings_request_and_answer(tmp_path, scripted):
     answer = {
         "id": "embd-1",
         "object": "list",
@@ -205,7 +181,7 @@ async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
             "metadata": {"embedding_dimension": 3},
         }
     ]
-    async with stack_client({**vllm_config(tmp_path, scripted.base_url), "models": models}, pm) as client:
+    async with plugin_stack(plugin, {**vllm_config(tmp_path, scripted.base_url), "models": models}) as client:
         batch = await sdk(client).embeddings.create(model="e5", input=["a cat", "a dog"], encoding_format="float")
     assert [d.embedding for d in batch.data] == [[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]
     assert batch.usage.prompt_tokens == 6
@@ -214,7 +190,7 @@ async def test_embeddings_request_and_answer(tmp_path, scripted, pm):
     assert sent.json == {"model": "intfloat/e5-small-v2", "input": ["a cat", "a dog"], "encoding_format": "float"}
 
 
-async def test_vllm_error_body_keeps_its_status_and_message(tmp_path, scripted, pm):
+async def test_vllm_error_body_keeps_its_status_and_message(tmp_path, scripted):
     # vLLM's ErrorResponse: {"object": "error", "message", "type", "param", "code"}
     scripted.reply(
         status=400,
@@ -226,7 +202,7 @@ async def test_vllm_error_body_keeps_its_status_and_message(tmp_path, scripted, 
             "message": '"auto" tool choice requires --enable-auto-tool-choice',
         },
     )
-    async with stack_client(vllm_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, vllm_config(tmp_path, scripted.base_url)) as client:
         response = await client.post(
             "/v1/chat/completions",
             json={
@@ -239,12 +215,12 @@ async def test_vllm_error_body_keeps_its_status_and_message(tmp_path, scripted, 
     assert "--enable-auto-tool-choice" in response.json()["error"]["message"]
 
 
-async def test_streamed_choices_pass_through(tmp_path, scripted, pm):
+async def test_streamed_choices_pass_through(tmp_path, scripted):
     first, second = chat_chunk("a"), chat_chunk("b", finish_reason="stop")
     second["choices"][0]["index"] = 1
     usage = {**chat_chunk(""), "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
     scripted.reply(stream=[first, second, usage])
-    async with stack_client(vllm_config(tmp_path, scripted.base_url), pm) as client:
+    async with plugin_stack(plugin, vllm_config(tmp_path, scripted.base_url)) as client:
         stream = await sdk(client).chat.completions.create(
             **CHAT, n=2, stream=True, stream_options={"include_usage": True}
         )
