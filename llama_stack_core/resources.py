@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from .apis.resources import RESOURCE_KINDS, RegisterRequest, Resource, ResourceKind, ResourceSource
 from .errors import BadRequestError, ConflictError, NotConfiguredError, UnprocessableError
+from .provider_contracts import RESOURCE_CONTRACTS
 from .registry import ResourceRegistry
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class ResourceService:
     async def hydrate(self, resource: Resource) -> None:
         """Tell a resource's provider about it (a resource stored earlier or by another process)."""
         instance = self._instance(resource)
-        hook = getattr(instance.impl, f"register_{resource.type}", None) if instance else None
+        hook = RESOURCE_CONTRACTS[resource.type].register_method(instance.impl) if instance else None
         if hook is None:
             return
         try:
@@ -140,7 +141,7 @@ class ResourceService:
         if not replace and await self.registry.find(resource_type, resource.identifier) is not None:
             raise ConflictError(f"{RESOURCE_KINDS[resource_type].title} '{resource.identifier}' already exists")
         instance = self._instance(resource)
-        hook = getattr(instance.impl, f"register_{resource_type}", None) if instance else None
+        hook = RESOURCE_CONTRACTS[resource_type].register_method(instance.impl) if instance else None
         if hook is not None:
             await hook(resource)
         if replace:
@@ -174,7 +175,7 @@ class ResourceService:
 
     async def _provider_unregister(self, resource: Resource) -> None:
         instance = self._instance(resource)
-        hook = getattr(instance.impl, f"unregister_{resource.type}", None) if instance else None
+        hook = RESOURCE_CONTRACTS[resource.type].unregister_method(instance.impl) if instance else None
         if hook is not None:
             await hook(resource)
 
