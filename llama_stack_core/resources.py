@@ -14,7 +14,8 @@ from .provider_contracts import RESOURCE_CONTRACTS
 from .registry import ResourceRegistry
 
 if TYPE_CHECKING:
-    from .plugins import PluginManager
+    from pluggy import HookRelay
+
     from .routing import ProviderInstance
 
 log = logging.getLogger(__name__)
@@ -31,11 +32,11 @@ class ResourceService:
     """The one place resources are created and removed. Providers see ``register_<type>``/``unregister_<type>``."""
 
     def __init__(
-        self, registry: ResourceRegistry, providers: dict[str, dict[str, ProviderInstance]], pm: PluginManager
+        self, registry: ResourceRegistry, providers: dict[str, dict[str, ProviderInstance]], hooks: HookRelay
     ) -> None:
         self.registry = registry
         self._providers = providers  # api -> provider_id -> instance
-        self._pm = pm
+        self._hooks = hooks  # the plugins' hooks (validate_<type>)
 
     # -- lookups used by routing -----------------------------------------------------------------------------------
 
@@ -115,7 +116,7 @@ class ResourceService:
                 f"invalid {kind.type}: {first['msg']}", param=".".join(map(str, first["loc"]))
             ) from None
         try:
-            getattr(self._pm.hook, f"validate_{kind.type}")(**{kind.type: resource})
+            getattr(self._hooks, f"validate_{kind.type}")(**{kind.type: resource})
         except ValueError as exc:
             raise BadRequestError(f"{kind.type} '{identifier}' refused: {exc}") from None
         return resource

@@ -90,7 +90,7 @@ class Stack:
             if api.value not in enabled:
                 raise ConfigError(f"apis lists '{api.value}' but no provider is configured for it")
         registry_store = await self.open_store("metadata")
-        self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm)
+        self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm.hook)
         for api in self._dependency_order(served, enabled):
             await self._start_api(api, enabled[api.value])
         self._connect_file_deletions()

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 import lifecycle_plugin
 import pytest
 from lifecycle_plugin import EVENTS
 
+import llama_stack_core
 from llama_stack_core.background import BackgroundTasks
 from llama_stack_core.config.loader import parse_run_config
+from llama_stack_core.hookspecs import StackView
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.stack import Stack
 from llama_stack_core.testing.harness import make_run_config
@@ -85,3 +89,43 @@ async def test_background_tasks_refuse_new_work_once_draining():
     work = asyncio.sleep(0)
     with pytest.raises(RuntimeError, match="shutting down"):
         tasks.spawn(work)
+
+
+def _imports(package: Path) -> dict[str, set[str]]:
+    """module -> the package modules it imports, including under TYPE_CHECKING (an import cycle all the same)."""
+    files = {".".join(p.relative_to(package.parent).with_suffix("").parts): p for p in package.rglob("*.py")}
+    names = {name.removesuffix(".__init__") for name in files}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        home = name.rpartition(".")[0]  # the package relative imports start from
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = home.rsplit(".", node.level - 1)[0] if node.level else ""
+                module = ".".join(filter(None, [base, node.module]))
+                imported.update([module, *(f"{module}.{a.name}" for a in node.names)])
+        graph[name.removesuffix(".__init__")] = imported & names
+    return graph
+
+
+def test_hookspecs_reaches_no_stack_module():
+    graph = _imports(Path(llama_stack_core.__file__).parent)
+    seen, todo = set(), ["llama_stack_core.hookspecs"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(graph.get(module, ()))
+    assert "llama_stack_core.resources" in seen  # the walk follows TYPE_CHECKING imports
+    assert "llama_stack_core.stack" not in seen
+
+
+async def test_lifecycle_hooks_see_the_stack_as_a_stack_view(tmp_path):
+    stack = await started_stack(tmp_path)
+    try:
+        assert isinstance(stack, StackView)
+        assert [api.value for api in stack.apis] == ["inference", "safety"]
+    finally:
+        await stack.stop()
