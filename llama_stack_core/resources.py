@@ -144,7 +144,10 @@ class ResourceService:
         instance = self._instance(resource)
         hook = RESOURCE_CONTRACTS[resource_type].register_method(instance.impl) if instance else None
         if hook is not None:
-            await hook(resource)
+            try:
+                await hook(resource)
+            except ValueError as exc:  # the documented way for a provider to refuse, like the validate_ hooks
+                raise BadRequestError(f"{resource_type} '{resource.identifier}' refused: {exc}") from None
         if replace:
             return await self.registry.put(resource)
         try:
