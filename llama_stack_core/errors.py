@@ -1,7 +1,8 @@
 """Exceptions that map to HTTP statuses, shared by the core and by providers.
 
 Raise these from anywhere (routers, registry, providers); the server turns them into the one JSON error body.
-A plain ``ValueError`` is treated as a 400, like upstream; anything else is a 500 bug with a generic message.
+Refuse a bad request with :class:`BadRequestError` (or another subclass): any other exception, ``ValueError``
+included, is a bug, answered 500 with a generic message and its traceback logged.
 """
 
 from __future__ import annotations

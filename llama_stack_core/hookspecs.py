@@ -6,7 +6,8 @@ through a hook: the stack builds a routing table of provider objects from what t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pluggy
 
@@ -23,12 +24,44 @@ if TYPE_CHECKING:
         ToolGroup,
         VectorDB,
     )
+    from .apis.routes import Api
+    from .config.model import RunConfig
     from .distros import DistroSpec
     from .providers import ProviderSpec
-    from .stack import Stack
+    from .resources import ResourceService
+    from .routing import ApiRouter, ProviderInstance
+    from .storage import KVStore
 
 hookspec = pluggy.HookspecMarker("llama_stack")
 hookimpl = pluggy.HookimplMarker("llama_stack")
+
+
+@runtime_checkable
+class StackView(Protocol):
+    """What the ``startup`` and ``shutdown`` hooks see of the running stack (``llama_stack_core.stack.Stack``)."""
+
+    @property
+    def config(self) -> RunConfig:
+        """The validated run config."""
+
+    @property
+    def apis(self) -> list[Api]:
+        """The APIs this stack serves."""
+
+    @property
+    def providers(self) -> Mapping[str, Mapping[str, ProviderInstance]]:
+        """api name -> provider_id -> the running provider."""
+
+    @property
+    def routers(self) -> Mapping[Api, ApiRouter]:
+        """The router each served API's requests go through."""
+
+    @property
+    def resources(self) -> ResourceService | None:
+        """Registering, listing and removing resources."""
+
+    async def open_store(self, store_name: str, namespace: str | None = None) -> KVStore:
+        """Open a store named in the run config's ``storage.stores`` (or a backend by name)."""
 
 
 # -- providers, one hook per API -----------------------------------------------------------------------------------
@@ -181,10 +214,10 @@ def register_distros() -> list[DistroSpec]:
 
 
 @hookspec
-def startup(stack: Stack) -> Any:
+def startup(stack: StackView) -> Any:
     """Called once the stack is built, before serving; may return an awaitable."""
 
 
 @hookspec
-def shutdown(stack: Stack) -> Any:
-    """Called when the server stops; may return an awaitable."""
+def shutdown(stack: StackView) -> Any:
+    """Called when the server stops, before the providers shut down; may return an awaitable."""

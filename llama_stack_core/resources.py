@@ -10,10 +10,12 @@ from pydantic import ValidationError
 
 from .apis.resources import RESOURCE_KINDS, RegisterRequest, Resource, ResourceKind, ResourceSource
 from .errors import BadRequestError, ConflictError, NotConfiguredError, UnprocessableError
+from .provider_contracts import RESOURCE_CONTRACTS
 from .registry import ResourceRegistry
 
 if TYPE_CHECKING:
-    from .plugins import PluginManager
+    from pluggy import HookRelay
+
     from .routing import ProviderInstance
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,11 @@ class ResourceService:
     """The one place resources are created and removed. Providers see ``register_<type>``/``unregister_<type>``."""
 
     def __init__(
-        self, registry: ResourceRegistry, providers: dict[str, dict[str, ProviderInstance]], pm: PluginManager
+        self, registry: ResourceRegistry, providers: dict[str, dict[str, ProviderInstance]], hooks: HookRelay
     ) -> None:
         self.registry = registry
         self._providers = providers  # api -> provider_id -> instance
-        self._pm = pm
+        self._hooks = hooks  # the plugins' hooks (validate_<type>)
 
     # -- lookups used by routing -----------------------------------------------------------------------------------
 
@@ -58,7 +60,7 @@ class ResourceService:
     async def hydrate(self, resource: Resource) -> None:
         """Tell a resource's provider about it (a resource stored earlier or by another process)."""
         instance = self._instance(resource)
-        hook = getattr(instance.impl, f"register_{resource.type}", None) if instance else None
+        hook = RESOURCE_CONTRACTS[resource.type].register_method(instance.impl) if instance else None
         if hook is None:
             return
         try:
@@ -114,7 +116,7 @@ class ResourceService:
                 f"invalid {kind.type}: {first['msg']}", param=".".join(map(str, first["loc"]))
             ) from None
         try:
-            getattr(self._pm.hook, f"validate_{kind.type}")(**{kind.type: resource})
+            getattr(self._hooks, f"validate_{kind.type}")(**{kind.type: resource})
         except ValueError as exc:
             raise BadRequestError(f"{kind.type} '{identifier}' refused: {exc}") from None
         return resource
@@ -140,9 +142,12 @@ class ResourceService:
         if not replace and await self.registry.find(resource_type, resource.identifier) is not None:
             raise ConflictError(f"{RESOURCE_KINDS[resource_type].title} '{resource.identifier}' already exists")
         instance = self._instance(resource)
-        hook = getattr(instance.impl, f"register_{resource_type}", None) if instance else None
+        hook = RESOURCE_CONTRACTS[resource_type].register_method(instance.impl) if instance else None
         if hook is not None:
-            await hook(resource)
+            try:
+                await hook(resource)
+            except ValueError as exc:  # the documented way for a provider to refuse, like the validate_ hooks
+                raise BadRequestError(f"{resource_type} '{resource.identifier}' refused: {exc}") from None
         if replace:
             return await self.registry.put(resource)
         try:
@@ -174,7 +179,7 @@ class ResourceService:
 
     async def _provider_unregister(self, resource: Resource) -> None:
         instance = self._instance(resource)
-        hook = getattr(instance.impl, f"unregister_{resource.type}", None) if instance else None
+        hook = RESOURCE_CONTRACTS[resource.type].unregister_method(instance.impl) if instance else None
         if hook is not None:
             await hook(resource)
 

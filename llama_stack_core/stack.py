@@ -9,17 +9,27 @@ import asyncio
 import contextlib
 import inspect
 import logging
+from collections.abc import Awaitable, Callable
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from pydantic import ValidationError
 
 from . import PROVIDER_API_VERSION
-from .apis.resources import RESOURCE_KINDS, RegisterRequest, ResourceSource
+from .apis.resources import RegisterRequest, ResourceSource
 from .apis.routes import Api
 from .config.model import RunConfig
 from .errors import ConfigError, StackError
 from .plugins import PluginManager
+from .provider_contracts import (
+    RESOURCE_CONTRACTS,
+    DrainsBackgroundWork,
+    ListensToFileDeletions,
+    ReportsHealth,
+    ResourceContracts,
+    ShutsDown,
+    SpanExporter,
+)
 from .redaction import redact
 from .registry import ResourceRegistry
 from .resources import ResourceService
@@ -31,14 +41,15 @@ from .tracing import Tracer
 
 log = logging.getLogger(__name__)
 
+_CANCEL_GRACE = 1.0  # seconds a draining provider gets beyond its deadline to cancel what is left
+
 
 async def _health(instance: ProviderInstance, timeout: float = 5.0) -> dict[str, Any]:
     """A provider's own ``health()`` answer, bounded in time; providers without one say Not Implemented."""
-    check = getattr(instance.impl, "health", None)
-    if check is None:
+    if not isinstance(instance.impl, ReportsHealth):
         return {"status": "Not Implemented"}
     try:
-        return dict(await asyncio.wait_for(check(), timeout))
+        return dict(await asyncio.wait_for(instance.impl.health(), timeout))
     except Exception as exc:
         message = "timed out" if isinstance(exc, TimeoutError) else redact(str(exc), "message")
         return {"status": "Error", "message": message}
@@ -52,7 +63,9 @@ def _api(name: str, where: str) -> Api:
 
 
 class Stack:
-    def __init__(self, config: RunConfig, pm: PluginManager) -> None:
+    """``stop_timeout``: seconds each provider gets at stop to finish its background work, and again to shut down."""
+
+    def __init__(self, config: RunConfig, pm: PluginManager, *, stop_timeout: float = 10.0) -> None:
         self.config = config
         self.pm = pm
         self.providers: dict[str, dict[str, ProviderInstance]] = {}
@@ -61,6 +74,7 @@ class Stack:
         self._stores: list[KVStore] = []
         self._refresh_task: asyncio.Task[None] | None = None
         self.tracer = Tracer([])
+        self.stop_timeout = stop_timeout
 
     @property
     def apis(self) -> list[Api]:
@@ -76,7 +90,7 @@ class Stack:
             if api.value not in enabled:
                 raise ConfigError(f"apis lists '{api.value}' but no provider is configured for it")
         registry_store = await self.open_store("metadata")
-        self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm)
+        self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm.hook)
         for api in self._dependency_order(served, enabled):
             await self._start_api(api, enabled[api.value])
         self._connect_file_deletions()
@@ -93,7 +107,7 @@ class Stack:
         """The request tracer: exporting to every telemetry provider that takes spans, sampling as configured."""
         settings = self.config.telemetry
         exporters = [
-            i.impl for i in self.providers.get(Api.telemetry.value, {}).values() if hasattr(i.impl, "export_spans")
+            i.impl for i in self.providers.get(Api.telemetry.value, {}).values() if isinstance(i.impl, SpanExporter)
         ]
         return Tracer(
             exporters if settings.enabled else [],
@@ -108,9 +122,8 @@ class Stack:
         if files is None:
             return
         for instance in self.providers.get(Api.vector_io.value, {}).values():
-            listener = getattr(instance.impl, "file_deleted", None)
-            if listener is not None:
-                files.deletion_listeners.append(listener)
+            if isinstance(instance.impl, ListensToFileDeletions):
+                files.deletion_listeners.append(instance.impl.file_deleted)
 
     async def open_store(self, store_name: str, namespace: str | None = None) -> KVStore:
         """Open a store named in ``storage.stores`` (or a backend by name) for the core or a provider."""
@@ -199,11 +212,12 @@ class Stack:
                 ) from None
         for instances in self.providers.values():
             for instance in instances.values():
-                for kind in RESOURCE_KINDS.values():
-                    await self._register_defaults(instance, kind.type, kind.plural)
+                for contracts in RESOURCE_CONTRACTS.values():
+                    await self._register_defaults(instance, contracts)
 
-    async def _register_defaults(self, instance: ProviderInstance, resource_type: str, plural: str) -> None:
+    async def _register_defaults(self, instance: ProviderInstance, contracts: ResourceContracts) -> None:
         assert self.resources is not None
+        resource_type, plural = contracts.resource_type, contracts.plural
         hook = getattr(self.pm.hook, f"register_{plural}")
         results = hook(provider_type=instance.provider_type, provider_id=instance.provider_id, config=instance.config)
         for request in (r for result in results for r in (result or ())):
@@ -211,7 +225,7 @@ class Stack:
             existing = await self.resources.registry.find(resource_type, request.requested_id() or "")
             if existing is None or existing.origin == ResourceSource.plugin_default:
                 await self.resources.register(resource_type, request, ResourceSource.plugin_default, replace=True)
-        discover = getattr(instance.impl, f"discover_{plural}", None)
+        discover = contracts.discover_method(instance.impl)
         if discover is not None:
             try:
                 listed: list[RegisterRequest] = await discover()
@@ -233,22 +247,44 @@ class Stack:
     # -- shut-down -----------------------------------------------------------------------------------------------
 
     async def stop(self) -> None:
+        """Stop the registry refresh and the tracer, call the ``shutdown`` hooks, then stop each provider in reverse
+        start order (a provider before the APIs it depends on, so vector_io's ingestion can still embed while it
+        drains), and close the core's stores. No provider step holds the stop up beyond its bound."""
         if self._refresh_task is not None:
             self._refresh_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresh_task
         await self.tracer.stop()
         await self._call_lifecycle_hook("shutdown")
-        for instances in self.providers.values():
-            for instance in instances.values():
-                close = getattr(instance.impl, "shutdown", None)
-                if close is not None:
-                    try:
-                        await close()
-                    except Exception as exc:
-                        log.warning("provider %s failed to shut down: %s", instance.provider_id, exc)
+        for instance in reversed(self.all_instances()):
+            await self._stop_provider(instance)
         for store in self._stores:
             await store.close()
+
+    async def _stop_provider(self, instance: ProviderInstance) -> None:
+        """Drain the provider's background work (``stop_timeout`` to finish, a moment more to cancel the rest), then
+        shut it down (``stop_timeout``); a step that fails or overruns is logged and the stop goes on."""
+        impl = instance.impl
+        if isinstance(impl, DrainsBackgroundWork):
+            await self._bounded(
+                instance, "drain", lambda: impl.drain(self.stop_timeout), self.stop_timeout + _CANCEL_GRACE
+            )
+        if isinstance(impl, ShutsDown):
+            await self._bounded(instance, "shutdown", impl.shutdown, self.stop_timeout)
+
+    @staticmethod
+    async def _bounded(
+        instance: ProviderInstance, step: str, step_call: Callable[[], Awaitable[Any]], timeout: float
+    ) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await step_call()
+        except TimeoutError:
+            log.error(
+                "provider %s: %s did not finish within %.1f s; stopping anyway", instance.provider_id, step, timeout
+            )
+        except Exception:
+            log.exception("provider %s: %s failed", instance.provider_id, step)
 
     async def _call_lifecycle_hook(self, name: str) -> None:
         for result in getattr(self.pm.hook, name)(stack=self):

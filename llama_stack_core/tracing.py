@@ -23,10 +23,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 
+from .provider_contracts import SpanExporter, UsageExporter
 from .token_usage import TOKEN_METRICS, TokenMeter, Usage
 from .trace_sampling import Sampler
 
@@ -121,13 +122,6 @@ class _NoSpan:
 
 NO_SPAN = _NoSpan()
 CURRENT: ContextVar[SpanRecord | UnsampledSpan | None] = ContextVar("current_span", default=None)
-
-
-class SpanExporter(Protocol):
-    """What a telemetry provider implements to receive spans; ``export_usage(points: list[UsagePoint])`` is optional
-    and receives the per-minute token usage of every inference call (sampled or not)."""
-
-    async def export_spans(self, spans: list[SpanRecord]) -> None: ...
 
 
 # Ids are random where W3C needs it and time-ordered in front, so the B-tree indexes of a trace store grow at one
@@ -302,10 +296,9 @@ class Tracer:
         # usage first: once a request's spans can be seen, its tokens have been handed over too
         usage = self.tokens.drain()
         for exporter in self.exporters if usage else ():
-            export = getattr(exporter, "export_usage", None)
-            if export is not None:
+            if isinstance(exporter, UsageExporter):
                 try:
-                    await export(usage)
+                    await exporter.export_usage(usage)
                 except Exception as exc:  # a failing exporter must not break the others or the server
                     log.warning("usage exporter %s failed: %s", type(exporter).__name__, exc)
         while self._queue:

@@ -110,7 +110,11 @@ class UpstreamClient:
             raise UpstreamError(f"cannot reach {self.name} at {self.base_url}: {type(exc).__name__}") from None
 
     async def get_json(self, path: str, *, headers: Mapping[str, str] | None = None) -> Any:
-        return orjson.loads(await self.request("GET", path, headers=headers))
+        body = await self.request("GET", path, headers=headers)
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise UpstreamError(f"{self._where(path)} answered with invalid JSON: {body[:200]!r}") from None
 
     async def stream_events(
         self, path: str, *, body: bytes, headers: Mapping[str, str] | None = None

@@ -59,6 +59,7 @@ import time
 from pydantic import BaseModel, ConfigDict
 
 from llama_stack_core.apis.routes import Api
+from llama_stack_core.errors import BadRequestError
 from llama_stack_core.hookspecs import hookimpl
 from llama_stack_core.providers import ProviderSpec
 
@@ -81,7 +82,7 @@ class Greeter:
 
     async def openai_chat_completion(self, request):
         if request.model not in self.models:
-            raise ValueError(f"unknown model {{request.model}}")
+            raise BadRequestError(f"unknown model {{request.model}}", param="model")
         text = f"{{self.config.greeting}} from {name}: {{request.messages[-1].content}}"
         message = {{"role": "assistant", "content": text}}
         return {{"id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": request.model,

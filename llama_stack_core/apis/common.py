@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,6 +87,13 @@ class Job(BaseModel):
 
 
 JSONDict = dict[str, Any]
+
+JsonBytes: TypeAlias = bytes
+"""A response already encoded as JSON (typically an upstream's answer passed through): sent to the client as is."""
+
+Answer: TypeAlias = T | JsonBytes | JSONDict
+"""What a provider may return for a response model ``T``: the model, or the same shape as JSON bytes or a plain dict.
+The core serializes a model, sends bytes untouched, and validates either only where it reads the answer itself."""
 
 
 SearchMode = Literal["vector", "keyword", "hybrid"]

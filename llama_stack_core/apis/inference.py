@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import Request
+from .common import Answer, Request
 from .routes import Api, ApiSpec, ResourceRef, Route
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -285,17 +285,20 @@ class EmbeddingsResponse(BaseModel):
 class InferenceProvider(Protocol):
     """What an inference provider implements. ``request.model`` is already the provider's own model id.
 
-    Streaming methods return an async iterator of chunks when ``request.stream`` is true. Providers may return plain
-    dicts shaped like the response models to avoid re-validating what an upstream already sent.
+    Each answer is an :data:`~llama_stack_core.apis.common.Answer`: the response model, or the same shape as JSON
+    bytes (an upstream's answer passed through without re-validation) or a plain dict. Streaming methods return an
+    async iterator of such chunks when ``request.stream`` is true.
     """
 
     async def openai_chat_completion(
         self, request: ChatCompletionRequest
-    ) -> ChatCompletion | AsyncIterator[ChatCompletionChunk]: ...
+    ) -> Answer[ChatCompletion] | AsyncIterator[Answer[ChatCompletionChunk]]: ...
 
-    async def openai_completion(self, request: CompletionRequest) -> Completion | AsyncIterator[Completion]: ...
+    async def openai_completion(
+        self, request: CompletionRequest
+    ) -> Answer[Completion] | AsyncIterator[Answer[Completion]]: ...
 
-    async def openai_embeddings(self, request: EmbeddingsRequest) -> EmbeddingsResponse: ...
+    async def openai_embeddings(self, request: EmbeddingsRequest) -> Answer[EmbeddingsResponse]: ...
 
 
 LLM = ResourceRef("model", "model", model_type="llm")

@@ -143,20 +143,16 @@ class Recorder:
     def __init__(self) -> None:
         self.held: dict[str, Resource] = {}
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("register_"):
+    async def _hold(self, resource: Resource) -> None:
+        self.held[f"{resource.type}:{resource.identifier}"] = resource
 
-            async def register(resource: Resource) -> None:
-                self.held[f"{resource.type}:{resource.identifier}"] = resource
+    async def _drop(self, resource: Resource) -> None:
+        self.held.pop(f"{resource.type}:{resource.identifier}", None)
 
-            return register
-        if name.startswith("unregister_"):
-
-            async def unregister(resource: Resource) -> None:
-                self.held.pop(f"{resource.type}:{resource.identifier}", None)
-
-            return unregister
-        raise AttributeError(name)
+    register_shield = register_tool_group = register_dataset = register_vector_db = _hold
+    register_scoring_function = register_benchmark = _hold
+    unregister_shield = unregister_tool_group = unregister_dataset = unregister_vector_db = _drop
+    unregister_scoring_function = unregister_benchmark = _drop
 
     async def run_shield(self, request: Any) -> dict[str, Any]:
         return {"violation": None, "shield": request.shield_id}

@@ -32,7 +32,7 @@ class CerebrasInference(OpenAICompatInference):
 
     async def register_model(self, model: Model) -> None:
         if model.model_type != ModelType.llm:
-            raise ValueError(f"cerebras serves text generation models only, not {model.model_type} models")
+            raise BadRequestError(f"cerebras serves text generation models only, not {model.model_type} models")
 
 
 def create_provider(config: CerebrasConfig, deps: dict[Api, Any]) -> CerebrasInference:

@@ -51,7 +51,7 @@ class GroqInference(OpenAICompatInference):
 
     async def register_model(self, model: Model) -> None:
         if model.model_type != ModelType.llm:
-            raise ValueError(f"groq serves chat models only, not {model.model_type} models")
+            raise BadRequestError(f"groq serves chat models only, not {model.model_type} models")
 
     def model_request(self, entry: dict[str, Any]) -> RegisterModelRequest | None:
         # Groq's GET /models lists speech models too, with `active` and `context_window` on each entry

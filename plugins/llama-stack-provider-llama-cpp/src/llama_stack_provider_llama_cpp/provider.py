@@ -309,13 +309,13 @@ class LlamaCppInference:
 
     async def register_model(self, model: Model) -> None:
         if model.model_type.value != "llm":
-            raise ValueError(
+            raise BadRequestError(
                 "llama-cpp serves text generation (llm) models only; for embeddings use the "
                 "sentence-transformers provider"
             )
         name = model.provider_resource_id or model.identifier
         if name not in self._slots:
-            raise ValueError(
+            raise BadRequestError(
                 f"llama-cpp has no model '{name}'; configured: {', '.join(self._slots)} (add local "
                 f"GGUF files under the provider's config.models)"
             )

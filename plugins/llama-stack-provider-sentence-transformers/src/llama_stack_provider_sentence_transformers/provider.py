@@ -228,15 +228,15 @@ class SentenceTransformersInference:
     # -- resources and lifecycle ---------------------------------------------------------------------------------
 
     async def register_model(self, model: Model) -> None:
-        """Accept embedding models this config names; a ValueError refuses the registration (HTTP 400)."""
+        """Accept embedding models this config names; a BadRequestError refuses the registration (HTTP 400)."""
         name = model.provider_resource_id or model.identifier
         if model.model_type != ModelType.embedding:
-            raise ValueError(
+            raise BadRequestError(
                 f"{PROVIDER_TYPE} serves only embedding models; register '{model.identifier}' with "
                 f"model_type 'embedding'"
             )
         if name not in self.paths:
-            raise ValueError(
+            raise BadRequestError(
                 f"{PROVIDER_TYPE} has no model '{name}'; it serves {', '.join(self.paths)} (add more "
                 f"under config.models: name -> local directory or a packaged model)"
             )
@@ -247,7 +247,9 @@ class SentenceTransformersInference:
             known = (self.metadata.get(name) or {}).get("embedding_dimension")
         given = model.metadata.get("embedding_dimension")
         if known is not None and given != known:
-            raise ValueError(f"'{name}' gives {known}-dimensional vectors, but metadata.embedding_dimension is {given}")
+            raise BadRequestError(
+                f"'{name}' gives {known}-dimensional vectors, but metadata.embedding_dimension is {given}"
+            )
 
     async def health(self) -> dict[str, Any]:
         states: dict[str, str] = {}

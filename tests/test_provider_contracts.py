@@ -1,0 +1,73 @@
+"""The optional provider methods are named Protocols; the core calls a method only through its contract."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import stack_test_plugin
+from stack_test_plugin import EchoConfig, EchoInference, Recorder, SpanRecorder
+
+from llama_stack_core import provider_contracts as contracts
+from llama_stack_core.apis.resources import RESOURCE_KINDS
+from llama_stack_core.inference.openai_compat import OpenAICompatConfig, OpenAICompatInference
+from llama_stack_core.plugins import PluginManager
+from llama_stack_core.testing.harness import stack_client
+from llama_stack_core.tracing import SpanExporter as ReExportedSpanExporter
+
+PROTOCOLS = [
+    obj
+    for obj in vars(contracts).values()
+    if inspect.isclass(obj) and getattr(obj, "_is_protocol", False) and obj.__module__ == contracts.__name__
+]
+
+
+def methods(protocol: type) -> list[str]:
+    return [name for name, value in vars(protocol).items() if inspect.iscoroutinefunction(value)]
+
+
+def test_every_contract_is_one_documented_runtime_checkable_async_method():
+    assert len(PROTOCOLS) >= 27
+    for protocol in PROTOCOLS:
+        assert getattr(protocol, "_is_runtime_protocol", False), protocol
+        assert len(methods(protocol)) == 1, protocol
+        assert protocol.__doc__ and len(protocol.__doc__) > 20, protocol
+
+
+def test_resource_contracts_cover_every_resource_kind_under_the_names_the_core_calls():
+    assert list(contracts.RESOURCE_CONTRACTS) == list(RESOURCE_KINDS)
+    for resource_type, entry in contracts.RESOURCE_CONTRACTS.items():
+        kind = RESOURCE_KINDS[resource_type]
+        assert entry.plural == kind.plural
+        assert methods(entry.registers) == [f"register_{kind.type}"]
+        assert methods(entry.unregisters) == [f"unregister_{kind.type}"]
+        assert methods(entry.discovers) == [f"discover_{kind.plural}"]
+
+
+def test_the_core_finds_resource_methods_only_where_the_contract_holds():
+    echo, recorder = EchoInference(EchoConfig()), Recorder()
+    model = contracts.RESOURCE_CONTRACTS["model"]
+    shield = contracts.RESOURCE_CONTRACTS["shield"]
+    assert model.register_method(echo) == echo.register_model
+    assert model.discover_method(echo) == echo.discover_models
+    assert shield.register_method(echo) is None and shield.discover_method(echo) is None
+    assert shield.register_method(recorder) is not None and shield.unregister_method(recorder) is not None
+    assert model.register_method(recorder) is None and shield.discover_method(recorder) is None
+
+
+def test_shipped_providers_keep_the_contracts_they_implement():
+    compat = OpenAICompatInference(OpenAICompatConfig(base_url="http://127.0.0.1:1/v1"), name="c")
+    for protocol in (contracts.DiscoversModels, contracts.ReportsHealth, contracts.ShutsDown):
+        assert isinstance(compat, protocol), protocol
+    assert not isinstance(compat, contracts.SpanExporter)
+    spans = SpanRecorder()
+    assert isinstance(spans, contracts.SpanExporter) and isinstance(spans, contracts.UsageExporter)
+    assert ReExportedSpanExporter is contracts.SpanExporter
+
+
+@pytest.mark.anyio
+async def test_health_is_reported_only_for_providers_with_the_contract(tmp_path, full_config):
+    async with stack_client(full_config, PluginManager(extra_plugins=[stack_test_plugin])) as client:
+        providers = {p["provider_id"]: p for p in (await client.get("/v1/providers")).json()["data"]}
+    assert providers["alpha"]["health"]["status"] == "OK"
+    assert providers["safety-rec"]["health"] == {"status": "Not Implemented"}
