@@ -7,6 +7,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .errors import ServiceUnavailableError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -34,11 +36,16 @@ class BackgroundTasks:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    def ensure_open(self) -> None:
+        """Refuse (503: the server is stopping) once ``drain`` has begun; call it before recording work to spawn."""
+        if self._closed:
+            raise ServiceUnavailableError(f"{self.owner} is shutting down; no new background work")
+
     def spawn(self, work: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
-        """Run ``work`` as a task held here until it ends. After ``drain`` has begun, refuses (RuntimeError)."""
+        """Run ``work`` as a task held here until it ends (refused as :meth:`ensure_open` says)."""
         if self._closed:
             work.close()
-            raise RuntimeError(f"{self.owner} is shutting down; no new background work")
+        self.ensure_open()
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -15,6 +15,7 @@ from lifecycle_plugin import EVENTS
 import llama_stack_core
 from llama_stack_core.background import BackgroundTasks
 from llama_stack_core.config.loader import parse_run_config
+from llama_stack_core.errors import ServiceUnavailableError
 from llama_stack_core.hookspecs import StackView
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.stack import Stack
@@ -87,7 +88,7 @@ async def test_background_tasks_refuse_new_work_once_draining():
     await tasks.drain(1)
     assert done.done() and not done.cancelled() and len(tasks) == 0
     work = asyncio.sleep(0)
-    with pytest.raises(RuntimeError, match="shutting down"):
+    with pytest.raises(ServiceUnavailableError, match="shutting down"):
         tasks.spawn(work)
 
 

@@ -378,29 +378,36 @@ class VectorIOProviderTests:
         assert {r.file_id for r in page.data} <= {i for i, status in statuses.items() if status == "completed"}
 
     @pytest.mark.anyio
-    async def test_draining_waits_for_ingestions_within_a_bound(self, openai: Any, run_config: dict[str, Any]) -> None:
-        """What a stopping server does (``shutdown`` drains): wait for the files it is ingesting, and cancel those
-        still running when the time is up."""
+    async def test_stopping_drains_ingestions_within_a_bound(self, openai: Any, run_config: dict[str, Any]) -> None:
+        """A stopping server finishes the files it is ingesting while the APIs they need still run; past the bound
+        it cancels them, and it refuses new ones."""
         openai_sdk = pytest.importorskip("openai")
         store = await openai.vector_stores.create(extra_body={"embedding_model": EMBEDDING})
         text = " ".join(f"Paragraph {i} about harbours and ferries." for i in range(400)).encode()
         cut, kept = [
             (await openai.files.create(file=(name, text), purpose="assistants")).id for name in ("cut.txt", "kept.txt")
         ]
+
+        async def retrieve(file_id: str) -> Any:
+            return await openai.vector_stores.files.retrieve(vector_store_id=store.id, file_id=file_id)
+
+        plugins = PluginManager(extra_plugins=list(self.extra_plugins))
+        async with stack_client(run_config, plugins) as client:
+            server = openai_sdk.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=client)
+            await server.vector_stores.files.create(vector_store_id=store.id, file_id=kept)
+            assert (await retrieve(kept)).status == "in_progress"
+        assert (await retrieve(kept)).status == "completed"  # the stack's stop waited for it
+
         async with stack_client(run_config, PluginManager(extra_plugins=list(self.extra_plugins))) as client:
             server = openai_sdk.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=client)
             engine = client.app.state.stack.providers["vector_io"][PROVIDER_ID].impl
             await server.vector_stores.files.create(vector_store_id=store.id, file_id=cut)
-            await engine.ingestor.drain(timeout=0)
-            assert (await openai.vector_stores.files.retrieve(vector_store_id=store.id, file_id=cut)).status == (
-                "cancelled"
-            )
-            await server.vector_stores.files.create(vector_store_id=store.id, file_id=kept)
-            await engine.ingestor.drain(timeout=120)
-            assert engine.ingestor.in_flight == 0
-        assert (await openai.vector_stores.files.retrieve(vector_store_id=store.id, file_id=kept)).status == (
-            "completed"
-        )
+            await engine.drain(timeout=0)
+            assert (await retrieve(cut)).status == "cancelled"
+            with pytest.raises(openai_sdk.APIStatusError) as refused:
+                await server.vector_stores.files.create(vector_store_id=store.id, file_id=kept)
+            assert refused.value.status_code == 503
+        assert (await retrieve(kept)).status == "completed"  # the refused attach left the earlier one as it was
         assert set(await self.filenames(openai, store.id, "ferries", max_num_results=50)) == {"kept.txt"}
 
     # -- the older vector-dbs / vector-io API --------------------------------------------------------------------

@@ -55,7 +55,6 @@ from .search import Searcher
 __all__ = ["VectorIOConfig", "VectorStoreEngine"]
 
 #: How long shutting down waits for this process's ingestions before it cancels them.
-SHUTDOWN_TIMEOUT = 10.0
 
 
 class VectorStoreEngine:
@@ -82,9 +81,14 @@ class VectorStoreEngine:
     ) -> VectorStoreEngine:
         return cls(factory, config, await config.persistence.open(), deps.get(Api.inference), deps.get(Api.files))
 
-    async def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
-        """Let ingestions finish for up to ``timeout`` seconds (the rest are cancelled), then close the stores."""
+    async def drain(self, timeout: float) -> None:
+        """Let ingestions finish for up to ``timeout`` seconds; cancel the rest (the stack calls this at stop, while
+        the inference and files APIs they use still run)."""
         await self.ingestor.drain(timeout)
+
+    async def shutdown(self) -> None:
+        """Cancel any ingestion still running (none after :meth:`drain`), then close the stores."""
+        await self.ingestor.drain(0)
         await self.indexes.close()
         await self.records.kv.close()
 

@@ -21,6 +21,7 @@ from ..apis.vector_io import (
     InsertChunksRequest,
     VectorStoreFileLastError,
 )
+from ..background import BackgroundTasks
 from ..errors import BadRequestError, NotConfiguredError
 from ..routing import ApiRouter
 from .chunking import chunk_text
@@ -48,7 +49,8 @@ class Ingestor:
         self.embedder = embedder
         self.config = config
         self.files = files
-        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.background = BackgroundTasks("vector_io ingestion")
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}  # by (store, file), to cancel one
         self._slots = asyncio.Semaphore(config.max_concurrent_ingestions)
 
     @property
@@ -94,6 +96,7 @@ class Ingestor:
         self, store: StoreRecord, file_id: str, attributes: dict[str, Any], strategy: Any, batch_id: str | None = None
     ) -> FileRecord:
         """Record the file as in progress in the store (replacing an earlier attachment) and start ingesting it."""
+        self.background.ensure_open()
         file = await self.source_file(file_id)
         if strategy is None and "chunking_strategy" in store.metadata:
             strategy = store.metadata["chunking_strategy"]
@@ -113,7 +116,7 @@ class Ingestor:
         self.cancel(store.id, file_id)
         await self.records.put_file(record)
         key = (store.id, file_id)
-        task = asyncio.create_task(self._ingest(store, record), name=f"ingest-{store.id}-{file_id}")
+        task = self.background.spawn(self._ingest(store, record), name=f"ingest-{store.id}-{file_id}")
         self._tasks[key] = task
         task.add_done_callback(lambda t: self._tasks.pop(key, None) if self._tasks.get(key) is t else None)
         return record
@@ -125,14 +128,8 @@ class Ingestor:
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for this process's ingestions to end; cancel the rest (their files are
-        recorded as cancelled) and wait until they have stopped."""
-        tasks = list(self._tasks.values())
-        if not tasks:
-            return
-        _, pending = await asyncio.wait(tasks, timeout=timeout)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        recorded as cancelled) and wait until they have stopped. No ingestion starts afterwards."""
+        await self.background.drain(timeout)
 
     def _chunk_sizes(self, strategy: Any) -> tuple[int, int]:
         if isinstance(strategy, ChunkingStrategyStatic):
