@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 import msgspec
 
-from .token_usage import TOKEN_METRICS, TokenMeter, Usage
+from .token_usage import TokenMeter
 from .trace_sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,13 @@ class SpanRecord:
 
     def set(self, key: str, value: Any) -> None:
         self.attributes[key] = value
+
+    def child(self, name: str, attributes: dict[str, Any]) -> SpanRecord:
+        """A new span under this one (its caller makes it current and finishes it)."""
+        now = time.time_ns()
+        return SpanRecord(
+            self.trace_id, new_span_id(now), self.span_id, name, now, attributes=attributes, tracer=self.tracer
+        )
 
     def fail(self, exc: BaseException) -> None:
         self.status = "error"
@@ -194,7 +201,7 @@ class Tracer:
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
         self.dropped = 0
-        self.tokens = TokenMeter()  # every inference call's usage, recorded or not
+        self.tokens = TokenMeter()  # every inference call's usage, recorded or not (call_telemetry.meter_answer)
         self.enabled = bool(exporters)
 
     def start(self) -> None:
@@ -268,13 +275,6 @@ class Tracer:
 
     def finish(self, span: SpanRecord) -> None:
         span.end_ns = time.time_ns()
-        if "llm.total_tokens" in span.attributes or "llm.prompt_tokens" in span.attributes:
-            attributes = span.attributes  # set from a checked Usage by the endpoint (record_usage)
-            self.tokens.add(
-                attributes.get("resource.id"),
-                attributes.get("provider.id", ""),
-                Usage(**{metric: attributes.get(f"llm.{metric}") for metric in TOKEN_METRICS}),
-            )
         if len(self._queue) >= self._max_queue:
             self.dropped += 1
             return
@@ -348,41 +348,8 @@ def child_span(name: str, **attributes: Any) -> Iterator[SpanRecord | UnsampledS
     if not parent.recording:
         yield parent
         return
-    now = time.time_ns()
-    span = SpanRecord(
-        parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes, tracer=parent.tracer
-    )
-    with activate(span):
+    with activate(parent.child(name, attributes)) as span:
         yield span
-
-
-def start_child(name: str, **attributes: Any) -> SpanRecord | None:
-    """A span under the current one that the caller finishes (``activate`` or ``traced_stream``); None if the
-    request is not recorded."""
-    parent = CURRENT.get()
-    if parent is None or not parent.recording:
-        return None
-    now = time.time_ns()
-    return SpanRecord(
-        parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes, tracer=parent.tracer
-    )
-
-
-async def traced_stream(span: SpanRecord, events: AsyncIterator[Any], observe: Any = None) -> AsyncIterator[Any]:
-    """Pass a stream through, keeping ``span`` open until it ends; ``observe(span, item, first)`` sees each item."""
-    first = True
-    try:
-        async for item in events:
-            if observe is not None:
-                observe(span, item, first)
-            first = False
-            yield item
-    except Exception as exc:
-        span.fail(exc)
-        raise
-    finally:
-        if span.tracer is not None:
-            span.tracer.finish(span)
 
 
 class TraceIdFilter(logging.Filter):
