@@ -1,8 +1,9 @@
 """Request tracing: spans for every request, router call, provider call and outbound HTTP call.
 
 Tracing is on when a telemetry provider that exports spans is configured (and ``telemetry.enabled`` is not false).
-The server opens each request's root span with that stack's :class:`Tracer`; everything below finds the current span
-in a context variable and opens children with the same tracer, so there is no global switch. With tracing off,
+The server's tracing middleware opens each request's root span with that stack's :class:`Tracer`; everything below
+(each provider call, by ``routing.Operation``) finds the current span in a context variable and opens children with
+the same tracer, so there is no global switch. With tracing off,
 ``child_span`` returns a shared no-op at the cost of one context-variable read.
 
 Every request gets a trace context (its ids reach the logs and, as ``traceparent``, the upstream services), but only

@@ -65,9 +65,10 @@ class RoutedApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler, params, other_method = self.routes.match(scope["method"], scope["path"])
-        reply = (
-            _no_route(scope, other_method) if handler is None else await handler(HttpRequest(scope, receive, params))
-        )
+        if handler is None:
+            reply = _no_route(scope, other_method)
+        else:
+            reply = await handler(HttpRequest(scope, receive, params))
         await reply.send(send, receive)
 
     async def reply(

@@ -1,5 +1,5 @@
-"""Request tracing as an ASGI wrapper: the app is wrapped only when the stack traces (with tracing off it is served
-unwrapped, at no cost)."""
+"""Request tracing as an ASGI wrapper around the routed app (HTTP scopes; ``StackApp`` answers the lifespan itself):
+the app is wrapped only when the stack traces, so with tracing off it is served unwrapped, at no cost."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ TRACEPARENT_HEADER = b"traceparent"
 
 
 class AnsweringApp(Protocol):
-    """An ASGI app that can also hand its reply back unsent, so a wrapper learns the status without wrapping
-    ``send``."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+    """An app that hands its reply back unsent, so the wrapper learns the status without wrapping ``send``."""
 
     async def reply(
         self, scope: Scope, receive: Receive, request_headers: dict[bytes, bytes] | None = None
@@ -33,9 +30,6 @@ class TracingMiddleware:
         self._reply = app.reply
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
         # the headers are read once, for the trace context and the endpoint (a traceparent sent twice: its last value)
         request_headers = dict(scope["headers"])
         traceparent = request_headers.get(TRACEPARENT_HEADER)
