@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
+from . import tracing
+
 if TYPE_CHECKING:
     from .apis.resources import (
         Benchmark,
@@ -31,8 +33,6 @@ if TYPE_CHECKING:
         ToolGroup,
         VectorDB,
     )
-    from .token_usage import UsagePoint
-    from .tracing import SpanRecord
 
 
 # -- lifecycle -------------------------------------------------------------------------------------------------------
@@ -76,20 +76,8 @@ class ListensToFileDeletions(Protocol):
 # -- telemetry -------------------------------------------------------------------------------------------------------
 
 
-@runtime_checkable
-class SpanExporter(Protocol):
-    """For telemetry providers: called from the tracer's background task with batches of finished spans (never on
-    the request path). A telemetry provider with this method turns request tracing on."""
-
-    async def export_spans(self, spans: list[SpanRecord]) -> None: ...
-
-
-@runtime_checkable
-class UsageExporter(Protocol):
-    """For telemetry providers that also export spans: called before each span batch with the per-minute token
-    usage of every inference call since the last call, sampled or not."""
-
-    async def export_usage(self, points: list[UsagePoint]) -> None: ...
+SpanExporter = tracing.SpanExporter  # defined with the tracer that calls it
+UsageExporter = tracing.UsageExporter
 
 
 # -- resources: told about registrations, and listing what the provider can serve ----------------------------------

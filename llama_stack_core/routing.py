@@ -1,4 +1,5 @@
-"""Routing: from a request to the provider object that serves it. A dict lookup and one awaited call per request."""
+"""Routing and the one way to call a provider: from a request to the provider that serves it (a dict lookup and one
+awaited call per request), then the call itself, traced and metered (:class:`Operation`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pydantic import BaseModel
 
 from .apis.resources import RESOURCE_KINDS, Model, Resource
 from .apis.routes import Api, Route
+from .call_telemetry import meter_answer, observed_stream
 from .errors import BadRequestError, ResourceNotFoundError, ServiceUnavailableError
 from .providers import RegisteredProviderSpec
+from .tracing import CURRENT, SpanRecord
 
 _NOT_FOUND_HINTS = {"model": "List models with GET /v1/models."}
 
@@ -41,6 +44,25 @@ def as_model(result: Any, model: type[T]) -> T:
     return model.model_validate(result)
 
 
+def provider_method(provider: ProviderInstance, name: str) -> Any:
+    """The provider's method for an operation; a provider that lacks it answers 501, not 500."""
+    method = getattr(provider.impl, name, None)
+    if method is None:
+        raise NotImplementedError(
+            f"provider '{provider.provider_id}' ({provider.provider_type}) does not implement {name}"
+        )
+    return method
+
+
+def serving(provider: ProviderInstance) -> ProviderInstance:
+    """Name the provider a router's own operation picked on the operation's span (when recorded)."""
+    span = CURRENT.get()
+    if span is not None and span.recording:
+        span.set("provider.id", provider.provider_id)
+        span.set("provider.type", provider.provider_type)
+    return provider
+
+
 class ResourceLookup(Protocol):
     async def lookup(self, resource_type: str, identifier: str) -> Resource | None: ...
 
@@ -58,14 +80,13 @@ class ApiRouter:
         self._resources = resources
         self._default = next(iter(providers.values()))
         self._routes = {route.name: route for route in api_spec(api).routes}
+        #: every operation of the API, by name: what the server's endpoints and :meth:`call` call
+        self.operations = {name: Operation(self, route) for name, route in self._routes.items()}
 
     async def call(self, operation: str, request: BaseModel) -> Any:
-        """Call an operation of this API as a client would (for providers that depend on another API)."""
-        override = getattr(self, operation, None)
-        if override is not None:
-            return await override(request)
-        provider, request = await self.route(self._routes[operation], request)
-        return await getattr(provider.impl, operation)(request)
+        """Call an operation of this API as a client would, from inside the server (a provider that depends on
+        another API): the same path as an HTTP request's, so the call is traced and metered the same way."""
+        return await self.operations[operation].call(request)
 
     async def call_as(self, operation: str, request: BaseModel, model: type[T]) -> T:
         """``call`` with the answer as ``model`` (providers may answer with JSON bytes, dicts or models)."""
@@ -132,3 +153,85 @@ class ApiRouter:
         if provider_resource_id != identifier:
             request = request.model_copy(update={ref.field: provider_resource_id})
         return provider, request
+
+
+class Operation:
+    """One operation of one API, called the one way, whether an HTTP endpoint or the server itself calls it
+    (:meth:`ApiRouter.call`): the router picks the provider, the provider's method is called, the call is a span when
+    the trace is recorded, and an inference call's token usage is metered whether it is recorded or not.
+
+    A router's own method of the operation's name (an operation that also needs the registry or other providers) is
+    called instead, traced the same way; it picks its provider itself (and names it on the span with
+    :func:`serving`). With tracing off (no current span) it is just the routed call."""
+
+    __slots__ = ("_api", "_meters_tokens", "_override", "_resource_field", "_router", "_span_name", "name", "route")
+
+    def __init__(self, router: ApiRouter, route: Route) -> None:
+        self._router = router
+        self.route = route
+        self.name = route.name
+        self._override = getattr(router, route.name, None)
+        self._resource_field = route.resource.field if route.resource is not None else None
+        self._api = router.api.value
+        self._span_name = f"{router.api.value}.{route.name}"
+        self._meters_tokens = router.api is Api.inference and self._override is None
+
+    async def call(self, request: BaseModel | None) -> Any:
+        span = CURRENT.get()
+        if span is None:  # tracing off
+            if self._override is not None:
+                return await self._override(request)
+            provider, request = await self._router.route(self.route, request)
+            return await provider_method(provider, self.name)(request)
+        field = self._resource_field
+        resource_id = getattr(request, field) if field is not None and request is not None else None
+        if self._override is not None:
+            provider, serve = None, self._override
+        else:
+            provider, request = await self._router.route(self.route, request)
+            serve = provider_method(provider, self.name)
+        if span.recording:
+            return await self._recorded(span, provider, serve, request, resource_id)
+        result = await serve(request)
+        if self._meters_tokens:  # not recorded, but token usage still counts
+            meter = span.tracer.tokens
+            if type(result) is not bytes and hasattr(result, "__aiter__"):
+                return observed_stream(result, None, meter, resource_id, provider.provider_id)
+            meter_answer(meter, resource_id, provider.provider_id, result, None)
+        return result
+
+    async def _recorded(
+        self,
+        parent: SpanRecord,
+        provider: ProviderInstance | None,
+        serve: Any,
+        request: BaseModel | None,
+        resource_id: str | None,
+    ) -> Any:
+        """The call as a span under ``parent`` with the API, provider and resource (and, for inference, ``llm.*``
+        token counts and time to first chunk); a stream's span ends with the stream."""
+        attributes: dict[str, Any] = {"api": self._api}
+        if provider is not None:
+            attributes["provider.id"] = provider.provider_id
+            attributes["provider.type"] = provider.provider_type
+        if resource_id:
+            attributes["resource.id"] = resource_id
+        span = parent.child(self._span_name, attributes)
+        tracer = span.tracer
+        token = CURRENT.set(span)
+        try:
+            result = await serve(request)
+        except BaseException as exc:
+            span.fail(exc)
+            tracer.finish(span)
+            raise
+        finally:
+            CURRENT.reset(token)
+        meter = tracer.tokens if self._meters_tokens else None
+        if type(result) is not bytes and hasattr(result, "__aiter__"):
+            provider_id = provider.provider_id if provider is not None else ""
+            return observed_stream(result, span, meter, resource_id, provider_id)
+        if meter is not None:
+            meter_answer(meter, resource_id, provider.provider_id, result, span)
+        tracer.finish(span)
+        return result

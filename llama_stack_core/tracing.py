@@ -1,8 +1,9 @@
 """Request tracing: spans for every request, router call, provider call and outbound HTTP call.
 
 Tracing is on when a telemetry provider that exports spans is configured (and ``telemetry.enabled`` is not false).
-The server opens each request's root span with that stack's :class:`Tracer`; everything below finds the current span
-in a context variable and opens children with the same tracer, so there is no global switch. With tracing off,
+The server's tracing middleware opens each request's root span with that stack's :class:`Tracer`; everything below
+(each provider call, by ``routing.Operation``) finds the current span in a context variable and opens children with
+the same tracer, so there is no global switch. With tracing off,
 ``child_span`` returns a shared no-op at the cost of one context-variable read.
 
 Every request gets a trace context (its ids reach the logs and, as ``traceparent``, the upstream services), but only
@@ -19,16 +20,15 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
-from .provider_contracts import SpanExporter, UsageExporter
-from .token_usage import TOKEN_METRICS, TokenMeter, Usage
+from .token_usage import TokenMeter, UsagePoint
 from .trace_sampling import Sampler
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,13 @@ class SpanRecord:
 
     def set(self, key: str, value: Any) -> None:
         self.attributes[key] = value
+
+    def child(self, name: str, attributes: dict[str, Any]) -> SpanRecord:
+        """A new span under this one (its caller makes it current and finishes it)."""
+        now = time.time_ns()
+        return SpanRecord(
+            self.trace_id, new_span_id(now), self.span_id, name, now, attributes=attributes, tracer=self.tracer
+        )
 
     def fail(self, exc: BaseException) -> None:
         self.status = "error"
@@ -163,6 +170,22 @@ def parse_traceparent(header: str | None) -> TraceParent | None:
     return TraceParent(parts[1].lower(), parts[2].lower(), bool(flags & 1))
 
 
+@runtime_checkable
+class SpanExporter(Protocol):
+    """For telemetry providers: called from the tracer's background task with batches of finished spans (never on
+    the request path). A telemetry provider with this method turns request tracing on."""
+
+    async def export_spans(self, spans: list[SpanRecord]) -> None: ...
+
+
+@runtime_checkable
+class UsageExporter(Protocol):
+    """For telemetry providers that also export spans: called before each span batch with the per-minute token
+    usage of every inference call since the last call, sampled or not."""
+
+    async def export_usage(self, points: list[UsagePoint]) -> None: ...
+
+
 class Tracer:
     """Opens request spans (recorded or not, as the sampler decides) and ships finished ones to exporters in the
     background."""
@@ -188,7 +211,7 @@ class Tracer:
         self._task: asyncio.Task[None] | None = None
         self._flushing = asyncio.Lock()
         self.dropped = 0
-        self.tokens = TokenMeter()  # every inference call's usage, recorded or not
+        self.tokens = TokenMeter()  # every inference call's usage, recorded or not (call_telemetry.meter_answer)
         self.enabled = bool(exporters)
 
     def start(self) -> None:
@@ -262,13 +285,6 @@ class Tracer:
 
     def finish(self, span: SpanRecord) -> None:
         span.end_ns = time.time_ns()
-        if "llm.total_tokens" in span.attributes or "llm.prompt_tokens" in span.attributes:
-            attributes = span.attributes  # set from a checked Usage by the endpoint (record_usage)
-            self.tokens.add(
-                attributes.get("resource.id"),
-                attributes.get("provider.id", ""),
-                Usage(**{metric: attributes.get(f"llm.{metric}") for metric in TOKEN_METRICS}),
-            )
         if len(self._queue) >= self._max_queue:
             self.dropped += 1
             return
@@ -341,41 +357,8 @@ def child_span(name: str, **attributes: Any) -> Iterator[SpanRecord | UnsampledS
     if not parent.recording:
         yield parent
         return
-    now = time.time_ns()
-    span = SpanRecord(
-        parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes, tracer=parent.tracer
-    )
-    with activate(span):
+    with activate(parent.child(name, attributes)) as span:
         yield span
-
-
-def start_child(name: str, **attributes: Any) -> SpanRecord | None:
-    """A span under the current one that the caller finishes (``activate`` or ``traced_stream``); None if the
-    request is not recorded."""
-    parent = CURRENT.get()
-    if parent is None or not parent.recording:
-        return None
-    now = time.time_ns()
-    return SpanRecord(
-        parent.trace_id, new_span_id(now), parent.span_id, name, now, attributes=attributes, tracer=parent.tracer
-    )
-
-
-async def traced_stream(span: SpanRecord, events: AsyncIterator[Any], observe: Any = None) -> AsyncIterator[Any]:
-    """Pass a stream through, keeping ``span`` open until it ends; ``observe(span, item, first)`` sees each item."""
-    first = True
-    try:
-        async for item in events:
-            if observe is not None:
-                observe(span, item, first)
-            first = False
-            yield item
-    except Exception as exc:
-        span.fail(exc)
-        raise
-    finally:
-        if span.tracer is not None:
-            span.tracer.finish(span)
 
 
 class TraceIdFilter(logging.Filter):

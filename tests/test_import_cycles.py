@@ -12,12 +12,6 @@ from pathlib import Path
 
 import llama_stack_core
 
-#: Import edges (importer, imported) being removed by other work on issue 13; the lead drops this list after merging.
-BEING_REMOVED = {
-    ("llama_stack_core.hookspecs", "llama_stack_core.stack"),
-    ("llama_stack_core.server.core_routes", "llama_stack_core.server.app"),
-}
-
 
 def module_names(package_dir: Path) -> dict[str, Path]:
     """Dotted module name -> source file, for every module of the package (packages by their ``__init__``)."""
@@ -98,8 +92,6 @@ def describe(component: list[str], graph: dict[str, set[str]]) -> str:
 
 def test_the_core_has_no_import_cycles():
     graph = import_graph(Path(llama_stack_core.__file__).parent)
-    for importer, imported in BEING_REMOVED:
-        graph[importer].discard(imported)
     found = cycles(graph)
     assert not found, "\n".join(describe(component, graph) for component in found)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..apis.common import DeletedObject
 from ..apis.files import FileRef
-from ..routing import ApiRouter, as_model
+from ..routing import ApiRouter, as_model, provider_method, serving
 
 
 class FilesRouter(ApiRouter):
@@ -20,7 +20,8 @@ class FilesRouter(ApiRouter):
 
     async def openai_delete_file(self, request: FileRef) -> DeletedObject:
         provider, request = await self.route(self._routes["openai_delete_file"], request)
-        deleted = as_model(await provider.impl.openai_delete_file(request), DeletedObject)
+        delete = provider_method(serving(provider), "openai_delete_file")
+        deleted = as_model(await delete(request), DeletedObject)
         for listener in self.deletion_listeners:
             await listener(request.file_id)
         return deleted

@@ -10,7 +10,7 @@ from ..apis.resources import ModelType, RegisterVectorDBRequest
 from ..apis.vector_io import VectorStore, VectorStoreCreateRequest, VectorStoreListRequest, VectorStoreRef
 from ..errors import BadRequestError
 from ..pagination import paginate
-from ..routing import ApiRouter, as_model
+from ..routing import ApiRouter, as_model, provider_method, serving
 
 
 class VectorIORouter(ApiRouter):
@@ -31,7 +31,8 @@ class VectorIORouter(ApiRouter):
         return models[0].identifier
 
     async def openai_create_vector_store(self, request: VectorStoreCreateRequest) -> VectorStore:
-        provider = self.default_provider(request)
+        provider = serving(self.default_provider(request))
+        create = provider_method(provider, "openai_create_vector_store")
         store_id = f"vs_{uuid.uuid4()}"
         resource = await self._resources.register(
             "vector_db",
@@ -45,9 +46,7 @@ class VectorIORouter(ApiRouter):
             ),
         )
         try:
-            created = await provider.impl.openai_create_vector_store(
-                request.model_copy(update={"vector_store_id": resource.provider_resource_id})
-            )
+            created = await create(request.model_copy(update={"vector_store_id": resource.provider_resource_id}))
         except Exception:
             await self._resources.unregister("vector_db", store_id)
             raise
@@ -69,7 +68,7 @@ class VectorIORouter(ApiRouter):
             provider = self.providers.get(resource.provider_id)
             if provider is None:
                 continue
-            store = await provider.impl.openai_retrieve_vector_store(
+            store = await provider_method(provider, "openai_retrieve_vector_store")(
                 VectorStoreRef(vector_store_id=resource.provider_resource_id or resource.identifier)
             )
             stores.append(as_model(store, VectorStore).model_copy(update={"id": resource.identifier}))
@@ -78,6 +77,7 @@ class VectorIORouter(ApiRouter):
         )
 
     async def openai_delete_vector_store(self, request: VectorStoreRef) -> DeletedObject:
-        await self.resolve("vector_db", request.vector_store_id)  # 404 for an unknown store
+        provider, _, _ = await self.resolve("vector_db", request.vector_store_id)  # 404 for an unknown store
+        serving(provider)
         await self._resources.unregister("vector_db", request.vector_store_id)
         return DeletedObject(id=request.vector_store_id, object="vector_store.deleted")

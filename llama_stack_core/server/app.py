@@ -4,78 +4,91 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from functools import cached_property
 from types import SimpleNamespace
-from typing import Any
 
 from ..apis import all_api_specs
 from ..apis.routes import Api, Route
 from ..config.model import RunConfig
 from ..plugins import PluginManager
 from ..stack import Stack
-from ..tracing import CURRENT, SpanRecord, activate
+from .context import ServerContext
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
 from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
-from .openapi import build_openapi
+from .tracing_middleware import TracingMiddleware
+
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("llama_stack_core.server")
-TRACEPARENT_HEADER = b"traceparent"
 
 
-class ServerContext:
-    """What core route handlers see: the stack and every declared route with the tag (API) it belongs to."""
+def tagged_routes() -> list[tuple[str, Route]]:
+    """Every route the server declares, with the tag (API) it belongs to: the core's own first."""
+    return [
+        *(("inspect", r) for r in INFO_ROUTES),
+        *(("resources", r) for r in RESOURCE_ROUTES),
+        *((spec.api.value, r) for spec in all_api_specs() for r in spec.routes),
+    ]
 
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.tagged_routes: list[tuple[str, Route]] = [
-            *(("inspect", r) for r in INFO_ROUTES),
-            *(("resources", r) for r in RESOURCE_ROUTES),
-            *((spec.api.value, r) for spec in all_api_specs() for r in spec.routes),
-        ]
-        self._tag = {id(route): tag for tag, route in self.tagged_routes}
 
-    @property
-    def routes(self) -> list[Route]:
-        return [route for _, route in self.tagged_routes]
+def route_table(context: ServerContext) -> RouteTable:
+    """Each route's endpoint: the core's own handler, the API's operation (routed to a provider), or a 501 for an
+    API with no provider here."""
+    table = RouteTable()
+    for tag, route in context.tagged_routes:
+        if route.handler is not None:
+            handler = core_endpoint(route, context)
+        elif (router := context.stack.routers.get(Api(tag))) is not None:
+            handler = provider_endpoint(route, router.operations[route.name])
+        else:
+            handler = unconfigured_endpoint(route, tag)
+        for path in route.paths:
+            table.add(route.method, path, handler)
+    return table
 
-    def api_of(self, route: Route) -> str:
-        return self._tag[id(route)]
 
-    def provider_types(self, route: Route) -> list[str]:
-        instances = self.stack.providers.get(self.api_of(route), {}) if route.handler is None else {}
-        return sorted({i.provider_type for i in instances.values()})
+def _no_route(scope: Scope, other_method: bool) -> Reply:
+    if other_method:
+        return error_reply(f"method {scope['method']} not allowed on {scope['path']}", "method_not_allowed", 405)
+    return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found", 404)
 
-    @cached_property
-    def _openapi(self) -> dict[str, Any]:
-        return build_openapi(self.tagged_routes)
 
-    def openapi(self) -> dict[str, Any]:
-        return self._openapi
+class RoutedApp:
+    """The HTTP side of the server (HTTP scopes only): each request matched in the route table and answered by its
+    endpoint."""
 
-    def route_table(self) -> RouteTable:
-        table = RouteTable()
-        for tag, route in self.tagged_routes:
-            if route.handler is not None:
-                handler = core_endpoint(route, self)
-            elif (router := self.stack.routers.get(Api(tag))) is not None:
-                handler = provider_endpoint(route, router)
-            else:
-                handler = unconfigured_endpoint(route, tag)
-            for path in route.paths:
-                table.add(route.method, path, handler)
-        return table
+    def __init__(self, routes: RouteTable) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler, params, other_method = self.routes.match(scope["method"], scope["path"])
+        if handler is None:
+            reply = _no_route(scope, other_method)
+        else:
+            reply = await handler(HttpRequest(scope, receive, params))
+        await reply.send(send, receive)
+
+    async def reply(
+        self, scope: Scope, receive: Receive, request_headers: dict[bytes, bytes] | None = None
+    ) -> Reply | StreamReply:
+        """The reply to a request, not sent yet (``request_headers``: the headers as a dict, if already built)."""
+        handler, params, other_method = self.routes.match(scope["method"], scope["path"])
+        if handler is None:
+            return _no_route(scope, other_method)
+        return await handler(HttpRequest(scope, receive, params, request_headers))
 
 
 class StackApp:
-    """The ASGI app. ``state.stack`` is the Stack; routes exist once the stack has started."""
+    """The ASGI app. ``state.stack`` is the Stack; routes exist once the stack has started. HTTP requests go to
+    ``http``: the routed app, wrapped in :class:`TracingMiddleware` only if the stack traces."""
 
     def __init__(self, stack: Stack) -> None:
         self.state = SimpleNamespace(stack=stack, context=None)
-        self._routes = RouteTable()
+        self.http: ASGIApp = RoutedApp(RouteTable())
+        self._serve_http = self.http.__call__  # bound once: calling it skips the per-call lookup of ``__call__``
         #: called with the exception when start-up under an ASGI server's lifespan fails (``stack serve`` workers)
         self.on_start_failure: Callable[[Exception], None] | None = None
 
@@ -83,9 +96,12 @@ class StackApp:
         """Start the stack's providers and build the route table (once; later calls do nothing)."""
         if self.state.context is not None:
             return
-        await self.state.stack.start()
-        self.state.context = ServerContext(self.state.stack)
-        self._routes = self.state.context.route_table()
+        stack = self.state.stack
+        await stack.start()
+        self.state.context = ServerContext(stack, tagged_routes())
+        routed = RoutedApp(route_table(self.state.context))
+        self.http = TracingMiddleware(routed, stack.tracer) if stack.tracer.enabled else routed
+        self._serve_http = self.http.__call__
 
     async def stop(self) -> None:
         await self.state.stack.stop()
@@ -99,54 +115,10 @@ class StackApp:
             await self.stop()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                await self._lifespan(receive, send)
-            return
-        tracer = self.state.stack.tracer
-        if not tracer.enabled:
-            await (await self._reply(scope, receive)).send(send, receive)
-            return
-        # every request has a trace context (continuing an incoming W3C traceparent); only sampled ones are
-        # recorded, and an unsampled one that fails with a server error keeps its root span after all. The headers
-        # are read once, for the trace context and the endpoint (a traceparent sent twice: its last value).
-        request_headers = dict(scope["headers"])
-        traceparent = request_headers.get(TRACEPARENT_HEADER)
-        span = tracer.request_span(
-            scope["method"], scope["path"], None if traceparent is None else traceparent.decode("latin-1")
-        )
-        if span.recording:
-            await self._recorded(span, scope, receive, send, request_headers)
-            return
-        token = CURRENT.set(span)
-        try:
-            reply = await self._reply(scope, receive, request_headers)
-            await reply.send(send, receive)
-        finally:
-            CURRENT.reset(token)
-        if reply.status >= 500:
-            tracer.record_failure(span, scope["method"], scope["path"], reply.status)
-
-    async def _reply(
-        self, scope: Scope, receive: Receive, request_headers: dict[bytes, bytes] | None = None
-    ) -> Reply | StreamReply:
-        handler, params, other_method = self._routes.match(scope["method"], scope["path"])
-        if handler is not None:
-            return await handler(HttpRequest(scope, receive, params, request_headers))
-        if other_method:
-            return error_reply(f"method {scope['method']} not allowed on {scope['path']}", "method_not_allowed", 405)
-        return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found", 404)
-
-    async def _recorded(
-        self, span: SpanRecord, scope: Scope, receive: Receive, send: Send, request_headers: dict[bytes, bytes]
-    ) -> None:
-        """A sampled request: its root span, with the status of the answer."""
-        with activate(span):
-            reply = await self._reply(scope, receive, request_headers)
-            span.set("http.status_code", reply.status)
-            if reply.status >= 400:
-                span.status = "error"
-            await reply.send(send, receive)
+        if scope["type"] == "http":
+            await self._serve_http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -176,4 +148,4 @@ def create_app(config: RunConfig, pm: PluginManager | None = None) -> StackApp:
     return StackApp(Stack(config, pm or PluginManager()))
 
 
-__all__ = ["ServerContext", "StackApp", "create_app", "exception_reply"]
+__all__ = ["RoutedApp", "ServerContext", "StackApp", "create_app", "exception_reply"]

@@ -14,7 +14,7 @@ from ..apis.routes import Route
 from ..errors import NotFoundError
 
 if TYPE_CHECKING:
-    from .app import ServerContext
+    from .context import ServerContext
 
 
 class HealthInfo(BaseModel):

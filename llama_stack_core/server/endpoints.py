@@ -1,24 +1,20 @@
-"""Turning a declared Route into a handler: parse, validate, route, call the provider, render the reply."""
+"""Turning a declared Route into a handler: parse and validate the request, call the operation, render the reply."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from functools import partial
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
 from ..apis.common import BinaryContent, UploadedFile
-from ..apis.routes import Api, Route
+from ..apis.routes import Route
 from ..errors import BadRequestError, NotConfiguredError
 from ..request_context import PROVIDER_DATA
-from ..routing import ApiRouter, ProviderInstance
-from ..token_usage import TokenMeter
-from ..tracing import CURRENT, start_child, traced_stream
+from ..routing import Operation
 from .errors import error_body, error_reply, exception_reply, exception_to_error
 from .http import Handler, HttpRequest, Reply, StreamReply
-from .span_attributes import observe_chunk, record_usage
 
 PROVIDER_DATA_HEADER = b"x-llamastack-provider-data"
 
@@ -46,21 +42,15 @@ def _sse_bytes(item: Any) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-async def sse_events(chunks: AsyncIterator[Any], on_end: Callable[[Any], None] | None = None) -> AsyncIterator[bytes]:
-    """Upstream SSE framing: ``data: <json>\\n\\n`` per chunk, no [DONE]; a failure ends with an error event.
-    ``on_end`` receives the last chunk (None if there was none) when the stream ends: the chunk where
-    OpenAI-compatible servers put a stream's token usage."""
-    last = None
+async def sse_events(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
+    """Upstream SSE framing: ``data: <json>\\n\\n`` per chunk, no [DONE]; a failure ends with an error event."""
     try:
         async for chunk in chunks:
-            last = chunk
             yield _sse_bytes(chunk)
     except Exception as exc:
         message, error_type, status, param = exception_to_error(exc)
         yield _sse_bytes(error_body(message, error_type, status, param))
     finally:
-        if on_end is not None:
-            on_end(last)
         close = getattr(chunks, "aclose", None)
         if close is not None:
             await close()
@@ -119,94 +109,19 @@ def _set_provider_data(request: HttpRequest) -> None:
     PROVIDER_DATA.set(parsed)
 
 
-def provider_endpoint(route: Route, router: ApiRouter) -> Handler:
-    """Handler for a route served by a provider, picked per request by the router (or by the router itself, when it
-    defines a method of the route's name: an operation that needs the registry as well as a provider)."""
-    method_name = route.name
-    override = getattr(router, method_name, None)
-    if override is not None:
-
-        async def overridden(request: HttpRequest) -> Reply | StreamReply:
-            try:
-                _set_provider_data(request)
-                return render(await override(await parse_request(route, request)))
-            except Exception as exc:
-                return exception_reply(exc)
-
-        return overridden
-
-    counts_tokens = router.api is Api.inference
+def provider_endpoint(route: Route, operation: Operation) -> Handler:
+    """Handler for a route served by a provider: the request parsed, the API's operation called (routed, traced,
+    metered: :class:`~llama_stack_core.routing.Operation`), its answer rendered; any failure as a JSON error."""
+    call = operation.call
 
     async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
             _set_provider_data(request)
-            parsed = await parse_request(route, request)
-            resource_id = getattr(parsed, route.resource.field, None) if route.resource and parsed else None
-            provider, parsed = await router.route(route, parsed)
-            span = CURRENT.get()
-            if span is None:
-                return render(await operation(provider, method_name)(parsed))
-            if span.recording:
-                return await traced_provider_call(route, provider, parsed, resource_id)
-            result = await operation(provider, method_name)(parsed)
-            if counts_tokens:  # not recorded, but token usage still counts
-                return metered_reply(span.tracer.tokens, resource_id, provider.provider_id, result)
-            return render(result)
+            return render(await call(await parse_request(route, request)))
         except Exception as exc:
             return exception_reply(exc)
 
     return endpoint
-
-
-def operation(provider: ProviderInstance, name: str) -> Any:
-    """The provider's method for an operation; a provider that lacks it answers 501, not 500."""
-    method = getattr(provider.impl, name, None)
-    if method is None:
-        raise NotImplementedError(
-            f"provider '{provider.provider_id}' ({provider.provider_type}) does not implement {name}"
-        )
-    return method
-
-
-def metered_reply(meter: TokenMeter, model: str | None, provider_id: str, result: Any) -> Reply | StreamReply:
-    """An inference answer whose trace is not recorded: its token usage goes to the meter."""
-    if type(result) is bytes:  # an upstream's answer, passed through
-        meter.add_answer(model, provider_id, result)
-        return Reply(result)
-    if hasattr(result, "__aiter__"):
-        return StreamReply(sse_events(result, on_end=partial(meter.add_answer, model, provider_id)))
-    meter.add_answer(model, provider_id, result)
-    return render(result)
-
-
-async def traced_provider_call(
-    route: Route, provider: ProviderInstance, request: BaseModel | None, resource_id: str | None
-) -> Reply | StreamReply:
-    """The provider call as a span with provider, resource and (for inference) token and first-token figures."""
-    span = start_child(
-        f"{provider.api.value}.{route.name}",
-        **{
-            "api": provider.api.value,
-            "provider.id": provider.provider_id,
-            "provider.type": provider.provider_type,
-            **({"resource.id": resource_id} if resource_id else {}),
-        },
-    )
-    assert span is not None and span.tracer is not None
-    token = CURRENT.set(span)
-    try:
-        result = await operation(provider, route.name)(request)
-    except BaseException as exc:
-        span.fail(exc)
-        span.tracer.finish(span)
-        raise
-    finally:
-        CURRENT.reset(token)
-    if hasattr(result, "__aiter__"):
-        return StreamReply(sse_events(traced_stream(span, result, observe_chunk)))
-    record_usage(span, result)
-    span.tracer.finish(span)
-    return render(result)
 
 
 def core_endpoint(route: Route, target: Any) -> Handler:
