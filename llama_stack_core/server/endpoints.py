@@ -6,14 +6,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ..apis.common import BinaryContent, UploadedFile
 from ..apis.routes import Route
-from ..errors import BadRequestError, NotConfiguredError
+from ..errors import BadRequestError, NotConfiguredError, UnprocessableError
 from ..request_context import PROVIDER_DATA
 from ..routing import Operation
-from .errors import error_body, error_reply, exception_reply, exception_to_error
+from .errors import error_body, error_reply, exception_reply, exception_to_error, format_validation_error
 from .http import Handler, HttpRequest, Reply, StreamReply
 
 PROVIDER_DATA_HEADER = b"x-llamastack-provider-data"
@@ -92,7 +92,11 @@ async def parse_request(route: Route, request: HttpRequest) -> BaseModel | None:
                     raise BadRequestError("the JSON body must be an object")
                 data.update(parsed)
     data.update(request.path_params)
-    return route.request.model_validate(data)
+    try:
+        return route.request.model_validate(data)
+    except ValidationError as exc:  # the caller's mistake; a ValidationError from deeper down is a bug (500)
+        message, param = format_validation_error(exc)
+        raise UnprocessableError(message, param=param) from None
 
 
 def _set_provider_data(request: HttpRequest) -> None:

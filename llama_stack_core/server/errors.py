@@ -38,14 +38,12 @@ def format_validation_error(exc: ValidationError) -> tuple[str, str | None]:
 def exception_to_error(exc: BaseException) -> tuple[str, str, int, str | None]:
     """``(message, type, status, param)`` for any exception; unexpected ones are logged and hidden.
 
-    Only the explicit errors are 4xx (a :class:`StackError`, or the ``ValidationError`` of a request's model): a
-    provider's stray ``ValueError``, ``KeyError``, ... is a bug, answered 500 with a generic message, traceback logged.
+    Only the explicit errors are 4xx (a :class:`StackError`; an invalid request body is an ``UnprocessableError``):
+    a provider's stray ``ValueError``, ``KeyError``, ``ValidationError``, ... is a bug, answered 500 with a generic
+    message, traceback logged.
     """
     if isinstance(exc, StackError):
         return exc.message, exc.error_type, exc.status_code, exc.param
-    if isinstance(exc, ValidationError):
-        message, param = format_validation_error(exc)
-        return message, "validation_error", 422, param
     if isinstance(exc, ConnectionError):
         return f"upstream connection failed: {exc}", "upstream_error", 502, None
     if isinstance(exc, TimeoutError):

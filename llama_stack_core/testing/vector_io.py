@@ -234,6 +234,20 @@ class VectorIOProviderTests:
         )
         assert 1 <= len(page.data) <= 2 and all(r.score >= 0.3 for r in page.data)
 
+    @pytest.mark.anyio
+    async def test_a_bad_fusion_weight_is_the_callers_error(self, http: Any, topical: dict[str, Any]) -> None:
+        for alpha in ("half", 1.5, None):
+            refused = await http.post(
+                f"/v1/vector_stores/{topical['store']}/search",
+                json={
+                    "query": "bread",
+                    "search_mode": "hybrid",
+                    "ranking_options": {"ranker": "weighted", "alpha": alpha},
+                },
+            )
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"]["param"] == "ranking_options.alpha"
+
     # -- changing and deleting -----------------------------------------------------------------------------------
 
     @pytest.mark.anyio

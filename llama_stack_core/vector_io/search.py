@@ -19,6 +19,7 @@ from ..apis.vector_io import (
 )
 from ..errors import BadRequestError
 from ..routing import ApiRouter
+from ..tracing import child_span
 from .config import VectorIOConfig
 from .embedding import Embedder
 from .index import ScoredChunk, StoredChunk
@@ -27,6 +28,13 @@ from .parsing import content_text
 from .records import RecordStore, StoreRecord
 
 RRF_K = 60
+
+
+def fusion_weight(value: Any, param: str) -> float:
+    """The caller's weight of vector hits against keyword hits (``weighted`` ranker): a number from 0 to 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise BadRequestError(f"{param} must be a number from 0 to 1, got {value!r}", param=param)
+    return float(value)
 
 
 def fuse(
@@ -72,7 +80,7 @@ class Searcher:
         k = (params.max_chunks if params else None) or self.config.default_query_chunks
         mode = (params.mode if params else None) or "vector"
         ranker = ((params.ranker or {}).get("type") if params else None) or "rrf"
-        alpha = float(((params.ranker or {}).get("alpha", 0.5)) if params else 0.5)
+        alpha = fusion_weight((params.ranker or {}).get("alpha", 0.5) if params else 0.5, "params.ranker.alpha")
         hits = await self.search(store, [content_text(request.query)], mode, k, None, ranker, alpha)
         threshold = params.score_threshold if params else None
         if threshold is not None:
@@ -97,7 +105,9 @@ class Searcher:
             queries = [await self._rewrite(" ".join(queries))]
         options = request.ranking_options
         ranker = (options.ranker if options and options.ranker in ("rrf", "weighted") else None) or "rrf"
-        alpha = float((options.model_extra or {}).get("alpha", 0.5)) if options else 0.5
+        alpha = fusion_weight(
+            (options.model_extra or {}).get("alpha", 0.5) if options else 0.5, "ranking_options.alpha"
+        )
         hits = await self.search(
             record, queries, request.search_mode, request.max_num_results, request.filters, ranker, alpha
         )
@@ -120,7 +130,22 @@ class Searcher:
     async def search(
         self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any, ranker: str, alpha: float
     ) -> list[ScoredChunk]:
-        """The ``k`` best chunks for the queries: by vector, by keyword, or both fused with ``ranker``."""
+        """The ``k`` best chunks for the queries: by vector, by keyword, or both fused with ``ranker`` (a span of its
+        own under the provider call when the trace is recorded)."""
+        attributes = {
+            "vector_store.id": store.id,
+            "search.mode": mode,
+            "search.k": k,
+            "search.filtered": filters is not None,
+        }
+        with child_span("vector_io.search", **attributes) as span:
+            hits = await self._search_index(store, queries, mode, k, filters, ranker, alpha)
+            span.set("search.results", len(hits))
+            return hits
+
+    async def _search_index(
+        self, store: StoreRecord, queries: list[str], mode: str, k: int, filters: Any, ranker: str, alpha: float
+    ) -> list[ScoredChunk]:
         index = await self.indexes.get(store)
         text = " ".join(queries)
         if mode == "keyword":
