@@ -110,10 +110,10 @@ class TokenMeter:
     """Token usage per (model, provider) since the last drain; the drain sums it and stamps it with the current
     minute (the tracer drains every half second, so a call lands in its own minute or the next).
 
-    Nothing is summed on a request's path: :meth:`add` and :meth:`add_answer` append (~0.1 us). Answers passed through
-    as JSON bytes are held as they are and read at the drain, all together: on a request's path the decoder's code and
-    data are cold in the CPU's caches (timed in place on chat answers: ~2.4 us to read one there). The drain reads
-    them with one decoder call and sums each count with map and sum, in C (~0.4 us per chat answer).
+    Nothing is summed on a request's path: :meth:`add` and :meth:`add_answer` only append. Answers passed through as
+    JSON bytes are held as they are and read at the drain, all together, where the decoder's code and data are warm
+    in the CPU's caches (on a request's path they are cold): one decoder call reads them, and each count is summed
+    with map and sum, in C.
     """
 
     def __init__(self) -> None:

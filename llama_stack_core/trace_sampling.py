@@ -3,7 +3,7 @@
 A share of new traces (``sample_ratio``) is considered, and of those at most ``max_traces_per_second`` are recorded
 per process over time, with bursts of up to ``max_traces_burst`` (a token bucket of that size). At the loads of a
 laptop or a test run every request is recorded; at thousands of requests a second the cost of recording stays
-bounded (about 0.1% of a core at the default 10 traces a second). A request that arrives with a W3C
+bounded by the rate, whatever the load. A request that arrives with a W3C
 ``traceparent`` follows the caller's sampled flag instead (see :meth:`Tracer.request_span`).
 
 The decision is on every request's path, so it reads no clock: :meth:`Sampler.sample` takes a token if one is left,

@@ -132,8 +132,8 @@ CURRENT: ContextVar[SpanRecord | UnsampledSpan | None] = ContextVar("current_spa
 
 
 # Ids are random where W3C needs it and time-ordered in front, so the B-tree indexes of a trace store grow at one
-# end instead of touching a random page per span (measured on SQLite with 300k spans stored: 81 -> 23 us of CPU per
-# request of three spans). Not secret, so the fast generator (reseeded after fork).
+# end instead of touching a random page per span (bench/README.md, "Figures behind the design"). Not secret, so the
+# fast generator (reseeded after fork).
 
 
 def new_trace_id(now_ns: int) -> str:

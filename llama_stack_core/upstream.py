@@ -1,8 +1,7 @@
 """The one outbound HTTP seam: a pooled client per provider for calling upstream services.
 
-Built on aiohttp's client, the fastest of the measured options on this workload (a pass-through proxy on one core:
-httpx 515 req/s at c=1 and 226 at c=64; httpx + httpx-aiohttp 846 and 1,568; aiohttp 1,246 and 2,856). Providers
-use only this module, so the client library can change without touching them. aiohttp is imported when the first
+Built on aiohttp's client, the fastest of the clients compared on this workload (a pass-through proxy on one core;
+bench/README.md, "Figures behind the design"). Providers use only this module, so the client library can change without touching them. aiohttp is imported when the first
 client is built, never by ``import llama_stack_core``.
 
 Errors come back as the core's exceptions: upstream 4xx keeps its status and the vendor's message, 5xx becomes 502,
