@@ -18,7 +18,9 @@ from llama_stack_core.tracing import SpanExporter as ReExportedSpanExporter
 PROTOCOLS = [
     obj
     for obj in vars(contracts).values()
-    if inspect.isclass(obj) and getattr(obj, "_is_protocol", False) and obj.__module__ == contracts.__name__
+    if inspect.isclass(obj)
+    and getattr(obj, "_is_protocol", False)
+    and obj.__module__ in (contracts.__name__, "llama_stack_core.tracing")
 ]
 
 
