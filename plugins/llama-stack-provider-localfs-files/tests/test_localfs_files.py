@@ -7,7 +7,6 @@ The provider is found through its entry point (``pip install -e`` this package).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -38,6 +37,7 @@ from llama_stack_core.errors import BadRequestError, ConfigError, NotFoundError,
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack
 from llama_stack_core.testing.files import MIB, FilesProviderTests, binary_payload
+from llama_stack_core.testing.waiting import eventually
 
 PROVIDER_TYPE = "inline::localfs"
 LIMIT = 3 * MIB
@@ -236,10 +236,8 @@ async def test_background_sweep_deletes_expired_files(tmp_path: Path, monkeypatc
         expiring = await provider.openai_upload_file(upload_request(b"x", seconds=3600))
         kept = await provider.openai_upload_file(upload_request(b"y"))
         travel(monkeypatch, 3601)
-        for _ in range(200):  # no request touches the file: only the sweep can remove it
-            if expiring.id not in stored_names(provider.directory):
-                break
-            await asyncio.sleep(0.05)
+        # no request touches the file: only the sweep can remove it
+        await eventually(lambda: expiring.id not in stored_names(provider.directory), what="the sweep")
         assert stored_names(provider.directory) == {kept.id}
         assert await metadata_keys(provider) == {f"file:{kept.id}"}
     finally:
