@@ -33,7 +33,8 @@ import yaml
 from llama_stack_core.testing.harness import wait_for_port, wait_healthy
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
-pytestmark = pytest.mark.slow
+# building the wheelhouse and fresh venvs takes minutes; its subprocesses have bounds of their own
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "build-wheelhouse.sh"
