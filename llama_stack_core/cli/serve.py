@@ -143,7 +143,7 @@ def _run_workers(config, sock: socket.socket) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    if "target" in inspect.signature(Multiprocess).parameters:  # uvicorn releases before the worker health checks
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn releases take the worker function
         Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
     else:
         Multiprocess(config, sockets=[sock]).run()
