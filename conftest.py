@@ -4,6 +4,16 @@ import pytest
 
 pytest_plugins = ["llama_stack_core.testing.fixtures"]
 
+#: Seconds a test marked ``slow`` (it builds packages or starts servers that load models) may take, unless it says.
+#: Every other test gets pytest-timeout's default from pyproject.toml.
+SLOW_TEST_TIMEOUT = 600
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT))
+
 
 @pytest.fixture(autouse=True)
 def _no_otel_sampler(monkeypatch: pytest.MonkeyPatch) -> None:

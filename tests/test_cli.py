@@ -11,7 +11,7 @@ import pytest
 import yaml
 from stack_test_plugin import echo_providers
 
-from llama_stack_core.testing.harness import free_port, make_run_config, served_stack
+from llama_stack_core.testing.harness import make_run_config, served_stack, wait_for_port, wait_healthy
 
 COMMANDS = [
     [],
@@ -157,10 +157,24 @@ def test_serve_fails_fast_and_cleanly_on_a_bad_provider(tmp_path, plugin_env):
             )
         )
     )
-    result = stack("serve", str(path), "--port", str(free_port()), env=plugin_env, check=False)
+    result = stack("serve", str(path), "--port", "0", env=plugin_env, check=False)
     assert result.returncode == 2
     assert "remote::nowhere" in result.stderr and "inline::echo" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_on_port_0_reports_the_port_and_a_taken_port_is_a_clean_error(tmp_path, plugin_env):
+    config = make_run_config({"inference": echo_providers("e")}, tmp_path)
+    with served_stack(config, tmp_path, env=plugin_env, extra_args=["--workers", "2"]) as url:  # port 0
+        port = url.rsplit(":", 1)[1]
+        assert port != "0" and httpx.get(f"{url}/v1/health").status_code == 200
+        path = tmp_path / "run.yaml"
+        path.write_text(yaml.safe_dump(config))
+        taken = stack("serve", str(path), "--host", "127.0.0.1", "--port", port, env=plugin_env, check=False)
+    assert taken.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in taken.stderr.splitlines()[-1]
+    assert "Traceback" not in taken.stderr
 
 
 @pytest.mark.slow
@@ -188,37 +202,36 @@ def test_a_second_ctrl_c_exits_at_once_with_a_warning_not_a_traceback(tmp_path, 
 
     path = tmp_path / "run.yaml"
     path.write_text(yaml.safe_dump(make_run_config({"inference": echo_providers("e")}, tmp_path)))
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_stack_core.cli.main",
-            "serve",
-            str(path),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **plugin_env},
-        text=True,
-    )
+    port_file, log_path = tmp_path / "port", tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llama_stack_core.cli.main",
+                "serve",
+                str(path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--port-file",
+                str(port_file),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **plugin_env},
+        )
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        port = wait_for_port(process, port_file, log_path)
+        wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
         process.send_signal(signal.SIGINT)
         time.sleep(0.03)  # a signal sent at once would merge with the first; uvicorn's shutdown waits >= 0.1 s
         process.send_signal(signal.SIGINT)  # uvicorn: quit now, without the lifespan shutdown
-        output, _ = process.communicate(timeout=15)
+        process.wait(timeout=15)
     finally:
         process.kill()
+    output = log_path.read_text()
     assert "forced exit: the providers were not stopped" in output
     assert "Traceback" not in output and "Exception in 'lifespan' protocol" not in output
 
@@ -229,6 +242,6 @@ def test_serve_exits_non_zero_with_the_reason_when_start_up_fails(tmp_path, plug
     config = make_run_config({"inference": echo_providers("e")}, tmp_path)
     config["models"] = [{"model_id": "m", "provider_id": "e", "provider_model_id": "bad-model"}]
     path.write_text(yaml.safe_dump(config))
-    result = stack("serve", str(path), "--port", str(free_port()), "--workers", workers, env=plugin_env, check=False)
+    result = stack("serve", str(path), "--port", "0", "--workers", workers, env=plugin_env, check=False)
     assert result.returncode == 2
     assert "echo cannot serve bad-model" in result.stderr.splitlines()[-1]

@@ -12,6 +12,7 @@ import pytest
 from llama_stack_client import LlamaStackClient
 
 from llama_stack_core.testing.harness import make_run_config, served_stack
+from llama_stack_core.testing.waiting import eventually_sync
 
 pytestmark = pytest.mark.slow
 pytest.importorskip("llama_stack_provider_llama_cpp")
@@ -34,10 +35,13 @@ def url(tmp_path_factory):
         tmp,
     )
     with served_stack(config, tmp, timeout=120) as base:
-        for _ in range(600):  # both models load in the background; wait until each answers
-            ok = httpx.post(f"{base}/v1/embeddings", json={"model": EMBED, "input": "warm"}, timeout=60)
-            if ok.status_code == 200:
-                break
+
+        def embeds() -> bool:  # the models load in the background
+            response = httpx.post(f"{base}/v1/embeddings", json={"model": EMBED, "input": "warm"}, timeout=60)
+            assert response.status_code == 200, response.text
+            return True
+
+        eventually_sync(embeds, timeout=300, interval=0.2, what="the embedding model")
         yield base
 
 

@@ -30,10 +30,11 @@ import httpx
 import pytest
 import yaml
 
-from llama_stack_core.testing.harness import free_port
+from llama_stack_core.testing.harness import wait_for_port, wait_healthy
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
-pytestmark = pytest.mark.slow
+# building the wheelhouse and fresh venvs takes minutes; its subprocesses have bounds of their own
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "build-wheelhouse.sh"
@@ -154,15 +155,25 @@ def _run(bin_dir: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 class Server:
-    """``stack serve`` from a fresh venv, on a free port, stopped with SIGTERM."""
+    """``stack serve`` from a fresh venv, on a port it picks itself (``--port 0``), stopped with SIGTERM."""
 
     def __init__(self, bin_dir: Path, source: str, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = ""  # known once the server has bound its port (wait_healthy)
         self.log = log
+        self.port_file = log.with_suffix(".port")
         with open(log, "wb") as out:
             self.process = subprocess.Popen(
-                [str(bin_dir / "stack"), "serve", source, "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    str(bin_dir / "stack"),
+                    "serve",
+                    source,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--port-file",
+                    str(self.port_file),
+                ],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -170,18 +181,10 @@ class Server:
             )
 
     def wait_healthy(self, timeout: float = 120) -> httpx.Response:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"stack serve exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                response = httpx.get(f"{self.url}/v1/health", timeout=2)
-                if response.status_code == 200:
-                    return response
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"not healthy in {timeout}s:\n{self.log.read_text()}")
+        port = wait_for_port(self.process, self.port_file, self.log, timeout)
+        self.url = f"http://127.0.0.1:{port}"
+        wait_healthy(self.url, self.process, self.log, timeout)
+        return httpx.get(f"{self.url}/v1/health", timeout=10)
 
     def stop(self) -> None:
         self.process.terminate()

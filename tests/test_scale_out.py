@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,8 @@ import pytest
 import yaml
 
 from llama_stack_core.testing.fixtures import create_postgres_database
-from llama_stack_core.testing.harness import free_port, served_stack
+from llama_stack_core.testing.harness import free_port, served_stack, wait_healthy
+from llama_stack_core.testing.waiting import eventually_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -107,12 +107,11 @@ class Pinned:
         self.conn.close()
 
 
-def pinned_to(
-    url: str, server_pid: int, *, avoid: set[int] = frozenset(), want: int | None = None, attempts: int = 200
-) -> Pinned:
+def pinned_to(url: str, server_pid: int, *, avoid: set[int] = frozenset(), want: int | None = None) -> Pinned:
     """A connection accepted by a worker not in ``avoid`` (or by ``want``)."""
     port = int(url.rsplit(":", 1)[1])
-    for _ in range(attempts):
+
+    def connect() -> Pinned | None:
         pinned = Pinned(url)
         status, _ = pinned.request("GET", "/v1/health")
         assert status == 200
@@ -120,8 +119,9 @@ def pinned_to(
         if pinned.worker is not None and pinned.worker not in avoid and want in (None, pinned.worker):
             return pinned
         pinned.close()
-        time.sleep(0.02)
-    raise AssertionError(f"no connection reached a worker other than {avoid} in {attempts} attempts")
+        return None
+
+    return eventually_sync(connect, timeout=30, what=f"a connection to a worker not in {avoid} (want {want})")
 
 
 # -- the servers ----------------------------------------------------------------------------------------------------
@@ -177,13 +177,12 @@ def _server_pid(port: int) -> int:
 
 
 def _wait_models_loaded(url: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        embedded = httpx.post(f"{url}/v1/embeddings", json={"model": EMBEDDER, "input": "warm up"}, timeout=120)
-        if embedded.status_code == 200:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{url}: embeddings never answered: {embedded.text}")
+    def embedded() -> bool:
+        response = httpx.post(f"{url}/v1/embeddings", json={"model": EMBEDDER, "input": "warm up"}, timeout=120)
+        assert response.status_code == 200, response.text
+        return True
+
+    eventually_sync(embedded, timeout=timeout, interval=0.5, what=f"{url}: embeddings")
 
 
 @pytest.fixture(scope="module")
@@ -330,11 +329,12 @@ def test_two_servers_share_models_files_vector_stores_and_traces(servers):
         store_id = store.json()["id"]
         attached = on_a.post(f"/v1/vector_stores/{store_id}/files", json={"file_id": file_id})
         assert attached.status_code == 200, attached.text
-        deadline = time.monotonic() + 120
-        while (status := on_b.get(f"/v1/vector_stores/{store_id}/files/{file_id}").json()["status"]) == "in_progress":
-            assert time.monotonic() < deadline, "ingestion did not finish"
-            time.sleep(0.3)
-        assert status == "completed"
+
+        def ingested() -> str | None:
+            status = on_b.get(f"/v1/vector_stores/{store_id}/files/{file_id}").json()["status"]
+            return None if status == "in_progress" else status
+
+        assert eventually_sync(ingested, timeout=120, interval=0.3, what="ingestion") == "completed"
 
         # ... are all there on B: the file, its bytes, the store, and search finds the text
         assert on_b.get(f"/v1/files/{file_id}").json()["filename"] == "vault.txt"
@@ -358,11 +358,13 @@ def test_two_servers_share_models_files_vector_stores_and_traces(servers):
         trace_id = uuid.uuid4().hex
         traced = on_a.get("/v1/models", headers={"traceparent": f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"})
         assert traced.status_code == 200
-        deadline = time.monotonic() + 30
-        while (trace := on_b.get(f"/v1/telemetry/traces/{trace_id}")).status_code != 200:
-            assert time.monotonic() < deadline, trace.text
-            time.sleep(0.3)
-        assert trace.json()["trace_id"] == trace_id
+
+        def stored_trace() -> dict[str, Any]:
+            trace = on_b.get(f"/v1/telemetry/traces/{trace_id}")
+            assert trace.status_code == 200, trace.text
+            return trace.json()
+
+        assert eventually_sync(stored_trace, timeout=30, interval=0.3, what="the trace on B")["trace_id"] == trace_id
 
         # deleting on B is seen on A
         assert on_b.delete(f"/v1/vector_stores/{store_id}").status_code == 200
@@ -407,15 +409,7 @@ def test_nginx_in_front_of_two_servers(servers, tmp_path):
     process = subprocess.Popen([*nginx, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "error.log").read_text()
-            time.sleep(0.1)
+        wait_healthy(url, process, tmp_path / "error.log", timeout=10)
         alias = f"lb-{uuid.uuid4().hex[:8]}"
         with httpx.Client(base_url=url, timeout=120) as client:
             assert (

@@ -9,6 +9,7 @@ import pytest
 
 from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.testing.scripted import ScriptedServer, chat_chunk, chat_completion
+from llama_stack_core.testing.waiting import eventually
 from llama_stack_core.trace_sampling import Sampler
 from llama_stack_core.tracing import Tracer, parse_traceparent
 
@@ -166,13 +167,17 @@ async def test_export_interval_sets_how_often_spans_reach_the_providers(tmp_path
     with ScriptedServer() as upstream:
         for _ in range(2):
             upstream.reply(json=chat_completion("hi", model="m"))
-        for interval, handed_over in ((0.05, True), (3600, False)):
-            config = traced_config(tmp_path / str(interval), upstream.base_url, export_interval_seconds=interval)
-            async with stack_client(config, pm) as client:
-                await client.post("/v1/chat/completions", json=CHAT)
-                await asyncio.sleep(0.5)
-                recorder = client.app.state.stack.providers["telemetry"]["spans"].impl
-                assert bool(recorder.spans) is handed_over
+        short = traced_config(tmp_path / "short", upstream.base_url, export_interval_seconds=0.05)
+        async with stack_client(short, pm) as client:
+            await client.post("/v1/chat/completions", json=CHAT)
+            recorder = client.app.state.stack.providers["telemetry"]["spans"].impl
+            await eventually(lambda: recorder.spans, timeout=5, what="spans exported within the short interval")
+        long = traced_config(tmp_path / "long", upstream.base_url, export_interval_seconds=3600)
+        async with stack_client(long, pm) as client:
+            await client.post("/v1/chat/completions", json=CHAT)
+            recorder = client.app.state.stack.providers["telemetry"]["spans"].impl
+            await asyncio.sleep(0.2)  # an absence is only seen by waiting: several of the short interval
+            assert not recorder.spans
 
 
 def test_sampler_budget_and_ratio():
@@ -220,12 +225,18 @@ async def test_default_sampling_records_a_burst_whole_then_ten_traces_a_second(t
 
 async def test_tracer_refills_the_sampling_budget_in_the_background():
     now = [0.0]
-    tracer = Tracer([object()], sampler=Sampler(1.0, max_per_second=2, clock=lambda: now[0]), flush_every=0.01)
+    reads = []  # the sampler reads its clock only to refill
+
+    def clock() -> float:
+        reads.append(now[0])
+        return now[0]
+
+    tracer = Tracer([object()], sampler=Sampler(1.0, max_per_second=2, clock=clock), flush_every=0.01)
     tracer.start()
     try:
         assert [tracer.request_span("GET", "/", None).recording for _ in range(3)] == [True, True, False]
         now[0] += 1.0
-        await asyncio.sleep(0.05)
+        await eventually(lambda: 1.0 in reads, timeout=5, what="a refill by the tracer's task")
         assert [tracer.request_span("GET", "/", None).recording for _ in range(3)] == [True, True, False]
     finally:
         await tracer.stop()

@@ -120,7 +120,14 @@ def cmd_config_validate(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from .serve import serve
 
-    serve(args.source, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    serve(
+        args.source,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        port_file=args.port_file,
+    )
 
 
 def cmd_traces(args: argparse.Namespace) -> None:
@@ -174,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("source", help="A distro name (e.g. starter) or a run config file.")
     sub.add_argument("--host", help="Interface to bind (default: server.host, 0.0.0.0).")
     sub.add_argument("--port", type=int, help="Port (default: server.port, 8321, or $LLAMA_STACK_PORT).")
+    sub.add_argument("--port-file", help="Write the port to this file once bound (with --port 0: any free port).")
     sub.add_argument("--workers", type=int, help="Worker processes (default: server.workers, 1).")
     sub.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 

@@ -1,6 +1,6 @@
 """``stack serve``: uvicorn on the stack's ASGI app.
 
-One worker: the stack starts before uvicorn binds, so a bad config or provider fails with a one-line error.
+One worker: the stack starts before the port is bound, so a bad config or provider fails with a one-line error.
 Several workers: uvicorn's process manager runs the app factory in each worker (lifespan starts the stack).
 """
 
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import logging
 import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -55,15 +57,26 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-def serve(source: str, *, host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
+def serve(
+    source: str,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    log_level: str,
+    port_file: str | None = None,
+) -> None:
+    """Serve ``source``; port 0 takes any free port, and ``port_file`` (if given) receives the port once bound."""
     import uvicorn
 
     configure_logging(log_level)
     pm = PluginManager()
     config = load_run_config(source, pm)
+    host = host or config.server.host
+    port = port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port))
     options = dict(
-        host=host or config.server.host,
-        port=port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port)),
+        host=host,
+        port=port,
         log_level=log_level,
         access_log=False,
         ssl_certfile=config.server.tls_certfile,
@@ -77,7 +90,7 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
         os.close(handle)
         os.environ[FAILURES_ENV] = failures
         try:
-            uvicorn.run(
+            server_config = uvicorn.Config(
                 "llama_stack_core.cli.serve:app_factory",
                 factory=True,
                 workers=workers,
@@ -85,6 +98,8 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
                 log_config=None,
                 **options,
             )
+            sock = listen(host, port, port_file)
+            _run_workers(server_config, sock)
             reported = Path(failures).read_text(encoding="utf-8").strip()
         finally:
             Path(failures).unlink(missing_ok=True)
@@ -94,15 +109,50 @@ def serve(source: str, *, host: str | None, port: int | None, workers: int | Non
     from ..server.app import create_app
 
     app = create_app(config, pm)
-    # the stack is started before uvicorn binds (a bad config fails fast); uvicorn's lifespan shutdown stops it,
+    # the stack is started before the port is bound (a bad config fails fast); uvicorn's lifespan shutdown stops it,
     # which also runs on SIGTERM/SIGINT before uvicorn re-raises the signal
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, **options))
-    _run(_serve_one(app, server))
+    _run(_serve_one(app, server, lambda: listen(host, port, port_file)))
 
 
-async def _serve_one(app, server) -> None:
+def listen(host: str, port: int, port_file: str | None = None) -> socket.socket:
+    """The server's socket, bound here so that port 0 (any free port) is known: written to ``port_file`` if given.
+
+    Binding here rather than in uvicorn is what lets a caller start servers on port 0 and learn the port, with no
+    window in which another process could take a port picked in advance.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)  # worker processes serve on it
+    if port_file:
+        bound = Path(port_file)
+        partial = bound.with_name(f"{bound.name}.partial-{os.getpid()}")
+        partial.write_text(f"{sock.getsockname()[1]}\n", encoding="utf-8")
+        partial.replace(bound)  # a reader never sees a half-written file
+    return sock
+
+
+def _run_workers(config, sock: socket.socket) -> None:
+    """uvicorn's worker supervisor on ``sock`` (what ``uvicorn.run`` does with a socket it binds itself)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn releases take the worker function
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()
+
+
+async def _serve_one(app, server, bind) -> None:
     try:
         await app.start()
+        sock = bind()
     except Exception as exc:
         await app.stop()
         if isinstance(exc, ConfigError):
@@ -111,7 +161,7 @@ async def _serve_one(app, server) -> None:
         raise ConfigError(f"start-up failed: {exc}") from None
     tune_garbage_collector()
     log.info("serving %d APIs: %s", len(app.state.stack.apis), ", ".join(a.value for a in app.state.stack.apis))
-    await server.serve()
+    await server.serve(sockets=[sock])
 
 
 def _run(coro) -> None:

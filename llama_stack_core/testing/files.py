@@ -8,7 +8,7 @@ sets (``None`` skips the 413 test)::
         provider_config = {"bucket": "test", "max_upload_bytes": 3 * 1024 * 1024}
         max_upload_bytes = 3 * 1024 * 1024
 
-        def time_travel(self, monkeypatch, seconds):  # move the provider's clock forward (expiry tests)
+        def time_travel(self, monkeypatch, seconds):  # move the provider's clock forward (order and expiry tests)
             monkeypatch.setattr(acme_provider, "now", lambda: time.time() + seconds)
 
 The stack is started once per class (``stack_client``, in this process), so tests share its files: each test checks
@@ -53,7 +53,7 @@ class FilesProviderTests:
 
     def time_travel(self, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
         """Make the provider under test see a clock ``seconds`` ahead (undone by ``monkeypatch`` after the test)."""
-        pytest.skip(f"{type(self).__name__} does not override time_travel, so expiry is not tested")
+        pytest.skip(f"{type(self).__name__} does not override time_travel, so list order and expiry are not tested")
 
     # -- fixtures ------------------------------------------------------------------------------------------------
 
@@ -167,15 +167,23 @@ class FilesProviderTests:
     # -- list ----------------------------------------------------------------------------------------------------
 
     @pytest.mark.anyio
-    async def test_list_pagination(self, openai: Any) -> None:
+    async def test_list_is_newest_first(self, openai: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         older = await self.upload(openai, b"older", "older.txt", "evals")
-        await asyncio.sleep(1.1)  # a later created_at second, so the order is observable
+        self.time_travel(monkeypatch, 2)  # a later created_at second, so the order is observable
+        newer = [(await self.upload(openai, f"newer {i}".encode(), f"n{i}.txt", "evals")) for i in range(2)]
+        assert all(f.created_at > older.created_at for f in newer)
+        newest_first = [f.id for f in await self.listed(openai, limit=2)]
+        assert all(newest_first.index(f.id) < newest_first.index(older.id) for f in newer)
+        oldest_first = [f.id for f in await self.listed(openai, limit=2, order="asc")]
+        assert all(oldest_first.index(f.id) > oldest_first.index(older.id) for f in newer)
+
+    @pytest.mark.anyio
+    async def test_list_pagination(self, openai: Any) -> None:
         mine = [(await self.upload(openai, f"page {i}".encode(), f"p{i}.txt", "evals")).id for i in range(5)]
         whole = await openai.files.list(limit=10_000)
         assert whole.object == "list" and whole.has_more is False
         everything = [f.id for f in whole.data]
         assert set(mine) <= set(everything)
-        assert all(everything.index(newer) < everything.index(older.id) for newer in mine), "newest first"
         created = [f.created_at for f in whole.data]
         assert created == sorted(created, reverse=True), "the default order is newest first"
 

@@ -20,6 +20,7 @@ from ..config.loader import parse_run_config
 from ..config.model import RunConfig
 from ..hookspecs import hookimpl
 from ..plugins import PluginManager
+from .waiting import eventually_sync
 
 
 def sqlite_storage(directory: Path) -> dict[str, Any]:
@@ -85,6 +86,9 @@ async def stack_client(
 
 
 def free_port() -> int:
+    """A port that was free a moment ago, for servers that cannot report the port they bound (or a port that must
+    refuse connections). Another process may take it before the caller binds it: prefer starting a server on port 0
+    and asking it (``stack serve --port 0 --port-file``, :func:`served_stack`)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -96,17 +100,16 @@ def served_stack(
     directory: Path,
     *,
     env: dict[str, str] | None = None,
-    port: int | None = None,
     extra_args: list[str] = (),
     timeout: float = 30,
 ) -> Iterator[str]:
-    """Run ``stack serve`` in a subprocess on a free port; yield its base URL; stop it on exit."""
+    """Run ``stack serve`` in a subprocess on a port it picks itself; yield its base URL once healthy; stop it on exit."""
     if isinstance(config, dict):
         path = directory / f"run-{time.monotonic_ns()}.yaml"
         path.write_text(yaml.safe_dump(config))
         config = path
-    port = port or free_port()
-    log_path = directory / f"server-{port}.log"
+    name = f"server-{time.monotonic_ns()}"
+    log_path, port_file = directory / f"{name}.log", directory / f"{name}.port"
     command = [
         sys.executable,
         "-m",
@@ -116,14 +119,17 @@ def served_stack(
         "--host",
         "127.0.0.1",
         "--port",
-        str(port),
+        "0",
+        "--port-file",
+        str(port_file),
         *extra_args,
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base_url, process, log_path, timeout)
+        port = wait_for_port(process, port_file, log_path, timeout)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_healthy(base_url, process, log_path, timeout)
         yield base_url
     finally:
         process.terminate()
@@ -134,15 +140,29 @@ def served_stack(
             process.wait()
 
 
-def _wait_healthy(base_url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"stack serve exited with {process.returncode}:\n{log_path.read_text()}")
+def _running(process: subprocess.Popen[Any], log_path: Path) -> None:
+    if process.poll() is not None:
+        raise RuntimeError(f"the server exited with {process.returncode}:\n{log_path.read_text()}")
+
+
+def wait_for_port(process: subprocess.Popen[Any], port_file: Path, log_path: Path, timeout: float = 30) -> int:
+    """The port a ``stack serve --port 0 --port-file PORT_FILE`` process bound, once it has written it."""
+
+    def written() -> int | None:
+        _running(process, log_path)
+        return int(port_file.read_text()) if port_file.exists() else None
+
+    return eventually_sync(written, timeout=timeout, what=f"the port in {port_file}")
+
+
+def wait_healthy(base_url: str, process: subprocess.Popen[Any], log_path: Path, timeout: float = 30) -> None:
+    """Wait until the server at ``base_url`` answers ``/v1/health`` with 200 (failing at once if it exited)."""
+
+    def healthy() -> bool:
+        _running(process, log_path)
         try:
-            if httpx.get(f"{base_url}/v1/health", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{base_url}/v1/health", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"stack serve did not become healthy in {timeout}s:\n{log_path.read_text()}")
+            return False
+
+    eventually_sync(healthy, timeout=timeout, interval=0.05, what=f"{base_url}/v1/health")

@@ -14,15 +14,15 @@ and answers from a script the test sets::
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from .harness import free_port
+from .waiting import eventually_sync
 
 
 @dataclass
@@ -56,7 +56,9 @@ class ScriptedServer:
     def __post_init__(self) -> None:
         self._script: deque[Reply] = deque()
         self._gate = threading.Event()
-        self.port = free_port()
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))  # bound here, served by uvicorn: the port is known and stays ours
+        self.port = self._socket.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
 
     def reply(self, **kwargs: Any) -> None:
@@ -114,23 +116,18 @@ class ScriptedServer:
     def __enter__(self) -> ScriptedServer:
         import uvicorn
 
-        config = uvicorn.Config(
-            self._app, host="127.0.0.1", port=self.port, log_level="error", lifespan="on", interface="asgi3"
-        )
+        config = uvicorn.Config(self._app, log_level="error", lifespan="on", interface="asgi3")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("scripted server did not start")
-            time.sleep(0.01)
+        eventually_sync(lambda: self._server.started, timeout=10, interval=0.005, what="the scripted server")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._gate.set()
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        self._socket.close()
 
 
 def chat_completion(content: str = "ok", model: str = "m", **extra: Any) -> dict[str, Any]:

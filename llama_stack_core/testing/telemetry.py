@@ -21,24 +21,22 @@ a known W3C ``traceparent`` so their traces have known ids: one plain, one strea
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import pytest
 
 from ..plugins import PluginManager
 from ..tracing import SpanRecord
 from .harness import make_run_config, stack_client
-
-T = TypeVar("T")
+from .waiting import eventually
 
 PROVIDER_ID = "under-test"
 WORKLOAD_PROVIDER_ID = "workload"
@@ -63,18 +61,6 @@ def parse_time(value: str) -> datetime:
     """An ISO 8601 time as the API returns it (``Z`` or an offset); fails the test if it is anything else."""
     assert isinstance(value, str) and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", value), value
     return datetime.fromisoformat(value)
-
-
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float, what: str) -> T:
-    """Retry ``check`` (which raises AssertionError until it holds) for up to ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return await check()
-        except AssertionError as exc:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not seen within {timeout}s: {exc}") from None
-        await asyncio.sleep(0.1)
 
 
 class TelemetryProviderTests:
@@ -213,7 +199,7 @@ class TelemetryProviderTests:
                 assert PROVIDER_SPAN in names, names
             return spans
 
-        return await eventually(check, self.timeout, f"trace {call['trace_id']}")
+        return await eventually(check, timeout=self.timeout, what=f"trace {call['trace_id']}")
 
     @staticmethod
     def by_name(spans: dict[str, Any], name: str) -> dict[str, Any]:
@@ -275,7 +261,7 @@ class TelemetryProviderTests:
             assert response.status_code == 200, response.text
             return response.json()
 
-        span = await eventually(check, self.timeout, "the exported span")
+        span = await eventually(check, timeout=self.timeout, what="the exported span")
         assert span["name"] == "custom.child" and span["parent_span_id"] == root_id
         attributes = span["attributes"]
         assert attributes["text"] == odd["text"] and attributes["flag"] is True and attributes["count"] == 3
@@ -283,8 +269,8 @@ class TelemetryProviderTests:
         assert attributes["nested"] == {"a": {"b": [1, 2]}} and isinstance(attributes["when"], str)
         trace = await eventually(
             lambda: self._get_json(http, f"/v1/telemetry/traces/{trace_id}", lambda t: t["root_span_id"] == root_id),
-            self.timeout,
-            "the exported trace's root",
+            timeout=self.timeout,
+            what="the exported trace's root",
         )
         assert parse_time(trace["start_time"]) <= parse_time(trace["end_time"])
 
@@ -573,7 +559,7 @@ class TelemetryProviderTests:
             assert all(s["end_time"] for s in tree.values()), tree
             return tree
 
-        tree = await eventually(check, self.timeout, "spans logged as events")
+        tree = await eventually(check, timeout=self.timeout, what="spans logged as events")
         assert tree[root_id]["parent_span_id"] is None and tree[child_id]["parent_span_id"] == root_id
         assert tree[child_id]["status"] == "error" and tree[root_id]["status"] == "ok"
         assert tree[root_id]["attributes"]["session"] == "s1"

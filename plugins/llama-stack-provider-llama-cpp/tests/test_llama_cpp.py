@@ -28,6 +28,7 @@ from llama_stack_core.testing.inference import (
     InferenceProviderTests,
 )
 from llama_stack_core.testing.lifecycle import ResourceLifecycleTests
+from llama_stack_core.testing.waiting import eventually
 
 PROVIDER_TYPE = "inline::llama-cpp"
 MODEL = "gemma-3-270m"
@@ -552,8 +553,9 @@ class TestLlamaCpp(InferenceProviderTests):
         task = asyncio.create_task(
             impl.openai_completion(CompletionRequest(model=MODEL, prompt="Once upon a time", max_tokens=200))
         )
-        while all(run in earlier_runs for run in impl._runs):  # until the request has queued behind the blocker
-            await asyncio.sleep(0)
+        await eventually(  # the request has queued behind the blocker
+            lambda: any(run not in earlier_runs for run in impl._runs), timeout=10, interval=0, what="a queued run"
+        )
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

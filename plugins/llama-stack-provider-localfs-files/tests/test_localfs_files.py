@@ -7,7 +7,6 @@ The provider is found through its entry point (``pip install -e`` this package).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -37,6 +36,7 @@ from llama_stack_core.storage import StorageBackend
 from llama_stack_core.testing import make_run_config, served_stack
 from llama_stack_core.testing.files import MIB, FilesProviderTests, binary_payload
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
+from llama_stack_core.testing.waiting import eventually
 
 PROVIDER_TYPE = "inline::localfs"
 LIMIT = 3 * MIB
@@ -235,10 +235,8 @@ async def test_background_sweep_deletes_expired_files(tmp_path: Path, monkeypatc
         expiring = await provider.openai_upload_file(upload_request(b"x", seconds=3600))
         kept = await provider.openai_upload_file(upload_request(b"y"))
         travel(monkeypatch, 3601)
-        for _ in range(200):  # no request touches the file: only the sweep can remove it
-            if expiring.id not in stored_names(provider.directory):
-                break
-            await asyncio.sleep(0.05)
+        # no request touches the file: only the sweep can remove it
+        await eventually(lambda: expiring.id not in stored_names(provider.directory), what="the sweep")
         assert stored_names(provider.directory) == {kept.id}
         assert await metadata_keys(provider) == {f"file:{kept.id}"}
     finally:

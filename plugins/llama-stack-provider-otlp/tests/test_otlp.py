@@ -7,7 +7,6 @@ provider is found through its entry point in the ``stack serve`` test, and passe
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import logging
 import os
@@ -47,6 +46,7 @@ from llama_stack_core.testing import make_run_config, served_stack, stack_client
 from llama_stack_core.testing.harness import free_port
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
 from llama_stack_core.testing.telemetry import TelemetryProviderTests
+from llama_stack_core.testing.waiting import eventually, eventually_sync
 from llama_stack_core.tracing import SpanRecord
 
 SUPPORT = Path(llama_stack_core.__file__).resolve().parents[1] / "tests" / "support"
@@ -467,12 +467,13 @@ async def test_a_down_collector_costs_a_warning_not_a_request(tmp_path: Path, ca
 
         # the collector comes back: once the back-off window has passed, spans flow again
         with otlp_receiver(port) as collector:
-            for _ in range(100):  # bounded: the first back-off is one second
+
+            async def exported() -> bool:
                 await sdk.chat.completions.create(model="alpha", messages=[{"role": "user", "content": "again"}])
                 await stack.tracer.flush()
-                if collector.spans():
-                    break
-                await asyncio.sleep(0.1)
+                return bool(collector.spans())
+
+            await eventually(exported, timeout=10, interval=0.1, what="spans once the back-off has passed")
             assert any(span.name == CHAT for _, _, span in collector.spans())
             assert provider.last_error is None
     warnings = [r for r in caplog.records if r.name == "llama_stack_provider_otlp.provider"]
@@ -490,10 +491,8 @@ async def test_a_slow_collector_never_blocks_the_event_loop(tmp_path: Path) -> N
         async with stack_client(stack_config(tmp_path, otlp), plugin_manager()) as client:
             sdk = openai_client(client)
             await sdk.chat.completions.create(model="alpha", messages=[{"role": "user", "content": "first"}])
-            for _ in range(200):  # the background export reaches the collector, which holds it
-                if collector.holding:
-                    break
-                await asyncio.sleep(0.05)
+            # the background export reaches the collector, which holds it
+            await eventually(lambda: collector.holding, timeout=10, what="the export reaching the collector")
             assert collector.holding == 1
             for text in ("while", "the", "export", "hangs"):
                 answer = await sdk.chat.completions.create(model="beta", messages=[{"role": "user", "content": text}])
@@ -550,15 +549,6 @@ def test_importing_the_plugin_does_not_import_the_sdk() -> None:
 # -- a real `stack serve` ----------------------------------------------------------------------------------------
 
 
-def wait_until(condition: Any, seconds: float = 20) -> None:
-    """Poll ``condition`` (bounded): exports happen in the background, on the server's schedule."""
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
 def test_stack_serve_exports_to_the_collector_in_the_environment(tmp_path: Path) -> None:
     def totals() -> dict[str, int]:
@@ -590,7 +580,9 @@ def test_stack_serve_exports_to_the_collector_in_the_environment(tmp_path: Path)
                 assert answer.status_code == 200
                 usage[model] += answer.json()["usage"]["total_tokens"]
             # `stack serve` dies on SIGTERM without stopping the stack (see README), so read while it runs
-            wait_until(lambda: len(calls()) == 3 and totals() == usage)
+            eventually_sync(
+                lambda: len(calls()) == 3 and totals() == usage, timeout=20, what="3 spans and the token totals"
+            )
 
     assert "served-secret" not in providers and "remote::otlp" in providers
     assert {h["authorization"] for h in collector.headers} == {"Bearer served-secret"}

@@ -42,6 +42,7 @@ from llama_stack_core.testing import make_run_config, stack_client
 from llama_stack_core.testing.fixtures import create_postgres_database
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
 from llama_stack_core.testing.telemetry import TelemetryProviderTests
+from llama_stack_core.testing.waiting import eventually, eventually_sync
 from llama_stack_core.token_usage import UsagePoint
 from llama_stack_core.tracing import SpanRecord
 
@@ -184,8 +185,7 @@ async def test_retention_by_age_and_by_span_count(tmp_path: Path) -> None:
     now = time.time_ns()
     config = sqlite_config(tmp_path, max_spans=7, retention_interval_seconds=3600, flush_interval_seconds=3600)
     async with trace_store(config) as store:
-        while store.last_retention is None:  # the sweep at start-up, on an empty store
-            await asyncio.sleep(0.01)
+        await eventually(lambda: store.last_retention is not None, what="the sweep at start-up, on an empty store")
         old = [
             span("old", "o1", None, now - 8 * DAY_NS, **{"resource.id": "m", "llm.total_tokens": 9}),
             span("old", "o2", "o1", now - 8 * DAY_NS + 5),
@@ -491,17 +491,6 @@ GEMMA = "gemma-3-270m"
 LLAMA_CPP = {"provider_id": "llama-cpp", "provider_type": "inline::llama-cpp", "config": {"n_threads": 1}}
 
 
-def wait_for(check: Any, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.2)
-
-
 def stack_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
@@ -548,7 +537,7 @@ def traced_chats(http: Any) -> list[dict[str, Any]]:
         assert all(len(tree) == 2 for tree in trees), trees
         return [{"trace": trace, "spans": {s["name"]: s for s in tree.values()}} for trace, tree in zip(traces, trees)]
 
-    return wait_for(check)
+    return eventually_sync(check, interval=0.1, what="both chats stored with their provider spans")
 
 
 def check_llama_cpp_spans(chats: list[dict[str, Any]], usages: tuple[Any, Any]) -> None:
