@@ -50,8 +50,8 @@ def tune_garbage_collector() -> None:
 
     A request allocates a few hundred short-lived objects; with CPython's default threshold (700) the collector runs
     every few requests and promotes objects of requests in flight to older generations, which are costly to scan.
-    Measured with bench/telemetry_overhead.py (tracing off, chat, 64 concurrent): 172 -> 147 us of server CPU per request,
-    5,431 -> 6,226 req/s. The garbage of a collection cycle waits longer, a few MB at most.
+    The garbage of a collection cycle waits longer, a few MB at most (the gain: bench/README.md, "Figures behind the
+    design").
     """
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)

@@ -17,6 +17,9 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     raise ConfigError("a PostgreSQL store needs: pip install 'llama-stack-core[postgres]'") from exc
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS llama_stack_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+#: Serialises the schema's creation: two processes running CREATE TABLE IF NOT EXISTS at once can both miss the table
+#: and one fails on the catalog's unique index (seen with several `stack serve` workers starting together).
+_SCHEMA_LOCK = 0x6C6C616D61  # any constant shared by every process; "llama" in ASCII
 
 
 class ConnectionFields(Protocol):
@@ -55,7 +58,8 @@ class PostgresKVStore:
         pool = AsyncConnectionPool(conninfo(backend), min_size=1, max_size=8, open=False, kwargs={"autocommit": True})
         try:
             await pool.open(wait=True, timeout=15)
-            async with pool.connection() as conn:
+            async with pool.connection() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 await conn.execute(_SCHEMA)
         except (psycopg.Error, TimeoutError) as exc:
             await pool.close()

@@ -18,6 +18,7 @@ import pytest
 from ..plugins import PluginManager
 from .documents import TOPICAL_QUESTIONS, corpus
 from .harness import make_run_config, stack_client
+from .waiting import eventually
 
 PROVIDER_ID = "under-test"
 EMBEDDING = "all-MiniLM-L6-v2"
@@ -309,11 +310,13 @@ class VectorIOProviderTests:
         ]
         batch = await openai.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=ids)
         assert batch.id.startswith("vsfb_") and batch.file_counts.total == 2
-        for _ in range(600):
-            batch = await openai.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)
-            if batch.status != "in_progress":
-                break
-            await asyncio.sleep(0.1)
+
+        async def batch_done() -> Any:
+            current = await openai.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)
+            assert current.status != "in_progress", current.file_counts
+            return current
+
+        batch = await eventually(batch_done, timeout=60, interval=0.1, what=f"batch {batch.id} to finish")
         assert batch.status == "completed" and batch.file_counts.completed == 2
         listed = [f.id async for f in openai.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id)]
         assert sorted(listed) == sorted(ids)
@@ -477,28 +480,25 @@ class VectorIOProviderTests:
 
 
 async def wait_file(openai: Any, store_id: str, file_id: str, timeout: float = 120) -> Any:
-    for _ in range(int(timeout * 10)):
+    async def ended() -> Any:
         record = await openai.vector_stores.files.retrieve(vector_store_id=store_id, file_id=file_id)
-        if record.status != "in_progress":
-            return record
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{file_id} still in progress after {timeout}s")
+        assert record.status != "in_progress", record
+        return record
+
+    return await eventually(ended, timeout=timeout, interval=0.1, what=f"ingestion of {file_id}")
 
 
 async def wait_idle(http: Any, timeout: float = 120) -> None:
     """Wait until the provider under test ingests nothing in the server ``http`` talks to."""
-    for _ in range(int(timeout * 10)):
-        info = (await http.get(f"/v1/providers/{PROVIDER_ID}")).json()
-        if info["health"].get("ingesting") == 0:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{PROVIDER_ID} still ingesting after {timeout}s")
+
+    async def idle() -> bool:
+        return (await http.get(f"/v1/providers/{PROVIDER_ID}")).json()["health"].get("ingesting") == 0
+
+    await eventually(idle, timeout=timeout, interval=0.1, what=f"{PROVIDER_ID} to ingest nothing")
 
 
 async def wait_ingested(openai: Any, store_id: str, timeout: float = 120) -> None:
-    for _ in range(int(timeout * 10)):
-        counts = (await openai.vector_stores.retrieve(store_id)).file_counts
-        if counts.in_progress == 0:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"ingestion into {store_id} did not finish in {timeout}s")
+    async def done() -> bool:
+        return (await openai.vector_stores.retrieve(store_id)).file_counts.in_progress == 0
+
+    await eventually(done, timeout=timeout, interval=0.1, what=f"ingestion into {store_id}")
