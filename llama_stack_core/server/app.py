@@ -64,12 +64,7 @@ class RoutedApp:
         self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handler, params, other_method = self.routes.match(scope["method"], scope["path"])
-        if handler is None:
-            reply = _no_route(scope, other_method)
-        else:
-            reply = await handler(HttpRequest(scope, receive, params))
-        await reply.send(send, receive)
+        await (await self.reply(scope, receive)).send(send, receive)
 
     async def reply(
         self, scope: Scope, receive: Receive, request_headers: dict[bytes, bytes] | None = None
