@@ -201,6 +201,7 @@ class Tracer:
         batch_size: int = 512,
     ) -> None:
         self.exporters = exporters
+        self._usage_exporters = [e for e in exporters if isinstance(e, UsageExporter)]
         self.sampler = sampler or Sampler()
         self.record_failed_requests = record_failed_requests
         self._queue: deque[SpanRecord] = deque()
@@ -311,12 +312,11 @@ class Tracer:
     async def _drain(self) -> None:
         # usage first: once a request's spans can be seen, its tokens have been handed over too
         usage = self.tokens.drain()
-        for exporter in self.exporters if usage else ():
-            if isinstance(exporter, UsageExporter):
-                try:
-                    await exporter.export_usage(usage)
-                except Exception as exc:  # a failing exporter must not break the others or the server
-                    log.warning("usage exporter %s failed: %s", type(exporter).__name__, exc)
+        for exporter in self._usage_exporters if usage else ():
+            try:
+                await exporter.export_usage(usage)
+            except Exception as exc:  # a failing exporter must not break the others or the server
+                log.warning("usage exporter %s failed: %s", type(exporter).__name__, exc)
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(self._batch_size, len(self._queue)))]
             for exporter in self.exporters:
