@@ -11,7 +11,13 @@ import pytest
 import yaml
 from stack_test_plugin import echo_providers
 
-from llama_stack_core.testing.harness import make_run_config, served_stack, wait_for_port, wait_healthy
+from llama_stack_core.testing.harness import (
+    make_run_config,
+    serve_command,
+    served_stack,
+    wait_for_port,
+    wait_healthy,
+)
 
 COMMANDS = [
     [],
@@ -205,19 +211,7 @@ def test_a_second_ctrl_c_exits_at_once_with_a_warning_not_a_traceback(tmp_path, 
     port_file, log_path = tmp_path / "port", tmp_path / "serve.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_stack_core.cli.main",
-                "serve",
-                str(path),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--port-file",
-                str(port_file),
-            ],
+            serve_command(path, port_file),
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **plugin_env},

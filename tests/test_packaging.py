@@ -30,7 +30,7 @@ import httpx
 import pytest
 import yaml
 
-from llama_stack_core.testing.harness import wait_for_port, wait_healthy
+from llama_stack_core.testing.harness import stop_process, wait_for_port, wait_healthy
 from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
 
 # building the wheelhouse and fresh venvs takes minutes; its subprocesses have bounds of their own
@@ -187,12 +187,7 @@ class Server:
         return httpx.get(f"{self.url}/v1/health", timeout=10)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=20)
 
 
 def test_wheelhouse_has_a_wheel_and_an_sdist_of_every_package_and_compiles_nothing(wheelhouse: Path):

@@ -110,34 +110,36 @@ def served_stack(
         config = path
     name = f"server-{time.monotonic_ns()}"
     log_path, port_file = directory / f"{name}.log", directory / f"{name}.port"
-    command = [
-        sys.executable,
-        "-m",
-        "llama_stack_core.cli.main",
-        "serve",
-        str(config),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--port-file",
-        str(port_file),
-        *extra_args,
-    ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            serve_command(config, port_file, *extra_args),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
     try:
         port = wait_for_port(process, port_file, log_path, timeout)
         base_url = f"http://127.0.0.1:{port}"
         wait_healthy(base_url, process, log_path, timeout)
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
+
+
+def serve_command(config: str | Path, port_file: Path, *extra_args: str) -> list[str]:
+    """``stack serve`` of a run config on 127.0.0.1, on a port it binds itself and writes to ``port_file``."""
+    command = [sys.executable, "-m", "llama_stack_core.cli.main", "serve", str(config)]
+    return [*command, "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file), *extra_args]
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """Ask a server process to stop (SIGTERM); kill it if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _running(process: subprocess.Popen[Any], log_path: Path) -> None:

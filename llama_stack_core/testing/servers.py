@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from .harness import free_port
+from .harness import free_port, stop_process
 from .waiting import eventually_sync
 
 MODEL_CACHE = Path(os.environ.get("LLAMA_STACK_MODEL_CACHE", "~/.cache/llama-stack/models")).expanduser()
@@ -84,16 +84,16 @@ def llama_cpp_server(
             eventually_sync(functools.partial(_ready, base_url, process, log_path), timeout=timeout, interval=0.1)
             break
         except PortTaken:
-            _stop(process)
+            stop_process(process)
             if attempt == BIND_ATTEMPTS:
                 raise
         except BaseException:
-            _stop(process)
+            stop_process(process)
             raise
     try:
         yield base_url
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> bool:
@@ -106,12 +106,3 @@ def _ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> b
         return httpx.get(f"{base_url}/models", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
