@@ -189,15 +189,13 @@ class Ingestor:
         """Write the outcome into the file's record if that is still this ingestion's and in progress. Chunks written
         by an ingestion that did not complete (failed, or the file was detached or cancelled meanwhile) are deleted; a
         file whose attributes changed meanwhile gets them on its chunks too (they were written with the old ones)."""
-        settled = False
 
         def settle(current: FileRecord) -> bool:
-            nonlocal settled
-            settled = current.ingestion_id == outcome.ingestion_id and current.status == "in_progress"
-            if settled:
-                current.status, current.last_error = outcome.status, outcome.last_error
-                current.chunk_count, current.usage_bytes = outcome.chunk_count, outcome.usage_bytes
-            return settled
+            if current.ingestion_id != outcome.ingestion_id or current.status != "in_progress":
+                return False
+            current.status, current.last_error = outcome.status, outcome.last_error
+            current.chunk_count, current.usage_bytes = outcome.chunk_count, outcome.usage_bytes
+            return True
 
         current = await self.records.update_file(store.id, outcome.id, settle)
         if not indexed or (current is not None and current.ingestion_id != outcome.ingestion_id):
