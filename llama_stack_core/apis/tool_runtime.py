@@ -107,14 +107,20 @@ class ListRuntimeToolsRequest(StrictRequest):
 
 
 class InvokeToolRequest(Request):
+    """``toolgroup_id`` is optional for clients (it picks one group's tool when names clash); the router always
+    fills it in, as the group's id on its provider, before the provider sees the request."""
+
     tool_name: str = Field(min_length=1)
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    toolgroup_id: str | None = Field(default=None, min_length=1)
 
 
 class RAGInsertRequest(Request):
     documents: list[RAGDocument] = Field(min_length=1)
     vector_db_id: str = Field(min_length=1)
-    chunk_size_in_tokens: int = Field(default=512, ge=1)
+    chunk_size_in_tokens: int | None = Field(
+        default=None, ge=1, description="Tokens per chunk; by default what the store's embedding model embeds whole."
+    )
 
 
 class RAGQueryRequest(Request):
@@ -137,30 +143,37 @@ class RAGQueryResult(BaseModel):
 
 @runtime_checkable
 class ToolRuntimeProvider(Protocol):
-    """What a tool runtime provider implements. ``request.toolgroup_id`` is already the provider's own group id."""
+    """What a tool runtime provider implements: the tools of its tool groups, and running them.
 
-    async def list_tools(self, request: ListToolsRequest) -> DataList[RegisteredTool]:
-        """List the tools of a tool group, or of every group."""
-        ...
-
-    async def get_tool(self, request: GetToolRequest) -> RegisteredTool:
-        """Get one tool by name."""
-        ...
+    The core serves ``/v1/tools`` and ``/v1/tools/{name}`` from ``list_runtime_tools``, finds the group of each
+    invoked tool, checks the arguments against the tool's ``input_schema`` and bounds each call (timeout, result
+    size, concurrency per group). A provider learns its groups (endpoint, args) through ``register_tool_group``.
+    """
 
     async def list_runtime_tools(self, request: ListRuntimeToolsRequest) -> DataList[ToolDef]:
-        """List the tool definitions a tool group (or an MCP endpoint) serves."""
+        """The tools of one of this provider's groups: ``request.tool_group_id`` is the group's id on this provider
+        (or, for an MCP provider, ``request.mcp_endpoint`` names a server directly). Describe each tool with a
+        JSON-schema ``input_schema`` (or ``parameters``); the core derives the other."""
         ...
 
     async def invoke_tool(self, request: InvokeToolRequest) -> ToolInvocationResult:
-        """Run a tool with the given arguments."""
+        """Run ``request.tool_name`` of group ``request.toolgroup_id`` (the group's id on this provider) with
+        ``request.kwargs``, already checked against the tool's input schema. An upstream that fails raises
+        :class:`~llama_stack_core.errors.UpstreamError`; a tool that runs and reports a failure answers with
+        ``error_message`` set."""
         ...
 
+
+@runtime_checkable
+class RAGToolProvider(Protocol):
+    """The RAG tool's two extra operations, served by the provider of the ``builtin::rag`` tool group."""
+
     async def rag_tool_insert(self, request: RAGInsertRequest) -> None:
-        """Chunk documents and index them into a vector database."""
+        """Chunk documents and index them into a vector store."""
         ...
 
     async def rag_tool_query(self, request: RAGQueryRequest) -> RAGQueryResult:
-        """Retrieve context for a query from vector databases."""
+        """Retrieve context for a query from vector stores."""
         ...
 
 
