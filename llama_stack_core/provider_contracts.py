@@ -73,6 +73,25 @@ class ListensToFileDeletions(Protocol):
     async def file_deleted(self, file_id: str) -> None: ...
 
 
+@runtime_checkable
+class TokenizesText(Protocol):
+    """For inference providers of embedding models: how the model's own tokenizer splits a text. The vector_io engine
+    calls it when it chunks a document for a store that uses one of the provider's models, so chunks hold no more
+    tokens than the model embeds whole (without it, the engine estimates, capped by the model's ``context_length``).
+    ``model`` is the provider's id of the model. Raise ``NotImplementedError`` for a model it cannot tokenize."""
+
+    async def tokenize_text(self, model: str, text: str) -> TextTokens: ...
+
+
+class TextTokens(NamedTuple):
+    """What :class:`TokenizesText` answers: the character span ``(start, end)`` of each token of the text, special
+    tokens left out, and ``max_tokens``, how many such tokens the model embeds in one input (its maximum sequence
+    length less the special tokens it adds)."""
+
+    offsets: list[tuple[int, int]]
+    max_tokens: int
+
+
 # -- telemetry -------------------------------------------------------------------------------------------------------
 
 

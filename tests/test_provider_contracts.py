@@ -67,6 +67,16 @@ def test_shipped_providers_keep_the_contracts_they_implement():
     assert ReExportedSpanExporter is contracts.SpanExporter
 
 
+def test_the_embedding_provider_tokenizes_with_its_models_tokenizer():
+    from llama_stack_provider_sentence_transformers.config import SentenceTransformersConfig
+    from llama_stack_provider_sentence_transformers.provider import SentenceTransformersInference
+
+    local = SentenceTransformersInference(SentenceTransformersConfig(preload=False), {})
+    assert isinstance(local, contracts.TokenizesText)
+    compat = OpenAICompatInference(OpenAICompatConfig(base_url="http://127.0.0.1:1/v1"), name="c")
+    assert not isinstance(compat, contracts.TokenizesText)  # remote: the engine estimates instead
+
+
 @pytest.mark.anyio
 async def test_health_is_reported_only_for_providers_with_the_contract(tmp_path, full_config):
     async with stack_client(full_config, PluginManager(extra_plugins=[stack_test_plugin])) as client:

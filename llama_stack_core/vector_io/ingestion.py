@@ -19,12 +19,12 @@ from ..apis.files import FileObject, FileRef
 from ..apis.vector_io import (
     ChunkingStrategyStatic,
     InsertChunksRequest,
+    StaticChunkingConfig,
     VectorStoreFileLastError,
 )
 from ..background import BackgroundTasks
 from ..errors import BadRequestError, NotConfiguredError
 from ..routing import ApiRouter
-from .chunking import chunk_text
 from .config import VectorIOConfig
 from .embedding import Embedder
 from .index import StoredChunk
@@ -132,21 +132,32 @@ class Ingestor:
         await self.background.drain(timeout)
 
     def _chunk_sizes(self, strategy: Any) -> tuple[int, int]:
+        """The size and overlap a strategy asks for (``auto``: the config's); the model's limit cuts them later."""
         if isinstance(strategy, ChunkingStrategyStatic):
             return strategy.static.max_chunk_size_tokens, strategy.static.chunk_overlap_tokens
         return self.config.chunk_size_tokens, min(self.config.chunk_overlap_tokens, self.config.chunk_size_tokens // 2)
 
-    async def _chunks(self, store: StoreRecord, record: FileRecord) -> list[StoredChunk]:
-        """The file's chunks with their embeddings: read, parsed, chunked, embedded."""
+    async def _chunks(self, store: StoreRecord, record: FileRecord) -> tuple[list[StoredChunk], ChunkingStrategyStatic]:
+        """The file's chunks with their embeddings (read, parsed, chunked in the store's embedding model's tokens,
+        embedded), and the static strategy they were cut with."""
         content = await self.files.call_as("openai_retrieve_file_content", FileRef(file_id=record.id), BinaryContent)
         text = await asyncio.to_thread(file_to_text, record.filename, content.content, content.media_type)
         size, overlap = self._chunk_sizes(record.chunking_strategy)
-        pieces = [p for p in chunk_text(text, size, overlap) if p.text.strip()]
-        if not pieces:
+        plan = await self.embedder.chunk(store.embedding_model, text, size, overlap)
+        if not plan.chunks:
             raise InvalidFileError("the file has no text")
-        vectors = await self.embedder.embed(store.embedding_model, [p.text for p in pieces])
-        metadata = {"file_id": record.id, "filename": record.filename}
-        return [
+        if plan.capped and isinstance(record.chunking_strategy, ChunkingStrategyStatic):
+            log.info(
+                "%s in %s: chunks of %d tokens asked for, cut to %d: '%s' embeds no more whole",
+                record.id,
+                store.id,
+                size,
+                plan.size,
+                store.embedding_model,
+            )
+        vectors = await self.embedder.embed(store.embedding_model, [p.text for p in plan.chunks])
+        metadata = {"file_id": record.id, "filename": record.filename, "chunk_tokenizer": plan.tokenizer}
+        rows = [
             StoredChunk(
                 f"{record.id}-{i}",
                 p.text,
@@ -155,8 +166,10 @@ class Ingestor:
                 record.id,
                 dict(record.attributes),
             )
-            for i, (p, v) in enumerate(zip(pieces, vectors))
+            for i, (p, v) in enumerate(zip(plan.chunks, vectors))
         ]
+        used = StaticChunkingConfig.model_construct(max_chunk_size_tokens=plan.size, chunk_overlap_tokens=plan.overlap)
+        return rows, ChunkingStrategyStatic(static=used)
 
     async def _ingest(self, store: StoreRecord, record: FileRecord) -> None:
         """Parse, chunk, embed and index one file; the outcome goes into its record."""
@@ -164,7 +177,7 @@ class Ingestor:
         indexed = False
         try:
             async with self._slots:
-                rows = await self._chunks(store, record)
+                rows, outcome.chunking_strategy = await self._chunks(store, record)
                 index = await self.indexes.get(store)
                 await index.delete_file(record.id)
                 indexed = True
@@ -195,6 +208,8 @@ class Ingestor:
                 return False
             current.status, current.last_error = outcome.status, outcome.last_error
             current.chunk_count, current.usage_bytes = outcome.chunk_count, outcome.usage_bytes
+            if outcome.status == "completed":
+                current.chunking_strategy = outcome.chunking_strategy  # what the chunks were cut with
             return True
 
         current = await self.records.update_file(store.id, outcome.id, settle)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from llama_stack_provider_sentence_transformers.provider import create_provider
 
 from llama_stack_core.apis.inference import ChatCompletionRequest, CompletionRequest, EmbeddingsRequest
 from llama_stack_core.apis.routes import Api
-from llama_stack_core.errors import BadRequestError, ConfigError
+from llama_stack_core.errors import BadRequestError, ConfigError, NotFoundError
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing import make_run_config, served_stack, stack_client
 from llama_stack_core.testing.imports import heavy_imports
@@ -355,6 +356,31 @@ async def test_normalize_off_and_truncate_off(anyio_backend: str) -> None:
             await provider.openai_embeddings(EmbeddingsRequest(model=MODEL, input=["ok", "word " * 400]))
     finally:
         await provider.shutdown()
+
+
+@pytest.mark.anyio
+async def test_tokenize_text_gives_the_models_tokens_and_what_it_embeds_whole(http: Any) -> None:
+    """The offsets are the tokenizer's own (special tokens left out); chunks cut on them, re-tokenized with the
+    special tokens, never exceed max_seq_length and cover the document in order."""
+    from llama_stack_core.vector_io.chunking import chunk_spans
+
+    provider = provider_of(http)
+    text = " ".join(
+        f"Paragraph {i}: unfathomably interoperable subsystems, reconfigured on day {i}." for i in range(90)
+    )
+    answer = await provider.tokenize_text(MODEL, text)
+    tokenizer = (await provider.loaded_model(MODEL)).model.tokenizer
+    assert answer.max_tokens == 254 and len(answer.offsets) == len(
+        tokenizer(text, add_special_tokens=False)["input_ids"]
+    )
+    assert [text[a:b] for a, b in answer.offsets[:4]] == ["Paragraph", "0", ":", "un"]
+    chunks = chunk_spans(text, answer.offsets, answer.max_tokens, 32)
+    counts = [len(tokenizer(c.text)["input_ids"]) for c in chunks]
+    assert len(chunks) > 5 and max(counts) <= 256 and min(counts[:-1]) >= 240, counts
+    assert all(text[c.start : c.end] == c.text for c in chunks) and chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert all(b.start < a.end for a, b in itertools.pairwise(chunks))  # each overlaps the one before: no gaps
+    with pytest.raises(NotFoundError):
+        await provider.tokenize_text("no-such-model", text)
 
 
 def test_entry_point_is_installed() -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from llama_stack_core.apis.resources import ModelType
 from llama_stack_core.errors import BadRequestError, ConfigError, NotFoundError, ServiceUnavailableError
+from llama_stack_core.provider_contracts import TextTokens, TokenizesText
 
 from .config import PACKAGED_MODELS, PROVIDER_TYPE, SentenceTransformersConfig, model_metadata, packaged_model
 
@@ -42,7 +43,7 @@ class LoadedModel:
     thread_id: int
 
 
-class SentenceTransformersInference:
+class SentenceTransformersInference(TokenizesText):
     """Implements the embeddings part of ``InferenceProvider``; chat and text completions are refused with 400."""
 
     def __init__(self, config: SentenceTransformersConfig, paths: dict[str, Path]) -> None:
@@ -183,6 +184,23 @@ class SentenceTransformersInference:
         # float32 written in its shortest form, which reads back to the very same float32 (as OpenAI does)
         return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
+    def _tokenize(self, loaded: LoadedModel, text: str) -> TextTokens:
+        tokenizer = loaded.model.tokenizer
+        if not getattr(tokenizer, "is_fast", False):
+            raise NotImplementedError(f"'{loaded.name}' has no fast tokenizer, which gives token offsets")
+        encoding = tokenizer(
+            text,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            truncation=False,
+            verbose=False,  # no warning that the text is longer than the model takes: that is why it is asked
+        )
+        offsets = [(int(start), int(end)) for start, end in encoding["offset_mapping"] if end > start]
+        specials = tokenizer.num_special_tokens_to_add(pair=False)
+        return TextTokens(offsets, max(loaded.max_seq_length - specials, 1))
+
     def _texts(self, value: Any) -> list[str]:
         texts = [value] if isinstance(value, str) else list(value)
         if not texts:
@@ -214,6 +232,11 @@ class SentenceTransformersInference:
         return await loop.run_in_executor(
             self._executor, self._embed, loaded, texts, request.encoding_format, request.model
         )
+
+    async def tokenize_text(self, model: str, text: str) -> TextTokens:
+        """``TokenizesText``: the model's own tokens of ``text`` (character offsets) and how many it embeds whole."""
+        loaded = await self.loaded_model(model)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._tokenize, loaded, text)
 
     async def openai_chat_completion(self, request: ChatCompletionRequest) -> Any:
         raise BadRequestError(
