@@ -120,7 +120,15 @@ class Searcher:
                 filename=filenames.get(h.chunk.file_id or "", ""),
                 score=h.score,
                 attributes=h.chunk.attributes or None,
-                content=[VectorStoreContent(text=h.chunk.content)],
+                content=[
+                    VectorStoreContent(
+                        text=h.chunk.content,
+                        chunk_metadata=ChunkMetadata(
+                            chunk_id=h.chunk.chunk_id,
+                            document_id=h.chunk.file_id or h.chunk.metadata.get("document_id"),
+                        ),
+                    )
+                ],
             )
             for h in hits
         ]
