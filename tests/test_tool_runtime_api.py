@@ -114,3 +114,11 @@ async def test_the_rag_routes_are_501_without_a_rag_provider(tmp_path):
         response = await http.post("/v1/tool-runtime/rag-tool/query", json=body)
         assert response.status_code == 501
         assert "builtin::rag" in response.json()["error"]["message"]
+
+
+async def test_an_mcp_endpoint_in_bracket_query_style_reaches_the_router(tmp_path):
+    """The 0.2 SDK sends ``mcp_endpoint[uri]=...``; with no provider that lists bare endpoints it is a 501."""
+    async with _stack(tmp_path) as http:
+        response = await http.get("/v1/tool-runtime/list-tools", params={"mcp_endpoint[uri]": "http://127.0.0.1:1/mcp"})
+        assert response.status_code == 501, response.text
+        assert "MCP endpoint" in response.json()["error"]["message"]
