@@ -32,7 +32,8 @@ from llama_stack_core.provider_contracts import RegistersToolGroups, ShutsDown
 from llama_stack_core.request_context import PROVIDER_DATA
 from llama_stack_core.testing.harness import plugin_stack, provider_run_config
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
-from llama_stack_core.testing.scripted import ScriptedServer
+from llama_stack_core.testing.scripted import Reply, ScriptedServer
+from llama_stack_core.testing.tool_runtime import ToolRuntimeProviderTests
 
 pytestmark = pytest.mark.anyio
 
@@ -451,3 +452,84 @@ async def test_stack_registers_the_default_group_and_hides_the_key(tmp_path, scr
         [provider] = [p for p in (await client.get("/v1/providers")).json()["data"] if p["provider_id"] == "search"]
         assert provider["provider_type"] == provider_type and provider["config"]["api_key"] == "********"
     assert CONFIG_KEY not in caplog.text
+
+
+async def test_invoke_through_the_stack_with_a_per_request_key(tmp_path, scripted, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    scripted.reply(json=BRAVE_ANSWER)
+    scripted.reply(status=401, json=BRAVE_ERROR)
+    scripted.reply(
+        status=429, json={"type": "ErrorResponse", "error": {"detail": "slow"}}, headers={"Retry-After": "3"}
+    )
+    scripted.reply(json=BRAVE_ANSWER, delay=2)
+    config = {"base_url": f"http://127.0.0.1:{scripted.port}/res/v1", "timeout": 0.3}
+    run_config = provider_run_config(tmp_path, BRAVE_PROVIDER_TYPE, config, provider_id="brave", api="tool_runtime")
+    headers = {"X-LlamaStack-Provider-Data": json.dumps({"brave_search_api_key": REQUEST_KEY})}
+    body = {"tool_name": TOOL_NAME, "kwargs": {"query": "llama stack", "max_results": 2}}
+    async with plugin_stack(plugin, run_config) as client:
+        no_key = await client.post("/v1/tool-runtime/invoke", json=body)
+        assert no_key.status_code == 400 and "brave_search_api_key" in no_key.json()["error"]["message"]
+        assert scripted.requests == []
+
+        found = await client.post("/v1/tool-runtime/invoke", json=body, headers=headers)
+        assert found.status_code == 200, found.text
+        assert json.loads(found.json()["content"])["results"][0]["url"] == "https://github.com/llamastack/llama-stack"
+        assert found.json()["metadata"]["provider"] == "brave"
+        assert scripted.requests[-1].headers["x-subscription-token"] == REQUEST_KEY
+        assert scripted.requests[-1].params["count"] == "2"
+
+        refused = await client.post("/v1/tool-runtime/invoke", json=body, headers=headers)
+        assert refused.status_code == 502 and "refused the API key" in refused.json()["error"]["message"]
+        limited = await client.post("/v1/tool-runtime/invoke", json=body, headers=headers)
+        assert limited.status_code == 429 and "retry after 3 s" in limited.json()["error"]["message"]
+        hung = await client.post("/v1/tool-runtime/invoke", json=body, headers=headers)
+        assert hung.status_code == 504, hung.text
+
+        bad = await client.post("/v1/tool-runtime/invoke", json={**body, "kwargs": {"max_results": 3}})
+        assert bad.status_code == 400 and "query" in bad.json()["error"]["message"]
+        for answer in (no_key, found, refused, limited, hung):
+            assert REQUEST_KEY not in answer.text
+    assert REQUEST_KEY not in caplog.text and len(scripted.requests) == 4
+
+
+# -- the core's tool runtime kit ---------------------------------------------------------------------------------
+
+
+class _WebSearchKit(ToolRuntimeProviderTests):
+    """The kit against a scripted vendor that answers every search with ``answer``."""
+
+    answer: dict[str, Any]
+    base_path: str = ""
+    extra_plugins = [plugin]
+    toolgroup = {"toolgroup_id": "builtin::websearch"}
+    expected_tools = {TOOL_NAME}
+    invocation = (TOOL_NAME, {"query": "llama stack", "max_results": 1})
+    invalid_invocation = (TOOL_NAME, {"query": "llama stack", "max_results": "ten"}, "max_results")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def vendor(cls) -> Iterator[ScriptedServer]:
+        with ScriptedServer(default=Reply(json=cls.answer)) as server:
+            yield server
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def config_under_test(cls, workdir, vendor: ScriptedServer) -> dict[str, Any]:
+        return {"base_url": f"http://127.0.0.1:{vendor.port}{cls.base_path}", "api_key": CONFIG_KEY}
+
+    def check_result(self, result: dict[str, Any]) -> None:
+        content = json.loads(result["content"])
+        assert content["query"] == "llama stack"
+        assert [hit["url"] for hit in content["results"]] == ["https://github.com/llamastack/llama-stack"]
+        assert result["metadata"]["result_count"] == 1
+
+
+class TestTavilyKit(_WebSearchKit):
+    provider_type = TAVILY_PROVIDER_TYPE
+    answer = TAVILY_ANSWER
+
+
+class TestBraveKit(_WebSearchKit):
+    provider_type = BRAVE_PROVIDER_TYPE
+    answer = BRAVE_ANSWER
+    base_path = "/res/v1"
