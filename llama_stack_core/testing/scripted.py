@@ -9,6 +9,8 @@ and answers from a script the test sets::
         server.reply(stream=[chunk1, chunk2], hold_after=1)      # waits for server.release() after chunk 1
         ... point a provider at server.base_url ...
         server.requests[-1].json                                 # what the provider sent
+        server.reply(status=429, json={...}, headers={"Retry-After": "7"})
+        server.requests[-1].params                               # its query string, e.g. {"q": "llamas"}
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -31,10 +34,16 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""  # the raw query string
 
     @property
     def json(self) -> Any:
         return orjson.loads(self.body) if self.body else None
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The query string's parameters, decoded (the last value of a repeated one)."""
+        return dict(parse_qsl(self.query, keep_blank_values=True))
 
 
 @dataclass
@@ -46,6 +55,7 @@ class Reply:
     delay: float = 0.0
     drop_after: int | None = None  # close the connection abruptly after this many events
     raw: bytes | None = None
+    headers: dict[str, str] | None = None  # extra response headers (e.g. Retry-After)
 
 
 @dataclass
@@ -82,17 +92,19 @@ class ScriptedServer:
             if not message.get("more_body"):
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body))
+        query = scope.get("query_string", b"").decode()
+        self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body, query))
         reply = self._script.popleft() if self._script else self.default
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        extra_headers = [(k.lower().encode(), v.encode()) for k, v in (reply.headers or {}).items()]
         if reply.stream is None:
             payload = reply.raw if reply.raw is not None else orjson.dumps(reply.json)
             await send(
                 {
                     "type": "http.response.start",
                     "status": reply.status,
-                    "headers": [(b"content-type", b"application/json")],
+                    "headers": [(b"content-type", b"application/json"), *extra_headers],
                 }
             )
             await send({"type": "http.response.body", "body": payload})
@@ -101,7 +113,7 @@ class ScriptedServer:
             {
                 "type": "http.response.start",
                 "status": reply.status,
-                "headers": [(b"content-type", b"text/event-stream")],
+                "headers": [(b"content-type", b"text/event-stream"), *extra_headers],
             }
         )
         for i, event in enumerate(reply.stream):
