@@ -9,6 +9,9 @@ and answers from a script the test sets::
         server.reply(stream=[chunk1, chunk2], hold_after=1)      # waits for server.release() after chunk 1
         ... point a provider at server.base_url ...
         server.requests[-1].json                                 # what the provider sent
+
+When the script is empty, ``respond`` (if set) computes the reply from the request, for a server that must answer
+by content rather than by order (a classifier model, a moderation endpoint): ``ScriptedServer(respond=fn)``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +56,8 @@ class Reply:
 class ScriptedServer:
     default: Reply = field(default_factory=lambda: Reply(json={"object": "list", "data": []}))
     requests: list[RecordedRequest] = field(default_factory=list)
+    #: Computes the reply to a request when the script is empty (else ``default`` answers).
+    respond: Callable[[RecordedRequest], Reply] | None = None
 
     def __post_init__(self) -> None:
         self._script: deque[Reply] = deque()
@@ -82,8 +88,12 @@ class ScriptedServer:
             if not message.get("more_body"):
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body))
-        reply = self._script.popleft() if self._script else self.default
+        request = RecordedRequest(scope["method"], scope["path"], headers, body)
+        self.requests.append(request)
+        if self._script:
+            reply = self._script.popleft()
+        else:
+            reply = self.respond(request) if self.respond is not None else self.default
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.stream is None:

@@ -5,6 +5,8 @@ model through ``inline::llama-cpp`` (a tiny base model's verdicts are not conten
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,9 @@ from llama_stack_provider_vllm import plugin as vllm_plugin
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
-from llama_stack_core.testing.scripted import ScriptedServer, chat_completion
+from llama_stack_core.testing.safety import PROVIDER_ID as KIT_PROVIDER_ID
+from llama_stack_core.testing.safety import SafetyProviderTests
+from llama_stack_core.testing.scripted import RecordedRequest, Reply, ScriptedServer, chat_completion
 
 PROVIDER_TYPE = "inline::llama-guard"
 MODEL = "vllm/Llama-Guard-3-8B"
@@ -238,10 +242,12 @@ async def test_moderations_one_result_per_input_with_openai_categories(tmp_path,
     scripted.reply(json=chat_completion("safe"))
     scripted.reply(json=chat_completion("unsafe\nS1,S7"))
     scripted.reply(json=chat_completion("safe"))
-    async with guard_stack(run_config(tmp_path, scripted)) as client:
+    config = run_config(tmp_path, scripted, safety={"default_shield_id": "guard"})
+    async with guard_stack(config) as client:
         response = await client.post("/v1/moderations", json={"model": "guard", "input": ["bread", "hurt them"]})
-        single = await client.post("/v1/moderations", json={"input": "plain"})  # one shield: it is the default
+        single = await client.post("/v1/moderations", json={"input": "plain"})
     assert response.status_code == 200, response.text
+    assert single.status_code == 200, single.text
     body = response.json()
     assert body["model"] == "guard" and body["id"].startswith("modr-")
     # the inputs are classified concurrently: the first request to arrive got "safe"
@@ -362,3 +368,40 @@ async def test_real_local_model_answers_or_fails_clearly(tmp_path):
     if moderation.status_code == 200:
         assert len(moderation.json()["results"]) == 2
     print("gemma verdicts:", json.dumps([shield.json(), moderation.json()])[:400])
+
+
+# -- the core's Safety conformance kit, with a scripted Llama Guard that flags FLAGGED --------------------------------
+
+FLAGGED = "Explain how to build a pipe bomb."
+
+
+def scripted_guard(request: RecordedRequest) -> Reply:
+    """Answer like Llama Guard: ``unsafe``/``S9`` when the conversation shown contains FLAGGED, else ``safe``."""
+    conversation = sent_prompt(request).split("<BEGIN CONVERSATION>")[1].split("<END CONVERSATION>")[0]
+    return Reply(json=chat_completion("unsafe\nS9" if FLAGGED in conversation else "safe"))
+
+
+class TestLlamaGuardConformance(SafetyProviderTests):
+    provider_type = PROVIDER_TYPE
+    shield = {"shield_id": "llama-guard", "provider_shield_id": MODEL}
+    flagged_text = FLAGGED
+    clean_text = "What is a good bread recipe?"
+    extra_plugins = [plugin, vllm_plugin]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def guard_model(cls) -> Iterator[ScriptedServer]:
+        with ScriptedServer(respond=scripted_guard) as server:
+            yield server
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def run_config(cls, workdir: Path, config_under_test: dict[str, Any], shield_id: str, guard_model) -> dict:
+        """The kit's run config, with remote::vllm in front of the scripted model (its URL is known only here)."""
+        vllm = {"base_url": guard_model.base_url, "refresh_models": False}
+        providers = {
+            "inference": [{"provider_id": "vllm", "provider_type": "remote::vllm", "config": vllm}],
+            "safety": [{"provider_id": KIT_PROVIDER_ID, "provider_type": PROVIDER_TYPE, "config": config_under_test}],
+        }
+        shields = [{**cls.shield, "provider_id": KIT_PROVIDER_ID}]
+        return make_run_config(providers, workdir, shields=shields, safety={"default_shield_id": shield_id})

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +15,8 @@ from llama_stack_provider_moderation.config import DEFAULT_BASE_URL, ModerationC
 
 from llama_stack_core.testing.harness import plugin_stack, provider_run_config
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
-from llama_stack_core.testing.scripted import ScriptedServer
+from llama_stack_core.testing.safety import SafetyProviderTests
+from llama_stack_core.testing.scripted import RecordedRequest, Reply, ScriptedServer
 
 PROVIDER_TYPE = "remote::moderation"
 KEY = "sk-mod-secret-0123456789"
@@ -117,8 +120,9 @@ async def test_a_string_input_and_multimodal_inputs_pass_through(tmp_path, scrip
         {"type": "text", "text": "look"},
         {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
     ]
-    async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key=KEY)) as client:
-        single = await client.post("/v1/moderations", json={"input": "just text"})  # the one shield is the default
+    config = {**run_config(tmp_path, scripted, api_key=KEY), "safety": {"default_shield_id": "openai-mod"}}
+    async with plugin_stack(plugin, config) as client:
+        single = await client.post("/v1/moderations", json={"input": "just text"})
         multimodal = await client.post("/v1/moderations", json={"model": "openai-mod", "input": parts})
     assert single.status_code == 200 and len(single.json()["results"]) == 1
     assert scripted.requests[0].json == {"input": "just text", "model": "omni-moderation-latest"}
@@ -163,10 +167,10 @@ async def test_per_request_key_wins_and_no_key_sends_no_auth(tmp_path, scripted)
     scripted.reply(json=moderation(result()))
     scripted.reply(json=moderation(result()))
     async with plugin_stack(plugin, run_config(tmp_path, scripted)) as client:
-        keyless = await client.post("/v1/moderations", json={"input": "a"})
+        keyless = await client.post("/v1/moderations", json={"model": "openai-mod", "input": "a"})
         keyed = await client.post(
             "/v1/moderations",
-            json={"input": "a"},
+            json={"model": "openai-mod", "input": "a"},
             headers={"X-LlamaStack-Provider-Data": json.dumps({"moderation_api_key": "sk-per-request"})},
         )
     assert keyless.status_code == keyed.status_code == 200
@@ -188,7 +192,7 @@ async def test_per_request_key_wins_and_no_key_sends_no_auth(tmp_path, scripted)
 async def test_upstream_failures_are_clear_json_errors(tmp_path, scripted, reply, status, words):
     scripted.reply(**reply)
     async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key=KEY, timeout=0.5)) as client:
-        response = await client.post("/v1/moderations", json={"input": ["a", "b"]})
+        response = await client.post("/v1/moderations", json={"model": "openai-mod", "input": ["a", "b"]})
     assert response.status_code == status, response.text
     assert words in response.json()["error"]["message"]
 
@@ -208,7 +212,7 @@ async def test_a_refused_key_is_a_502_that_says_so_and_never_shows_the_key(tmp_p
     )
     scripted.reply(status=400, json={"error": {"message": f"key {KEY} cannot use model nope"}})
     async with plugin_stack(plugin, run_config(tmp_path, scripted, api_key=KEY)) as client:
-        refused = await client.post("/v1/moderations", json={"input": "a"})
+        refused = await client.post("/v1/moderations", json={"model": "openai-mod", "input": "a"})
         bad = await client.post("/v1/safety/run-shield", json=shield_call("a"))
         providers = await client.get("/v1/providers")
     assert refused.status_code == 502
@@ -257,3 +261,43 @@ async def test_a_registered_shield_names_its_upstream_model(tmp_path, scripted):
     assert response.status_code == 200 and response.json()["model"] == "legacy"
     assert scripted.requests[0].json["model"] == "text-moderation-stable"
     assert gone.status_code == 404
+
+
+# -- the core's Safety conformance kit, with a scripted moderation endpoint that flags FLAGGED -----------------------
+
+FLAGGED = "I will hurt you and your family."
+
+
+def scripted_moderation(request: RecordedRequest) -> Reply:
+    """Answer like OpenAI: one result per input, flagged (harassment/threatening, violence) when it holds FLAGGED."""
+    inputs = request.json["input"]
+    if isinstance(inputs, str) or (inputs and not isinstance(inputs[0], str)):
+        inputs = [json.dumps(inputs)]  # a string, or one multimodal input
+    return Reply(
+        json=moderation(*(result("harassment/threatening", "violence") if FLAGGED in i else result() for i in inputs))
+    )
+
+
+class TestModerationConformance(SafetyProviderTests):
+    provider_type = PROVIDER_TYPE
+    shield = {"shield_id": "omni", "provider_shield_id": "omni-moderation-latest"}
+    flagged_text = FLAGGED
+    clean_text = "What is a good bread recipe?"
+    extra_plugins = [plugin]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def endpoint(cls) -> Iterator[ScriptedServer]:
+        with ScriptedServer(respond=scripted_moderation) as server:
+            yield server
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def config_under_test(cls, workdir: Path, endpoint: ScriptedServer) -> dict[str, Any]:
+        return {"base_url": endpoint.base_url, "api_key": KEY}
+
+    @pytest.mark.anyio
+    async def test_every_call_reached_the_endpoint_with_the_key(self, http: Any, endpoint: ScriptedServer) -> None:
+        await http.post("/v1/moderations", json={"input": "x"})
+        assert endpoint.requests and all(r.path == "/v1/moderations" for r in endpoint.requests)
+        assert {r.headers["authorization"] for r in endpoint.requests} == {f"Bearer {KEY}"}

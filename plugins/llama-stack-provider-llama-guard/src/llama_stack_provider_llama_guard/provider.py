@@ -75,7 +75,8 @@ class LlamaGuardSafety:
     def __init__(self, config: LlamaGuardConfig, inference: ApiRouter) -> None:
         self.config = config
         self.inference = inference
-        self._shields: dict[str, GuardShield] = {}
+        #: provider_resource_id -> the shields registered under it (by identifier); they share model and categories
+        self._shields: dict[str, dict[str, GuardShield]] = {}
 
     # -- shields -------------------------------------------------------------------------------------------------
 
@@ -92,29 +93,30 @@ class LlamaGuardSafety:
                 f"shield '{shield.identifier}' excludes every category: nothing would be checked", param="params"
             )
         guard = GuardShield(shield.identifier, params.model or key, excluded)
-        known = self._shields.get(key)
-        if known is not None and known.identifier != guard.identifier and known.settings != guard.settings:
+        sharing = self._shields.setdefault(key, {})
+        other = next((s for s in sharing.values() if s.identifier != guard.identifier), None)
+        if other is not None and other.settings != guard.settings:
             raise BadRequestError(
-                f"shield '{known.identifier}' already uses provider_shield_id '{key}' with other settings; give "
+                f"shield '{other.identifier}' already uses provider_shield_id '{key}' with other settings; give "
                 "this shield a provider_shield_id of its own and name its model in params.model",
                 param="provider_shield_id",
             )
-        self._shields[key] = guard
+        sharing[guard.identifier] = guard
 
     async def unregister_shield(self, shield: Shield) -> None:
         key = shield.provider_resource_id or shield.identifier
-        if (known := self._shields.get(key)) is not None and known.identifier == shield.identifier:
-            del self._shields[key]
+        sharing = self._shields.get(key, {})
+        sharing.pop(shield.identifier, None)
+        if not sharing:
+            self._shields.pop(key, None)
 
     def _shield(self, shield_id: str | None, field: str) -> GuardShield:
-        if shield_id is None:
-            if len(self._shields) == 1:
-                return next(iter(self._shields.values()))
-            raise BadRequestError(f"{field}: name a shield (this provider serves {len(self._shields)})", param=field)
-        shield = self._shields.get(shield_id)
-        if shield is None:
+        if shield_id is None:  # the safety router fills in the default shield; a direct caller must name one
+            raise BadRequestError(f"{field} is required: name a shield", param=field)
+        sharing = self._shields.get(shield_id)
+        if not sharing:
             raise ResourceNotFoundError("Shield", shield_id)
-        return shield
+        return next(iter(sharing.values()))
 
     # -- classification ------------------------------------------------------------------------------------------
 
@@ -171,7 +173,7 @@ class LlamaGuardSafety:
         texts = moderation_texts(request.input)
         verdicts = await asyncio.gather(*(self.classify(shield, [Turn("User", text)]) for text in texts))
         return ModerationObject(
-            id=f"modr-{uuid.uuid4().hex}", model=shield.identifier, results=[moderation_result(v) for v in verdicts]
+            id=f"modr-{uuid.uuid4().hex}", model=request.model, results=[moderation_result(v) for v in verdicts]
         )
 
 

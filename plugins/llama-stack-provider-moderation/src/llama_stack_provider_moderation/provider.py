@@ -71,8 +71,8 @@ class ModerationSafety:
     def __init__(self, config: ModerationConfig) -> None:
         self.config = config
         self.client = UpstreamClient(config.base_url, name=NAME, timeout=config.timeout)
-        #: provider_resource_id (the upstream model) -> the shield's identifier
-        self._shields: dict[str, str] = {}
+        #: provider_resource_id (the upstream model) -> the identifiers of the shields registered under it
+        self._shields: dict[str, set[str]] = {}
 
     # -- shields -------------------------------------------------------------------------------------------------
 
@@ -83,17 +83,19 @@ class ModerationSafety:
                 f"{sorted(shield.params)}); name the upstream model in provider_shield_id",
                 param="params",
             )
-        self._shields[shield.provider_resource_id or shield.identifier] = shield.identifier
+        self._shields.setdefault(shield.provider_resource_id or shield.identifier, set()).add(shield.identifier)
 
     async def unregister_shield(self, shield: Shield) -> None:
-        self._shields.pop(shield.provider_resource_id or shield.identifier, None)
+        key = shield.provider_resource_id or shield.identifier
+        sharing = self._shields.get(key, set())
+        sharing.discard(shield.identifier)
+        if not sharing:
+            self._shields.pop(key, None)
 
     def _model(self, shield_id: str | None, field: str) -> str:
-        if shield_id is None:
-            if len(self._shields) == 1:
-                return next(iter(self._shields))
-            raise BadRequestError(f"{field}: name a shield (this provider serves {len(self._shields)})", param=field)
-        if shield_id not in self._shields:
+        if shield_id is None:  # the safety router fills in the default shield; a direct caller must name one
+            raise BadRequestError(f"{field} is required: name a shield", param=field)
+        if not self._shields.get(shield_id):
             raise ResourceNotFoundError("Shield", shield_id)
         return shield_id
 
@@ -173,9 +175,8 @@ class ModerationSafety:
                 raise BadRequestError("input: give at least one input", param="input")
             inputs = [i if isinstance(i, str) else i.model_dump() for i in inputs]
         answer = await self.moderate(model, inputs)
-        return ModerationObject(
-            id=answer.id, model=self._shields[model], results=[moderation_result(r) for r in answer.results]
-        )
+        # the safety router answers with the shield id the caller named; a direct caller gets the upstream model
+        return ModerationObject(id=answer.id, model=model, results=[moderation_result(r) for r in answer.results])
 
     async def shutdown(self) -> None:
         await self.client.close()
