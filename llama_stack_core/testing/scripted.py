@@ -11,6 +11,9 @@ and answers from a script the test sets::
         server.requests[-1].json                                 # what the provider sent
         server.reply(status=429, json={...}, headers={"Retry-After": "7"})
         server.requests[-1].params                               # its query string, e.g. {"q": "llamas"}
+
+When the script is empty, ``respond`` (if set) computes the reply from the request, for a server that must answer
+by content rather than by order (a classifier model, a moderation endpoint): ``ScriptedServer(respond=fn)``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import asyncio
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -62,6 +66,8 @@ class Reply:
 class ScriptedServer:
     default: Reply = field(default_factory=lambda: Reply(json={"object": "list", "data": []}))
     requests: list[RecordedRequest] = field(default_factory=list)
+    #: Computes the reply to a request when the script is empty (else ``default`` answers).
+    respond: Callable[[RecordedRequest], Reply] | None = None
 
     def __post_init__(self) -> None:
         self._script: deque[Reply] = deque()
@@ -93,8 +99,12 @@ class ScriptedServer:
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         query = scope.get("query_string", b"").decode()
-        self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body, query))
-        reply = self._script.popleft() if self._script else self.default
+        request = RecordedRequest(scope["method"], scope["path"], headers, body, query)
+        self.requests.append(request)
+        if self._script:
+            reply = self._script.popleft()
+        else:
+            reply = self.respond(request) if self.respond is not None else self.default
         if reply.delay:
             await asyncio.sleep(reply.delay)
         extra_headers = [(k.lower().encode(), v.encode()) for k, v in (reply.headers or {}).items()]
