@@ -65,8 +65,20 @@ class SafetyProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def run_config(cls, workdir: Path, config_under_test: dict[str, Any], shield_id: str) -> dict[str, Any]:
-        providers = {api: list(entries) for api, entries in cls.supporting_providers.items()}
+    def supporting(cls, workdir: Path) -> dict[str, list[dict[str, Any]]]:
+        """The other providers, by API (``supporting_providers``); override to build them from other fixtures."""
+        return {api: list(entries) for api, entries in cls.supporting_providers.items()}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def run_config(
+        cls,
+        workdir: Path,
+        config_under_test: dict[str, Any],
+        supporting: dict[str, list[dict[str, Any]]],
+        shield_id: str,
+    ) -> dict[str, Any]:
+        providers = {api: list(entries) for api, entries in supporting.items()}
         providers.setdefault("safety", []).append(
             {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
         )

@@ -73,8 +73,16 @@ class ToolRuntimeProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def run_config(cls, workdir: Path, config_under_test: dict[str, Any]) -> dict[str, Any]:
-        providers = {api: list(entries) for api, entries in cls.supporting_providers.items()}
+    def supporting(cls, workdir: Path) -> dict[str, list[dict[str, Any]]]:
+        """The other providers, by API (``supporting_providers``); override to build them from other fixtures."""
+        return {api: list(entries) for api, entries in cls.supporting_providers.items()}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def run_config(
+        cls, workdir: Path, config_under_test: dict[str, Any], supporting: dict[str, list[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        providers = {api: list(entries) for api, entries in supporting.items()}
         providers.setdefault("tool_runtime", []).append(
             {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
         )

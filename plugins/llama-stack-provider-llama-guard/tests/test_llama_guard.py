@@ -18,7 +18,6 @@ from llama_stack_provider_vllm import plugin as vllm_plugin
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
-from llama_stack_core.testing.safety import PROVIDER_ID as KIT_PROVIDER_ID
 from llama_stack_core.testing.safety import SafetyProviderTests
 from llama_stack_core.testing.scripted import RecordedRequest, Reply, ScriptedServer, chat_completion
 
@@ -396,12 +395,7 @@ class TestLlamaGuardConformance(SafetyProviderTests):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def run_config(cls, workdir: Path, config_under_test: dict[str, Any], shield_id: str, guard_model) -> dict:
-        """The kit's run config, with remote::vllm in front of the scripted model (its URL is known only here)."""
+    def supporting(cls, workdir: Path, guard_model: ScriptedServer) -> dict[str, list[dict[str, Any]]]:
+        """remote::vllm in front of the scripted model (its URL is known only here)."""
         vllm = {"base_url": guard_model.base_url, "refresh_models": False}
-        providers = {
-            "inference": [{"provider_id": "vllm", "provider_type": "remote::vllm", "config": vllm}],
-            "safety": [{"provider_id": KIT_PROVIDER_ID, "provider_type": PROVIDER_TYPE, "config": config_under_test}],
-        }
-        shields = [{**cls.shield, "provider_id": KIT_PROVIDER_ID}]
-        return make_run_config(providers, workdir, shields=shields, safety={"default_shield_id": shield_id})
+        return {"inference": [{"provider_id": "vllm", "provider_type": "remote::vllm", "config": vllm}]}
