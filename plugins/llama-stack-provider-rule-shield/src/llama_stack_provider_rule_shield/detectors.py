@@ -133,9 +133,7 @@ def _first_atom_length(pattern: str) -> int:
 
 
 EMAIL_NOT_AFTER = "._%+-_"
-EMAIL = (
-    r"[A-Za-z0-9._%+\-_][A-Za-z0-9._%+\-_]{0,63}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}(?![A-Za-z0-9\-])"
-)
+EMAIL = r"[A-Za-z0-9._%+\-_][A-Za-z0-9._%+\-_]{0,63}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}(?![A-Za-z0-9\-])"
 #: international without separators; with a country code; with an area code in brackets; plain groups
 PHONES: tuple[str, ...] = (
     r"\+[0-9]{8,15}(?![0-9])",

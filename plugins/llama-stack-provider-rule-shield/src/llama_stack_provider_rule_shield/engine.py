@@ -31,6 +31,7 @@ from .detectors import (
     phrase_pattern,
 )
 
+
 @dataclass(frozen=True)
 class Finding:
     category: str

@@ -129,9 +129,7 @@ class RuleShieldProvider:
         shield = self.shield(request.model)
         inputs = [request.input] if isinstance(request.input, str) else list(request.input)
         results = [self._moderate(shield, item) for item in inputs]
-        return ModerationObject(
-            id=f"modr-{uuid.uuid4().hex}", model=request.model or DEFAULT_SHIELD, results=results
-        )
+        return ModerationObject(id=f"modr-{uuid.uuid4().hex}", model=request.model or DEFAULT_SHIELD, results=results)
 
     def _moderate(self, shield: CompiledShield, item: Any) -> ModerationResult:
         text = item if isinstance(item, str) else getattr(item, "text", None)
