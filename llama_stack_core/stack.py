@@ -198,23 +198,28 @@ class Stack:
         self.routers[api] = router_class(api)(api, instances, self.resources, self.config.api_settings(api.value))
 
     async def _register_declared_resources(self) -> None:
-        """Run-config resources, plugin defaults and provider-listed resources, in that order of precedence."""
+        """Run-config resources, plugin defaults and provider-listed resources, in that order of precedence.
+
+        One resource type at a time, in ``RESOURCE_KINDS`` order (a type refers only to types before it), so a
+        resource of either origin may refer to one of the other (a run-config vector DB on a plugin's default
+        embedding model, a plugin's default on a run-config model). Within a type the defaults and listed
+        resources come first, and a run-config resource of the same id replaces them."""
         assert self.resources is not None
         try:
             requests = self.config.resource_requests()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        for resource_type, request in requests:
-            try:
-                await self.resources.register(resource_type, request, ResourceSource.run_config, replace=True)
-            except StackError as exc:
-                raise ConfigError(
-                    f"{resource_type} '{request.requested_id()}' from the run config: {exc.message}"
-                ) from None
-        for instances in self.providers.values():
-            for instance in instances.values():
-                for contracts in RESOURCE_CONTRACTS.values():
-                    await self._register_defaults(instance, contracts)
+        declared = {(resource_type, request.requested_id()) for resource_type, request in requests}
+        for resource_type, contracts in RESOURCE_CONTRACTS.items():
+            for instance in self.all_instances():
+                await self._register_defaults(instance, contracts, declared)
+            for request in (r for t, r in requests if t == resource_type):
+                try:
+                    await self.resources.register(resource_type, request, ResourceSource.run_config, replace=True)
+                except StackError as exc:
+                    raise ConfigError(
+                        f"{resource_type} '{request.requested_id()}' from the run config: {exc.message}"
+                    ) from None
 
     async def _check_default_shield(self) -> None:
         assert self.resources is not None
@@ -222,13 +227,18 @@ class Stack:
         if shield_id is not None and await self.resources.lookup("shield", shield_id) is None:
             raise ConfigError(f"safety.default_shield_id: shield '{shield_id}' is not registered")
 
-    async def _register_defaults(self, instance: ProviderInstance, contracts: ResourceContracts) -> None:
+    async def _register_defaults(
+        self, instance: ProviderInstance, contracts: ResourceContracts, declared: set[tuple[str, str | None]]
+    ) -> None:
+        """A provider's plugin defaults and listed resources, except those the run config declares itself."""
         assert self.resources is not None
         resource_type, plural = contracts.resource_type, contracts.plural
         hook = getattr(self.pm.hook, f"register_{plural}")
         results = hook(provider_type=instance.provider_type, provider_id=instance.provider_id, config=instance.config)
         for request in (r for result in results for r in (result or ())):
             request = request.model_copy(update={"provider_id": instance.provider_id})
+            if (resource_type, request.requested_id()) in declared:
+                continue
             existing = await self.resources.registry.find(resource_type, request.requested_id() or "")
             if existing is None or existing.origin == ResourceSource.plugin_default:
                 await self.resources.register(resource_type, request, ResourceSource.plugin_default, replace=True)

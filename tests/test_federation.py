@@ -85,6 +85,29 @@ async def test_run_config_plugin_defaults_and_provider_listed_models_are_registe
     assert "lister/x2" in ids and "lister/x1" not in ids
 
 
+async def test_run_config_resources_may_refer_to_plugin_defaults_and_override_them(tmp_path, pm):
+    overridden = {
+        "model_id": "alpha-default-embedding",
+        "provider_id": "alpha",
+        "provider_model_id": "mine",
+        "model_type": "embedding",
+        "metadata": {"embedding_dimension": 8},
+    }
+    on_default = {"vector_db_id": "docs", "embedding_model": "beta-default-embedding", "provider_id": "vector_io-rec"}
+    config = make_run_config(
+        {"inference": echo_providers("alpha", "beta"), **recorder_providers()},
+        tmp_path,
+        models=[overridden],
+        vector_dbs=[on_default],
+    )
+    for _ in range(2):  # a second start keeps the run config's resources as they are
+        async with stack_client(config, pm) as client:
+            model = (await client.get("/v1/models/alpha-default-embedding")).json()
+            store = (await client.get("/v1/vector-dbs/docs")).json()
+        assert model["origin"] == "run_config" and model["provider_resource_id"] == "mine"
+        assert store["embedding_model"] == "beta-default-embedding" and store["embedding_dimension"] == 8
+
+
 async def test_models_list_has_openai_and_llama_stack_fields(full_config, pm):
     async with stack_client(full_config, pm) as client:
         await client.post("/v1/models", json={"model_id": "m", "provider_id": "alpha", "metadata": {"ctx": 8192}})

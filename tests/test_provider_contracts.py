@@ -83,3 +83,15 @@ async def test_health_is_reported_only_for_providers_with_the_contract(tmp_path,
         providers = {p["provider_id"]: p for p in (await client.get("/v1/providers")).json()["data"]}
     assert providers["alpha"]["health"]["status"] == "OK"
     assert providers["safety-rec"]["health"] == {"status": "Not Implemented"}
+
+
+def test_resource_types_refer_only_to_types_registered_before_them():
+    """The stack registers declared resources one type at a time in this order (Stack._register_declared_resources)."""
+    from llama_stack_core.apis.resources import RESOURCE_KINDS
+    from llama_stack_core.provider_contracts import RESOURCE_CONTRACTS
+
+    order = list(RESOURCE_KINDS)
+    assert list(RESOURCE_CONTRACTS) == order
+    for position, kind in enumerate(RESOURCE_KINDS.values()):
+        for _, target in kind.references:
+            assert order.index(target) < position, (kind.type, target)
