@@ -72,12 +72,20 @@ class ResourceLookup(Protocol):
 class ApiRouter:
     """Picks the provider for each call to one API: by the resource a request names, else the API's default."""
 
-    def __init__(self, api: Api, providers: dict[str, ProviderInstance], resources: ResourceLookup) -> None:
+    def __init__(
+        self,
+        api: Api,
+        providers: dict[str, ProviderInstance],
+        resources: ResourceLookup,
+        settings: BaseModel | None = None,
+    ) -> None:
         from .apis import api_spec
 
         self.api = api
         self.providers = providers
         self._resources = resources
+        #: the run config's section for this API (``safety:``, ``tool_runtime:``), for routers that read one
+        self.settings = settings
         self._default = next(iter(providers.values()))
         self._routes = {route.name: route for route in api_spec(api).routes}
         #: every operation of the API, by name: what the server's endpoints and :meth:`call` call

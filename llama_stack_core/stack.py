@@ -99,6 +99,7 @@ class Stack:
         for resource in await self.resources.registry.refresh():
             await self.resources.hydrate(resource)
         await self._register_declared_resources()
+        await self._check_default_shield()
         await self._call_lifecycle_hook("startup")
         interval = self.config.server.registry_refresh_seconds
         self._refresh_task = asyncio.create_task(self._refresh_registry(interval), name="registry-refresh")
@@ -194,7 +195,7 @@ class Stack:
                 api, entry.provider_id, entry.provider_type, registered, config, impl
             )
         self.providers[api.value] = instances
-        self.routers[api] = router_class(api)(api, instances, self.resources)
+        self.routers[api] = router_class(api)(api, instances, self.resources, self.config.api_settings(api.value))
 
     async def _register_declared_resources(self) -> None:
         """Run-config resources, plugin defaults and provider-listed resources, in that order of precedence."""
@@ -214,6 +215,12 @@ class Stack:
             for instance in instances.values():
                 for contracts in RESOURCE_CONTRACTS.values():
                     await self._register_defaults(instance, contracts)
+
+    async def _check_default_shield(self) -> None:
+        assert self.resources is not None
+        shield_id = self.config.safety.default_shield_id
+        if shield_id is not None and await self.resources.lookup("shield", shield_id) is None:
+            raise ConfigError(f"safety.default_shield_id: shield '{shield_id}' is not registered")
 
     async def _register_defaults(self, instance: ProviderInstance, contracts: ResourceContracts) -> None:
         assert self.resources is not None

@@ -25,7 +25,8 @@ _DONE = b"[DONE]"
 
 
 def vendor_message(body: bytes) -> str:
-    """The error message a vendor put in its body (OpenAI, FastAPI and plain-text shapes)."""
+    """The error message a vendor put in its body (OpenAI, FastAPI and plain-text shapes, and nested ones such as
+    ``{"detail": {"error": ...}}`` or ``{"error": {"detail": ...}}``)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -33,18 +34,23 @@ def vendor_message(body: bytes) -> str:
     if isinstance(data, dict):
         error = data.get("error", data.get("detail", data.get("message", data)))
         if isinstance(error, dict):
-            error = error.get("message", error)
+            error = error.get("message", error.get("detail", error.get("error", error)))
         return str(error)[:500]
     return str(data)[:500]
 
 
-def upstream_status_error(status: int, body: bytes, where: str) -> StackError:
+def upstream_status_error(status: int, body: bytes, where: str, retry_after: str | None = None) -> StackError:
+    """The error for an upstream's error answer. ``upstream_status`` and ``retry_after`` (its Retry-After header,
+    if any) ride along on the exception, for providers that map a vendor's statuses themselves."""
     message = vendor_message(body)
     if 400 <= status < 500:
         error = StackError(f"{where}: {message}", status_code=status)
         error.error_type = "upstream_client_error"
-        return error
-    return UpstreamError(f"{where} answered {status}: {message}")
+    else:
+        error = UpstreamError(f"{where} answered {status}: {message}")
+    error.upstream_status = status  # type: ignore[attr-defined]
+    error.retry_after = retry_after  # type: ignore[attr-defined]
+    return error
 
 
 class UpstreamClient:
@@ -101,7 +107,9 @@ class UpstreamClient:
                     span.set("http.status_code", response.status)
                     data = await response.read()
                     if response.status >= 400:
-                        raise upstream_status_error(response.status, data, self._where(path))
+                        raise upstream_status_error(
+                            response.status, data, self._where(path), response.headers.get("Retry-After")
+                        )
                     return data
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeoutError(f"{self._where(path)} timed out") from None

@@ -214,6 +214,7 @@ async def test_streaming_uses_sse_framing_and_reports_midstream_errors(full_conf
 
 async def test_an_operation_the_provider_lacks_is_501(full_config, pm):
     async with stack_client(full_config, pm) as client:
-        response = await client.post("/v1/tool-runtime/invoke", json={"tool_name": "t", "kwargs": {}})
+        assert (await client.post("/v1/toolgroups", json={"toolgroup_id": "g"})).status_code == 200
+        response = await client.get("/v1/tools", params={"toolgroup_id": "g"})
     error = assert_error(response, 501)
-    assert "tool_runtime-rec" in error["message"] and "invoke_tool" in error["message"]
+    assert "tool_runtime-rec" in error["message"] and "list_runtime_tools" in error["message"]

@@ -64,10 +64,20 @@ class URL(BaseModel):
     uri: str
 
 
+class ToolInvocationLimits(BaseModel):
+    """Bounds on one tool group's calls; unset fields take the run config's ``tool_runtime`` values."""
+
+    model_config = ConfigDict(extra="forbid")
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    max_result_bytes: int | None = Field(default=None, gt=0)
+    max_concurrent_invocations: int | None = Field(default=None, ge=1)
+
+
 class ToolGroup(Resource):
     type: Literal["tool_group"] = "tool_group"
     mcp_endpoint: URL | None = None
     args: dict[str, Any] | None = None
+    limits: ToolInvocationLimits | None = None
 
 
 class URIDataSource(BaseModel):
@@ -175,6 +185,7 @@ class RegisterToolGroupRequest(RegisterRequest):
     provider_toolgroup_id: str | None = None
     mcp_endpoint: URL | None = None
     args: dict[str, Any] | None = None
+    limits: ToolInvocationLimits | None = None
 
 
 class RegisterDatasetRequest(RegisterRequest):

@@ -52,7 +52,7 @@ ModerationInput = Annotated[ModerationTextInput | ModerationImageInput, Field(di
 class ModerationRequest(Request):
     """``model`` names a shield; when absent the stack's default shield is used."""
 
-    input: str | list[str] | list[ModerationInput]
+    input: str | Annotated[list[str], Field(min_length=1)] | Annotated[list[ModerationInput], Field(min_length=1)]
     model: str | None = Field(default=None, min_length=1)
 
 

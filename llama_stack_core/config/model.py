@@ -108,6 +108,25 @@ class TelemetryConfig(BaseModel):
         return {**data, **settings_from_otel_environment(os.environ)}
 
 
+class SafetySettings(BaseModel):
+    """The ``safety:`` section."""
+
+    model_config = ConfigDict(extra="forbid")
+    default_shield_id: str | None = Field(
+        default=None, min_length=1, description="The shield /v1/moderations uses when the request names no model."
+    )
+
+
+class ToolRuntimeSettings(BaseModel):
+    """The ``tool_runtime:`` section: how tool calls are bounded (a tool group's ``limits`` override these)."""
+
+    model_config = ConfigDict(extra="forbid")
+    invocation_timeout_seconds: float = Field(default=30.0, gt=0, description="Per call, waiting for a slot included.")
+    max_result_bytes: int = Field(default=1_000_000, gt=0, description="Largest tool result accepted, as JSON.")
+    max_concurrent_invocations: int = Field(default=8, ge=1, description="Calls running at once per tool group.")
+    tool_list_ttl_seconds: float = Field(default=60.0, ge=0, description="How long a group's tool list is reused.")
+
+
 class RunConfig(BaseModel):
     """A whole stack: providers per API, storage, resources to register at start-up, server settings."""
 
@@ -131,6 +150,8 @@ class RunConfig(BaseModel):
     registered_resources: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
     server: ServerConfig = Field(default_factory=ServerConfig)
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    tool_runtime: ToolRuntimeSettings = Field(default_factory=ToolRuntimeSettings)
 
     @model_validator(mode="after")
     def _normalise(self) -> RunConfig:
@@ -175,6 +196,10 @@ class RunConfig(BaseModel):
         """What provider configs are validated with: named storage backends for ``StoreConfig`` fields."""
         metadata = self.storage.stores["metadata"].backend
         return {"storage_backends": self.storage.backends, "default": self.storage.backends[metadata]}
+
+    def api_settings(self, api: str) -> BaseModel | None:
+        """The section of settings an API's router reads, if it has one."""
+        return {"safety": self.safety, "tool_runtime": self.tool_runtime}.get(api)
 
     def unknown_keys(self) -> list[str]:
         return sorted(self.model_extra or {})

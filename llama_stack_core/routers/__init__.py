@@ -5,9 +5,16 @@ from __future__ import annotations
 from ..apis.routes import Api
 from ..routing import ApiRouter
 from .files import FilesRouter
+from .safety import SafetyRouter
+from .tool_runtime import ToolRuntimeRouter
 from .vector_io import VectorIORouter
 
-ROUTER_CLASSES: dict[Api, type[ApiRouter]] = {Api.vector_io: VectorIORouter, Api.files: FilesRouter}
+ROUTER_CLASSES: dict[Api, type[ApiRouter]] = {
+    Api.vector_io: VectorIORouter,
+    Api.files: FilesRouter,
+    Api.safety: SafetyRouter,
+    Api.tool_runtime: ToolRuntimeRouter,
+}
 
 
 def router_class(api: Api) -> type[ApiRouter]:

@@ -73,11 +73,27 @@ async def _form_data(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
+def _nested(query: dict[str, str]) -> dict[str, Any]:
+    """Query keys in the SDKs' bracket style (``mcp_endpoint[uri]=...``) as nested objects."""
+    if not any("[" in key for key in query):
+        return query
+    data: dict[str, Any] = {}
+    for key, value in query.items():
+        name, bracket, rest = key.partition("[")
+        if not bracket or not rest.endswith("]"):
+            data[key] = value
+            continue
+        target = data.setdefault(name, {})
+        if isinstance(target, dict):
+            target[rest[:-1]] = value
+    return data
+
+
 async def parse_request(route: Route, request: HttpRequest) -> BaseModel | None:
     """Merge path params, query params and the body into the route's request model."""
     if route.request is None:
         return None
-    data: dict[str, Any] = request.query_params()
+    data = _nested(request.query_params())
     if route.method in ("POST", "PUT"):
         if route.body == "multipart":
             data.update(await _form_data(request))

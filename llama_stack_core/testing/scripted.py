@@ -9,6 +9,11 @@ and answers from a script the test sets::
         server.reply(stream=[chunk1, chunk2], hold_after=1)      # waits for server.release() after chunk 1
         ... point a provider at server.base_url ...
         server.requests[-1].json                                 # what the provider sent
+        server.reply(status=429, json={...}, headers={"Retry-After": "7"})
+        server.requests[-1].params                               # its query string, e.g. {"q": "llamas"}
+
+When the script is empty, ``respond`` (if set) computes the reply from the request, for a server that must answer
+by content rather than by order (a classifier model, a moderation endpoint): ``ScriptedServer(respond=fn)``.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import asyncio
 import socket
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -31,10 +38,16 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    query: str = ""  # the raw query string
 
     @property
     def json(self) -> Any:
         return orjson.loads(self.body) if self.body else None
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The query string's parameters, decoded (the last value of a repeated one)."""
+        return dict(parse_qsl(self.query, keep_blank_values=True))
 
 
 @dataclass
@@ -46,12 +59,15 @@ class Reply:
     delay: float = 0.0
     drop_after: int | None = None  # close the connection abruptly after this many events
     raw: bytes | None = None
+    headers: dict[str, str] | None = None  # extra response headers (e.g. Retry-After)
 
 
 @dataclass
 class ScriptedServer:
     default: Reply = field(default_factory=lambda: Reply(json={"object": "list", "data": []}))
     requests: list[RecordedRequest] = field(default_factory=list)
+    #: Computes the reply to a request when the script is empty (else ``default`` answers).
+    respond: Callable[[RecordedRequest], Reply] | None = None
 
     def __post_init__(self) -> None:
         self._script: deque[Reply] = deque()
@@ -82,17 +98,23 @@ class ScriptedServer:
             if not message.get("more_body"):
                 break
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.requests.append(RecordedRequest(scope["method"], scope["path"], headers, body))
-        reply = self._script.popleft() if self._script else self.default
+        query = scope.get("query_string", b"").decode()
+        request = RecordedRequest(scope["method"], scope["path"], headers, body, query)
+        self.requests.append(request)
+        if self._script:
+            reply = self._script.popleft()
+        else:
+            reply = self.respond(request) if self.respond is not None else self.default
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        extra_headers = [(k.lower().encode(), v.encode()) for k, v in (reply.headers or {}).items()]
         if reply.stream is None:
             payload = reply.raw if reply.raw is not None else orjson.dumps(reply.json)
             await send(
                 {
                     "type": "http.response.start",
                     "status": reply.status,
-                    "headers": [(b"content-type", b"application/json")],
+                    "headers": [(b"content-type", b"application/json"), *extra_headers],
                 }
             )
             await send({"type": "http.response.body", "body": payload})
@@ -101,7 +123,7 @@ class ScriptedServer:
             {
                 "type": "http.response.start",
                 "status": reply.status,
-                "headers": [(b"content-type", b"text/event-stream")],
+                "headers": [(b"content-type", b"text/event-stream"), *extra_headers],
             }
         )
         for i, event in enumerate(reply.stream):
