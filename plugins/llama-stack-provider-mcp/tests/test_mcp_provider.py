@@ -24,6 +24,7 @@ from llama_stack_core.errors import BadRequestError, UpstreamError, UpstreamTime
 from llama_stack_core.request_context import PROVIDER_DATA
 from llama_stack_core.testing.harness import free_port, make_run_config, plugin_stack, stop_process, wait_for_port
 from llama_stack_core.testing.imports import assert_plugin_module_is_light
+from llama_stack_core.testing.tool_runtime import ToolRuntimeProviderTests
 from llama_stack_core.testing.waiting import eventually_sync
 
 pytestmark = pytest.mark.anyio
@@ -358,30 +359,106 @@ def test_importing_the_plugin_is_cheap() -> None:
     )
 
 
-# -- through the stack -------------------------------------------------------------------------------------------
+# -- through the stack: the conformance kit over both transports -------------------------------------------------
 
 
-async def test_register_and_list_through_the_stack(tmp_path: Path, http_server: HttpMCPServer) -> None:
-    config = make_run_config(
-        {"tool_runtime": [{"provider_id": "mcp", "provider_type": PROVIDER_TYPE, "config": {}}]}, tmp_path
-    )
-    async with plugin_stack(plugin, config) as client:
-        body = {"toolgroup_id": "mcp::web", "provider_id": "mcp", "mcp_endpoint": {"uri": http_server.uri}}
-        body["args"] = {"headers": {"Authorization": SECRET}}
-        assert (await client.post("/v1/toolgroups", json=body)).status_code == 200
-        listed = await client.get("/v1/tool-runtime/list-tools", params={"tool_group_id": "mcp::web"})
-        assert listed.status_code == 200, listed.text
-        assert {tool["name"] for tool in listed.json()["data"]} >= EXPECTED_TOOLS
-        invoked = await client.post(
-            "/v1/tool-runtime/invoke", json={"tool_name": "add", "kwargs": {"a": 1, "b": 2}, "toolgroup_id": "mcp::web"}
-        )
-        assert invoked.status_code == 200, invoked.text
-        assert invoked.json()["content"] == [{"type": "text", "text": "3"}]
-        bad = await client.post(
-            "/v1/toolgroups", json={**body, "toolgroup_id": "mcp::bad", "mcp_endpoint": {"uri": "x"}}
-        )
+class _MCPKit(ToolRuntimeProviderTests):
+    provider_type = PROVIDER_TYPE
+    extra_plugins = [plugin]
+    expected_tools = EXPECTED_TOOLS
+    invocation = ("add", {"a": 2, "b": 3})
+    invalid_invocation = ("add", {"a": "two", "b": 3}, "a")
+
+    def check_result(self, result: dict[str, Any]) -> None:
+        assert result["content"] == [{"type": "text", "text": "5"}]
+        assert result["error_message"] is None
+
+
+class TestMCPOverHttp(_MCPKit):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def toolgroup_body(cls, http_server: HttpMCPServer) -> dict[str, Any]:
+        return {"toolgroup_id": "mcp::kit-http", "mcp_endpoint": {"uri": http_server.uri}}
+
+
+class TestMCPOverStdio(_MCPKit):
+    toolgroup = {"toolgroup_id": "mcp::kit-stdio", "args": {"command": STDIO_COMMAND}}
+
+
+# -- through the stack: registration, errors, headers, the llama-stack-client SDK ------------------------------
+
+
+def stack_config(directory: Path, **extra: Any) -> dict[str, Any]:
+    entry = {"provider_id": "mcp", "provider_type": PROVIDER_TYPE, "config": {"connect_timeout_seconds": 5}}
+    return make_run_config({"tool_runtime": [entry]}, directory, **extra)
+
+
+def register_body(group_id: str, uri: str, **args: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"toolgroup_id": group_id, "provider_id": "mcp", "mcp_endpoint": {"uri": uri}}
+    return {**body, "args": args} if args else body
+
+
+async def test_bad_groups_are_400_on_register(tmp_path: Path) -> None:
+    async with plugin_stack(plugin, stack_config(tmp_path)) as client:
+        bad = await client.post("/v1/toolgroups", json=register_body("mcp::bad", "localhost:8000"))
         assert bad.status_code == 400 and "http://" in bad.json()["error"]["message"]
         missing = {"toolgroup_id": "mcp::gone", "provider_id": "mcp", "args": {"command": ["no-such-mcp-binary"]}}
-        assert (await client.post("/v1/toolgroups", json=missing)).status_code == 400
-        providers = await client.get("/v1/providers")
-        assert "sk-mcp-test" not in providers.text
+        answer = await client.post("/v1/toolgroups", json=missing)
+        assert answer.status_code == 400 and "no-such-mcp-binary" in answer.json()["error"]["message"]
+        assert (await client.get("/v1/toolgroups/mcp::gone")).status_code == 404
+
+
+async def test_down_hanging_and_failing_servers_answer_json_errors(tmp_path: Path, http_server: HttpMCPServer) -> None:
+    config = stack_config(tmp_path, tool_runtime={"invocation_timeout_seconds": 1})
+    async with plugin_stack(plugin, config) as client:
+        await client.post("/v1/toolgroups", json=register_body("mcp::up", http_server.uri))
+        await client.post("/v1/toolgroups", json=register_body("mcp::down", f"http://127.0.0.1:{free_port()}/mcp"))
+        down = await client.get("/v1/tools", params={"toolgroup_id": "mcp::down"})
+        assert down.status_code == 502 and "mcp::down" in down.json()["error"]["message"], down.text
+        slow = {"tool_name": "sleep", "kwargs": {"seconds": 30}, "toolgroup_id": "mcp::up"}
+        started = time.monotonic()
+        hung = await client.post("/v1/tool-runtime/invoke", json=slow)
+        assert hung.status_code == 504 and time.monotonic() - started < 10, hung.text
+        failing = await client.post("/v1/tool-runtime/invoke", json={"tool_name": "protocol_error"})
+        assert failing.status_code == 502 and "backend database unavailable" in failing.text
+        tool_error = await client.post(
+            "/v1/tool-runtime/invoke", json={"tool_name": "fail", "kwargs": {"message": "no"}}
+        )
+        assert tool_error.status_code == 200 and "no" in tool_error.json()["error_message"]
+
+
+async def test_provider_data_headers_reach_the_server_through_the_stack(
+    tmp_path: Path, http_server: HttpMCPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with plugin_stack(plugin, stack_config(tmp_path)) as client:
+        body = register_body("mcp::auth", http_server.uri, headers={"X-Tenant": "acme"})
+        assert (await client.post("/v1/toolgroups", json=body)).status_code == 200
+        before = len(http_server.seen_headers())
+        data = json.dumps({"mcp_headers": {http_server.uri: {"Authorization": REQUEST_SECRET}}})
+        answer = await client.post(
+            "/v1/tool-runtime/invoke",
+            json={"tool_name": "whoami", "toolgroup_id": "mcp::auth"},
+            headers={"X-LlamaStack-Provider-Data": data},
+        )
+        assert answer.status_code == 200, answer.text
+        assert http_server.seen_headers()[before:] == [{"authorization": REQUEST_SECRET, "x-tenant": "acme"}]
+        assert "per-request-7d2e" not in (await client.get("/v1/providers")).text
+    assert "per-request-7d2e" not in caplog.text
+
+
+async def test_llama_stack_client_sdk(tmp_path: Path, http_server: HttpMCPServer) -> None:
+    from llama_stack_client import AsyncLlamaStackClient
+
+    async with plugin_stack(plugin, stack_config(tmp_path)) as http:
+        sdk = AsyncLlamaStackClient(base_url="http://stack", http_client=http)
+        await sdk.toolgroups.register(toolgroup_id="mcp::sdk", provider_id="mcp", mcp_endpoint={"uri": http_server.uri})
+        assert "mcp::sdk" in [group.identifier for group in await sdk.toolgroups.list()]
+        tools = await sdk.tool_runtime.list_tools(tool_group_id="mcp::sdk")
+        add = next(tool for tool in tools if tool.name == "add")
+        assert {p.name for p in add.parameters} == {"a", "b"}  # the 0.2 shape, derived by the core
+        ad_hoc = await sdk.tool_runtime.list_tools(mcp_endpoint={"uri": http_server.uri})
+        assert {tool.name for tool in ad_hoc} >= EXPECTED_TOOLS
+        result = await sdk.tool_runtime.invoke_tool(tool_name="echo", kwargs={"text": "from the sdk"})
+        assert result.content == "from the sdk" or result.content[0].text == "from the sdk"
+        assert result.error_message is None

@@ -18,6 +18,8 @@ def register_tool_runtime_providers() -> list[ProviderSpec]:
             provider_type=PROVIDER_TYPE,
             config_class=MCPConfig,
             factory="llama_stack_provider_mcp.provider:create_provider",
+            # The router's MCP_ENDPOINT_CAPABILITY: list-tools with an mcp_endpoint and no group comes here.
+            capabilities=frozenset({"mcp_endpoint"}),
             description="Model Context Protocol servers (streamable HTTP or stdio) as tool groups (mcp::<name>).",
         )
     ]
