@@ -1,0 +1,1 @@
+"""remote::model-context-protocol: Model Context Protocol servers as tool groups."""
