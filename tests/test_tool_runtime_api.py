@@ -122,3 +122,16 @@ async def test_an_mcp_endpoint_in_bracket_query_style_reaches_the_router(tmp_pat
         response = await http.get("/v1/tool-runtime/list-tools", params={"mcp_endpoint[uri]": "http://127.0.0.1:1/mcp"})
         assert response.status_code == 501, response.text
         assert "MCP endpoint" in response.json()["error"]["message"]
+
+
+async def test_header_values_in_a_groups_args_are_masked_in_every_answer(tmp_path):
+    secret = "Bearer sk-do-not-show-1234"
+    group = {"toolgroup_id": "g", "args": {"headers": {"Authorization": secret, "X-Tenant": "t1"}, "depth": 2}}
+    async with _stack(tmp_path) as http:
+        answers = [await http.post("/v1/toolgroups", json=group)]
+        answers += [await http.get("/v1/toolgroups/g"), await http.get("/v1/toolgroups")]
+        for answer in answers:
+            assert answer.status_code == 200
+            assert secret not in answer.text and "t1" not in answer.text
+        assert answers[1].json()["args"] == {"headers": {"Authorization": "********", "X-Tenant": "********"}, "depth": 2}
+        assert (await _invoke(http, "add", a=1, b=2)).status_code == 200  # the provider still has the real args

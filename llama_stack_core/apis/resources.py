@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..redaction import MASK, redact
 from .routes import Api
 
 
@@ -35,6 +36,10 @@ class Resource(BaseModel):
     provider_id: str = Field(description="Id of the provider instance that serves it.")
     origin: ResourceSource = Field(default=ResourceSource.via_register_api, description="How it was registered.")
     created: int = Field(default_factory=lambda: int(time.time()), description="Unix time of registration.")
+
+    def public(self) -> Resource:
+        """The resource as the API shows it: secrets it carries masked (it is stored as registered)."""
+        return self
 
 
 class ModelType(StrEnum):
@@ -78,6 +83,15 @@ class ToolGroup(Resource):
     mcp_endpoint: URL | None = None
     args: dict[str, Any] | None = None
     limits: ToolInvocationLimits | None = None
+
+    def public(self) -> ToolGroup:
+        """Secret-named args masked, and every header value (``args.headers``: an MCP server's credentials)."""
+        if not self.args:
+            return self
+        args = redact(self.args)
+        if isinstance(args.get("headers"), dict):
+            args["headers"] = dict.fromkeys(args["headers"], MASK)
+        return self.model_copy(update={"args": args})
 
 
 class URIDataSource(BaseModel):

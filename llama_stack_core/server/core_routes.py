@@ -158,13 +158,13 @@ def _resource_routes(kind: ResourceKind) -> tuple[Route, ...]:
         resources = await ctx.stack.resources.registry.list(resource_type)
         if resource_type == "model":
             return OpenAIModelList(data=[openai_model(r) for r in resources])
-        return DataList[kind.model](data=resources)
+        return DataList[kind.model](data=[r.public() for r in resources])
 
     async def get_resource(ctx: ServerContext, request: BaseModel) -> Resource:
-        return await ctx.stack.resources.registry.get(resource_type, getattr(request, param))
+        return (await ctx.stack.resources.registry.get(resource_type, getattr(request, param))).public()
 
     async def register_resource(ctx: ServerContext, request: Any) -> Resource:
-        return await ctx.stack.resources.register(resource_type, request)
+        return (await ctx.stack.resources.register(resource_type, request)).public()
 
     async def unregister_resource(ctx: ServerContext, request: BaseModel) -> None:
         await ctx.stack.resources.unregister(resource_type, getattr(request, param))

@@ -102,6 +102,9 @@ class ToolCatalog:
                 try:
                     tools = {t.tool.identifier: t for t in await self.tools(group)}
                 except StackError as exc:
+                    known = self._listings.get(group.identifier)
+                    if len(groups) == 1 or (known is not None and known.group == group and name in known.tools):
+                        raise  # the tool's own group is down: its error (502/504), not a 404
                     log.warning("tool group '%s' could not be listed: %s", group.identifier, exc.message)
                     unlisted.append(group.identifier)
                     continue

@@ -415,6 +415,9 @@ async def test_down_hanging_and_failing_servers_answer_json_errors(tmp_path: Pat
         await client.post("/v1/toolgroups", json=register_body("mcp::down", f"http://127.0.0.1:{free_port()}/mcp"))
         down = await client.get("/v1/tools", params={"toolgroup_id": "mcp::down"})
         assert down.status_code == 502 and "mcp::down" in down.json()["error"]["message"], down.text
+        echo_on_down = {"tool_name": "echo", "kwargs": {"text": "x"}, "toolgroup_id": "mcp::down"}
+        invoked = await client.post("/v1/tool-runtime/invoke", json=echo_on_down)
+        assert invoked.status_code == 502 and "mcp::down" in invoked.json()["error"]["message"], invoked.text
         slow = {"tool_name": "sleep", "kwargs": {"seconds": 30}, "toolgroup_id": "mcp::up"}
         started = time.monotonic()
         hung = await client.post("/v1/tool-runtime/invoke", json=slow)
