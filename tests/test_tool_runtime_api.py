@@ -133,5 +133,8 @@ async def test_header_values_in_a_groups_args_are_masked_in_every_answer(tmp_pat
         for answer in answers:
             assert answer.status_code == 200
             assert secret not in answer.text and "t1" not in answer.text
-        assert answers[1].json()["args"] == {"headers": {"Authorization": "********", "X-Tenant": "********"}, "depth": 2}
+        assert answers[1].json()["args"] == {
+            "headers": {"Authorization": "********", "X-Tenant": "********"},
+            "depth": 2,
+        }
         assert (await _invoke(http, "add", a=1, b=2)).status_code == 200  # the provider still has the real args

@@ -7,7 +7,7 @@ from llama_stack_core.apis.routes import Api
 from llama_stack_core.hookspecs import hookimpl
 from llama_stack_core.providers import ProviderSpec
 
-from .config import PROVIDER_TYPE, AgentsConfig, ConversationsConfig, ResponsesConfig
+from .config import PROVIDER_TYPE, ConversationsConfig, ResponsesConfig
 
 
 @hookimpl
