@@ -189,6 +189,20 @@ def test_serve_a_distro_by_name(tmp_path):
         assert httpx.get(f"{url}/v1/health").json() == {"status": "OK"}
         models = {m["id"]: m["model_type"] for m in httpx.get(f"{url}/v1/models").json()["data"]}
         assert models == {"gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
+        # safety and tools work offline out of the box: the rule shield is the default shield, builtin::rag is there
+        leak = "mail me at jane.doe@example.com"
+        moderation = httpx.post(f"{url}/v1/moderations", json={"input": [leak, "hello there"]}).json()
+        assert moderation["model"] == "rule-shield"
+        assert [r["flagged"] for r in moderation["results"]] == [True, False]
+        shielded = httpx.post(
+            f"{url}/v1/safety/run-shield",
+            json={"shield_id": "rule-shield", "messages": [{"role": "user", "content": leak}]},
+        ).json()
+        assert shielded["violation"]["violation_level"] in ("warn", "error")
+        groups = {g["identifier"] for g in httpx.get(f"{url}/v1/toolgroups").json()["data"]}
+        assert groups == {"builtin::rag"}
+        tools = {t["identifier"] for t in httpx.get(f"{url}/v1/tools").json()["data"]}
+        assert "knowledge_search" in tools
     assert (tmp_path / "registry.db").exists()
 
 

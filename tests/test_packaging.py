@@ -348,7 +348,16 @@ def test_fresh_venv_starter_distro_serves_offline(wheelhouse: Path, tmp_path: Pa
                 p["provider_id"]: (p["package"], p["version"]) for p in client.get("/v1/providers").json()["data"]
             }
             assert providers["llama-cpp"][0] == "llama-stack-provider-llama-cpp"
-            assert set(providers) == {"llama-cpp", "sentence-transformers", "sqlite-vec", "localfs", "trace-store"}
+            assert set(providers) == {
+                "llama-cpp",
+                "sentence-transformers",
+                "sqlite-vec",
+                "localfs",
+                "trace-store",
+                "rule-shield",
+                "rag-runtime",
+                "model-context-protocol",
+            }
     finally:
         server.stop()
     assert (tmp_path / "state" / "registry.db").exists()
