@@ -32,12 +32,14 @@ SWITCHES = {
     "VLLM_EMBEDDING_URL": "http://127.0.0.1:9/v1",
     "VLLM_API_TOKEN": "vllm-secret-4",
     "POSTGRES_PASSWORD": "pg-secret-5",
+    "TAVILY_SEARCH_API_KEY": "tvly-secret-6",
+    "BRAVE_SEARCH_API_KEY": "brave-secret-7",
 }
 
 
 def _env(**extra: str) -> dict[str, str]:
     """This environment without variables the distros read, plus ``extra``."""
-    names = {"FIREWORKS", "TOGETHER", "OPENAI", "OLLAMA", "VLLM", "POSTGRES", "LLAMA_STACK"}
+    names = {"FIREWORKS", "TOGETHER", "OPENAI", "OLLAMA", "VLLM", "POSTGRES", "LLAMA_STACK", "TAVILY", "BRAVE"}
     clean = {k: v for k, v in os.environ.items() if k.split("_")[0] not in names}
     return {**clean, **extra}
 
