@@ -239,4 +239,3 @@ async def test_two_servers_share_completions_on_postgres(tmp_path, postgres_stor
 
         await eventually(listed_on_second, what="both servers' completions, in order, on the second")
         assert [c.id for c in (await first.chat.completions.list(model="alpha/x")).data] == made[2::-1]
-
