@@ -10,13 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import orjson
 import pytest
 import stack_test_plugin
 from stack_test_plugin import echo_providers
 
+from llama_stack_core.apis.inference import ChatCompletionRequest, ListChatCompletionsRequest
+from llama_stack_core.config.model import InferenceStoreSettings
 from llama_stack_core.errors import ConfigError
+from llama_stack_core.inference.chat_store import ChatCompletionStore
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.routing import Operation
+from llama_stack_core.storage import StorageBackend, open_kvstore
 from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.testing.scripted import chat_completion
 from llama_stack_core.testing.waiting import eventually
@@ -239,3 +244,22 @@ async def test_two_servers_share_completions_on_postgres(tmp_path, postgres_stor
 
         await eventually(listed_on_second, what="both servers' completions, in order, on the second")
         assert [c.id for c in (await first.chat.completions.list(model="alpha/x")).data] == made[2::-1]
+
+
+async def test_a_full_queue_drops_and_a_bad_answer_spoils_only_itself(tmp_path):
+    kv = await open_kvstore(StorageBackend(type="kv_sqlite", db_path=str(tmp_path / "kv.db")), "inference_store")
+    store = ChatCompletionStore(kv, InferenceStoreSettings(max_write_queue=2, flush_interval_seconds=3600))
+    store.start()
+    request = ChatCompletionRequest(model="m", messages=[USER])
+    try:
+        store.add(request, {"object": "chat.completion", "choices": []})  # no id: cannot be stored
+        store.add(request, chat_completion(id="chatcmpl-good"))
+        store.add(request, chat_completion(id="chatcmpl-over"))  # the queue holds two
+        await store.drain(5)
+        assert (store.written, store.failed, store.dropped) == (1, 1, 1)
+        page = orjson.loads(await store.list(ListChatCompletionsRequest()))
+        assert [c["id"] for c in page["data"]] == ["chatcmpl-good"]
+        store.add(request, chat_completion(id="chatcmpl-late"))  # after the stop: not queued
+        assert store.dropped == 2
+    finally:
+        await kv.close()

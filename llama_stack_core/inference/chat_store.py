@@ -101,14 +101,20 @@ class ChatCompletionStore:
             size = self._settings.batch_size
             while self._pending:
                 batch, self._pending = self._pending[:size], self._pending[size:]
+                records = []
+                for pending in batch:
+                    try:
+                        records.append(_record(pending))
+                    except Exception:  # an answer that is not a chat completion; the others are still written
+                        self.failed += 1
+                        log.exception("inference store: an answer of model %s could not be stored", pending[1].model)
                 try:
-                    pairs = [pair for pending in batch for pair in _record(pending)]
-                    await self._kv.set_many(pairs)
+                    await self._kv.set_many([pair for record in records for pair in record])
                 except Exception:
-                    self.failed += len(batch)
-                    log.exception("inference store: writing %d completion(s) failed; they are not stored", len(batch))
+                    self.failed += len(records)
+                    log.exception("inference store: writing %d completion(s) failed; they are not stored", len(records))
                 else:
-                    self.written += len(batch)
+                    self.written += len(records)
 
     async def drain(self, timeout: float) -> None:
         """Stop taking completions and write the queued ones (up to ``timeout`` seconds)."""
