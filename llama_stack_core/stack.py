@@ -20,6 +20,7 @@ from .apis.resources import RegisterRequest, ResourceSource
 from .apis.routes import Api
 from .config.model import RunConfig
 from .errors import ConfigError, StackError
+from .inference.chat_store import ChatCompletionStore
 from .plugins import PluginManager
 from .provider_contracts import (
     RESOURCE_CONTRACTS,
@@ -34,6 +35,7 @@ from .redaction import redact
 from .registry import ResourceRegistry
 from .resources import ResourceService
 from .routers import router_class
+from .routers.inference import InferenceRouter
 from .routing import ApiRouter, ProviderInstance
 from .storage import KVStore, open_kvstore
 from .trace_sampling import Sampler
@@ -73,6 +75,8 @@ class Stack:
         self.resources: ResourceService | None = None
         self._stores: list[KVStore] = []
         self._refresh_task: asyncio.Task[None] | None = None
+        #: the stored chat completions (``inference_store:``), when on and inference is served
+        self.chat_completions: ChatCompletionStore | None = None
         self.tracer = Tracer([])
         self.stop_timeout = stop_timeout
 
@@ -94,6 +98,7 @@ class Stack:
         for api in self._dependency_order(served, enabled):
             await self._start_api(api, enabled[api.value])
         self._connect_file_deletions()
+        await self._open_inference_store()
         self.tracer = self._tracer()
         self.tracer.start()
         for resource in await self.resources.registry.refresh():
@@ -125,6 +130,23 @@ class Stack:
         for instance in self.providers.get(Api.vector_io.value, {}).values():
             if isinstance(instance.impl, ListensToFileDeletions):
                 files.deletion_listeners.append(instance.impl.file_deleted)
+
+    async def _open_inference_store(self) -> None:
+        """The inference store, on its ``storage`` store: ``inference_store.store`` if the config names such a
+        store or backend, else the registry's backend in namespace ``inference_store``."""
+        settings = self.config.inference_store
+        router = self.routers.get(Api.inference)
+        if not settings.enabled or not isinstance(router, InferenceRouter):
+            return
+        storage = self.config.storage
+        if settings.store in storage.stores or settings.store in storage.backends:
+            ref = storage.stores.get(settings.store)
+            kv = await self.open_store(settings.store, None if ref and ref.namespace else "inference_store")
+        else:
+            kv = await self.open_store(storage.stores["metadata"].backend, "inference_store")
+        self.chat_completions = ChatCompletionStore(kv, settings)
+        self.chat_completions.start()
+        router.use_store(self.chat_completions)
 
     async def open_store(self, store_name: str, namespace: str | None = None) -> KVStore:
         """Open a store named in ``storage.stores`` (or a backend by name) for the core or a provider."""
@@ -275,6 +297,8 @@ class Stack:
         await self._call_lifecycle_hook("shutdown")
         for instance in reversed(self.all_instances()):
             await self._stop_provider(instance)
+        if self.chat_completions is not None:  # after the providers: their background work may still have chatted
+            await self.chat_completions.drain(self.stop_timeout)
         for store in self._stores:
             await store.close()
 

@@ -51,6 +51,26 @@ async def test_kvstore_contract(backend):
         await other.close()
 
 
+async def test_set_many_and_scan_page_in_key_order(backend):
+    store = await open_kvstore(backend, "scan")
+    other = await open_kvstore(backend, "scan2")
+    try:
+        await store.set_many([(f"t:{i:03d}", str(i)) for i in (3, 1, 2, 5, 4)] + [("u:1", "other prefix")])
+        await other.set("t:000", "other namespace")
+        assert await store.scan("t:") == [(f"t:{i:03d}", str(i)) for i in range(1, 6)]
+        assert await store.scan("t:", limit=2) == [("t:001", "1"), ("t:002", "2")]
+        assert await store.scan("t:", after="t:002", limit=2) == [("t:003", "3"), ("t:004", "4")]
+        assert await store.scan("t:", reverse=True, limit=2) == [("t:005", "5"), ("t:004", "4")]
+        assert await store.scan("t:", after="t:002", reverse=True) == [("t:001", "1")]
+        assert await store.scan("t:", after="t:005") == []
+        await store.set_many([("t:001", "one")])  # replaces
+        assert await store.get("t:001") == "one"
+        await store.set_many([])
+    finally:
+        await store.close()
+        await other.close()
+
+
 async def test_concurrent_inserts_have_one_winner(backend):
     stores = [await open_kvstore(backend, "race") for _ in range(4)]
     try:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import Answer, Request
+from .common import Answer, CursorPage, Request, StrictRequest
 from .routes import Api, ApiSpec, ResourceRef, Route
 
 # -- messages ----------------------------------------------------------------------------------------------------
@@ -278,6 +278,42 @@ class EmbeddingsResponse(BaseModel):
     usage: Usage
 
 
+# -- stored chat completions (the inference store) ---------------------------------------------------------------
+
+
+class StoredChatCompletion(ChatCompletion):
+    """A chat completion the stack answered, as stored: the answer (a stream reassembled) and the request's
+    messages."""
+
+    input_messages: list[Message]
+
+
+class StoredMessage(BaseModel):
+    """One input message of a stored chat completion, with an id (``<completion id>-<index>``)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str
+    role: str
+    content: Any = None
+
+
+class ListChatCompletionsRequest(StrictRequest):
+    after: str | None = Field(default=None, description="The id of the last completion of the previous page.")
+    limit: int = Field(default=20, ge=1, le=1000)
+    model: str | None = Field(default=None, description="Only completions made with this model id.")
+    order: Literal["asc", "desc"] = Field(default="desc", description="By creation time.")
+
+
+class ChatCompletionRef(StrictRequest):
+    completion_id: str = Field(min_length=1)
+
+
+class ListChatCompletionMessagesRequest(ChatCompletionRef):
+    after: str | None = Field(default=None, description="The id of the last message of the previous page.")
+    limit: int = Field(default=20, ge=1, le=1000)
+    order: Literal["asc", "desc"] = Field(default="asc", description="By position in the request.")
+
+
 # -- provider contract -------------------------------------------------------------------------------------------
 
 
@@ -320,6 +356,33 @@ SPEC = ApiSpec(
             resource=LLM,
             stream=ChatCompletionChunk,
             aliases=("/v1/openai/v1/chat/completions",),
+        ),
+        Route(
+            "GET",
+            "/v1/chat/completions",
+            "openai_list_chat_completions",
+            "List stored chat completions (newest first by default).",
+            ListChatCompletionsRequest,
+            CursorPage[StoredChatCompletion],
+            aliases=("/v1/openai/v1/chat/completions",),
+        ),
+        Route(
+            "GET",
+            "/v1/chat/completions/{completion_id}",
+            "openai_get_chat_completion",
+            "Get a stored chat completion with its input messages.",
+            ChatCompletionRef,
+            StoredChatCompletion,
+            aliases=("/v1/openai/v1/chat/completions/{completion_id}",),
+        ),
+        Route(
+            "GET",
+            "/v1/chat/completions/{completion_id}/messages",
+            "openai_list_chat_completion_messages",
+            "List the input messages of a stored chat completion.",
+            ListChatCompletionMessagesRequest,
+            CursorPage[StoredMessage],
+            aliases=("/v1/openai/v1/chat/completions/{completion_id}/messages",),
         ),
         Route(
             "POST",

@@ -16,6 +16,7 @@ DISABLED_PROVIDER_ID = "__disabled__"
 
 #: The storage types live in ``llama_stack_core.storage``; plugins written against 0.1.0 import them from here.
 __all__ = [
+    "InferenceStoreSettings",
     "ProviderConfig",
     "RunConfig",
     "ServerConfig",
@@ -127,6 +128,30 @@ class ToolRuntimeSettings(BaseModel):
     tool_list_ttl_seconds: float = Field(default=60.0, ge=0, description="How long a group's tool list is reused.")
 
 
+class InferenceStoreSettings(BaseModel):
+    """The ``inference_store:`` section: every chat completion the stack answers is stored with its input messages
+    (``GET /v1/chat/completions``), written in batches off the request path."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = Field(default=True, description="false: store nothing; the list is empty and costs nothing.")
+    store: str = Field(
+        default="inference",
+        min_length=1,
+        description="A `storage.stores` entry (or a backend) to keep them in; when no store or backend has this "
+        "name, the registry's backend in namespace `inference_store`.",
+    )
+    max_write_queue: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most completions waiting to be written; beyond it new ones are dropped (and logged) rather "
+        "than slow the answers down.",
+    )
+    flush_interval_seconds: float = Field(
+        default=0.2, gt=0, description="Longest a completion waits before its batch is written."
+    )
+    batch_size: int = Field(default=256, ge=1, description="A batch is written as soon as it holds this many.")
+
+
 class RunConfig(BaseModel):
     """A whole stack: providers per API, storage, resources to register at start-up, server settings."""
 
@@ -152,6 +177,7 @@ class RunConfig(BaseModel):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     tool_runtime: ToolRuntimeSettings = Field(default_factory=ToolRuntimeSettings)
+    inference_store: InferenceStoreSettings = Field(default_factory=InferenceStoreSettings)
 
     @model_validator(mode="after")
     def _normalise(self) -> RunConfig:

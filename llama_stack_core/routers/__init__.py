@@ -5,11 +5,13 @@ from __future__ import annotations
 from ..apis.routes import Api
 from ..routing import ApiRouter
 from .files import FilesRouter
+from .inference import InferenceRouter
 from .safety import SafetyRouter
 from .tool_runtime import ToolRuntimeRouter
 from .vector_io import VectorIORouter
 
 ROUTER_CLASSES: dict[Api, type[ApiRouter]] = {
+    Api.inference: InferenceRouter,
     Api.vector_io: VectorIORouter,
     Api.files: FilesRouter,
     Api.safety: SafetyRouter,

@@ -28,8 +28,17 @@ class KVStore(Protocol):
 
     async def delete(self, key: str) -> bool: ...
 
+    async def set_many(self, pairs: list[tuple[str, str]]) -> None:
+        """Store every ``(key, value)`` pair in one transaction (a batch costs one commit, not one per key)."""
+
     async def items(self, prefix: str = "") -> list[tuple[str, str]]:
         """All ``(key, value)`` pairs whose key starts with ``prefix``, ordered by key."""
+
+    async def scan(
+        self, prefix: str, *, after: str | None = None, limit: int | None = None, reverse: bool = False
+    ) -> list[tuple[str, str]]:
+        """Up to ``limit`` pairs whose key starts with ``prefix``, ordered by key (``reverse``: descending) and
+        starting past the key ``after`` (exclusive): one page of a cursor list, read without the rest."""
 
     async def close(self) -> None: ...
 

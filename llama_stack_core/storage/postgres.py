@@ -102,6 +102,15 @@ class PostgresKVStore:
             cur = await conn.execute("DELETE FROM llama_stack_kv WHERE key = %s", (self._prefix + key,))
             return cur.rowcount == 1
 
+    async def set_many(self, pairs: list[tuple[str, str]]) -> None:
+        rows = [(self._prefix + key, value) for key, value in pairs]
+        async with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO llama_stack_kv (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                rows,
+            )
+
     async def items(self, prefix: str = "") -> list[tuple[str, str]]:
         start = self._prefix + prefix
         skip = len(self._prefix)
@@ -109,6 +118,25 @@ class PostgresKVStore:
             cur = await conn.execute(
                 "SELECT key, value FROM llama_stack_kv WHERE starts_with(key, %s) ORDER BY key", (start,)
             )
+            rows = await cur.fetchall()
+        return [(key[skip:], value) for key, value in rows]
+
+    async def scan(
+        self, prefix: str, *, after: str | None = None, limit: int | None = None, reverse: bool = False
+    ) -> list[tuple[str, str]]:
+        # byte order (COLLATE "C"), as SQLite's: a cursor key compares the same way the page was sorted
+        sql = "SELECT key, value FROM llama_stack_kv WHERE starts_with(key, %s)"
+        args: list[object] = [self._prefix + prefix]
+        if after is not None:
+            sql += ' AND key COLLATE "C" ' + ("< %s" if reverse else "> %s")
+            args.append(self._prefix + after)
+        sql += ' ORDER BY key COLLATE "C"' + (" DESC" if reverse else "")
+        if limit is not None:
+            sql += " LIMIT %s"
+            args.append(limit)
+        skip = len(self._prefix)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, args)
             rows = await cur.fetchall()
         return [(key[skip:], value) for key, value in rows]
 

@@ -64,6 +64,21 @@ class SqliteKVStore:
             lambda: self._conn.execute("DELETE FROM kvstore WHERE key = ?", (self._prefix + key,)).rowcount == 1
         )
 
+    async def set_many(self, pairs: list[tuple[str, str]]) -> None:
+        sql = "INSERT INTO kvstore (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        rows = [(self._prefix + key, value) for key, value in pairs]
+
+        def op() -> None:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(sql, rows)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+        await self._run(op)
+
     async def items(self, prefix: str = "") -> list[tuple[str, str]]:
         start = self._prefix + prefix
         skip = len(self._prefix)
@@ -73,6 +88,25 @@ class SqliteKVStore:
                 "SELECT key, value FROM kvstore WHERE key >= ? AND key < ? ORDER BY key", (start, start + "\uffff")
             ).fetchall()
             return [(key[skip:], value) for key, value in rows]
+
+        return await self._run(op)
+
+    async def scan(
+        self, prefix: str, *, after: str | None = None, limit: int | None = None, reverse: bool = False
+    ) -> list[tuple[str, str]]:
+        start = self._prefix + prefix
+        skip = len(self._prefix)
+        sql = "SELECT key, value FROM kvstore WHERE key >= ? AND key < ?"
+        args: list[object] = [start, start + "\uffff"]
+        if after is not None:
+            sql += " AND key < ?" if reverse else " AND key > ?"
+            args.append(self._prefix + after)
+        sql += " ORDER BY key DESC" if reverse else " ORDER BY key"
+        sql += " LIMIT ?"
+        args.append(-1 if limit is None else limit)
+
+        def op() -> list[tuple[str, str]]:
+            return [(key[skip:], value) for key, value in self._conn.execute(sql, args).fetchall()]
 
         return await self._run(op)
 
