@@ -107,12 +107,16 @@ class ListRuntimeToolsRequest(StrictRequest):
 
 
 class InvokeToolRequest(Request):
-    """``toolgroup_id`` is optional for clients (it picks one group's tool when names clash); the router always
-    fills it in, as the group's id on its provider, before the provider sees the request."""
+    """``toolgroup_id`` is optional for clients (it picks one group's tool when names clash); the router fills it
+    in, as the group's id on its provider, before the provider sees the request. With ``mcp_endpoint`` (and no
+    group) the call goes straight to the MCP server, through the provider that lists bare endpoints."""
 
     tool_name: str = Field(min_length=1)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     toolgroup_id: str | None = Field(default=None, min_length=1)
+    mcp_endpoint: URL | None = Field(
+        default=None, description="Call a tool of this MCP server directly, with no tool group (an agent's mcp tool)."
+    )
 
 
 class RAGInsertRequest(Request):

@@ -87,19 +87,23 @@ class ToolRuntimeRouter(ApiRouter):
         _, found = await self.catalog.find(request.tool_name, self._groups())
         return found.tool
 
+    def _mcp_endpoint_provider(self) -> ProviderInstance:
+        """The provider that reaches MCP servers no tool group names (it declares ``MCP_ENDPOINT_CAPABILITY``)."""
+        for provider in self.providers.values():
+            if MCP_ENDPOINT_CAPABILITY in provider.registered.spec.capabilities:
+                return serving(provider)
+        raise NotConfiguredError("no tool_runtime provider here can reach an MCP endpoint")
+
     async def list_runtime_tools(self, request: ListRuntimeToolsRequest) -> DataList[ToolDef]:
         if request.tool_group_id is None and request.mcp_endpoint is not None:
-            provider = next(
-                (p for p in self.providers.values() if MCP_ENDPOINT_CAPABILITY in p.registered.spec.capabilities),
-                None,
-            )
-            if provider is None:
-                raise NotConfiguredError("no tool_runtime provider here can list an MCP endpoint")
-            return as_model(await provider_method(serving(provider), "list_runtime_tools")(request), DataList[ToolDef])
+            list_tools = provider_method(self._mcp_endpoint_provider(), "list_runtime_tools")
+            return as_model(await list_tools(request), DataList[ToolDef])
         tools = await self._tools(request.tool_group_id)
         return DataList[ToolDef](data=[ToolDef.model_validate(t.model_dump(exclude={"identifier"})) for t in tools])
 
     async def invoke_tool(self, request: InvokeToolRequest) -> ToolInvocationResult:
+        if request.toolgroup_id is None and request.mcp_endpoint is not None:
+            return await self._invoke_on_endpoint(request)
         groups = [await self._group(request.toolgroup_id)] if request.toolgroup_id else self._groups()
         group, found = await self.catalog.find(request.tool_name, groups)
         found.arguments.check(request.kwargs)
@@ -108,6 +112,17 @@ class ToolRuntimeRouter(ApiRouter):
 
         async def call() -> ToolInvocationResult:
             return as_model(await invoke(routed), ToolInvocationResult)
+
+        return await self.gate.run(group, request.tool_name, call)
+
+    async def _invoke_on_endpoint(self, request: InvokeToolRequest) -> ToolInvocationResult:
+        """A tool of an MCP server no group names: the server checks the arguments; the default bounds apply."""
+        invoke = provider_method(self._mcp_endpoint_provider(), "invoke_tool")
+        endpoint = request.mcp_endpoint.uri if request.mcp_endpoint else ""
+        group = ToolGroup(identifier=f"mcp endpoint {endpoint}", provider_id="", provider_resource_id=None)
+
+        async def call() -> ToolInvocationResult:
+            return as_model(await invoke(request), ToolInvocationResult)
 
         return await self.gate.run(group, request.tool_name, call)
 

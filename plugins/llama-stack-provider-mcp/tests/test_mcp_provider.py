@@ -465,3 +465,23 @@ async def test_llama_stack_client_sdk(tmp_path: Path, http_server: HttpMCPServer
         result = await sdk.tool_runtime.invoke_tool(tool_name="echo", kwargs={"text": "from the sdk"})
         assert result.content == "from the sdk" or result.content[0].text == "from the sdk"
         assert result.error_message is None
+
+
+async def test_a_tool_of_a_bare_endpoint_is_invoked_through_the_stack(
+    tmp_path: Path, http_server: HttpMCPServer
+) -> None:
+    """What an agent's ``mcp`` tool does: no tool group, the endpoint and its headers with the call."""
+    async with plugin_stack(plugin, stack_config(tmp_path)) as client:
+        before = len(http_server.seen_headers())
+        data = json.dumps({"mcp_headers": {http_server.uri: {"Authorization": REQUEST_SECRET}}})
+        body = {"tool_name": "add", "kwargs": {"a": 2, "b": 3}, "mcp_endpoint": {"uri": http_server.uri}}
+        answer = await client.post("/v1/tool-runtime/invoke", json=body, headers={"X-LlamaStack-Provider-Data": data})
+        assert answer.status_code == 200, answer.text
+        assert "5" in json.dumps(answer.json()["content"])
+        whoami = {"tool_name": "whoami", "mcp_endpoint": {"uri": http_server.uri}}
+        answer = await client.post("/v1/tool-runtime/invoke", json=whoami, headers={"X-LlamaStack-Provider-Data": data})
+        assert answer.status_code == 200, answer.text
+        assert http_server.seen_headers()[before:] == [{"authorization": REQUEST_SECRET, "x-tenant": None}]
+        down = {**body, "mcp_endpoint": {"uri": f"http://127.0.0.1:{free_port()}/mcp"}}
+        refused = await client.post("/v1/tool-runtime/invoke", json=down)
+        assert refused.status_code == 502, refused.text

@@ -96,11 +96,17 @@ class MCPToolRuntime:
         return DataList[ToolDef](data=tools)
 
     async def invoke_tool(self, request: InvokeToolRequest) -> ToolInvocationResult:
-        pool = self._pool(request.toolgroup_id)
-
         async def call(client: Client) -> Any:
             return await client.call_tool(request.tool_name, request.kwargs)
 
+        if request.toolgroup_id is None and request.mcp_endpoint is not None:
+            server = http_server(request.mcp_endpoint.uri)
+            label = f"endpoint {shown_uri(server.uri)}"
+            result = await self._upstream(
+                label, one_shot(server, request_headers(server.uri), self.config, label, call)
+            )
+            return invocation_result(result)
+        pool = self._pool(request.toolgroup_id)
         result = await self._upstream(pool.label, pool.request(call, self._extra_headers(pool)))
         return invocation_result(result)
 
