@@ -94,8 +94,8 @@ class ConversationsProvider(Protocol):
         """Get one item of a conversation."""
         ...
 
-    async def delete_conversation_item(self, request: DeleteConversationItemRequest) -> DeletedObject:
-        """Delete one item of a conversation."""
+    async def delete_conversation_item(self, request: DeleteConversationItemRequest) -> Conversation:
+        """Delete one item of a conversation; returns the conversation (as OpenAI does)."""
         ...
 
 
@@ -161,9 +161,9 @@ SPEC = ApiSpec(
             "DELETE",
             _CONVERSATION + "/items/{item_id}",
             "delete_conversation_item",
-            "Delete a conversation item.",
+            "Delete a conversation item; returns the conversation.",
             DeleteConversationItemRequest,
-            DeletedObject,
+            Conversation,
         ),
     ),
 )
