@@ -43,6 +43,7 @@ ITEM_ID_PREFIXES = {
     "mcp_list_tools": "mcpl",
     "mcp_approval_request": "mcpr",
     "mcp_approval_response": "mcpa",
+    "reasoning": "rs",
 }
 _DONE_BY_DEFAULT = {"message", "function_call", "function_call_output"}
 _ITEM = TypeAdapter(ResponseItem)

@@ -216,6 +216,30 @@ class ConversationsProviderTests:
         other = await openai.conversations.create(items=[user("elsewhere", id="msg_mine")])
         assert (await openai.conversations.items.retrieve("msg_mine", conversation_id=other.id)).id == "msg_mine"
 
+    @pytest.mark.anyio
+    async def test_tool_items_and_other_kinds_are_kept_as_sent(self, openai: Any) -> None:
+        """Items with ids of their own (file search, reasoning) come back whole; ``include`` (sent by the SDK as
+        ``include[]=...``) is accepted."""
+        search = {
+            "type": "file_search_call",
+            "id": "fs_1",
+            "queries": ["paris weather"],
+            "status": "completed",
+            "results": [{"file_id": "file-1", "text": "sunny", "score": 0.9}],
+        }
+        reasoning = {"type": "reasoning", "summary": [{"type": "summary_text", "text": "thinking"}]}
+        conversation = await openai.conversations.create(items=[search, reasoning])
+        include = ["file_search_call.results", "message.output_text.logprobs"]
+        listed = (await openai.conversations.items.list(conversation.id, order="asc", include=include)).data
+        assert [item.type for item in listed] == ["file_search_call", "reasoning"]
+        assert listed[0].id == "fs_1" and listed[0].queries == ["paris weather"]
+        assert listed[0].results[0].text == "sunny"
+        assert listed[1].id.startswith("rs_") and listed[1].summary[0].text == "thinking"
+        added = await openai.conversations.items.create(conversation.id, items=[user("more")], include=include)
+        fetched = await openai.conversations.items.retrieve("fs_1", conversation_id=conversation.id, include=include)
+        assert fetched.results[0].score == 0.9
+        assert added.data[0].role == "user"
+
     # -- pagination ----------------------------------------------------------------------------------------------
 
     @pytest.mark.anyio
