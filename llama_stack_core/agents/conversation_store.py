@@ -125,8 +125,9 @@ class ConversationStore:
             raise NotFoundError(f"conversation '{conversation_id}' not found", param="conversation_id")
         return json.loads(raw)
 
-    async def update_metadata(self, conversation_id: str, metadata: dict[str, str]) -> dict[str, Any]:
-        """Replace the metadata (read, change, compare-and-set: a concurrent change is retried, never lost)."""
+    async def update_metadata(self, conversation_id: str, metadata: dict[str, str] | None) -> dict[str, Any]:
+        """Replace the metadata (``None`` clears it). Read, change, compare-and-set: a concurrent change is retried,
+        never lost."""
         metadata = check_metadata(metadata)
         key = f"conv:{conversation_id}"
         while True:

@@ -31,8 +31,10 @@ class ConversationIdRequest(StrictRequest):
 
 
 class UpdateConversationRequest(Request):
+    """``metadata`` is required; ``null`` clears it (the openai SDK's ``update(metadata=None)``)."""
+
     conversation_id: str = Field(min_length=1)
-    metadata: dict[str, str]
+    metadata: dict[str, str] | None
 
 
 class AddConversationItemsRequest(Request):

@@ -112,6 +112,8 @@ class ConversationsProviderTests:
         assert updated.metadata == {"topic": "rain", "user": "u1"}
         assert updated.created_at == created.created_at
         assert (await openai.conversations.retrieve(created.id)).metadata == {"topic": "rain", "user": "u1"}
+        cleared = await openai.conversations.update(created.id, metadata=None)
+        assert cleared.metadata == {}
 
         deleted = await openai.conversations.delete(created.id)
         assert (deleted.id, deleted.object, deleted.deleted) == (created.id, "conversation.deleted", True)
