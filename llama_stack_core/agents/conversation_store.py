@@ -170,8 +170,29 @@ class ConversationStore:
         after: str | None = None,
         before: str | None = None,
     ) -> CursorPage[dict[str, Any]]:
-        """One page of items, newest first by default (OpenAI's cursor list)."""
-        items = await self.all_items(conversation_id)
+        """One page of items, newest first by default (OpenAI's cursor list), read as one key-ordered scan."""
+        if before is not None:  # not in OpenAI's item list; served from the whole list
+            return self._page_of(await self.all_items(conversation_id), limit, order, after, before)
+        await self.get(conversation_id)
+        after_key = None
+        if after is not None:
+            position = await self.kv.get(f"id:{conversation_id}:{after}")
+            if position is None:
+                raise BadRequestError(f"after: no item with id '{after}' in this conversation", param="after")
+            after_key = f"item:{conversation_id}:{position}"
+        rows = await self.kv.scan(f"item:{conversation_id}:", after=after_key, limit=limit + 1, reverse=order == "desc")
+        items = [json.loads(value) for _, value in rows[:limit]]
+        return CursorPage[dict[str, Any]](
+            data=items,
+            has_more=len(rows) > limit,
+            first_id=items[0]["id"] if items else None,
+            last_id=items[-1]["id"] if items else None,
+        )
+
+    @staticmethod
+    def _page_of(
+        items: list[dict[str, Any]], limit: int, order: str, after: str | None, before: str | None
+    ) -> CursorPage[dict[str, Any]]:
         positions = {item["id"]: n for n, item in enumerate(items)}
         return paginate(
             items,
@@ -238,8 +259,10 @@ class ConversationStore:
                     f"conversation '{conversation_id}' already has an item with id '{item['id']}'", param="items"
                 )
             claimed.append(key)
-        for item, position in zip(items, positions, strict=True):
-            await self.kv.set(f"item:{conversation_id}:{position}", json.dumps(item))
+        # one transaction: a reader sees all of an append's items or none
+        await self.kv.set_many(
+            [(f"item:{conversation_id}:{p}", json.dumps(item)) for item, p in zip(items, positions, strict=True)]
+        )
         if await self.kv.get(f"seq:{conversation_id}") is None:  # deleted while appending: leave nothing behind
             await self._delete_items(conversation_id)
             raise NotFoundError(f"conversation '{conversation_id}' not found", param="conversation_id")

@@ -263,6 +263,8 @@ class ConversationsProviderTests:
         assert texts(asc["data"]) == ["m0", "m1", "m2", "m3"] and asc["has_more"] is True
         tail = (await http.get(url, params={"order": "asc", "after": asc["data"][1]["id"]})).json()
         assert texts(tail["data"]) == ["m2", "m3", "m4", "m5", "m6"] and tail["has_more"] is False
+        previous = (await http.get(url, params={"order": "asc", "before": asc["data"][3]["id"], "limit": 2})).json()
+        assert texts(previous["data"]) == ["m1", "m2"] and previous["has_more"] is True
 
         # the SDK's auto-pagination follows last_id
         walked = [item async for item in openai.conversations.items.list(conversation.id, limit=2, order="asc")]
