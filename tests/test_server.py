@@ -218,3 +218,24 @@ async def test_an_operation_the_provider_lacks_is_501(full_config, pm):
         response = await client.get("/v1/tools", params={"toolgroup_id": "g"})
     error = assert_error(response, 501)
     assert "tool_runtime-rec" in error["message"] and "list_runtime_tools" in error["message"]
+
+
+async def test_query_lists_in_every_sdk_style_and_bracket_objects():
+    """``include[]=a`` (openai SDK), repeated ``include=a&include=b``, a lone ``include=a`` for a list field; objects
+    in bracket style (``mcp_endpoint[uri]=``); a repeated scalar keeps its last value."""
+    from pydantic import BaseModel
+
+    from llama_stack_core.server.endpoints import _query
+
+    class Query(BaseModel):
+        include: list[str] | None = None
+        order: str = "desc"
+
+    assert _query([("include[]", "a"), ("include[]", "b")], Query) == {"include": ["a", "b"]}
+    assert _query([("include", "a"), ("include", "b"), ("order", "asc")], Query) == {
+        "include": ["a", "b"],
+        "order": "asc",
+    }
+    assert _query([("include", "a")], Query) == {"include": ["a"]}
+    assert _query([("order", "asc"), ("order", "desc")], Query) == {"order": "desc"}
+    assert _query([("mcp_endpoint[uri]", "http://x/mcp")], Query) == {"mcp_endpoint": {"uri": "http://x/mcp"}}

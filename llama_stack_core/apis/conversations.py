@@ -31,8 +31,10 @@ class ConversationIdRequest(StrictRequest):
 
 
 class UpdateConversationRequest(Request):
+    """``metadata`` is required; ``null`` clears it (the openai SDK's ``update(metadata=None)``)."""
+
     conversation_id: str = Field(min_length=1)
-    metadata: dict[str, str]
+    metadata: dict[str, str] | None
 
 
 class AddConversationItemsRequest(Request):
@@ -94,8 +96,8 @@ class ConversationsProvider(Protocol):
         """Get one item of a conversation."""
         ...
 
-    async def delete_conversation_item(self, request: DeleteConversationItemRequest) -> DeletedObject:
-        """Delete one item of a conversation."""
+    async def delete_conversation_item(self, request: DeleteConversationItemRequest) -> Conversation:
+        """Delete one item of a conversation; returns the conversation (as OpenAI does)."""
         ...
 
 
@@ -161,9 +163,9 @@ SPEC = ApiSpec(
             "DELETE",
             _CONVERSATION + "/items/{item_id}",
             "delete_conversation_item",
-            "Delete a conversation item.",
+            "Delete a conversation item; returns the conversation.",
             DeleteConversationItemRequest,
-            DeletedObject,
+            Conversation,
         ),
     ),
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -73,27 +74,42 @@ async def _form_data(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def _nested(query: dict[str, str]) -> dict[str, Any]:
-    """Query keys in the SDKs' bracket style (``mcp_endpoint[uri]=...``) as nested objects."""
-    if not any("[" in key for key in query):
-        return query
+def _query(pairs: list[tuple[str, str]], model: type[BaseModel]) -> dict[str, Any]:
+    """Query parameters as request data: SDK bracket keys (``mcp_endpoint[uri]=...``) as nested objects, and lists
+    for ``include[]=a&include[]=b`` (the openai SDK's style), ``include=a&include=b`` and a lone ``include=a`` where
+    the request model's field is a list."""
     data: dict[str, Any] = {}
-    for key, value in query.items():
-        name, bracket, rest = key.partition("[")
-        if not bracket or not rest.endswith("]"):
-            data[key] = value
+    for key, value in pairs:
+        if key.endswith("[]"):
+            data.setdefault(key[:-2], []).append(value)
             continue
-        target = data.setdefault(name, {})
-        if isinstance(target, dict):
-            target[rest[:-1]] = value
+        name, bracket, rest = key.partition("[")
+        if bracket and rest.endswith("]") and "[" not in rest:
+            target = data.setdefault(name, {})
+            if isinstance(target, dict):
+                target[rest[:-1]] = value
+        elif isinstance(data.get(key), list) or (key in data and _is_list_field(model, key)):
+            previous = data[key]
+            data[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            data[key] = [value] if _is_list_field(model, key) else value
     return data
+
+
+def _is_list_field(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    if field is None:
+        return False
+    annotation = field.annotation
+    candidates = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+    return any(get_origin(candidate) is list or candidate is list for candidate in candidates)
 
 
 async def parse_request(route: Route, request: HttpRequest) -> BaseModel | None:
     """Merge path params, query params and the body into the route's request model."""
     if route.request is None:
         return None
-    data = _nested(request.query_params())
+    data = _query(request.query_pairs(), route.request)
     if route.method in ("POST", "PUT"):
         if route.body == "multipart":
             data.update(await _form_data(request))

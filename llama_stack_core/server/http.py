@@ -57,8 +57,13 @@ class HttpRequest:
         return None if value is None else value.decode("latin-1")
 
     def query_params(self) -> dict[str, str]:
+        """The query's parameters (a name sent twice: its last value)."""
+        return dict(self.query_pairs())
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        """The query's ``(name, value)`` pairs in order, repeats included."""
         raw = self.scope.get("query_string", b"")
-        return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True)) if raw else {}
+        return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
 
     async def body(self) -> bytes:
         chunks = []
