@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llama_stack_provider_llama_cpp.config import PACKAGED_GEMMA, LlamaCppConfig
+from llama_stack_provider_llama_cpp.config import PACKAGED_GEMMA, PACKAGED_SMOLLM2, LlamaCppConfig
 from llama_stack_provider_llama_cpp.messages import normalize
 
 from llama_stack_core.errors import ConfigError
@@ -34,6 +34,8 @@ PROVIDER_TYPE = "inline::llama-cpp"
 MODEL = "gemma-3-270m"
 FC_PROVIDER = "llama-cpp-fc"
 FC_MODEL = "gemma-fc"
+SMOL_PROVIDER = "llama-cpp-smol"
+SMOL_MODEL = "smollm2-135m-instruct"
 CONFIG: dict[str, Any] = {"n_threads": 1, "seed": 11}
 
 PERSON_SCHEMA = {
@@ -88,6 +90,30 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> None:
         assert schema.get("minimum", value) <= value <= schema.get("maximum", value), f"{where}: out of range"
 
 
+WEATHER_QUESTION = [
+    {"role": "system", "content": "You are a helpful assistant. Use the tools you are given."},
+    {"role": "user", "content": "What is the weather in Paris?"},
+]
+
+
+def assert_weather_arguments(arguments: str) -> None:
+    """Arguments of a get_weather call: JSON matching its parameter schema (a string city; what city is not checked)."""
+    parsed = json.loads(arguments)
+    assert isinstance(parsed, dict) and set(parsed) == {"city"} and isinstance(parsed["city"], str), arguments
+
+
+def assemble_tool_calls(chunks: list[Any]) -> dict[int, dict[str, str]]:
+    """The tool calls streamed chunks add up to, by index (as an OpenAI client assembles them)."""
+    calls: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        for delta in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] += delta.id or ""
+            call["name"] += (delta.function.name or "") if delta.function else ""
+            call["arguments"] += (delta.function.arguments or "") if delta.function else ""
+    return calls
+
+
 def sse_events(text: str) -> list[dict[str, Any]]:
     return [json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")]
 
@@ -98,7 +124,8 @@ def sse_events(text: str) -> list[dict[str, Any]]:
 class TestLlamaCpp(InferenceProviderTests):
     """The shared inference tests, then this provider's own, on one stack (one model load per provider).
 
-    A second provider serves the same GGUF with chat_format chatml-function-calling, for automatic tool choice.
+    A second provider serves the same GGUF with chat_format chatml-function-calling, for automatic tool choice; a
+    third the packaged SmolLM2-135M-Instruct (instruction-tuned, chatml-function-calling by default).
     """
 
     provider_type = PROVIDER_TYPE
@@ -111,7 +138,12 @@ class TestLlamaCpp(InferenceProviderTests):
                 "provider_id": FC_PROVIDER,
                 "provider_type": PROVIDER_TYPE,
                 "config": {**CONFIG, "models": {FC_MODEL: PACKAGED_GEMMA}, "chat_format": "chatml-function-calling"},
-            }
+            },
+            {
+                "provider_id": SMOL_PROVIDER,
+                "provider_type": PROVIDER_TYPE,
+                "config": {**CONFIG, "models": {SMOL_MODEL: PACKAGED_SMOLLM2}},
+            },
         ]
     }
 
@@ -324,8 +356,6 @@ class TestLlamaCpp(InferenceProviderTests):
     async def test_unsupported_tool_choices_are_400(self, http: Any) -> None:
         messages = [{"role": "user", "content": "Weather?"}]
         cases = [
-            ({"tools": [WEATHER_TOOL]}, "chatml-function-calling"),  # automatic choice on chat_format gemma
-            ({"tools": [WEATHER_TOOL], "tool_choice": "auto"}, "chatml-function-calling"),
             ({"tools": [WEATHER_TOOL, CITY_TOOL], "tool_choice": "required"}, "exactly one tool"),
             ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "nope"),
             ({"tool_choice": FORCE_WEATHER}, "not in tools"),
@@ -334,6 +364,13 @@ class TestLlamaCpp(InferenceProviderTests):
             response = await self.post(http, "/v1/chat/completions", messages=messages, **extra)
             assert response.status_code == 400, (extra, response.text)
             assert hint in response.json()["error"]["message"] and response.json()["error"]["param"] == "tool_choice"
+        auto = {"tools": [WEATHER_TOOL], "tool_choice": "auto"}
+        for extra, param in [
+            ({**auto, "logprobs": True}, "logprobs"),
+            ({**auto, "response_format": {"type": "json_object"}}, "response_format"),  # prompted choice on gemma
+        ]:
+            response = await self.post(http, "/v1/chat/completions", messages=messages, **extra)
+            assert response.status_code == 400 and response.json()["error"]["param"] == param, response.text
 
     @pytest.mark.anyio
     async def test_automatic_tool_choice_with_chatml_function_calling(self, openai: Any, http: Any) -> None:
@@ -356,16 +393,120 @@ class TestLlamaCpp(InferenceProviderTests):
         else:
             assert isinstance(message.content, str) and message.content
         assert completion.usage.completion_tokens > 0
-        streamed = await http.post(
-            "/v1/chat/completions",
-            json={
-                "model": FC_MODEL,
-                "messages": [{"role": "user", "content": "Weather?"}],
-                "tools": [WEATHER_TOOL],
-                "stream": True,
-            },
+
+    @pytest.mark.anyio
+    async def test_smollm2_calls_a_tool_by_automatic_choice(self, openai: Any) -> None:
+        completion = await openai.chat.completions.create(
+            model=SMOL_MODEL,
+            messages=WEATHER_QUESTION,
+            max_tokens=32,
+            temperature=0,
+            tools=[WEATHER_TOOL],
+            tool_choice="auto",
         )
-        assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "stream"
+        choice = completion.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.content is None
+        [call] = choice.message.tool_calls
+        assert call.id.startswith("call_") and call.type == "function" and call.function.name == "get_weather"
+        assert_weather_arguments(call.function.arguments)
+
+    @pytest.mark.anyio
+    async def test_smollm2_streams_tool_call_deltas(self, openai: Any) -> None:
+        stream = await openai.chat.completions.create(
+            model=SMOL_MODEL,
+            messages=WEATHER_QUESTION,
+            max_tokens=32,
+            temperature=0,
+            tools=[WEATHER_TOOL],
+            tool_choice="auto",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+        assert chunks[0].choices[0].delta.role == "assistant"
+        calls = assemble_tool_calls(chunks)
+        assert list(calls) == [0] and calls[0]["name"] == "get_weather" and calls[0]["id"].startswith("call_")
+        assert_weather_arguments(calls[0]["arguments"])
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+        assert chunks[-1].usage.completion_tokens > 0
+
+    @pytest.mark.anyio
+    async def test_smollm2_answers_after_a_tool_result(self, openai: Any) -> None:
+        messages = [
+            *WEATHER_QUESTION,
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": '{"temperature_c": 21, "sky": "sunny"}'},
+        ]
+        for tool_choice in ("none", "auto"):
+            completion = await openai.chat.completions.create(
+                model=SMOL_MODEL,
+                messages=messages,
+                max_tokens=16,
+                temperature=0,
+                tools=[WEATHER_TOOL],
+                tool_choice=tool_choice,
+            )
+            choice = completion.choices[0]
+            assert choice.finish_reason in ("stop", "length", "tool_calls"), tool_choice
+            if choice.message.tool_calls:
+                assert_weather_arguments(choice.message.tool_calls[0].function.arguments)
+            else:
+                assert choice.message.content, tool_choice
+        assert completion.usage.prompt_tokens > 40  # the tool result was part of the prompt
+
+    @pytest.mark.anyio
+    async def test_automatic_tool_choice_on_gemma_is_prompted(self, openai: Any) -> None:
+        """gemma's chat format cannot call tools: the tools go into the prompt, a grammar shapes the reply."""
+        params = {
+            "model": MODEL,
+            "messages": WEATHER_QUESTION,
+            "max_tokens": 24,
+            "temperature": 0,
+            "tools": [WEATHER_TOOL, CITY_TOOL],
+            "tool_choice": "auto",
+        }
+        completion = await openai.chat.completions.create(**params)
+        choice = completion.choices[0]
+        if choice.message.tool_calls:
+            assert choice.finish_reason == "tool_calls" and choice.message.content is None
+            assert choice.message.tool_calls[0].function.name in ("get_weather", "get_time")
+            assert isinstance(json.loads(choice.message.tool_calls[0].function.arguments)["city"], str)
+        else:
+            assert isinstance(choice.message.content, str) and choice.finish_reason in ("stop", "length")
+        stream = await openai.chat.completions.create(**params, stream=True)
+        chunks = [chunk async for chunk in stream]
+        calls = assemble_tool_calls(chunks)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert not (calls and text), "a reply is either a call or text"
+        final = chunks[-1].choices[0].finish_reason
+        assert final == "tool_calls" if calls else final in ("stop", "length")
+        if calls:
+            assert isinstance(json.loads(calls[0]["arguments"])["city"], str)
+        no_tools = await openai.chat.completions.create(**{**params, "tool_choice": "none"})
+        assert no_tools.choices[0].message.tool_calls is None
+
+    @pytest.mark.anyio
+    async def test_automatic_tool_choice_streams_with_chatml_function_calling(self, openai: Any) -> None:
+        stream = await openai.chat.completions.create(
+            model=FC_MODEL, messages=WEATHER_QUESTION, max_tokens=16, temperature=0, tools=[WEATHER_TOOL], stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+        calls = assemble_tool_calls(chunks)
+        if calls:
+            assert isinstance(json.loads(calls[0]["arguments"]), dict)
+        else:
+            assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert chunks[-1].choices[0].finish_reason in ("tool_calls", "stop", "length")
 
     # -- structured output ---------------------------------------------------------------------------------------
 
