@@ -53,10 +53,17 @@ class Run:
         self.last_tokens = 0
         self.completion_tokens = 0
         self.entries: list[TokenLogprob] = []  # of the last generate() call
+        self._fresh_prompt = True  # the next generate() evaluates its prompt afresh (unless reuse_prompt_prefix)
         self._logits: np.ndarray | None = None
 
     def cancel(self) -> None:
         self.cancelled.set()
+
+    def begin_choice(self) -> None:
+        """A new choice starts: its first generation evaluates the prompt afresh, so the same prompt and seed give
+        the same answer. Further generations for the same choice (the steps of automatic tool choice, which share
+        a long prompt prefix) reuse what the previous one evaluated."""
+        self._fresh_prompt = True
 
     def stop(self) -> None:
         """Called on the generation thread when it gives up because of the cancel flag."""
@@ -79,8 +86,9 @@ class Run:
         if self.first_prompt_tokens is None:
             self.first_prompt_tokens = len(tokens)
         self.last_prompt_tokens, self.last_tokens, self.entries = len(tokens), 0, []
-        if not self.reuse_prompt_prefix:
+        if self._fresh_prompt and not self.reuse_prompt_prefix:
             self.llama.reset()  # evaluate the whole prompt afresh: same prompt and seed, same answer
+        self._fresh_prompt = False
         if self.top_logprobs is not None:
             kwargs["logits_processor"] = [self._capture, *(kwargs.get("logits_processor") or [])]
         vocab = self.llama._model.vocab
@@ -275,6 +283,9 @@ def call_id() -> str:
 
 
 def _create_chat(run: Run, plan: ChatPlan, seed: int, stream: bool, without_tools: bool = False) -> Any:
+    """One llama-cpp chat call; ``without_tools``: the answer after automatic tool choice chose one (same choice)."""
+    if not without_tools:
+        run.begin_choice()
     kwargs: dict[str, Any] = {
         "messages": plan.messages,
         "seed": seed,
@@ -524,6 +535,7 @@ def _prompted_choice_chunks(
 
 
 def _create_completion(run: Run, plan: CompletionPlan, prompt: str | list[int], seed: int, stream: bool) -> Any:
+    run.begin_choice()
     return run.llama.create_completion(prompt=prompt, seed=seed, stream=stream, **plan.sampling.kwargs())
 
 

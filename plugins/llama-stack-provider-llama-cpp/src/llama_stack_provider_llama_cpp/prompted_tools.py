@@ -25,9 +25,10 @@ def instructions(tools: list[dict[str, Any]]) -> str:
         function = tool["function"]
         described = f": {function['description']}" if function.get("description") else ""
         lines.append(f"- {function['name']}{described}. Arguments (JSON schema): {json.dumps(function['parameters'])}")
+    example = json.dumps({"name": tools[0]["function"]["name"], "arguments": {"...": "..."}})
     lines.append(
-        'To call a function, reply with only a JSON object {"name": <function name>, "arguments": {<arguments>}}. '
-        "Otherwise answer in plain text."
+        "When a function can answer the user's request, call it: reply with only a JSON object such as "
+        f"{example}, with the arguments the function needs. Otherwise answer in plain text."
     )
     return "\n".join(lines)
 
