@@ -913,5 +913,7 @@ def test_through_stack_serve(tmp_path: Path) -> None:
             .message.tool_calls[0]
         )
         assert isinstance(json.loads(call.function.arguments)["city"], str)
-        with pytest.raises(openai.BadRequestError):
-            client.chat.completions.create(**params, tools=[WEATHER_TOOL])
+        # automatic choice on gemma's chat format is prompted: served, as a call or as text, never a 400
+        auto = client.chat.completions.create(**params | {"max_tokens": 6}, tools=[WEATHER_TOOL])
+        assert auto.choices[0].finish_reason in ("stop", "length", "tool_calls")
+        assert auto.choices[0].message.tool_calls or isinstance(auto.choices[0].message.content, str)
