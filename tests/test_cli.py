@@ -188,7 +188,7 @@ def test_serve_a_distro_by_name(tmp_path):
     with served_stack("starter", tmp_path, env={"SQLITE_STORE_DIR": str(tmp_path)}) as url:
         assert httpx.get(f"{url}/v1/health").json() == {"status": "OK"}
         models = {m["id"]: m["model_type"] for m in httpx.get(f"{url}/v1/models").json()["data"]}
-        assert models == {"gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
+        assert models == {"smollm2-135m-instruct": "llm", "gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
         # safety and tools work offline out of the box: the rule shield is the default shield, builtin::rag is there
         leak = "mail me at jane.doe@example.com"
         moderation = httpx.post(f"{url}/v1/moderations", json={"input": [leak, "hello there"]}).json()

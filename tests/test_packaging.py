@@ -332,10 +332,14 @@ def test_fresh_venv_starter_distro_serves_offline(wheelhouse: Path, tmp_path: Pa
         server.wait_healthy(120)
         with httpx.Client(base_url=server.url, timeout=120) as client:
             models = {m["id"]: m["model_type"] for m in client.get("/v1/models").json()["data"]}
-            assert models == {"gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
+            assert models == {"smollm2-135m-instruct": "llm", "gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
             chat = client.post(
                 "/v1/chat/completions",
-                json={"model": "gemma-3-270m", "max_tokens": 8, "messages": [{"role": "user", "content": "Hello"}]},
+                json={
+                    "model": "smollm2-135m-instruct",
+                    "max_tokens": 8,
+                    "messages": [{"role": "user", "content": "Hello"}],
+                },
             )
             assert chat.status_code == 200, chat.text
             body = chat.json()

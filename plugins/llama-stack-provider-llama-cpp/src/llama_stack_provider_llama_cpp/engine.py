@@ -24,6 +24,8 @@ import llama_cpp
 import numpy as np
 from llama_cpp import Llama, LlamaGrammar
 
+from . import prompted_tools
+
 
 class GenerationCancelled(Exception):
     """The request went away (client disconnect) or the provider is shutting down."""
@@ -51,10 +53,17 @@ class Run:
         self.last_tokens = 0
         self.completion_tokens = 0
         self.entries: list[TokenLogprob] = []  # of the last generate() call
+        self._fresh_prompt = True  # the next generate() evaluates its prompt afresh (unless reuse_prompt_prefix)
         self._logits: np.ndarray | None = None
 
     def cancel(self) -> None:
         self.cancelled.set()
+
+    def begin_choice(self) -> None:
+        """A new choice starts: its first generation evaluates the prompt afresh, so the same prompt and seed give
+        the same answer. Further generations for the same choice (the steps of automatic tool choice, which share
+        a long prompt prefix) reuse what the previous one evaluated."""
+        self._fresh_prompt = True
 
     def stop(self) -> None:
         """Called on the generation thread when it gives up because of the cancel flag."""
@@ -77,8 +86,9 @@ class Run:
         if self.first_prompt_tokens is None:
             self.first_prompt_tokens = len(tokens)
         self.last_prompt_tokens, self.last_tokens, self.entries = len(tokens), 0, []
-        if not self.reuse_prompt_prefix:
+        if self._fresh_prompt and not self.reuse_prompt_prefix:
             self.llama.reset()  # evaluate the whole prompt afresh: same prompt and seed, same answer
+        self._fresh_prompt = False
         if self.top_logprobs is not None:
             kwargs["logits_processor"] = [self._capture, *(kwargs.get("logits_processor") or [])]
         vocab = self.llama._model.vocab
@@ -158,7 +168,8 @@ class ChatPlan:
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     forced_tool: str | None = None
-    auto_tools: bool = False
+    auto_tools: bool = False  # automatic choice by llama-cpp's chatml-function-calling handler
+    prompted_tools: list[dict[str, Any]] | None = None  # automatic choice by prompt and grammar (prompted_tools.py)
     grammar: LlamaGrammar | None = None
     tool_grammar: LlamaGrammar | None = None
     top_logprobs: int | None = None
@@ -272,6 +283,9 @@ def call_id() -> str:
 
 
 def _create_chat(run: Run, plan: ChatPlan, seed: int, stream: bool, without_tools: bool = False) -> Any:
+    """One llama-cpp chat call; ``without_tools``: the answer after automatic tool choice chose one (same choice)."""
+    if not without_tools:
+        run.begin_choice()
     kwargs: dict[str, Any] = {
         "messages": plan.messages,
         "seed": seed,
@@ -285,7 +299,7 @@ def _create_chat(run: Run, plan: ChatPlan, seed: int, stream: bool, without_tool
 
 
 def _check_chat(run: Run, plan: ChatPlan) -> None:
-    check_grammar(run.llama, plan.grammar, "response_format")
+    check_grammar(run.llama, plan.grammar, "tools" if plan.prompted_tools is not None else "response_format")
     check_grammar(run.llama, plan.tool_grammar, f"tools[{plan.forced_tool}].function.parameters")
 
 
@@ -300,7 +314,10 @@ def chat_completion(run: Run, plan: ChatPlan) -> dict[str, Any]:
                 # chatml-function-calling (llama-cpp-python 0.3.x) constrains its "answer with a message" branch
                 # to an empty reply; when the model chose to answer, generate the answer without the tools.
                 result = _create_chat(run, plan, seed, stream=False, without_tools=True)
-            choices.append(_chat_choice(run, plan, index, result["choices"][0]))
+            choice = result["choices"][0]
+            if plan.prompted_tools is not None:
+                choice = _prompted_choice(plan.prompted_tools, choice)
+            choices.append(_chat_choice(run, plan, index, choice))
     return {
         "id": plan.id,
         "object": "chat.completion",
@@ -310,6 +327,14 @@ def chat_completion(run: Run, plan: ChatPlan) -> dict[str, Any]:
         "usage": usage(run.first_prompt_tokens or 0, run.completion_tokens),
         "system_fingerprint": None,
     }
+
+
+def _prompted_choice(tools: list[dict[str, Any]], choice: dict[str, Any]) -> dict[str, Any]:
+    """A prompted reply that is a call object, as llama-cpp's handlers shape a tool call."""
+    call = prompted_tools.read_reply(choice["message"].get("content") or "", tools)
+    if call is None:
+        return choice
+    return {**choice, "message": {"role": "assistant", "content": None, "tool_calls": [{"function": call}]}}
 
 
 def _chat_choice(run: Run, plan: ChatPlan, index: int, choice: dict[str, Any]) -> dict[str, Any]:
@@ -356,9 +381,15 @@ def chat_chunks(run: Run, plan: ChatPlan) -> Iterator[dict[str, Any]]:
     _check_chat(run, plan)
     with run.attached():
         for index, seed in enumerate(plan.seeds):
+            if plan.auto_tools:
+                yield from _auto_choice_chunks(run, plan, index, seed)
+                continue
             stream = _create_chat(run, plan, seed, stream=True)
             try:
-                yield from _choice_chunks(run, plan, index, stream)
+                if plan.prompted_tools is not None:
+                    yield from _prompted_choice_chunks(run, plan, index, stream)
+                else:
+                    yield from _choice_chunks(run, plan, index, stream)
             finally:
                 stream.close()
     if plan.include_usage:
@@ -418,10 +449,93 @@ def _choice_chunks(run: Run, plan: ChatPlan, index: int, stream: Iterator[dict[s
     yield _chat_chunk(plan, index, {}, finish=finish or "stop")
 
 
+def _call_chunks(plan: ChatPlan, index: int, calls: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Whole tool calls as stream chunks: per call one delta opening it (id, name) and one with its arguments."""
+    for position, call in enumerate(calls):
+        opening: dict[str, Any] = {
+            "tool_calls": [
+                {
+                    "index": position,
+                    "id": call_id(),
+                    "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""},
+                }
+            ]
+        }
+        if position == 0:
+            opening = {"role": "assistant", "content": None, **opening}
+        yield _chat_chunk(plan, index, opening)
+        arguments = call["function"]["arguments"].strip()
+        yield _chat_chunk(plan, index, {"tool_calls": [{"index": position, "function": {"arguments": arguments}}]})
+    yield _chat_chunk(plan, index, {}, finish="tool_calls")
+
+
+def _text_chunks(plan: ChatPlan, index: int, text: str, finish: str) -> Iterator[dict[str, Any]]:
+    yield _chat_chunk(plan, index, {"role": "assistant", "content": ""})
+    if text:
+        yield _chat_chunk(plan, index, {"content": text})
+    yield _chat_chunk(plan, index, {}, finish=finish)
+
+
+def _auto_choice_chunks(run: Run, plan: ChatPlan, index: int, seed: int) -> Iterator[dict[str, Any]]:
+    """Automatic choice through chatml-function-calling, streamed: llama-cpp's handler cannot stream its decision,
+    so the decision (and a call's arguments, a few grammar-constrained tokens) is generated whole; an answer is then
+    streamed token by token."""
+    choice = _create_chat(run, plan, seed, stream=False)["choices"][0]
+    message = choice["message"]
+    if message.get("tool_calls"):
+        yield from _call_chunks(plan, index, message["tool_calls"])
+    elif message.get("content"):
+        yield from _text_chunks(plan, index, message["content"], choice.get("finish_reason") or "stop")
+    else:  # the model chose to answer: see chat_completion
+        stream = _create_chat(run, plan, seed, stream=True, without_tools=True)
+        try:
+            yield from _choice_chunks(run, plan, index, stream)
+        finally:
+            stream.close()
+
+
+def _prompted_choice_chunks(
+    run: Run, plan: ChatPlan, index: int, stream: Iterator[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """A prompted reply, streamed: the grammar makes the first character decide; a call object is collected and
+    sent as a tool call at its end, text is streamed as it comes."""
+    assert plan.prompted_tools is not None
+    collected: str | None = None  # the reply so far, while it may be a call; None once it is text
+    opened = False
+    finish = None
+    for item in stream:
+        choice = item["choices"][0]
+        finish = choice.get("finish_reason") or finish
+        text = (choice.get("delta") or {}).get("content") or ""
+        if not text:
+            continue
+        if not opened and collected is None and text.startswith("{"):
+            collected = ""
+        if collected is not None:
+            collected += text
+            continue
+        if not opened:
+            opened = True
+            yield _chat_chunk(plan, index, {"role": "assistant", "content": ""})
+        yield _chat_chunk(plan, index, {"content": text})
+    if collected is not None:
+        call = prompted_tools.read_reply(collected, plan.prompted_tools)
+        if call is not None:
+            yield from _call_chunks(plan, index, [{"function": call}])
+        else:  # a call cut off by max_tokens: it stays text
+            yield from _text_chunks(plan, index, collected, finish or "length")
+        return
+    if not opened:
+        yield _chat_chunk(plan, index, {"role": "assistant", "content": ""})
+    yield _chat_chunk(plan, index, {}, finish=finish or "stop")
+
+
 # -- text completions --------------------------------------------------------------------------------------------
 
 
 def _create_completion(run: Run, plan: CompletionPlan, prompt: str | list[int], seed: int, stream: bool) -> Any:
+    run.begin_choice()
     return run.llama.create_completion(prompt=prompt, seed=seed, stream=stream, **plan.sampling.kwargs())
 
 

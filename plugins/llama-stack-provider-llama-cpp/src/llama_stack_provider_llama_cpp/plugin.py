@@ -26,7 +26,7 @@ def register_inference_providers() -> list[ProviderSpec]:
             provider_type=PROVIDER_TYPE,
             config_class=LlamaCppConfig,
             factory="llama_stack_provider_llama_cpp.provider:create_provider",
-            description="Local text generation from GGUF models with llama-cpp-python (default: gemma-3-270m).",
+            description="Local text generation from GGUF models with llama-cpp-python (packaged: gemma-3-270m, SmolLM2-135M-Instruct).",
             core_api_version=">=1.0,<2",
         )
     ]

