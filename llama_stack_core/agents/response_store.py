@@ -25,6 +25,9 @@ class ResponseRecord(BaseModel):
     response: ResponseObject
     input: list[ResponseItem] = Field(default_factory=list)
     messages: list[dict[str, Any]] = Field(default_factory=list)
+    #: a background response's runner (a process) and when it last wrote, to tell an interrupted one
+    runner: str | None = None
+    beat: float | None = None
 
 
 def _not_found(response_id: str) -> NotFoundError:
@@ -112,4 +115,3 @@ class ResponseStore:
             item_id=lambda item: getattr(item, "id", None) or "",
         )
         return ResponseItemList(data=page.data, first_id=page.first_id, last_id=page.last_id, has_more=page.has_more)
-
