@@ -27,6 +27,20 @@ StackMessage = Annotated[
 #: A message a shield inspects: OpenAI shape (upstream 0.7) first, else the Llama Stack shape (the 0.2 SDK).
 ShieldMessage = Annotated[Message | StackMessage, Field(union_mode="left_to_right")]
 
+
+def content_text(content: Any) -> str:
+    """The text of a shield message's content in either wire shape (a string, a text part, or a list of parts;
+    dicts or models), parts joined by newlines; images and other non-text parts are left out."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(text for part in content if (text := content_text(part)))
+    text = content.get("text") if isinstance(content, dict) else getattr(content, "text", None)
+    return text if isinstance(text, str) else ""
+
+
 # -- requests ----------------------------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from llama_stack_core.apis.safety import (
     ModerationResult,
     RunShieldRequest,
     RunShieldResponse,
+    content_text,
 )
 from llama_stack_core.errors import BadRequestError, NotFoundError, ResourceNotFoundError, UpstreamError
 from llama_stack_core.routing import ApiRouter
@@ -43,18 +44,6 @@ class GuardShield:
     @property
     def settings(self) -> tuple[str, frozenset[str]]:
         return self.model, self.excluded
-
-
-def content_text(content: Any) -> str:
-    """The text of a message's content in either wire shape (a string, a part, or a list of parts); images and
-    other non-text parts are left out."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(text for part in content if (text := content_text(part)))
-    return getattr(content, "text", None) or ""
 
 
 def conversation(messages: list[Any]) -> list[Turn]:

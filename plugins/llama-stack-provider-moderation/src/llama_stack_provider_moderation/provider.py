@@ -21,6 +21,7 @@ from llama_stack_core.apis.safety import (
     ModerationResult,
     RunShieldRequest,
     RunShieldResponse,
+    content_text,
 )
 from llama_stack_core.errors import BadRequestError, ResourceNotFoundError, StackError, UpstreamError
 from llama_stack_core.request_context import provider_data
@@ -44,17 +45,6 @@ class UpstreamModeration(BaseModel):
     id: str
     model: str
     results: list[UpstreamResult]
-
-
-def content_text(content: Any) -> str:
-    """The text of a message's content in either wire shape (a string, a part, or a list of parts)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(text for part in content if (text := content_text(part)))
-    return getattr(content, "text", None) or ""
 
 
 def flagged_categories(result: UpstreamResult) -> list[str]:

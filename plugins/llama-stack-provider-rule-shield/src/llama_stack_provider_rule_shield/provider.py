@@ -18,6 +18,7 @@ from llama_stack_core.apis.safety import (
     ModerationResult,
     RunShieldRequest,
     RunShieldResponse,
+    content_text,
 )
 from llama_stack_core.errors import BadRequestError, NotFoundError
 
@@ -34,7 +35,8 @@ def _validation_message(exc: ValidationError) -> str:
 
 def message_text(message: Any) -> str:
     """The text a message carries: string content, the text parts of list content, and tool-call arguments."""
-    pieces = _content_text(getattr(message, "content", None))
+    text = content_text(getattr(message, "content", None))
+    pieces = [text] if text else []
     for call in getattr(message, "tool_calls", None) or ():
         function = getattr(call, "function", None)
         arguments = getattr(function, "arguments", None) if function is not None else getattr(call, "arguments", None)
@@ -43,19 +45,6 @@ def message_text(message: Any) -> str:
         if isinstance(arguments, str):
             pieces.append(arguments)
     return "\n".join(pieces)
-
-
-def _content_text(content: Any) -> list[str]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [content]
-    if isinstance(content, list):
-        return [text for item in content for text in _content_text(item)]
-    text = getattr(content, "text", None)
-    if text is None and isinstance(content, dict):
-        text = content.get("text")
-    return [text] if isinstance(text, str) else []
 
 
 class RuleShieldProvider:
