@@ -15,16 +15,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from ..plugins import PluginManager
-from .harness import make_run_config, stack_client
+from .kit import StackKit
 
-PROVIDER_ID = "under-test"
 CONVERSATION_ID = re.compile(r"^conv_[0-9a-f]{48}$")
 
 
@@ -54,44 +50,8 @@ def texts(items: list[Any]) -> list[str]:
     return out
 
 
-class ConversationsProviderTests:
-    provider_type: ClassVar[str]
-    provider_config: ClassVar[dict[str, Any]] = {}
-    extra_plugins: ClassVar[list[Any]] = []
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def anyio_backend(cls) -> str:
-        return "asyncio"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def workdir(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
-        return Path(tmp_path_factory.mktemp("conversations-kit"))
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, workdir: Path) -> dict[str, Any]:
-        """The provider's config; override to build it from other fixtures."""
-        return dict(cls.provider_config)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def run_config(cls, workdir: Path, config_under_test: dict[str, Any]) -> dict[str, Any]:
-        entry = {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
-        return make_run_config({"conversations": [entry]}, workdir)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    async def http(cls, run_config: dict[str, Any], anyio_backend: str) -> AsyncIterator[Any]:
-        async with stack_client(run_config, PluginManager(extra_plugins=list(cls.extra_plugins))) as client:
-            yield client
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def openai(cls, http: Any) -> Any:
-        openai = pytest.importorskip("openai")
-        return openai.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=http, max_retries=0)
+class ConversationsProviderTests(StackKit):
+    api = "conversations"
 
     # -- conversations -------------------------------------------------------------------------------------------
 

@@ -16,47 +16,20 @@ URL), and ``supporting_providers`` / ``supporting_resources`` when the shield ne
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from ..plugins import PluginManager
-from .harness import make_run_config, stack_client
-
-PROVIDER_ID = "under-test"
+from .kit import PROVIDER_ID, StackKit
 
 
-class SafetyProviderTests:
-    provider_type: ClassVar[str]
-    provider_config: ClassVar[dict[str, Any]] = {}
+class SafetyProviderTests(StackKit):
+    api = "safety"
     #: The register body of one shield on the provider under test (``provider_id`` is filled in).
     shield: ClassVar[dict[str, Any]]
     #: A text the shield flags, and one it passes.
     flagged_text: ClassVar[str]
     clean_text: ClassVar[str]
-    #: Other providers the shield needs, as run-config ``providers`` entries by API.
-    supporting_providers: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    #: Run-config resource lists the shield needs (e.g. ``{"models": [...]}``).
-    supporting_resources: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    extra_plugins: ClassVar[list[Any]] = []
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def anyio_backend(cls) -> str:
-        return "asyncio"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def workdir(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
-        return Path(tmp_path_factory.mktemp("safety-kit"))
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, workdir: Path) -> dict[str, Any]:
-        """The provider's config; override to build it from other fixtures."""
-        return dict(cls.provider_config)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -65,43 +38,9 @@ class SafetyProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def supporting(cls, workdir: Path) -> dict[str, list[dict[str, Any]]]:
-        """The other providers, by API (``supporting_providers``); override to build them from other fixtures."""
-        return {api: list(entries) for api, entries in cls.supporting_providers.items()}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def run_config(
-        cls,
-        workdir: Path,
-        config_under_test: dict[str, Any],
-        supporting: dict[str, list[dict[str, Any]]],
-        shield_id: str,
-    ) -> dict[str, Any]:
-        providers = {api: list(entries) for api, entries in supporting.items()}
-        providers.setdefault("safety", []).append(
-            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
-        )
-        shields = [{**cls.shield, "provider_id": PROVIDER_ID}]
-        return make_run_config(
-            providers,
-            workdir,
-            shields=shields,
-            safety={"default_shield_id": shield_id},
-            **cls.supporting_resources,
-        )
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    async def http(cls, run_config: dict[str, Any], anyio_backend: str) -> AsyncIterator[Any]:
-        async with stack_client(run_config, PluginManager(extra_plugins=list(cls.extra_plugins))) as client:
-            yield client
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def openai(cls, http: Any) -> Any:
-        openai = pytest.importorskip("openai")
-        return openai.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=http, max_retries=0)
+    def resources_under_test(cls, shield_id: str) -> dict[str, Any]:
+        """The shield under test, registered by the run config and the default for moderations."""
+        return {"shields": [{**cls.shield, "provider_id": PROVIDER_ID}], "safety": {"default_shield_id": shield_id}}
 
     # -- helpers -------------------------------------------------------------------------------------------------
 

@@ -20,21 +20,15 @@ server's URL).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from ..plugins import PluginManager
-from .harness import make_run_config, stack_client
-
-PROVIDER_ID = "under-test"
+from .kit import PROVIDER_ID, StackKit
 
 
-class ToolRuntimeProviderTests:
-    provider_type: ClassVar[str]
-    provider_config: ClassVar[dict[str, Any]] = {}
+class ToolRuntimeProviderTests(StackKit):
+    api = "tool_runtime"
     #: The register body of one tool group on the provider under test (``provider_id`` is filled in).
     toolgroup: ClassVar[dict[str, Any]]
     #: Names of tools the group must list.
@@ -43,9 +37,6 @@ class ToolRuntimeProviderTests:
     invocation: ClassVar[tuple[str, dict[str, Any]]]
     #: A call whose kwargs break the tool's input schema, and the argument the 400 must name.
     invalid_invocation: ClassVar[tuple[str, dict[str, Any], str]]
-    supporting_providers: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    supporting_resources: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    extra_plugins: ClassVar[list[Any]] = []
 
     def check_result(self, result: dict[str, Any]) -> None:
         """Assert what ``invocation`` should answer (``result`` is the JSON body); override it."""
@@ -53,46 +44,8 @@ class ToolRuntimeProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def anyio_backend(cls) -> str:
-        return "asyncio"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def workdir(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
-        return Path(tmp_path_factory.mktemp("tool-runtime-kit"))
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def config_under_test(cls, workdir: Path) -> dict[str, Any]:
-        return dict(cls.provider_config)
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def toolgroup_body(cls) -> dict[str, Any]:
         return dict(cls.toolgroup)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def supporting(cls, workdir: Path) -> dict[str, list[dict[str, Any]]]:
-        """The other providers, by API (``supporting_providers``); override to build them from other fixtures."""
-        return {api: list(entries) for api, entries in cls.supporting_providers.items()}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def run_config(
-        cls, workdir: Path, config_under_test: dict[str, Any], supporting: dict[str, list[dict[str, Any]]]
-    ) -> dict[str, Any]:
-        providers = {api: list(entries) for api, entries in supporting.items()}
-        providers.setdefault("tool_runtime", []).append(
-            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
-        )
-        return make_run_config(providers, workdir, **cls.supporting_resources)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    async def http(cls, run_config: dict[str, Any], anyio_backend: str) -> AsyncIterator[Any]:
-        async with stack_client(run_config, PluginManager(extra_plugins=list(cls.extra_plugins))) as client:
-            yield client
 
     @pytest.fixture(scope="class")
     @classmethod
