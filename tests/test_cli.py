@@ -7,8 +7,10 @@ import sys
 import time
 
 import httpx
+import openai
 import pytest
 import yaml
+from llama_stack_client import LlamaStackClient
 from stack_test_plugin import echo_providers
 
 from llama_stack_core.testing.harness import (
@@ -185,24 +187,30 @@ def test_serve_on_port_0_reports_the_port_and_a_taken_port_is_a_clean_error(tmp_
 
 @pytest.mark.slow
 def test_serve_a_distro_by_name(tmp_path):
-    with served_stack("starter", tmp_path, env={"SQLITE_STORE_DIR": str(tmp_path)}) as url:
+    with served_stack("starter", tmp_path, env={"SQLITE_STORE_DIR": str(tmp_path)}, timeout=120) as url:
         assert httpx.get(f"{url}/v1/health").json() == {"status": "OK"}
         models = {m["id"]: m["model_type"] for m in httpx.get(f"{url}/v1/models").json()["data"]}
         assert models == {"smollm2-135m-instruct": "llm", "gemma-3-270m": "llm", "all-MiniLM-L6-v2": "embedding"}
-        # safety and tools work offline out of the box: the rule shield is the default shield, builtin::rag is there
+        # safety and tools work offline out of the box, through both SDKs: the rule shield is the default shield,
+        # builtin::rag indexes and searches a vector store
         leak = "mail me at jane.doe@example.com"
-        moderation = httpx.post(f"{url}/v1/moderations", json={"input": [leak, "hello there"]}).json()
-        assert moderation["model"] == "rule-shield"
-        assert [r["flagged"] for r in moderation["results"]] == [True, False]
-        shielded = httpx.post(
-            f"{url}/v1/safety/run-shield",
-            json={"shield_id": "rule-shield", "messages": [{"role": "user", "content": leak}]},
-        ).json()
-        assert shielded["violation"]["violation_level"] in ("warn", "error")
-        groups = {g["identifier"] for g in httpx.get(f"{url}/v1/toolgroups").json()["data"]}
-        assert groups == {"builtin::rag"}
-        tools = {t["identifier"] for t in httpx.get(f"{url}/v1/tools").json()["data"]}
-        assert "knowledge_search" in tools
+        moderation = openai.OpenAI(base_url=f"{url}/v1", api_key="unused").moderations.create(input=[leak, "hi"])
+        assert moderation.model == "rule-shield"
+        assert [r.flagged for r in moderation.results] == [True, False]
+        client = LlamaStackClient(base_url=url)
+        shielded = client.safety.run_shield(
+            shield_id="rule-shield", messages=[{"role": "user", "content": leak}], params={}
+        )
+        assert shielded.violation is not None and shielded.violation.violation_level in ("warn", "error")
+        assert [g.identifier for g in client.toolgroups.list()] == ["builtin::rag"]
+        assert "knowledge_search" in {t.name for t in client.tool_runtime.list_tools(tool_group_id="builtin::rag")}
+        client.vector_dbs.register(vector_db_id="notes", embedding_model="all-MiniLM-L6-v2", embedding_dimension=384)
+        document = {"document_id": "d1", "content": "The lighthouse keeper's cat is named Biscuit."}
+        client.tool_runtime.rag_tool.insert(documents=[document], vector_db_id="notes", chunk_size_in_tokens=64)
+        found = client.tool_runtime.invoke_tool(
+            tool_name="knowledge_search", kwargs={"query": "name of the cat", "vector_db_ids": ["notes"]}
+        )
+        assert found.error_message is None and "Biscuit" in str(found.content)
     assert (tmp_path / "registry.db").exists()
 
 
