@@ -91,6 +91,7 @@ class ResponsesEngine:
             temperature=request.temperature,
             top_p=request.top_p,
             text=request.text or ResponseObject.model_fields["text"].default_factory(),  # type: ignore[misc]
+            tool_choice=request.tool_choice or "auto",
             tools=[t.model_dump(mode="json", exclude_none=True) for t in request.tools or ()],
             truncation=request.truncation or "disabled",
             max_tool_calls=request.max_tool_calls,
@@ -232,7 +233,10 @@ class ResponsesEngine:
             return False
         if time.time() - (record.beat or 0) < STALE_AFTER_SECONDS and record.runner is not None:
             return False
-        error = {"code": "interrupted", "message": "the server running this response stopped before it finished"}
+        error = {
+            "code": "server_error",
+            "message": "interrupted: the server running this response stopped before it finished",
+        }
         failed = record.response.model_copy(update={"status": "failed", "error": error})
         await self.store.save(
             record.model_copy(update={"response": ResponseObject.model_validate(failed.model_dump())})

@@ -133,7 +133,9 @@ class ResponseRun:
             async for event in self._steps():
                 yield event
         except StackError as exc:
-            error = {"code": exc.error_type, "message": exc.message}
+            # OpenAI's codes: the SDK takes no others; our error type stays readable in the message
+            code = "rate_limit_exceeded" if exc.status_code == 429 else "server_error"
+            error = {"code": code, "message": f"{exc.error_type}: {exc.message}"}
             yield self.event("response.failed", response=self._finish("failed", error=error).model_dump(mode="json"))
             return
         status, reason = self._outcome

@@ -84,6 +84,13 @@ class ScriptedServer:
         """Let a held stream continue."""
         self._gate.set()
 
+    def reset(self) -> None:
+        """Forget the script and the recorded requests, and hold again after ``release`` (a server shared by tests)."""
+        self._gate.set()  # a stream still held from before goes on
+        self._script.clear()
+        self.requests.clear()
+        self._gate = threading.Event()
+
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while (message := await receive())["type"] != "lifespan.shutdown":
