@@ -489,6 +489,7 @@ class ResponsesProviderTests:
         await eventually(lambda: model.requests, what="the model call")
         cancelled = await client.responses.cancel(created.id)
         assert cancelled.status == "cancelled"
+        await eventually(lambda: model.requests[-1].closed_early, what="the model stream to be closed")
         model.release()
         stored = await client.responses.retrieve(created.id)
         assert stored.status == "cancelled" and stored.output_text == ""
