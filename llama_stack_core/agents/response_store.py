@@ -17,6 +17,7 @@ from ..storage import KVStore
 
 _RECORD = "r:"  # r:<created ns, 20 digits>:<id> -> record
 _PLACE = "p:"  # p:<id> -> the record's key
+_BEAT = "b:"  # b:<id> -> {"runner": ..., "at": ...}: a background response's runner is alive
 
 
 class ResponseRecord(BaseModel):
@@ -32,6 +33,13 @@ class ResponseRecord(BaseModel):
 
 def _not_found(response_id: str) -> NotFoundError:
     return NotFoundError(f"response '{response_id}' not found")
+
+
+class Beat(BaseModel):
+    """The last sign of life of a background response's runner (a process)."""
+
+    runner: str
+    at: float
 
 
 class ResponseStore:
@@ -63,7 +71,19 @@ class ResponseStore:
             raise _not_found(response_id)
         await self._kv.delete(key)
         await self._kv.delete(_PLACE + response_id)
+        await self._kv.delete(_BEAT + response_id)
         return DeletedObject(id=response_id, object="response")
+
+    async def beat(self, response_id: str, runner: str) -> None:
+        """Say that ``runner`` still runs this response (kept apart from the record, so it never overwrites it)."""
+        await self._kv.set(_BEAT + response_id, Beat(runner=runner, at=time.time()).model_dump_json())
+
+    async def last_beat(self, response_id: str) -> Beat | None:
+        raw = await self._kv.get(_BEAT + response_id)
+        return Beat.model_validate_json(raw) if raw is not None else None
+
+    async def forget_beat(self, response_id: str) -> None:
+        await self._kv.delete(_BEAT + response_id)
 
     async def records(self) -> list[ResponseRecord]:
         """Every stored record, oldest first."""

@@ -30,18 +30,28 @@ from .tools import Tools
 
 log = logging.getLogger(__name__)
 
-#: A background response whose runner has not written for this long is taken as interrupted (its process died).
+#: A background response whose runner has not beaten for this long is taken as interrupted (its process died).
 STALE_AFTER_SECONDS = 30.0
-_HEARTBEAT_SECONDS = 5.0
 
 
 class ResponsesEngine:
-    def __init__(self, store: ResponseStore, engines: Engines, *, max_infer_iters: int = 10) -> None:
+    def __init__(
+        self,
+        store: ResponseStore,
+        engines: Engines,
+        *,
+        max_infer_iters: int = 10,
+        stale_after: float = STALE_AFTER_SECONDS,
+    ) -> None:
         self.store = store
         self.engines = engines
         self.max_infer_iters = max_infer_iters
+        self.stale_after = stale_after
+        #: how often a running background response beats: several times within ``stale_after``
+        self.heartbeat_seconds = stale_after / 4
         self.background = BackgroundTasks("responses")
         self._running: dict[str, asyncio.Task[Any]] = {}
+        self._cancelled: set[str] = set()  # background responses cancelled by a caller, not by a stop
         self._runner = uuid.uuid4().hex  # this process, as the runner of its background responses
 
     # -- create ------------------------------------------------------------------------------------------------------
@@ -91,6 +101,7 @@ class ResponsesEngine:
             temperature=request.temperature,
             top_p=request.top_p,
             text=request.text or ResponseObject.model_fields["text"].default_factory(),  # type: ignore[misc]
+            tool_choice=request.tool_choice or "auto",
             tools=[t.model_dump(mode="json", exclude_none=True) for t in request.tools or ()],
             truncation=request.truncation or "disabled",
             max_tool_calls=request.max_tool_calls,
@@ -172,36 +183,68 @@ class ResponsesEngine:
         self.background.ensure_open()
         queued = run.response.model_copy(update={"status": "queued"})
         await self.store.save(ResponseRecord(response=queued, input=items, runner=self._runner, beat=time.time()))
+        await self.store.beat(queued.id, self._runner)
         task = self.background.spawn(self._run_background(run, items, conversation), name=f"response {queued.id}")
         self._running[queued.id] = task
         task.add_done_callback(lambda _: self._running.pop(queued.id, None))
         return queued
 
     async def _run_background(self, run: ResponseRun, items: list[ResponseItem], conversation: str | None) -> None:
+        """Run a background response, storing its progress; a heartbeat beside it says this process still runs it
+        (and notices a cancel made through another process)."""
         response_id = run.response.id
-        last_beat = 0.0
+        heartbeat = asyncio.create_task(self._heartbeat(response_id, asyncio.current_task()))
+        last_snapshot = 0.0
         try:
             async for event in run.events():
-                if time.monotonic() - last_beat > _HEARTBEAT_SECONDS:
-                    last_beat = time.monotonic()
-                    stored = await self.store.find(response_id)
-                    if stored is not None and stored.response.status == "cancelled":
-                        return  # cancelled through another process
-                    snapshot = ResponseObject.model_validate(event.get("response") or run.snapshot("in_progress"))
-                    record = ResponseRecord(response=snapshot, input=items, runner=self._runner, beat=time.time())
-                    await self.store.save(record)
+                if time.monotonic() - last_snapshot > self.heartbeat_seconds:
+                    last_snapshot = time.monotonic()
+                    await self._save_progress(run, items, event)
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
             await self._persist(run, items, conversation)
         except asyncio.CancelledError:
-            cancelled = run.response.model_copy(update={"status": "cancelled", "output": []})
-            await asyncio.shield(self.store.save(ResponseRecord(response=cancelled, input=items)))
+            cancelled = response_id in self._cancelled
+            await asyncio.shield(self._save_stopped(run, items, cancelled=cancelled))
             raise
         except Exception:
             log.exception("background response %s failed", response_id)
-            error = {"code": "server_error", "message": "the response failed in the background"}
-            failed = run.response.model_copy(update={"status": "failed", "error": error})
-            await self.store.save(
-                ResponseRecord(response=ResponseObject.model_validate(failed.model_dump()), input=items)
-            )
+            await self._save_failed(run, items, "the response failed in the background")
+        finally:
+            heartbeat.cancel()
+            self._cancelled.discard(response_id)
+            await asyncio.shield(self.store.forget_beat(response_id))
+
+    async def _save_progress(self, run: ResponseRun, items: list[ResponseItem], event: dict[str, Any]) -> None:
+        stored = await self.store.find(run.response.id)
+        if stored is None or stored.response.status == "cancelled":
+            return  # deleted or cancelled meanwhile: the heartbeat stops the run
+        snapshot = ResponseObject.model_validate(event.get("response") or run.snapshot("in_progress"))
+        await self.store.save(ResponseRecord(response=snapshot, input=items, runner=self._runner, beat=time.time()))
+
+    async def _heartbeat(self, response_id: str, run_task: asyncio.Task[Any] | None) -> None:
+        while True:
+            await self.store.beat(response_id, self._runner)
+            await asyncio.sleep(self.heartbeat_seconds)
+            stored = await self.store.find(response_id)
+            if run_task is not None and (stored is None or stored.response.status == "cancelled"):
+                self._cancelled.add(response_id)  # cancelled (or deleted) through another process
+                run_task.cancel()
+                return
+
+    async def _save_stopped(self, run: ResponseRun, items: list[ResponseItem], *, cancelled: bool) -> None:
+        """A background run that stopped early: cancelled by a caller, or cut by this server stopping."""
+        if await self.store.find(run.response.id) is None:
+            return  # deleted
+        if cancelled:
+            update = {"status": "cancelled", "output": [], "usage": None}
+            await self.store.save(ResponseRecord(response=run.response.model_copy(update=update), input=items))
+        else:
+            await self._save_failed(run, items, "interrupted: the server stopped before the response finished")
+
+    async def _save_failed(self, run: ResponseRun, items: list[ResponseItem], message: str) -> None:
+        data = run.snapshot("failed", error={"code": "server_error", "message": message})
+        await self.store.save(ResponseRecord(response=ResponseObject.model_validate(data), input=items))
 
     async def cancel(self, response_id: str) -> ResponseObject:
         record = await self.store.get(response_id)
@@ -209,18 +252,19 @@ class ResponsesEngine:
             raise BadRequestError(f"response '{response_id}' was not created with background: true")
         task = self._running.get(response_id)
         if task is not None:
+            self._cancelled.add(response_id)
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
             return (await self.store.get(response_id)).response
-        if record.response.status in ("queued", "in_progress"):
-            # another process runs it: mark it; that runner sees the mark when it next writes
-            cancelled = record.response.model_copy(update={"status": "cancelled"})
+        if record.response.status in ("queued", "in_progress") and not await self._failed_if_stale(record):
+            # another process runs it: mark it; that runner's heartbeat sees the mark and stops it
+            cancelled = record.response.model_copy(update={"status": "cancelled", "output": []})
             await self.store.save(record.model_copy(update={"response": cancelled}))
             return cancelled
-        return record.response
+        return (await self.store.get(response_id)).response
 
     async def fail_interrupted(self) -> int:
-        """Mark background responses whose runner stopped writing (a process that died) failed; at start-up."""
+        """Mark background responses whose runner stopped beating (a process that died) failed; at start-up."""
         count = 0
         for record in await self.store.records():
             if await self._failed_if_stale(record):
@@ -228,15 +272,20 @@ class ResponsesEngine:
         return count
 
     async def _failed_if_stale(self, record: ResponseRecord) -> bool:
-        if record.response.status not in ("queued", "in_progress") or record.runner == self._runner:
+        """Fail a queued or running background response whose runner has not beaten for ``stale_after`` seconds."""
+        if record.response.status not in ("queued", "in_progress") or record.response.id in self._running:
             return False
-        if time.time() - (record.beat or 0) < STALE_AFTER_SECONDS and record.runner is not None:
+        beat = await self.store.last_beat(record.response.id)
+        last = max(record.beat or 0.0, beat.at if beat is not None else 0.0)
+        if time.time() - last < self.stale_after:
             return False
-        error = {"code": "interrupted", "message": "the server running this response stopped before it finished"}
-        failed = record.response.model_copy(update={"status": "failed", "error": error})
-        await self.store.save(
-            record.model_copy(update={"response": ResponseObject.model_validate(failed.model_dump())})
-        )
+        error = {
+            "code": "server_error",
+            "message": "interrupted: the server running this response stopped before it finished",
+        }
+        failed = ResponseObject.model_validate({**record.response.model_dump(), "status": "failed", "error": error})
+        await self.store.save(record.model_copy(update={"response": failed}))
+        log.warning("background response %s was interrupted (its runner stopped); marked failed", record.response.id)
         return True
 
     # -- stored responses --------------------------------------------------------------------------------------------
@@ -255,7 +304,9 @@ class ResponsesEngine:
     async def delete(self, response_id: str) -> DeletedObject:
         task = self._running.get(response_id)
         if task is not None:
+            self._cancelled.add(response_id)
             task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
         return await self.store.delete(response_id)
 
     async def input_items(self, request: ListResponseInputItemsRequest) -> ResponseItemList:

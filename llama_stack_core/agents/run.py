@@ -13,6 +13,7 @@ from ..apis.responses import CreateResponseRequest, ResponseObject
 from ..apis.safety import RunShieldRequest, RunShieldResponse
 from ..errors import NotConfiguredError, StackError
 from ..routing import ApiRouter, as_model
+from ..tracing import child_span
 from .items import new_id
 from .tools import ToolOutcome, Tools, ToolSet, needs_approval
 
@@ -133,7 +134,9 @@ class ResponseRun:
             async for event in self._steps():
                 yield event
         except StackError as exc:
-            error = {"code": exc.error_type, "message": exc.message}
+            # OpenAI's codes: the SDK takes no others; our error type stays readable in the message
+            code = "rate_limit_exceeded" if exc.status_code == 429 else "server_error"
+            error = {"code": code, "message": f"{exc.error_type}: {exc.message}"}
             yield self.event("response.failed", response=self._finish("failed", error=error).model_dump(mode="json"))
             return
         status, reason = self._outcome
@@ -395,7 +398,10 @@ class ResponseRun:
         yield self.event(f"response.{prefix}.in_progress", item_id=placeholder_id, output_index=index)
         if kind != "mcp":
             yield self.event(f"response.{prefix}.searching", item_id=placeholder_id, output_index=index)
-        outcome: ToolOutcome = await self.tools.run(served, arguments, self.include, self.sources)
+        with child_span("responses.tool", **{"tool.kind": kind, "tool.name": served.name}) as span:
+            outcome: ToolOutcome = await self.tools.run(served, arguments, self.include, self.sources)
+            if outcome.failed:
+                span.fail(RuntimeError(outcome.text))
         item = {**outcome.item, "id": placeholder_id}
         self.output[index] = item
         ending = "failed" if outcome.failed and kind == "mcp" else "completed"

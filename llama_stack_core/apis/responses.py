@@ -84,13 +84,29 @@ class ResponseError(BaseModel):
     message: str
 
 
+class InputTokensDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+class OutputTokensDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    reasoning_tokens: int = 0
+
+
 class ResponseUsage(BaseModel):
     model_config = ConfigDict(extra="allow")
     input_tokens: int
     output_tokens: int
     total_tokens: int
-    input_tokens_details: dict[str, Any] | None = None
-    output_tokens_details: dict[str, Any] | None = None
+    input_tokens_details: InputTokensDetails = Field(default_factory=InputTokensDetails)
+    output_tokens_details: OutputTokensDetails = Field(default_factory=OutputTokensDetails)
+
+
+class IncompleteDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    reason: str
 
 
 class ResponseObject(BaseModel):
@@ -108,7 +124,9 @@ class ResponseObject(BaseModel):
     temperature: float | None = None
     top_p: float | None = None
     text: ResponseText = Field(default_factory=lambda: ResponseText(format=ResponseTextFormat(type="text")))
-    tools: list[dict[str, Any]] | None = None
+    tool_choice: Literal["auto", "required", "none"] | dict[str, Any] = "auto"
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    incomplete_details: IncompleteDetails | None = None
     truncation: str | None = None
     max_tool_calls: int | None = None
     metadata: dict[str, str] | None = None

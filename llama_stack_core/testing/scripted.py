@@ -39,6 +39,9 @@ class RecordedRequest:
     headers: dict[str, str]
     body: bytes
     query: str = ""  # the raw query string
+    #: the client closed the connection before the reply was complete (a stream it stopped reading)
+    closed_early: bool = False
+    _complete: bool = field(default=False, repr=False)
 
     @property
     def json(self) -> Any:
@@ -84,6 +87,13 @@ class ScriptedServer:
         """Let a held stream continue."""
         self._gate.set()
 
+    def reset(self) -> None:
+        """Forget the script and the recorded requests, and hold again after ``release`` (a server shared by tests)."""
+        self._gate.set()  # a stream still held from before goes on
+        self._script.clear()
+        self.requests.clear()
+        self._gate = threading.Event()
+
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while (message := await receive())["type"] != "lifespan.shutdown":
@@ -101,6 +111,18 @@ class ScriptedServer:
         query = scope.get("query_string", b"").decode()
         request = RecordedRequest(scope["method"], scope["path"], headers, body, query)
         self.requests.append(request)
+        watcher = asyncio.create_task(self._watch_disconnect(request, receive))
+        try:
+            await self._answer(request, send)
+        finally:
+            watcher.cancel()
+
+    @staticmethod
+    async def _watch_disconnect(request: RecordedRequest, receive: Any) -> None:
+        if (await receive())["type"] == "http.disconnect" and not request._complete:
+            request.closed_early = True
+
+    async def _answer(self, request: RecordedRequest, send: Any) -> None:
         if self._script:
             reply = self._script.popleft()
         else:
@@ -117,6 +139,7 @@ class ScriptedServer:
                     "headers": [(b"content-type", b"application/json"), *extra_headers],
                 }
             )
+            request._complete = True
             await send({"type": "http.response.body", "body": payload})
             return
         await send(
@@ -133,6 +156,7 @@ class ScriptedServer:
             await send({"type": "http.response.body", "body": b"data: " + data + b"\n\n", "more_body": True})
             if reply.hold_after is not None and i + 1 == reply.hold_after:
                 await asyncio.get_running_loop().run_in_executor(None, self._gate.wait, 30)
+        request._complete = True
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
 
     def __enter__(self) -> ScriptedServer:

@@ -33,6 +33,12 @@ class ResponsesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     persistence: StoreConfig = _store("responses")
     max_infer_iters: int = Field(default=10, ge=1, description="Model calls per response, unless the request says.")
+    background_stale_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A background response whose server has not signalled for this long is taken as interrupted "
+        "(its process died) and marked failed; a running server signals four times within it.",
+    )
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:

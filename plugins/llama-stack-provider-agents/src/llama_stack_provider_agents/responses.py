@@ -66,6 +66,11 @@ async def create_provider(config: ResponsesConfig, deps: dict[Api, Any]) -> Buil
         safety=deps.get(Api.safety),
         conversations=deps.get(Api.conversations),
     )
-    engine = ResponsesEngine(ResponseStore(kv), engines, max_infer_iters=config.max_infer_iters)
+    engine = ResponsesEngine(
+        ResponseStore(kv),
+        engines,
+        max_infer_iters=config.max_infer_iters,
+        stale_after=config.background_stale_after_seconds,
+    )
     await engine.fail_interrupted()
     return BuiltinResponses(kv, engine)
