@@ -8,12 +8,16 @@ the same token again costs a dict lookup instead of a signature check.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
+import re
 import time
 from typing import Any
 
 import httpx
 import jwt
+import orjson
 
 from ..request_context import Principal
 from .claims import principal_from_claims
@@ -30,6 +34,24 @@ ALGORITHMS_BY_KEY_TYPE = {
 }
 HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 MAX_CACHED_TOKENS = 10_000
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _header(token: str) -> dict[str, Any]:
+    """The token's JOSE header, to pick the key (PyJWT checks it again with the signature). Parsed here because
+    PyJWT's own parse validates each character in Python: doing it once instead of twice halves a new token's cost."""
+    head = token.partition(".")[0]
+    if _SEGMENT.fullmatch(head) is None:
+        raise AuthError("malformed token")
+    try:
+        header = orjson.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error):
+        raise AuthError("malformed token") from None
+    if not isinstance(header, dict):
+        raise AuthError("malformed token")
+    return header
 
 
 class JwksKeys:
@@ -109,10 +131,7 @@ class JwtVerifier:
             if time.time() < cached[1]:
                 return cached[0]
             del self._cache[token]
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise AuthError("malformed token") from None
+        header = _header(token)
         alg = header.get("alg")
         key: Any
         if self.jwks is not None:
