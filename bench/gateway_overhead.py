@@ -35,7 +35,9 @@ EMBED = {"model": "bench-embed", "input": "a sentence to embed"}
 # -- load generator (runs in its own pinned process) ----------------------------------------------------------------
 
 
-async def _load(base: str, path: str, body: dict, concurrency: int, seconds: float, stream: bool) -> dict:
+async def _load(
+    base: str, path: str, body: dict, concurrency: int, seconds: float, stream: bool, headers: dict | None = None
+) -> dict:
     import aiohttp
 
     payload = json.dumps(body).encode()
@@ -44,7 +46,8 @@ async def _load(base: str, path: str, body: dict, concurrency: int, seconds: flo
     errors = 0
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers={"Content-Type": "application/json"}) as session:
+    session_headers = {"Content-Type": "application/json", **(headers or {})}
+    async with aiohttp.ClientSession(connector=connector, headers=session_headers) as session:
 
         async def worker() -> None:
             nonlocal errors
@@ -88,10 +91,26 @@ def _pct(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
 
 
-def run_load(base: str, path: str, body: dict, concurrency: int, seconds: float, stream: bool = False) -> dict:
-    """Run one load phase in a process pinned to core 0."""
+def run_load(
+    base: str,
+    path: str,
+    body: dict,
+    concurrency: int,
+    seconds: float,
+    stream: bool = False,
+    headers: dict | None = None,
+) -> dict:
+    """Run one load phase in a process pinned to core 0 (``headers``: sent with every request)."""
     spec = json.dumps(
-        {"base": base, "path": path, "body": body, "concurrency": concurrency, "seconds": seconds, "stream": stream}
+        {
+            "base": base,
+            "path": path,
+            "body": body,
+            "concurrency": concurrency,
+            "seconds": seconds,
+            "stream": stream,
+            "headers": headers,
+        }
     )
     out = subprocess.run(
         ["taskset", "-c", "0", PYTHON, __file__, "--load-spec", spec], capture_output=True, text=True, check=True

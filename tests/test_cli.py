@@ -117,9 +117,9 @@ def test_config_print_substitutes_env_and_masks_secrets(tmp_path, plugin_env):
 
 def test_config_validate_reports_problems_cleanly(tmp_path, plugin_env):
     good = tmp_path / "good.yaml"
-    good.write_text(yaml.safe_dump(make_run_config({"inference": echo_providers("e")}, tmp_path, extra_key=1)))
+    good.write_text(yaml.safe_dump(make_run_config({"inference": echo_providers("e")}, tmp_path, container_image="x")))
     result = stack("config", "validate", str(good), env=plugin_env)
-    assert "OK" in result.stdout and "extra_key" in result.stderr
+    assert "OK" in result.stdout and "container_image" in result.stderr and "ignored" in result.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         yaml.safe_dump(

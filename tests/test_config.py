@@ -59,7 +59,7 @@ def test_upstream_shaped_config_parses(monkeypatch):
     assert [p.provider_id for p in config.enabled_providers()["inference"]] == ["b"]
     assert config.storage.backends[config.storage.stores["metadata"].backend].db_path == "/tmp/x/registry.db"
     assert [(t, r.requested_id()) for t, r in config.resource_requests()] == [("model", "m"), ("shield", "s")]
-    assert config.unknown_keys() == ["external_providers_dir"]
+    assert config.ignored_keys() == ["external_providers_dir"]
     assert config.telemetry.enabled is False
     monkeypatch.setenv("ENABLE_A", "1")
     assert [p.provider_id for p in parse_run_config(UPSTREAM_STYLE).enabled_providers()["inference"]] == ["a", "b"]

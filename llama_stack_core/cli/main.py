@@ -110,11 +110,23 @@ def cmd_config_validate(args: argparse.Namespace) -> None:
                 registered.spec.config_class.model_validate(entry.config, context=config.validation_context())
             except ValueError as exc:
                 problems.append(f"providers.{api_name}.{entry.provider_id}: {exc}")
-    for key in config.unknown_keys():
-        print(f"warning: unknown key '{key}' is ignored", file=sys.stderr)
+    from ..config.strict import ignored_key_warning
+
+    for key in config.ignored_keys():
+        print(f"warning: {ignored_key_warning(key)}", file=sys.stderr)
     if problems:
         raise ConfigError("\n".join(problems))
     print(f"{args.source}: OK")
+
+
+def cmd_auth_hash_key(args: argparse.Namespace) -> None:
+    from ..auth.keys import generate_key, hash_key, read_key
+
+    if args.generate:
+        key = generate_key()
+        print(f"key:      {key}\nkey_hash: {hash_key(key)}")
+        return
+    print(hash_key(read_key(args.key)))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -176,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("source", help="A distro name or a run config file.")
     sub.set_defaults(func=cmd_config_validate)
+
+    auth = add("auth", lambda a: auth.print_help(), "Helpers for server.auth.")
+    auth_commands = auth.add_subparsers(dest="auth_command", required=True, metavar="SUBCOMMAND")
+    sub = auth_commands.add_parser(
+        "hash-key",
+        help="Print the key_hash of an API key, for server.auth.api_keys.",
+        description="Print the key_hash (sha256:<hex>) of an API key for server.auth.api_keys. The key is read from "
+        "stdin (or a prompt) unless given; --generate makes a new random key and prints both.",
+    )
+    sub.add_argument("key", nargs="?", help="The key (default: read from stdin; an argument lands in shell history).")
+    sub.add_argument("--generate", action="store_true", help="Generate a new random key and print it with its hash.")
+    sub.set_defaults(func=cmd_auth_hash_key)
 
     sub = add("serve", cmd_serve, "Serve a distro or run config over HTTP.")
     sub.add_argument("source", help="A distro name (e.g. starter) or a run config file.")

@@ -72,6 +72,10 @@ def serve(
     configure_logging(log_level)
     pm = PluginManager()
     config = load_run_config(source, pm)
+    from ..config.strict import ignored_key_warning
+
+    for key in config.ignored_keys():
+        log.warning(ignored_key_warning(key))
     host = host or config.server.host
     port = port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port))
     options = dict(

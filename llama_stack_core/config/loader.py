@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ..errors import ConfigError
 from .env import substitute_env
 from .model import RunConfig
+from .strict import drop_ignored_keys, unknown_keys
 
 if TYPE_CHECKING:
     from ..plugins import PluginManager
@@ -41,12 +42,21 @@ def read_raw_config(path: Path) -> dict[str, Any]:
 
 
 def parse_run_config(data: dict[str, Any], where: str = "config") -> RunConfig:
-    """Substitute env references and validate."""
+    """Substitute env references, drop the accepted upstream no-op keys (kept in ``ignored_keys()``) and validate:
+    an unknown key anywhere is one line naming its path."""
+    data, ignored = drop_ignored_keys(substitute_env(data, where=where))
     try:
-        return RunConfig.model_validate(substitute_env(data, where=where))
+        config = RunConfig.model_validate(data)
     except ValidationError as exc:
+        if unknown := unknown_keys(exc):
+            names = ", ".join(unknown)
+            raise ConfigError(
+                f"{where}: unknown key{'s' if len(unknown) > 1 else ''} {names} (not a setting this server implements)"
+            ) from None
         lines = [f"  {'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}" for e in exc.errors()]
         raise ConfigError(f"{where} is invalid:\n" + "\n".join(lines)) from None
+    config.set_ignored_keys(ignored)
+    return config
 
 
 def load_run_config(source: str, pm: PluginManager) -> RunConfig:

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..apis.resources import RESOURCE_KINDS, RegisterRequest
+from ..auth.config import AuthConfig
 from ..storage import StorageBackend, StorageConfig, StoreConfig, StoreRef
 from ..trace_sampling import settings_from_otel_environment
 
@@ -46,7 +47,7 @@ class ProviderConfig(BaseModel):
 
 
 class ServerConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     host: str = "0.0.0.0"
     port: int = Field(default=8321, ge=0, le=65535)
@@ -56,12 +57,13 @@ class ServerConfig(BaseModel):
     registry_refresh_seconds: float = Field(
         default=5.0, gt=0, description="How often a process re-reads registrations made by other processes."
     )
+    auth: AuthConfig | None = Field(default=None, description="Who may call the server; none: anyone who can reach it.")
 
 
 class TelemetryConfig(BaseModel):
     """Request tracing: whether spans are recorded and how many (exporting them is the telemetry providers' job)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(
         default=True,
@@ -152,17 +154,32 @@ class InferenceStoreSettings(BaseModel):
     batch_size: int = Field(default=256, ge=1, description="A batch is written as soon as it holds this many.")
 
 
-class RunConfig(BaseModel):
-    """A whole stack: providers per API, storage, resources to register at start-up, server settings."""
+class LegacyMetadataStore(BaseModel):
+    """Upstream's older ``metadata_store:`` (a KV backend for the registry)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
+    type: str = "sqlite"
+    db_path: str | None = None
+    namespace: str | None = None
+    host: str | None = None
+    port: int | None = None
+    db: str | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+
+
+class RunConfig(BaseModel):
+    """A whole stack: providers per API, storage, resources to register at start-up, server settings. Every key is
+    known: an unknown one is an error (``config.strict`` lists the upstream keys accepted and ignored)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     version: int | str = 2
     distro_name: str = Field(default="custom", validation_alias=AliasChoices("distro_name", "image_name"))
     apis: list[str] = Field(default_factory=list, description="APIs to serve; empty means every API with a provider.")
     providers: dict[str, list[ProviderConfig]] = Field(default_factory=dict)
     storage: StorageConfig = Field(default_factory=StorageConfig)
-    metadata_store: dict[str, Any] | None = Field(
+    metadata_store: LegacyMetadataStore | None = Field(
         default=None, description="Older upstream form of the registry store."
     )
     models: list[dict[str, Any]] = Field(default_factory=list)
@@ -178,6 +195,7 @@ class RunConfig(BaseModel):
     safety: SafetySettings = Field(default_factory=SafetySettings)
     tool_runtime: ToolRuntimeSettings = Field(default_factory=ToolRuntimeSettings)
     inference_store: InferenceStoreSettings = Field(default_factory=InferenceStoreSettings)
+    _ignored_keys: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _normalise(self) -> RunConfig:
@@ -193,12 +211,13 @@ class RunConfig(BaseModel):
         return self
 
     def _add_registry_store(self) -> None:
-        legacy = self.metadata_store or {}
-        if legacy.get("type") == "postgres":
-            backend = StorageBackend(**{**legacy, "type": "kv_postgres"})
+        legacy = self.metadata_store or LegacyMetadataStore()
+        if legacy.type == "postgres":
+            fields = legacy.model_dump(exclude={"type", "db_path", "namespace"}, exclude_none=True)
+            backend = StorageBackend(**fields, type="kv_postgres")
         else:
             default_path = Path("~/.llama/distributions") / self.distro_name / "registry.db"
-            backend = StorageBackend(type="kv_sqlite", db_path=legacy.get("db_path") or str(default_path))
+            backend = StorageBackend(type="kv_sqlite", db_path=legacy.db_path or str(default_path))
         self.storage.backends.setdefault("registry_default", backend)
         self.storage.stores["metadata"] = StoreRef(backend="registry_default", namespace="registry")
 
@@ -227,5 +246,9 @@ class RunConfig(BaseModel):
         """The section of settings an API's router reads, if it has one."""
         return {"safety": self.safety, "tool_runtime": self.tool_runtime}.get(api)
 
-    def unknown_keys(self) -> list[str]:
-        return sorted(self.model_extra or {})
+    def ignored_keys(self) -> list[str]:
+        """The accepted upstream no-op keys this config set (dotted paths), for a warning each."""
+        return list(self._ignored_keys)
+
+    def set_ignored_keys(self, keys: list[str]) -> None:
+        self._ignored_keys = list(keys)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from ..apis import all_api_specs
 from ..apis.routes import Api, Route
@@ -19,6 +20,9 @@ from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
 from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
 from .tracing_middleware import TracingMiddleware
+
+if TYPE_CHECKING:
+    from ..auth.authenticator import Authenticator
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -86,19 +90,31 @@ class StackApp:
         self._serve_http = self.http.__call__  # bound once: calling it skips the per-call lookup of ``__call__``
         #: called with the exception when start-up under an ASGI server's lifespan fails (``stack serve`` workers)
         self.on_start_failure: Callable[[Exception], None] | None = None
+        self.authenticator: Authenticator | None = None  # with server.auth set, once started
 
     async def start(self) -> None:
         """Start the stack's providers and build the route table (once; later calls do nothing)."""
         if self.state.context is not None:
             return
         stack = self.state.stack
+        auth = stack.config.server.auth
+        if auth is not None:  # first: a config asking for auth this install cannot give fails before providers start
+            from ..auth.authenticator import Authenticator
+
+            self.authenticator = Authenticator(auth)
         await stack.start()
         self.state.context = ServerContext(stack, tagged_routes())
         routed = RoutedApp(route_table(self.state.context))
         self.http = TracingMiddleware(routed, stack.tracer) if stack.tracer.enabled else routed
+        if self.authenticator is not None:  # wrapped only when configured: with auth off, requests skip it
+            from ..auth.middleware import AuthMiddleware
+
+            self.http = AuthMiddleware(self.http, self.authenticator, auth.public_paths)
         self._serve_http = self.http.__call__
 
     async def stop(self) -> None:
+        if self.authenticator is not None:
+            await self.authenticator.close()
         await self.state.stack.stop()
 
     @asynccontextmanager

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, mode
 class StorageBackend(BaseModel):
     """A named storage backend: SQLite file or PostgreSQL server."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
 
     type: Literal["kv_sqlite", "sql_sqlite", "sqlite", "kv_postgres", "sql_postgres", "postgres"]
     db_path: str | None = None
@@ -33,13 +33,15 @@ class StorageBackend(BaseModel):
 
 
 class StoreRef(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     backend: str
     namespace: str | None = None
     table_name: str | None = None
 
 
 class StorageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     backends: dict[str, StorageBackend] = Field(default_factory=dict)
     stores: dict[str, StoreRef] = Field(default_factory=dict)
 
