@@ -15,6 +15,7 @@ from ..plugins import PluginManager
 from ..stack import Stack
 from .context import ServerContext
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
+from .cors import CorsMiddleware
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
 from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
@@ -99,6 +100,9 @@ class StackApp:
         self.state.context = ServerContext(stack, tagged_routes())
         routed = RoutedApp(route_table(self.state.context))
         self.http = TracingMiddleware(routed, stack.tracer) if stack.tracer.enabled else routed
+        cors = stack.config.server.cors
+        if cors.allowed_origins:  # CORS off (the default): not wrapped, no Access-Control-* headers
+            self.http = CorsMiddleware(self.http, cors)
         self._serve_http = self.http.__call__
 
     async def stop(self) -> None:
