@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import PROVIDER_API_VERSION
+from . import PROVIDER_API_VERSION, access
 from .apis.resources import RegisterRequest, ResourceSource
 from .apis.routes import Api
 from .config.model import RunConfig
@@ -94,6 +94,7 @@ class Stack:
             if api.value not in enabled:
                 raise ConfigError(f"apis lists '{api.value}' but no provider is configured for it")
         remember_secrets_in(self.config.storage)  # database passwords in DSNs
+        access.configure(self.config.server.outbound, self.config.server.local_access)
         registry_store = await self.open_store("metadata")
         self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm.hook)
         for api in self._dependency_order(served, enabled):
