@@ -115,11 +115,15 @@ async def test_json_body_under_the_limit_in_many_chunks_is_served(tmp_path, pm):
     assert orjson.loads(call.body)["choices"][0]["message"]["content"] == "alpha:m: hello"
 
 
-async def test_declared_content_length_over_the_limit_is_refused_before_reading(tmp_path, pm):
-    app = create_app(limited(tmp_path, max_body_bytes=4096), pm)
+async def test_an_upload_announcing_too_many_bytes_is_refused_before_reading(tmp_path, pm):
+    files = {
+        "files": [{"provider_id": "fs", "provider_type": "inline::localfs", "config": {"storage_dir": str(tmp_path)}}]
+    }
+    app = create_app(limited(tmp_path, files, max_upload_bytes=4096), pm)
     async with app.running():
-        headers = [(b"content-length", b"10000000")]
-        call = AsgiCall(app, "POST", "/v1/chat/completions", [orjson.dumps(CHAT)], headers=headers)
+        headers = [(b"content-type", b"multipart/form-data; boundary=XyZ"), (b"content-length", b"10000000")]
+        call = AsgiCall(app, "POST", "/v1/files", [b"--XyZ--\r\n"])
+        call.scope["headers"] = headers
         await call.run()
         call.done.set()
     assert call.status == 413

@@ -68,10 +68,8 @@ class HttpRequest:
         return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
 
     async def body(self, limit: int | None = None) -> bytes:
-        """The whole body. Over ``limit`` bytes (announced by Content-Length, or counted as chunks arrive):
-        :class:`PayloadTooLargeError`, raised before the rest is read."""
-        if limit is not None:
-            _check_declared_length(self.raw_headers.get(b"content-length"), limit)
+        """The whole body. Over ``limit`` bytes (counted as chunks arrive; the ASGI server hands over at most its
+        buffer's worth at a time): :class:`PayloadTooLargeError`, raised before the rest is read."""
         message = await self.receive()
         body = message.get("body", b"")
         if not message.get("more_body"):  # the usual case: the whole body in one message
