@@ -74,7 +74,7 @@ _KEY_SHAPES = re.compile(
     r"|(?P<lead>(?i:bearer|basic|token)\s+)(?P<credential>[A-Za-z0-9._~+/=\-]{6,})"
     r"|(?P<named>(?i:[\w-]*(?:api[_-]?key|secret|password|passwd|token|credential))[\"']?\s*[:=]\s*[\"']?)"
     r"(?P<value>(?!\d+\b)[^\s\"',;&}]{6,})"
-    r"|(?P<long>[A-Za-z0-9+/_\-=]{32,})"
+    r"|(?P<long>\b[A-Za-z0-9+_\-=]{32,})"
 )
 
 
@@ -119,12 +119,16 @@ def secret_values(value: Any, field_name: str = "", found: list[str] | None = No
 
 
 def _looks_random(token: str) -> bool:
-    """A long token of mixed letters and digits with high character entropy: a key, not a word or an id."""
-    if not (any(c.isdigit() for c in token) and any(c.islower() for c in token) and any(c.isupper() for c in token)):
+    """A long token of mixed letters and digits with high character entropy and few separators: a key, not a word,
+    a hex id or a model name (``DeepSeek-R1-Distill-Qwen-32B-Instruct``)."""
+    digits = sum(c.isdigit() for c in token)
+    upper = sum(c.isupper() for c in token)
+    lower = sum(c.islower() for c in token)
+    if digits < 2 or min(upper, lower) < 3 or token.count("-") + token.count("_") > len(token) // 12:
         return False
     counts = Counter(token)
     entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts.values())
-    return entropy >= 3.5
+    return entropy >= 4.0
 
 
 def _mask_shape(match: re.Match[str]) -> str:

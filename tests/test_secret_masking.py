@@ -53,6 +53,8 @@ def test_key_shaped_strings_are_masked(text, secret):
         "trace 0123456789abcdef0123456789abcdef",
         "keyword_weight=0.5",
         "this sentence has no secret, only words",
+        "model DeepSeek-R1-Distill-Qwen-32B-Instruct-Q4_K_M not found",
+        "loaded /work/.venv/lib/python3.11/site-packages/models/SmolLM2-135M-Instruct/Q4_1.gguf in 1.6s",
     ],
 )
 def test_ordinary_text_is_left_alone(text):
