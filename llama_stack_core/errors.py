@@ -59,6 +59,20 @@ class NotConfiguredError(StackError):
     error_type = "not_implemented"
 
 
+class PayloadTooLargeError(StackError):
+    """A request (its body, an upload, an embeddings input) is over the server's limit."""
+
+    status_code = 413
+    error_type = "request_too_large"
+
+
+class TooManyRequestsError(StackError):
+    """A client is over a concurrency or rate limit."""
+
+    status_code = 429
+    error_type = "rate_limit_exceeded"
+
+
 class UpstreamError(StackError):
     """An upstream service answered with an error or could not be reached."""
 

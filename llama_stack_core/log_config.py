@@ -4,23 +4,15 @@ carries the current trace id, and secrets that slip into a message are masked.""
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import time
 
 import orjson
 
+from .redaction import mask_secrets
 from .tracing import TraceIdFilter
 
-_SECRETS = re.compile(
-    r"(?i)(bearer\s+|api[_-]?key[\"']?\s*[:=]\s*[\"']?|password[\"']?\s*[:=]\s*[\"']?)"
-    r"([A-Za-z0-9_\-\.=+/]{6,})"
-)
-
-
-def mask_secrets(text: str) -> str:
-    """``Bearer sk-abc...`` -> ``Bearer ********`` (also ``api_key=...``, ``password: ...``)."""
-    return _SECRETS.sub(lambda m: m.group(1) + "********", text)
+__all__ = ["JSONFormatter", "SecretMaskFilter", "TextFormatter", "configure_logging", "mask_secrets"]
 
 
 class SecretMaskFilter(logging.Filter):

@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .apis.resources import RESOURCE_KINDS, RegisterRequest, Resource, ResourceKind, ResourceSource
+from .access import check_uri, check_url
+from .apis.resources import (
+    RESOURCE_KINDS,
+    Dataset,
+    RegisterRequest,
+    Resource,
+    ResourceKind,
+    ResourceSource,
+    ToolGroup,
+    URIDataSource,
+)
 from .errors import BadRequestError, ConflictError, NotConfiguredError, UnprocessableError
 from .provider_contracts import RESOURCE_CONTRACTS
 from .registry import ResourceRegistry
@@ -26,6 +36,15 @@ def _referenced_ids(fields: Resource | dict[str, Any], field: str) -> list[str]:
     if value is None:
         return []
     return list(value) if isinstance(value, list) else [value]
+
+
+async def _check_locations(resource: Resource) -> None:
+    """A dataset's URI and a tool group's MCP endpoint reach only what ``server.outbound`` and
+    ``server.local_access`` allow (400)."""
+    if isinstance(resource, Dataset) and isinstance(resource.source, URIDataSource):
+        await check_uri(resource.source.uri, "source.uri", "source")
+    elif isinstance(resource, ToolGroup) and resource.mcp_endpoint is not None:
+        await check_url(resource.mcp_endpoint.uri, "mcp_endpoint.uri", "mcp_endpoint")
 
 
 class ResourceService:
@@ -115,6 +134,7 @@ class ResourceService:
             raise UnprocessableError(
                 f"invalid {kind.type}: {first['msg']}", param=".".join(map(str, first["loc"]))
             ) from None
+        await _check_locations(resource)
         try:
             getattr(self._hooks, f"validate_{kind.type}")(**{kind.type: resource})
         except ValueError as exc:

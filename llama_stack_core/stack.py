@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import PROVIDER_API_VERSION
+from . import PROVIDER_API_VERSION, access
 from .apis.resources import RegisterRequest, ResourceSource
 from .apis.routes import Api
 from .config.model import RunConfig
@@ -31,7 +31,7 @@ from .provider_contracts import (
     ShutsDown,
     SpanExporter,
 )
-from .redaction import redact
+from .redaction import redact, remember_secrets_in
 from .registry import ResourceRegistry
 from .resources import ResourceService
 from .routers import router_class
@@ -93,6 +93,8 @@ class Stack:
         for api in served:
             if api.value not in enabled:
                 raise ConfigError(f"apis lists '{api.value}' but no provider is configured for it")
+        remember_secrets_in(self.config.storage)  # database passwords in DSNs
+        access.configure(self.config.server.outbound, self.config.server.local_access)
         registry_store = await self.open_store("metadata")
         self.resources = ResourceService(ResourceRegistry(registry_store), self.providers, self.pm.hook)
         for api in self._dependency_order(served, enabled):
@@ -207,6 +209,7 @@ class Stack:
                 raise ConfigError(
                     f"providers.{api.value} '{entry.provider_id}' config is invalid:\n" + "\n".join(lines)
                 ) from None
+            remember_secrets_in(config)  # masked in every message from now on (an upstream may echo them)
             deps = {
                 dep: self.routers[dep]
                 for dep in (*spec.api_dependencies, *spec.optional_api_dependencies)

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
+from .redaction import mask_secrets
 from .token_usage import TokenMeter, UsagePoint
 from .trace_sampling import Sampler
 
@@ -67,7 +68,7 @@ class SpanRecord:
     def fail(self, exc: BaseException) -> None:
         self.status = "error"
         self.attributes["error.type"] = type(exc).__name__
-        self.attributes["error.message"] = str(exc)[:500]
+        self.attributes["error.message"] = mask_secrets(str(exc))[:500]
 
     @property
     def traceparent(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from .errors import StackError, UpstreamError, UpstreamTimeoutError
+from .redaction import mask_secrets
 from .tracing import child_span
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,12 @@ _DONE = b"[DONE]"
 
 def vendor_message(body: bytes) -> str:
     """The error message a vendor put in its body (OpenAI, FastAPI and plain-text shapes, and nested ones such as
-    ``{"detail": {"error": ...}}`` or ``{"error": {"detail": ...}}``)."""
+    ``{"detail": {"error": ...}}`` or ``{"error": {"detail": ...}}``), secrets masked: a vendor may echo the key
+    it refused, and this text goes to the client, the logs and the trace."""
+    return mask_secrets(_vendor_text(body))
+
+
+def _vendor_text(body: bytes) -> str:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -121,7 +127,9 @@ class UpstreamClient:
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise UpstreamError(f"{self._where(path)} answered with invalid JSON: {body[:200]!r}") from None
+            raise UpstreamError(
+                mask_secrets(f"{self._where(path)} answered with invalid JSON: {body[:200]!r}")
+            ) from None
 
     async def stream_events(
         self, path: str, *, body: bytes, headers: Mapping[str, str] | None = None

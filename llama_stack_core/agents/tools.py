@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from ..access import check_url
 from ..apis.common import DataList, ToolDef
 from ..apis.resources import URL
 from ..apis.responses import FileSearchTool, FunctionTool, McpTool, ResponseTool, WebSearchTool
@@ -146,6 +147,7 @@ class Tools:
         if not spec.server_url:
             raise BadRequestError("tools: an mcp tool needs server_url here (connectors are not served)", param="tools")
         runtime = self._runtime("mcp")
+        await check_url(spec.server_url, "tools: server_url", "tools")
         request = ListRuntimeToolsRequest(mcp_endpoint=URL(uri=spec.server_url))
         with mcp_headers(spec):
             listed = await runtime.call_as("list_runtime_tools", request, DataList[ToolDef])

@@ -15,8 +15,9 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from ..config import load_run_config, resolve_config_source
+from ..config import RunConfig, ServerConfig, load_run_config, resolve_config_source
 from ..errors import ConfigError
 from ..log_config import configure_logging
 from ..plugins import PluginManager
@@ -78,14 +79,14 @@ def serve(
         log.warning(ignored_key_warning(key))
     host = host or config.server.host
     port = port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port))
+    warn_if_open(config, host)
     options = dict(
         host=host,
         port=port,
         log_level=log_level,
         access_log=False,
-        ssl_certfile=config.server.tls_certfile,
-        ssl_keyfile=config.server.tls_keyfile,
         timeout_graceful_shutdown=5,
+        **tls_options(config.server),
     )
     workers = workers or config.server.workers
     if workers > 1:
@@ -117,6 +118,46 @@ def serve(
     # which also runs on SIGTERM/SIGINT before uvicorn re-raises the signal
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None, **options))
     _run(_serve_one(app, server, lambda: listen(host, port, port_file)))
+
+
+def tls_options(server: ServerConfig) -> dict[str, Any]:
+    """uvicorn's TLS options for ``server.tls_*``: a certificate and key to serve HTTPS, and with ``tls_client_ca``
+    mutual TLS (a client without a certificate signed by that CA is refused in the handshake)."""
+    if server.tls_certfile is None:
+        if server.tls_keyfile or server.tls_client_ca:
+            raise ConfigError("server.tls_keyfile and server.tls_client_ca need server.tls_certfile")
+        return {}
+    for name in ("tls_certfile", "tls_keyfile", "tls_client_ca"):
+        path = getattr(server, name)
+        if path is not None and not Path(path).expanduser().is_file():
+            raise ConfigError(f"server.{name}: no such file: {path}")
+    options: dict[str, Any] = {
+        "ssl_certfile": str(Path(server.tls_certfile).expanduser()),
+        "ssl_keyfile": server.tls_keyfile and str(Path(server.tls_keyfile).expanduser()),
+    }
+    if server.tls_client_ca:
+        import ssl
+
+        options["ssl_ca_certs"] = str(Path(server.tls_client_ca).expanduser())
+        options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+    return options
+
+
+def auth_configured(config: RunConfig) -> bool:
+    """Whether the run config asks for authentication (a ``server.auth`` section)."""
+    return bool(getattr(config.server, "auth", None))
+
+
+def warn_if_open(config: RunConfig, host: str) -> None:
+    """Warn when every interface is served with no authentication: anyone who can reach the port can use every
+    API and spend every provider's key."""
+    if host in ("0.0.0.0", "::", "") and not auth_configured(config):
+        log.warning(
+            "serving on %s (every interface) with authentication off (no server.auth): anyone who can reach "
+            "the port can use every API and the providers' keys. Bind 127.0.0.1 (--host) outside a container, "
+            "or put the server behind an authenticating proxy; see SECURITY.md",
+            host or "all interfaces",
+        )
 
 
 def listen(host: str, port: int, port_file: str | None = None) -> socket.socket:

@@ -12,6 +12,7 @@ from ..apis.resources import RESOURCE_KINDS, RegisterRequest
 from ..auth.config import AuthConfig
 from ..storage import StorageBackend, StorageConfig, StoreConfig, StoreRef
 from ..trace_sampling import settings_from_otel_environment
+from .hardening import CorsSettings, LimitSettings, LocalAccessSettings, OutboundSettings
 
 DISABLED_PROVIDER_ID = "__disabled__"
 
@@ -54,6 +55,13 @@ class ServerConfig(BaseModel):
     workers: int = Field(default=1, ge=1)
     tls_certfile: str | None = None
     tls_keyfile: str | None = None
+    tls_client_ca: str | None = Field(
+        default=None, description="CA bundle (PEM) client certificates must be signed by: mutual TLS, no cert no call."
+    )
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
+    outbound: OutboundSettings = Field(default_factory=OutboundSettings)
+    local_access: LocalAccessSettings = Field(default_factory=LocalAccessSettings)
     registry_refresh_seconds: float = Field(
         default=5.0, gt=0, description="How often a process re-reads registrations made by other processes."
     )

@@ -16,9 +16,11 @@ from ..plugins import PluginManager
 from ..stack import Stack
 from .context import ServerContext
 from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
+from .cors import CorsMiddleware
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
 from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
+from .limits import StreamSlots
 from .tracing_middleware import TracingMiddleware
 
 if TYPE_CHECKING:
@@ -42,11 +44,13 @@ def route_table(context: ServerContext) -> RouteTable:
     """Each route's endpoint: the core's own handler, the API's operation (routed to a provider), or a 501 for an
     API with no provider here."""
     table = RouteTable()
+    limits = context.stack.config.server.limits
+    streams = StreamSlots(limits.max_concurrent_streams_per_client)
     for tag, route in context.tagged_routes:
         if route.handler is not None:
-            handler = core_endpoint(route, context)
+            handler = core_endpoint(route, context, limits)
         elif (router := context.stack.routers.get(Api(tag))) is not None:
-            handler = provider_endpoint(route, router.operations[route.name])
+            handler = provider_endpoint(route, router.operations[route.name], limits, streams)
         else:
             handler = unconfigured_endpoint(route, tag)
         for path in route.paths:
@@ -110,6 +114,9 @@ class StackApp:
             from ..auth.middleware import AuthMiddleware
 
             self.http = AuthMiddleware(self.http, self.authenticator, auth.public_paths)
+        cors = stack.config.server.cors
+        if cors.allowed_origins:  # CORS off (the default): not wrapped; outermost, so preflights need no credentials
+            self.http = CorsMiddleware(self.http, cors)
         self._serve_http = self.http.__call__
 
     async def stop(self) -> None:

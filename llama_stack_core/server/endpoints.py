@@ -10,12 +10,15 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from ..apis.common import BinaryContent, UploadedFile
+from ..apis.inference import EmbeddingsRequest
 from ..apis.routes import Route
+from ..config.hardening import LimitSettings
 from ..errors import BadRequestError, NotConfiguredError, UnprocessableError
 from ..request_context import PROVIDER_DATA
 from ..routing import Operation
 from .errors import error_body, error_reply, exception_reply, exception_to_error, format_validation_error
 from .http import Handler, HttpRequest, Reply, StreamReply
+from .limits import Releasing, StreamSlots, check_embeddings
 
 PROVIDER_DATA_HEADER = b"x-llamastack-provider-data"
 
@@ -57,11 +60,11 @@ async def sse_events(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
             await close()
 
 
-async def _form_data(request: HttpRequest) -> dict[str, Any]:
+async def _form_data(request: HttpRequest, limit: int | None) -> dict[str, Any]:
     from starlette.datastructures import UploadFile
 
     data: dict[str, Any] = {}
-    form = await request.form()
+    form = await request.form(limit)
     try:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
@@ -105,16 +108,17 @@ def _is_list_field(model: type[BaseModel], name: str) -> bool:
     return any(get_origin(candidate) is list or candidate is list for candidate in candidates)
 
 
-async def parse_request(route: Route, request: HttpRequest) -> BaseModel | None:
-    """Merge path params, query params and the body into the route's request model."""
+async def parse_request(route: Route, request: HttpRequest, limits: LimitSettings | None = None) -> BaseModel | None:
+    """Merge path params, query params and the body into the route's request model (a body over the ``limits``:
+    413, refused while it is read)."""
     if route.request is None:
         return None
     data = _query(request.query_pairs(), route.request)
     if route.method in ("POST", "PUT"):
         if route.body == "multipart":
-            data.update(await _form_data(request))
+            data.update(await _form_data(request, limits and limits.max_upload_bytes))
         else:
-            body = await request.body()
+            body = await request.body(limits and limits.max_body_bytes)
             if body.strip():
                 try:
                     parsed = orjson.loads(body)
@@ -145,29 +149,48 @@ def _set_provider_data(request: HttpRequest) -> None:
     PROVIDER_DATA.set(parsed)
 
 
-def provider_endpoint(route: Route, operation: Operation) -> Handler:
+def provider_endpoint(
+    route: Route, operation: Operation, limits: LimitSettings | None = None, streams: StreamSlots | None = None
+) -> Handler:
     """Handler for a route served by a provider: the request parsed, the API's operation called (routed, traced,
-    metered: :class:`~llama_stack_core.routing.Operation`), its answer rendered; any failure as a JSON error."""
+    metered: :class:`~llama_stack_core.routing.Operation`), its answer rendered; any failure as a JSON error.
+    A streaming request takes one of its client's stream slots (``streams``) for as long as it streams."""
     call = operation.call
+    streaming = streams if route.stream is not None and streams is not None and streams.limit is not None else None
 
     async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
             _set_provider_data(request)
-            return render(await call(await parse_request(route, request)))
+            parsed = await parse_request(route, request, limits)
+            if limits is not None and isinstance(parsed, EmbeddingsRequest):
+                check_embeddings(parsed, limits)
+            if streaming is None or not getattr(parsed, "stream", False):
+                return render(await call(parsed))
+            release = streaming.take(request)
         except Exception as exc:
             return exception_reply(exc)
+        try:
+            reply = render(await call(parsed))
+        except Exception as exc:
+            release()
+            return exception_reply(exc)
+        if isinstance(reply, StreamReply):
+            reply.events = Releasing(reply.events, release)
+        else:
+            release()
+        return reply
 
     return endpoint
 
 
-def core_endpoint(route: Route, target: Any) -> Handler:
+def core_endpoint(route: Route, target: Any, limits: LimitSettings | None = None) -> Handler:
     """Handler for a route the core itself serves (``route.handler(target, request)``)."""
     handler = route.handler
     assert handler is not None
 
     async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
-            return render(await handler(target, await parse_request(route, request)))
+            return render(await handler(target, await parse_request(route, request, limits)))
         except Exception as exc:
             return exception_reply(exc)
 

@@ -9,6 +9,7 @@ import orjson
 from pydantic import ValidationError
 
 from ..errors import StackError
+from ..redaction import mask_secrets
 from .http import Reply
 
 log = logging.getLogger("llama_stack_core.server")
@@ -40,16 +41,16 @@ def exception_to_error(exc: BaseException) -> tuple[str, str, int, str | None]:
 
     Only the explicit errors are 4xx (a :class:`StackError`; an invalid request body is an ``UnprocessableError``):
     a provider's stray ``ValueError``, ``KeyError``, ``ValidationError``, ... is a bug, answered 500 with a generic
-    message, traceback logged.
+    message, traceback logged. Secrets in a message are masked (:func:`~llama_stack_core.redaction.mask_secrets`).
     """
     if isinstance(exc, StackError):
-        return exc.message, exc.error_type, exc.status_code, exc.param
+        return mask_secrets(exc.message), exc.error_type, exc.status_code, exc.param
     if isinstance(exc, ConnectionError):
-        return f"upstream connection failed: {exc}", "upstream_error", 502, None
+        return mask_secrets(f"upstream connection failed: {exc}"), "upstream_error", 502, None
     if isinstance(exc, TimeoutError):
         return "upstream timed out", "timeout", 504, None
     if isinstance(exc, NotImplementedError):
-        return str(exc) or "not implemented by this provider", "not_implemented", 501, None
+        return mask_secrets(str(exc)) or "not implemented by this provider", "not_implemented", 501, None
     log.error("unhandled error", exc_info=exc)
     return "internal server error", "internal_error", 500, None
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+from ..errors import PayloadTooLargeError
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -65,19 +67,60 @@ class HttpRequest:
         raw = self.scope.get("query_string", b"")
         return parse_qsl(raw.decode("latin-1"), keep_blank_values=True) if raw else []
 
-    async def body(self) -> bytes:
-        chunks = []
+    async def body(self, limit: int | None = None) -> bytes:
+        """The whole body. Over ``limit`` bytes (counted as chunks arrive; the ASGI server hands over at most its
+        buffer's worth at a time): :class:`PayloadTooLargeError`, raised before the rest is read."""
+        message = await self.receive()
+        body = message.get("body", b"")
+        if not message.get("more_body"):  # the usual case: the whole body in one message
+            if limit is not None and len(body) > limit:
+                raise too_large(limit)
+            return body
+        chunks, size = [body], len(body)
         while True:
             message = await self.receive()
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if limit is not None and size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
 
-    async def form(self) -> Any:
-        """The multipart or url-encoded form (starlette's parser; used only by upload routes)."""
+    async def form(self, limit: int | None = None) -> Any:
+        """The multipart or url-encoded form (starlette's parser; used only by upload routes), refused with
+        :class:`PayloadTooLargeError` as soon as more than ``limit`` bytes have arrived."""
         from starlette.requests import Request
 
-        return await Request(self.scope, self.receive).form()
+        receive = self.receive
+        if limit is not None:
+            _check_declared_length(self.raw_headers.get(b"content-length"), limit)
+            receive = _capped(receive, limit)
+        return await Request(self.scope, receive).form()
+
+
+def too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"the request body is over this server's limit of {limit} bytes")
+
+
+def _check_declared_length(declared: bytes | None, limit: int) -> None:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises once the body's bytes so far exceed ``limit``."""
+    size = 0
+
+    async def capped() -> dict[str, Any]:
+        nonlocal size
+        message = await receive()
+        size += len(message.get("body", b""))
+        if size > limit:
+            raise too_large(limit)
+        return message
+
+    return capped
 
 
 @dataclass(slots=True)

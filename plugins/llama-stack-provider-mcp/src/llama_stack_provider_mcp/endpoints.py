@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from llama_stack_core.access import check_url, command_path, url_host, working_directory
 from llama_stack_core.apis.resources import ToolGroup
 from llama_stack_core.errors import BadRequestError
 from llama_stack_core.request_context import provider_data
@@ -83,16 +83,16 @@ def _first_error(exc: ValidationError, where: str) -> BadRequestError:
 
 
 def http_server(uri: str, headers: dict[str, str] | None = None) -> HttpServer:
-    """An HTTP server after checking that ``uri`` is an http(s) URL with a host."""
-    try:
-        parts = urlsplit(uri)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 (raises on a bad port)
-    except ValueError:
-        valid = False
-    if not valid:
-        raise BadRequestError("mcp_endpoint.uri must be an http:// or https:// URL with a host", param="mcp_endpoint")
+    """An HTTP server after checking that ``uri`` is an http(s) URL with a host the server may fetch from
+    (``server.outbound.allowed_hosts``; :func:`checked_http_server` also resolves it against the blocked ranges)."""
+    url_host(uri, "mcp_endpoint.uri", "mcp_endpoint")
     return HttpServer(uri=uri, headers=dict(headers or {}))
+
+
+async def checked_http_server(uri: str, headers: dict[str, str] | None = None) -> HttpServer:
+    """:func:`http_server`, its host resolved too: none of its addresses in ``server.outbound.blocked_networks``."""
+    await check_url(uri, "mcp_endpoint.uri", "mcp_endpoint")
+    return http_server(uri, headers)
 
 
 def server_of(group: ToolGroup) -> Server:
@@ -117,11 +117,9 @@ def server_of(group: ToolGroup) -> Server:
         stdio = _StdioArgs.model_validate(args)
     except ValidationError as exc:
         raise _first_error(exc, "args") from None
-    program = stdio.command[0]
-    if shutil.which(program, path=stdio.env.get("PATH")) is None:
-        raise BadRequestError(f"args.command: '{program}' is not an executable on PATH", param="args")
-    if stdio.cwd is not None and not os.path.isdir(stdio.cwd):
-        raise BadRequestError(f"args.cwd: '{stdio.cwd}' is not a directory", param="args")
+    command_path(stdio.command[0], stdio.env.get("PATH"), "args.command", "args")  # server.local_access.command_roots
+    if stdio.cwd is not None:
+        working_directory(stdio.cwd, "args.cwd", "args")
     return StdioServer(command=tuple(stdio.command), env=stdio.env, cwd=stdio.cwd)
 
 

@@ -15,7 +15,7 @@ from llama_stack_core.errors import BadRequestError, NotFoundError, UpstreamErro
 
 from .config import MCPConfig
 from .content import invocation_result, tool_def
-from .endpoints import HttpServer, http_server, request_headers, server_of, shown_uri
+from .endpoints import HttpServer, checked_http_server, request_headers, server_of, shown_uri
 from .sessions import SessionPool, one_shot
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class MCPToolRuntime:
         if request.tool_group_id is None:
             if request.mcp_endpoint is None:
                 raise BadRequestError("give tool_group_id or mcp_endpoint", param="tool_group_id")
-            server = http_server(request.mcp_endpoint.uri)
+            server = await checked_http_server(request.mcp_endpoint.uri)
             label = f"endpoint {shown_uri(server.uri)}"
             tools = await self._upstream(
                 label, one_shot(server, request_headers(server.uri), self.config, label, _list_tools)
@@ -100,7 +100,7 @@ class MCPToolRuntime:
             return await client.call_tool(request.tool_name, request.kwargs)
 
         if request.toolgroup_id is None and request.mcp_endpoint is not None:
-            server = http_server(request.mcp_endpoint.uri)
+            server = await checked_http_server(request.mcp_endpoint.uri)
             label = f"endpoint {shown_uri(server.uri)}"
             result = await self._upstream(
                 label, one_shot(server, request_headers(server.uri), self.config, label, call)
