@@ -178,7 +178,8 @@ def test_serving_every_interface_without_auth_warns(tmp_path, caplog):
     warn_if_open(open_config, "0.0.0.0")
     assert len(caplog.records) == 1 and "authentication off" in caplog.records[0].getMessage()
     caplog.clear()
-    with_auth = parse_run_config(make_run_config({}, tmp_path, server={"auth": {"provider_config": {"type": "x"}}}))
+    key = {"name": "ci", "key_hash": "sha256:" + "0" * 64}
+    with_auth = parse_run_config(make_run_config({}, tmp_path, server={"auth": {"api_keys": [key]}}))
     warn_if_open(with_auth, "0.0.0.0")
     assert not caplog.records
 
