@@ -15,51 +15,11 @@ import pytest
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.scripted import ScriptedServer
+from llama_stack_core.testing.scripted import ScriptedServer, call_turn, text_turn
 
 pytestmark = pytest.mark.anyio
 
 MODEL = "scripted-llm"
-
-
-def chunk(delta: dict[str, Any], finish_reason: str | None = None, usage: dict[str, int] | None = None) -> dict:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "upstream",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        **({"usage": usage} if usage else {}),
-    }
-
-
-def text_turn(*pieces: str) -> list[dict]:
-    """A streamed text answer, usage in the last chunk."""
-    chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": piece}) for piece in pieces]
-    chunks.append(
-        chunk({}, "stop", {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)})
-    )
-    return chunks
-
-
-def call_turn(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> list[dict]:
-    """A streamed tool call: id and name first, then the arguments in two pieces."""
-    encoded = json.dumps(arguments)
-    half = len(encoded) // 2
-    return [
-        chunk(
-            {
-                "role": "assistant",
-                "tool_calls": [
-                    {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
-                ],
-            }
-        ),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[:half]}}]}),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[half:]}}]}),
-        chunk({}, "tool_calls", {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}),
-    ]
 
 
 WEATHER = {
