@@ -356,8 +356,15 @@ class TurnRunner:
         prefix = [{"role": "system", "content": self.config.instructions}] if self.config.instructions else []
         prefix += self.history
         messages = prefix + self.state.messages
+        used = sum(step["step_type"] == "inference" for step in self.state.steps)
+        remaining = (request.max_infer_iters or 10) - used  # the turn's budget, across its resumptions
+        if remaining <= 0:
+            async for event in self._finish(None, toolset, out_of_iters=True):
+                yield event
+            return
+        request = request.model_copy(update={"max_infer_iters": remaining})
         response = ResponseObject(id=new_id("resp"), created_at=int(time.time()), model=request.model, status="queued")
-        run = TurnRun(request, response, messages, self.engines, toolset, max_infer_iters=request.max_infer_iters or 10)
+        run = TurnRun(request, response, messages, self.engines, toolset, max_infer_iters=remaining)
         last: _Turn | None = None
         step_id, started = "", now()
         tool_started = now()
@@ -434,7 +441,8 @@ class TurnRunner:
             )
             yield chunk({"event_type": "turn_awaiting_input", "turn": self._dump(complete=False)})
             return
-        text = last.text if last else ""
+        previous = self.state.output
+        text = last.text if last else str(previous.content) if previous is not None else ""
         stop = "out_of_tokens" if out_of_iters or (last and last.finish_reason == "length") else "end_of_turn"
         self.state.output = StackCompletionMessage(content=text, stop_reason=stop, tool_calls=[])
         if self.config.output_shields and text:

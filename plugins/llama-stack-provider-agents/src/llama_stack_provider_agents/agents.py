@@ -178,6 +178,7 @@ class BuiltinAgents:
             steps=[s.model_dump(mode="json") for s in turn.steps],
             messages=list(record.messages),
             pending=list(record.pending),
+            output=turn.output_message,
         )
         runner = TurnRunner(
             self.engines, agent.agent_config, state, history, groups=record.groups, tool_config=record.tool_config
