@@ -38,6 +38,7 @@ from ..apis.safety import RunShieldRequest, RunShieldResponse
 from ..apis.tool_runtime import InvokeToolRequest, ListRuntimeToolsRequest, ToolInvocationResult
 from ..errors import BadRequestError, NotConfiguredError, StackError
 from ..tools.schema import schema_from_parameters
+from ..tracing import child_span
 from .items import new_id
 from .run import Engines, ResponseRun, _Turn
 from .tools import ToolSet, _function, content_text
@@ -126,7 +127,8 @@ class TurnRun(ResponseRun):
             return
         yield {"type": _TOOL_START}
         call = tool_call(call_id, served.name, arguments)
-        response, text = await self._invoke(served, call)
+        with child_span("agents.tool_execution", tool_name=served.name, toolgroup_id=served.group):
+            response, text = await self._invoke(served, call)
         yield {"type": _TOOL_DONE, "call": call, "response": response}
         self._tool_answer(call_id, text)
 
@@ -469,6 +471,16 @@ class TurnRunner:
         if self.engines.safety is None:
             raise NotConfiguredError("shields need the safety API, which this stack does not serve")
         started = now()
+        with child_span("agents.shield_call", shields=",".join(shields)):
+            found = await self._shields(shields, messages)
+        step = ShieldCallStep(
+            turn_id=self.state.turn_id, step_id=new_uuid(), started_at=started, completed_at=now(), violation=found
+        )
+        stops = found is not None and found.violation_level == "error"
+        return step, found if stops else None
+
+    async def _shields(self, shields: list[str], messages: list[dict[str, Any]]) -> SafetyViolation | None:
+        assert self.engines.safety is not None
         found: SafetyViolation | None = None
         for shield in shields:
             request = RunShieldRequest.model_validate({"shield_id": shield, "messages": messages})
@@ -477,11 +489,7 @@ class TurnRunner:
                 found = SafetyViolation.model_validate(answer.violation.model_dump())
                 if found.violation_level == "error":
                     break
-        step = ShieldCallStep(
-            turn_id=self.state.turn_id, step_id=new_uuid(), started_at=started, completed_at=now(), violation=found
-        )
-        stops = found is not None and found.violation_level == "error"
-        return step, found if stops else None
+        return found
 
     async def _refuse(self, violation: SafetyViolation) -> AsyncIterator[dict[str, Any]]:
         text = violation.user_message or "I can't answer that."
