@@ -19,6 +19,7 @@ by content rather than by order (a classifier model, a moderation endpoint): ``S
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections import deque
@@ -198,3 +199,43 @@ def chat_chunk(content: str, model: str = "m", finish_reason: str | None = None)
         "model": model,
         "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish_reason}],
     }
+
+
+# -- a streamed model turn, for scripting agent loops ------------------------------------------------------------
+
+
+def delta_chunk(delta: dict[str, Any], finish_reason: str | None = None, usage: dict[str, int] | None = None) -> dict:
+    """A ``chat.completion.chunk`` carrying one ``delta`` (content or tool-call fragments)."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "upstream",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        **({"usage": usage} if usage else {}),
+    }
+
+
+def text_turn(*pieces: str) -> list[dict]:
+    """A streamed text answer, usage in the last chunk."""
+    chunks = [delta_chunk({"role": "assistant", "content": ""})]
+    chunks += [delta_chunk({"content": piece}) for piece in pieces]
+    chunks.append(
+        delta_chunk(
+            {}, "stop", {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)}
+        )
+    )
+    return chunks
+
+
+def call_turn(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> list[dict]:
+    """A streamed tool call: id and name first, then the arguments in two pieces."""
+    encoded = json.dumps(arguments)
+    half = len(encoded) // 2
+    first = {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+    return [
+        delta_chunk({"role": "assistant", "tool_calls": [first]}),
+        delta_chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[:half]}}]}),
+        delta_chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[half:]}}]}),
+        delta_chunk({}, "tool_calls", {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}),
+    ]

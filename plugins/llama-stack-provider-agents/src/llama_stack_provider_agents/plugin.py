@@ -7,7 +7,7 @@ from llama_stack_core.apis.routes import Api
 from llama_stack_core.hookspecs import hookimpl
 from llama_stack_core.providers import ProviderSpec
 
-from .config import PROVIDER_TYPE, ConversationsConfig, ResponsesConfig
+from .config import PROVIDER_TYPE, AgentsConfig, ConversationsConfig, ResponsesConfig
 
 
 @hookimpl
@@ -35,5 +35,21 @@ def register_responses_providers() -> list[ProviderSpec]:
             optional_api_dependencies=(Api.conversations, Api.vector_io, Api.tool_runtime, Api.safety),
             description="OpenAI Responses: the model run with function, file_search, MCP and web_search tools; "
             "stored responses, chaining, streaming, background runs.",
+        )
+    ]
+
+
+@hookimpl
+def register_agents_providers() -> list[ProviderSpec]:
+    return [
+        ProviderSpec(
+            api=Api.agents,
+            provider_type=PROVIDER_TYPE,
+            config_class=AgentsConfig,
+            factory="llama_stack_provider_agents.agents:create_provider",
+            api_dependencies=(Api.inference,),
+            optional_api_dependencies=(Api.tool_runtime, Api.vector_io, Api.safety),
+            description="The older Agents API (llama-stack-client 0.2): agents, sessions, turns with tool groups, "
+            "client tools and shields, run on the Responses engine; state in the stack's store.",
         )
     ]
