@@ -28,7 +28,7 @@ import pytest
 
 from ..plugins import PluginManager
 from .harness import make_run_config, stack_client
-from .scripted import ScriptedServer
+from .scripted import ScriptedServer, call_turn, text_turn
 from .waiting import eventually
 
 PROVIDER_ID = "under-test"
@@ -42,50 +42,6 @@ WEATHER = {
     "description": "Weather in a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
-
-
-# == the scripted model's turns ======================================================================================
-
-
-def chunk(delta: dict[str, Any], finish_reason: str | None = None, usage: dict[str, int] | None = None) -> dict:
-    """One ``chat.completion.chunk`` of a streamed turn."""
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "upstream",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        **({"usage": usage} if usage else {}),
-    }
-
-
-def text_turn(*pieces: str) -> list[dict]:
-    """A streamed text answer, usage in the last chunk."""
-    chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": piece}) for piece in pieces]
-    chunks.append(
-        chunk({}, "stop", {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)})
-    )
-    return chunks
-
-
-def call_turn(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> list[dict]:
-    """A streamed tool call: id and name first, then the arguments in two pieces."""
-    encoded = json.dumps(arguments)
-    half = len(encoded) // 2
-    return [
-        chunk(
-            {
-                "role": "assistant",
-                "tool_calls": [
-                    {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
-                ],
-            }
-        ),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[:half]}}]}),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[half:]}}]}),
-        chunk({}, "tool_calls", {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}),
-    ]
 
 
 def scripted_inference(model: ScriptedServer) -> dict[str, list[dict[str, Any]]]:

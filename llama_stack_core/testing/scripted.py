@@ -221,9 +221,7 @@ def text_turn(*pieces: str) -> list[dict]:
     chunks = [delta_chunk({"role": "assistant", "content": ""})]
     chunks += [delta_chunk({"content": piece}) for piece in pieces]
     chunks.append(
-        delta_chunk(
-            {}, "stop", {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)}
-        )
+        delta_chunk({}, "stop", {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)})
     )
     return chunks
 
