@@ -35,6 +35,11 @@ STALE_AFTER_SECONDS = 30.0
 _HEARTBEAT_SECONDS = 5.0
 
 
+def _echoed(tool: Any) -> dict[str, Any]:
+    """A request's tool as the response shows it: an MCP server's headers and authorization left out (secrets)."""
+    return tool.model_dump(mode="json", exclude_none=True, exclude={"headers", "authorization"})
+
+
 class ResponsesEngine:
     def __init__(self, store: ResponseStore, engines: Engines, *, max_infer_iters: int = 10) -> None:
         self.store = store
@@ -91,7 +96,8 @@ class ResponsesEngine:
             temperature=request.temperature,
             top_p=request.top_p,
             text=request.text or ResponseObject.model_fields["text"].default_factory(),  # type: ignore[misc]
-            tools=[t.model_dump(mode="json", exclude_none=True) for t in request.tools or ()],
+            tools=[_echoed(tool) for tool in request.tools or ()],
+            tool_choice=request.tool_choice or "auto",
             truncation=request.truncation or "disabled",
             max_tool_calls=request.max_tool_calls,
             metadata=request.metadata,

@@ -108,7 +108,8 @@ class ResponseObject(BaseModel):
     temperature: float | None = None
     top_p: float | None = None
     text: ResponseText = Field(default_factory=lambda: ResponseText(format=ResponseTextFormat(type="text")))
-    tools: list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tool_choice: str | dict[str, Any] = "auto"
     truncation: str | None = None
     max_tool_calls: int | None = None
     metadata: dict[str, str] | None = None

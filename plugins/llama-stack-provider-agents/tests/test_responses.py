@@ -5,6 +5,7 @@ model that streams the exact chat-completion wire format (tool calls included), 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,53 +15,14 @@ import openai
 import pytest
 
 from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import make_run_config, stack_client
+from llama_stack_core.testing.harness import stack_client
 from llama_stack_core.testing.scripted import ScriptedServer
 
+sys.path.insert(0, str(Path(__file__).with_name("support")))
+
+from scripted_turns import MODEL, call_turn, model_run_config, sent_messages, text_turn  # noqa: E402
+
 pytestmark = pytest.mark.anyio
-
-MODEL = "scripted-llm"
-
-
-def chunk(delta: dict[str, Any], finish_reason: str | None = None, usage: dict[str, int] | None = None) -> dict:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 0,
-        "model": "upstream",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        **({"usage": usage} if usage else {}),
-    }
-
-
-def text_turn(*pieces: str) -> list[dict]:
-    """A streamed text answer, usage in the last chunk."""
-    chunks = [chunk({"role": "assistant", "content": ""})]
-    chunks += [chunk({"content": piece}) for piece in pieces]
-    chunks.append(
-        chunk({}, "stop", {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)})
-    )
-    return chunks
-
-
-def call_turn(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> list[dict]:
-    """A streamed tool call: id and name first, then the arguments in two pieces."""
-    encoded = json.dumps(arguments)
-    half = len(encoded) // 2
-    return [
-        chunk(
-            {
-                "role": "assistant",
-                "tool_calls": [
-                    {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
-                ],
-            }
-        ),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[:half]}}]}),
-        chunk({"tool_calls": [{"index": 0, "function": {"arguments": encoded[half:]}}]}),
-        chunk({}, "tool_calls", {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}),
-    ]
-
 
 WEATHER = {
     "type": "function",
@@ -77,29 +39,13 @@ def model() -> Iterator[ScriptedServer]:
 
 
 def run_config(tmp_path: Path, model: ScriptedServer, **extra: Any) -> dict[str, Any]:
-    providers = {
-        "inference": [
-            {
-                "provider_id": "vllm",
-                "provider_type": "remote::vllm",
-                "config": {"base_url": model.base_url, "refresh_models": False},
-            }
-        ],
-        "responses": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
-        "conversations": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
-    }
-    models = [{"model_id": MODEL, "provider_id": "vllm", "provider_model_id": "upstream"}]
-    return make_run_config(providers, tmp_path, models=models, **extra)
+    return model_run_config(tmp_path, model, **extra)
 
 
 @pytest.fixture
 async def client(tmp_path: Path, model: ScriptedServer) -> AsyncIterator[openai.AsyncOpenAI]:
     async with stack_client(run_config(tmp_path, model), PluginManager(extra_plugins=[agents_plugin])) as http:
         yield openai.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=http, max_retries=0)
-
-
-def sent_messages(model: ScriptedServer, index: int = -1) -> list[dict[str, Any]]:
-    return model.requests[index].json["messages"]
 
 
 async def test_a_text_answer_is_returned_and_stored(client: openai.AsyncOpenAI, model: ScriptedServer) -> None:
