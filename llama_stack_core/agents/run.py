@@ -118,7 +118,7 @@ class ResponseRun:
         if status != "in_progress":
             data["usage"] = {
                 **self.usage,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                 "output_tokens_details": {"reasoning_tokens": 0},
             }
         return data

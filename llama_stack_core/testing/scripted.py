@@ -84,6 +84,14 @@ class ScriptedServer:
         """Let a held stream continue."""
         self._gate.set()
 
+    def reset(self) -> None:
+        """Forget the script, the recorded requests and ``respond``, and hold streams again (``hold_after``): a server
+        shared by several tests starts each one as new."""
+        self._script.clear()
+        self.requests.clear()
+        self.respond = None
+        self._gate.clear()
+
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
             while (message := await receive())["type"] != "lifespan.shutdown":
