@@ -195,7 +195,6 @@ class Tools:
             item["error"] = error
         return ToolOutcome(item, f"error: {message}", failed=True)
 
-
     async def _mcp(self, served: ServedTool, arguments: str, kwargs: dict[str, Any]) -> ToolOutcome:
         spec = served.spec
         assert isinstance(spec, McpTool) and spec.server_url

@@ -20,7 +20,7 @@ from llama_stack_core.testing.scripted import ScriptedServer
 
 sys.path.insert(0, str(Path(__file__).with_name("support")))
 
-from scripted_turns import MODEL, call_turn, model_run_config, sent_messages, text_turn  # noqa: E402
+from scripted_turns import MODEL, call_turn, model_run_config, sent_messages, text_turn
 
 pytestmark = pytest.mark.anyio
 

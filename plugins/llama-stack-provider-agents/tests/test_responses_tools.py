@@ -34,7 +34,7 @@ from llama_stack_core.testing.vector_io import EMBEDDING, wait_ingested
 
 sys.path.insert(0, str(Path(__file__).with_name("support")))
 
-from scripted_turns import MODEL, call_turn, model_run_config, sent_messages, text_turn  # noqa: E402
+from scripted_turns import MODEL, call_turn, model_run_config, sent_messages, text_turn
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +66,6 @@ WEATHER = {
     "description": "Weather in a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
 }
-
 
 
 def _by_type(union: Any) -> dict[str, type[BaseModel]]:
@@ -325,9 +324,7 @@ async def test_mcp_tools_are_listed_filtered_and_called_in_openais_event_order(
 ) -> None:
     model.reply(stream=call_turn("add", {"a": 2, "b": 40}))
     model.reply(stream=text_turn("It is 42."))
-    events = await streamed(
-        client, model=MODEL, input="2+40?", tools=[mcp_tool(mcp, allowed_tools=["add", "echo"])]
-    )
+    events = await streamed(client, model=MODEL, input="2+40?", tools=[mcp_tool(mcp, allowed_tools=["add", "echo"])])
     assert [e.type for e in events] == [
         "response.created",
         "response.in_progress",
@@ -385,6 +382,7 @@ async def test_mcp_approval_request_ends_the_response_and_the_answer_runs_or_ref
         model.reply(stream=call_turn("echo", {"text": "approved text"}))
         first = await client.responses.create(model=MODEL, input="echo it", tools=tools)
         listing, request = strict_output(first)
+        assert listing["type"] == "mcp_list_tools"
         assert first.status == "completed" and len(model.requests) == 1
         assert request["type"] == "mcp_approval_request" and request["name"] == "echo"
         assert json.loads(request["arguments"]) == {"text": "approved text"}
@@ -454,6 +452,19 @@ async def test_web_search_through_the_search_tool_group(
     assert tavily.requests[0].json["query"] == "who maintains llama stack"
     assert "Composable building blocks" in tool_message(model)["content"]
     assert offered(model) == ["web_search"]
+
+
+async def test_a_failing_search_vendor_fails_the_call_not_the_response(
+    client: openai.AsyncOpenAI, model: ScriptedServer, tavily: ScriptedServer
+) -> None:
+    tavily.reply(status=500, json={"detail": {"error": "search backend exploded"}})
+    model.reply(stream=call_turn("web_search", {"query": "llamas"}))
+    model.reply(stream=text_turn("No results."))
+    response = await client.responses.create(model=MODEL, input="llamas?", tools=[{"type": "web_search"}])
+    call, _ = strict_output(response)
+    assert response.status == "completed" and response.output_text == "No results."
+    assert call["status"] == "failed" and call["action"]["query"] == "llamas"
+    assert tool_message(model)["content"].startswith("error:") and len(tavily.requests) == 1
 
 
 # -- guardrails ------------------------------------------------------------------------------------------------------
