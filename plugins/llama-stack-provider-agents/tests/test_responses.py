@@ -194,8 +194,11 @@ async def test_an_upstream_failure_mid_run_fails_the_response(
     assert "boom" in response.error.message
 
 
-async def test_max_infer_iters_makes_it_incomplete(tmp_path: Path, model: ScriptedServer) -> None:
-    """The model keeps calling a served tool it cannot reach: the loop stops at max_infer_iters."""
+async def test_a_callers_function_call_ends_the_response_within_max_infer_iters(
+    tmp_path: Path, model: ScriptedServer
+) -> None:
+    """A call of the caller's function ends the response at once, whatever max_infer_iters allows (the served-tool
+    loop that reaches max_infer_iters is in test_responses_tools.py)."""
     config = run_config(tmp_path, model)
     async with stack_client(config, PluginManager(extra_plugins=[agents_plugin])) as http:
         for _ in range(2):

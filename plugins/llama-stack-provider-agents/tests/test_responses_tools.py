@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing.documents import corpus
-from llama_stack_core.testing.harness import stack_client, stop_process, wait_for_port
+from llama_stack_core.testing.harness import free_port, stack_client, stop_process, wait_for_port
 from llama_stack_core.testing.scripted import Reply, ScriptedServer
 from llama_stack_core.testing.vector_io import EMBEDDING, wait_ingested
 
@@ -426,6 +426,18 @@ async def test_an_mcp_server_that_goes_down_fails_the_call_not_the_response(
     assert call["error"]["code"] >= 500 and call["error"]["message"]
     assert "response.mcp_call.failed" in [e.type for e in events]
     assert tool_message(model)["content"].startswith("error:")
+
+
+async def test_an_mcp_server_down_when_listing_is_a_clear_error_before_the_model_runs(
+    client: openai.AsyncOpenAI, model: ScriptedServer
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/mcp"
+    tool = {"type": "mcp", "server_label": "gone", "server_url": url, "headers": {"Authorization": SECRET}}
+    with pytest.raises(openai.APIStatusError) as failed:
+        await client.responses.create(model=MODEL, input="hi", tools=[tool])
+    assert failed.value.status_code == 502 and url in failed.value.message
+    assert "sk-mcp-header" not in failed.value.response.text
+    assert model.requests == []
 
 
 # -- web_search ------------------------------------------------------------------------------------------------------
