@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 STALE_AFTER_SECONDS = 30.0
 
 
+def _echoed(tool: Any) -> dict[str, Any]:
+    """A request's tool as the response shows it: an MCP server's headers and authorization left out (secrets)."""
+    return tool.model_dump(mode="json", exclude_none=True, exclude={"headers", "authorization"})
+
+
 class ResponsesEngine:
     def __init__(
         self,
@@ -102,7 +107,7 @@ class ResponsesEngine:
             top_p=request.top_p,
             text=request.text or ResponseObject.model_fields["text"].default_factory(),  # type: ignore[misc]
             tool_choice=request.tool_choice or "auto",
-            tools=[t.model_dump(mode="json", exclude_none=True) for t in request.tools or ()],
+            tools=[_echoed(tool) for tool in request.tools or ()],
             truncation=request.truncation or "disabled",
             max_tool_calls=request.max_tool_calls,
             metadata=request.metadata,

@@ -15,7 +15,7 @@ from ..errors import NotConfiguredError, StackError
 from ..routing import ApiRouter, as_model
 from ..tracing import child_span
 from .items import new_id
-from .tools import ToolOutcome, Tools, ToolSet, needs_approval
+from .tools import ToolOutcome, Tools, ToolSet, needs_approval, pending_item
 
 _CITATION = re.compile(r"\[(\d{1,3})\]")
 
@@ -45,16 +45,21 @@ class _Turn:
     text: str = ""
     calls: dict[int, _Call] = field(default_factory=dict)
     finish_reason: str | None = None
+    message: dict[str, Any] | None = None  # its message item, once it has text
 
 
 class Events:
-    """Numbers the events of one response in order."""
+    """Makes the events of one response; ``numbered`` gives each its ``sequence_number`` as it is sent (events held
+    back and dropped, a turn an output guardrail refused, leave no gap)."""
 
     def __init__(self) -> None:
         self._next = 0
 
     def __call__(self, kind: str, **fields: Any) -> dict[str, Any]:
-        event = {"type": kind, "sequence_number": self._next, **fields}
+        return {"type": kind, "sequence_number": None, **fields}
+
+    def numbered(self, event: dict[str, Any]) -> dict[str, Any]:
+        event["sequence_number"] = self._next
         self._next += 1
         return event
 
@@ -114,7 +119,7 @@ class ResponseRun:
         if status != "in_progress":
             data["usage"] = {
                 **self.usage,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                 "output_tokens_details": {"reasoning_tokens": 0},
             }
         return data
@@ -128,21 +133,23 @@ class ResponseRun:
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         """Every event of the response, ``response.created`` first and ``.completed``/``.incomplete``/``.failed``
         last; a provider's error mid-run fails the response instead of breaking the stream."""
-        yield self.event("response.created", response=self.snapshot("in_progress"))
-        yield self.event("response.in_progress", response=self.snapshot("in_progress"))
+        number = self.event.numbered
+        yield number(self.event("response.created", response=self.snapshot("in_progress")))
+        yield number(self.event("response.in_progress", response=self.snapshot("in_progress")))
         try:
             async for event in self._steps():
-                yield event
+                yield number(event)
         except StackError as exc:
             # OpenAI's codes: the SDK takes no others; our error type stays readable in the message
             code = "rate_limit_exceeded" if exc.status_code == 429 else "server_error"
             error = {"code": code, "message": f"{exc.error_type}: {exc.message}"}
-            yield self.event("response.failed", response=self._finish("failed", error=error).model_dump(mode="json"))
+            failed = self._finish("failed", error=error).model_dump(mode="json")
+            yield number(self.event("response.failed", response=failed))
             return
         status, reason = self._outcome
         details = {"incomplete_details": {"reason": reason}} if status == "incomplete" else {}
         final = self._finish(status, **details).model_dump(mode="json")
-        yield self.event(f"response.{status}", response=final)
+        yield number(self.event(f"response.{status}", response=final))
 
     async def _steps(self) -> AsyncIterator[dict[str, Any]]:
         self._outcome = ("completed", None)
@@ -156,16 +163,25 @@ class ResponseRun:
         for approval, approved in self.approvals:
             async for event in self._approved_call(approval, approved):
                 yield event
+        guarded = bool(self._shields())
         for _ in range(self.max_infer_iters):
             turn = _Turn()
+            held: list[dict[str, Any]] = []  # with guardrails, an answer is sent once the output shields pass it
             async for event in self._model_turn(turn):
+                if guarded:
+                    held.append(event)
+                else:
+                    yield event
+            if not turn.calls and await self._refused_output(turn.text):
+                self._retract(turn)
+                async for event in self._refusal(self._refusal_text):
+                    yield event
+                return
+            for event in held:
                 yield event
             if not turn.calls:
                 if turn.finish_reason == "length":
                     self._outcome = ("incomplete", "max_output_tokens")
-                elif await self._refused_output(turn.text):
-                    async for event in self._refusal(self._refusal_text):
-                        yield event
                 return
             waiting_for_caller = False
             for call in turn.calls.values():
@@ -226,6 +242,7 @@ class ResponseRun:
                     if delta.content:
                         if message is None:
                             message, message_index = self._start_message()
+                            turn.message = message
                             yield self.event("response.output_item.added", output_index=message_index, item=message)
                             yield self.event(
                                 "response.content_part.added",
@@ -251,7 +268,8 @@ class ResponseRun:
             if close is not None:
                 await close()
         if message is not None:
-            async for event in self._end_message(message, message_index, turn.text):
+            complete = turn.finish_reason != "length"
+            async for event in self._end_message(message, message_index, turn.text, complete):
                 yield event
         for call in turn.calls.values():
             if call.item is not None:
@@ -277,7 +295,9 @@ class ResponseRun:
         self.output.append(item)
         return item, len(self.output) - 1
 
-    async def _end_message(self, message: dict[str, Any], index: int, text: str) -> AsyncIterator[dict[str, Any]]:
+    async def _end_message(
+        self, message: dict[str, Any], index: int, text: str, complete: bool = True
+    ) -> AsyncIterator[dict[str, Any]]:
         annotations = self._citations(text)
         part = {"type": "output_text", "text": text, "annotations": annotations, "logprobs": []}
         for annotation in annotations:
@@ -300,7 +320,7 @@ class ResponseRun:
         yield self.event(
             "response.content_part.done", item_id=message["id"], output_index=index, content_index=0, part=part
         )
-        message.update(status="completed", content=[part])
+        message.update(status="completed" if complete else "incomplete", content=[part])
         yield self.event("response.output_item.done", output_index=index, item=dict(message))
 
     def _citations(self, text: str) -> list[dict[str, Any]]:
@@ -387,25 +407,26 @@ class ResponseRun:
 
     async def _run_served(self, served: Any, call_id: str, arguments: str) -> AsyncIterator[dict[str, Any]]:
         kind = served.kind
-        prefix = {"mcp": "mcp_call", "file_search": "file_search_call", "web_search": "web_search_call"}[kind]
-        placeholder_id = new_id({"mcp": "mcp", "file_search": "fs", "web_search": "ws"}[kind])
-        pending: dict[str, Any] = {"type": prefix, "id": placeholder_id, "status": "in_progress"}
-        if kind == "mcp":
-            pending.update(name=served.name, arguments=arguments, server_label=served.spec.server_label)
+        pending = pending_item(served, arguments)
+        prefix, item_id = pending["type"], pending["id"]
         self.output.append(pending)
         index = len(self.output) - 1
         yield self.event("response.output_item.added", output_index=index, item=dict(pending))
-        yield self.event(f"response.{prefix}.in_progress", item_id=placeholder_id, output_index=index)
-        if kind != "mcp":
-            yield self.event(f"response.{prefix}.searching", item_id=placeholder_id, output_index=index)
+        yield self.event(f"response.{prefix}.in_progress", item_id=item_id, output_index=index)
+        if kind == "mcp":
+            where = {"item_id": item_id, "output_index": index}
+            yield self.event("response.mcp_call_arguments.delta", delta=arguments, **where)
+            yield self.event("response.mcp_call_arguments.done", arguments=arguments, **where)
+        else:
+            yield self.event(f"response.{prefix}.searching", item_id=item_id, output_index=index)
         with child_span("responses.tool", **{"tool.kind": kind, "tool.name": served.name}) as span:
             outcome: ToolOutcome = await self.tools.run(served, arguments, self.include, self.sources)
             if outcome.failed:
                 span.fail(RuntimeError(outcome.text))
-        item = {**outcome.item, "id": placeholder_id}
+        item = {**outcome.item, "id": item_id}
         self.output[index] = item
         ending = "failed" if outcome.failed and kind == "mcp" else "completed"
-        yield self.event(f"response.{prefix}.{ending}", item_id=placeholder_id, output_index=index)
+        yield self.event(f"response.{prefix}.{ending}", item_id=item_id, output_index=index)
         yield self.event("response.output_item.done", output_index=index, item=item)
         self._tool_answer(call_id, outcome.text)
 
@@ -428,6 +449,13 @@ class ResponseRun:
         async for event in self._run_served(served, call_id, request["arguments"]):
             yield event
 
+    def _retract(self, turn: _Turn) -> None:
+        """Take a refused answer out of the output and the transcript (its events were held back, never sent)."""
+        if turn.message is not None:
+            self.output.remove(turn.message)
+        if self.messages and self.messages[-1]["role"] == "assistant":
+            self.messages.pop()
+
     def _withdraw(self, call_id: str) -> None:
         """Take a call that waits for approval out of the transcript's last assistant message."""
         assistant = next(m for m in reversed(self.messages) if m["role"] == "assistant")
@@ -447,7 +475,9 @@ class ResponseRun:
     def _shields(self) -> list[str]:
         shields = []
         for guardrail in self.request.guardrails or ():
-            shields.append(guardrail if isinstance(guardrail, str) else str(guardrail.get("id") or ""))
+            # upstream's spec form is {"type": "<shield id>"}; {"id": ...} is taken too
+            name = guardrail if isinstance(guardrail, str) else guardrail.get("type") or guardrail.get("id")
+            shields.append(str(name or ""))
         return [s for s in shields if s]
 
     async def _violation(self, messages: list[dict[str, Any]]) -> str | None:

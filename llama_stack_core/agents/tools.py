@@ -178,7 +178,8 @@ class Tools:
             if not isinstance(kwargs, dict):
                 raise ValueError("the arguments are not a JSON object")
         except ValueError as exc:
-            return self._failed(served, arguments, f"invalid arguments: {exc}")
+            message = f"invalid arguments: {exc}"
+            return self._failed(served, arguments, message, _execution_error(message))
         try:
             if served.kind == "file_search":
                 return await self._file_search(served.spec, kwargs, include, sources)  # type: ignore[arg-type]
@@ -186,32 +187,15 @@ class Tools:
                 return await self._web_search(kwargs)
             return await self._mcp(served, arguments, kwargs)
         except StackError as exc:
-            return self._failed(served, arguments, exc.message)
+            error = {"type": "http_error", "code": exc.status_code, "message": exc.message}
+            return self._failed(served, arguments, exc.message, error)
 
-    def _failed(self, served: ServedTool, arguments: str, message: str) -> ToolOutcome:
+    def _failed(self, served: ServedTool, arguments: str, message: str, error: dict[str, Any]) -> ToolOutcome:
+        item = pending_item(served, arguments)
+        item["status"] = "failed"
         if served.kind == "mcp":
-            item = self._mcp_item(served, arguments)
-            item["error"] = message
-            item["status"] = "failed"
-        elif served.kind == "file_search":
-            item = {"type": "file_search_call", "id": new_id("fs"), "status": "failed", "queries": [], "results": None}
-        else:
-            item = {"type": "web_search_call", "id": new_id("ws"), "status": "failed"}
+            item["error"] = error
         return ToolOutcome(item, f"error: {message}", failed=True)
-
-    @staticmethod
-    def _mcp_item(served: ServedTool, arguments: str) -> dict[str, Any]:
-        assert isinstance(served.spec, McpTool)
-        return {
-            "type": "mcp_call",
-            "id": new_id("mcp"),
-            "name": served.name,
-            "arguments": arguments,
-            "server_label": served.spec.server_label,
-            "output": None,
-            "error": None,
-            "status": "completed",
-        }
 
     async def _mcp(self, served: ServedTool, arguments: str, kwargs: dict[str, Any]) -> ToolOutcome:
         spec = served.spec
@@ -219,12 +203,12 @@ class Tools:
         request = InvokeToolRequest(tool_name=served.name, kwargs=kwargs, mcp_endpoint=URL(uri=spec.server_url))
         with mcp_headers(spec):
             result = await self._runtime("mcp").call_as("invoke_tool", request, ToolInvocationResult)
-        item = self._mcp_item(served, arguments)
+        item = pending_item(served, arguments)
         text = content_text(result.content)
         if result.error_message:
-            item["error"], item["status"] = result.error_message, "failed"
+            item["error"], item["status"] = _execution_error(result.error_message), "failed"
             return ToolOutcome(item, f"error: {result.error_message}", failed=True)
-        item["output"] = text
+        item["output"], item["status"] = text, "completed"
         return ToolOutcome(item, text)
 
     async def _web_search(self, kwargs: dict[str, Any]) -> ToolOutcome:
@@ -237,7 +221,9 @@ class Tools:
             "status": "failed" if result.error_message else "completed",
             "action": {"type": "search", "query": query},
         }
-        return ToolOutcome(item, result.error_message or content_text(result.content), bool(result.error_message))
+        if result.error_message:
+            return ToolOutcome(item, f"error: {result.error_message}", failed=True)
+        return ToolOutcome(item, content_text(result.content))
 
     async def _file_search(
         self, spec: FileSearchTool, kwargs: dict[str, Any], include: set[str], sources: list[dict[str, Any]]
@@ -282,6 +268,40 @@ class Tools:
             sources.append({"file_id": result["file_id"], "filename": result["filename"]})
             lines.append(f"[{len(sources)}] (file {result['filename']})\n{result['text']}")
         return ToolOutcome(item, "\n\n".join(lines))
+
+
+def _execution_error(message: str) -> dict[str, Any]:
+    """An ``mcp_call``'s ``error`` for a tool that ran and failed (OpenAI's ``mcp_tool_execution_error``)."""
+    return {"type": "mcp_tool_execution_error", "content": [{"type": "text", "text": message}]}
+
+
+def _query(arguments: str) -> str:
+    """The ``query`` argument of a search call, best effort (the arguments may not be JSON at all)."""
+    try:
+        kwargs = orjson.loads(arguments or "{}")
+    except ValueError:
+        return ""
+    return str(kwargs.get("query", "")) if isinstance(kwargs, dict) else ""
+
+
+def pending_item(served: ServedTool, arguments: str) -> dict[str, Any]:
+    """The output item of a served call before it has run, complete in OpenAI's shape (status ``in_progress``)."""
+    if served.kind == "mcp":
+        assert isinstance(served.spec, McpTool)
+        return {
+            "type": "mcp_call",
+            "id": new_id("mcp"),
+            "name": served.name,
+            "arguments": arguments,
+            "server_label": served.spec.server_label,
+            "output": None,
+            "error": None,
+            "status": "in_progress",
+        }
+    if served.kind == "file_search":
+        return {"type": "file_search_call", "id": new_id("fs"), "status": "in_progress", "queries": [_query(arguments)]}
+    action = {"type": "search", "query": _query(arguments)}
+    return {"type": "web_search_call", "id": new_id("ws"), "status": "in_progress", "action": action}
 
 
 def content_text(content: Any) -> str:

@@ -106,7 +106,7 @@ class McpCall(BaseModel):
     arguments: str
     server_label: str
     output: str | None = None
-    error: str | None = None
+    error: dict[str, Any] | str | None = None  # OpenAI's error object ({type: http_error ...}); a string as sent
 
 
 class McpListedTool(BaseModel):

@@ -144,16 +144,28 @@ class StreamReply:
     status: ClassVar[int] = 200
 
     async def send(self, send: Send, receive: Receive) -> None:
+        """Send the events until they end or the client goes away; a client that leaves stops the iterator at once,
+        also while it waits for its next event (a model turn, a tool call), not only when it has one to send."""
         await send({"type": "http.response.start", "status": self.status, "headers": SSE_HEADERS})
         disconnected = asyncio.ensure_future(_wait_disconnect(receive))
+        pump = asyncio.ensure_future(self._pump(send))  # one task: the iterator's context stays its own
+        try:
+            await asyncio.wait({pump, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+            if not pump.done():
+                pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
+            if not pump.cancelled() and pump.exception() is not None:
+                raise pump.exception()  # type: ignore[misc]
+        finally:
+            disconnected.cancel()
+            pump.cancel()
+
+    async def _pump(self, send: Send) -> None:
         try:
             async for event in self.events:
-                if disconnected.done():
-                    break
                 await send({"type": "http.response.body", "body": event, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         finally:
-            disconnected.cancel()
             close = getattr(self.events, "aclose", None)
             if close is not None:
                 await close()

@@ -89,10 +89,12 @@ class ScriptedServer:
         self._gate.set()
 
     def reset(self) -> None:
-        """Forget the script and the recorded requests, and hold again after ``release`` (a server shared by tests)."""
-        self._gate.set()  # a stream still held from before goes on
+        """Forget the script, the recorded requests and ``respond``, and hold streams again (``hold_after``): a server
+        shared by several tests starts each one as new (a stream still held from before goes on)."""
+        self._gate.set()
         self._script.clear()
         self.requests.clear()
+        self.respond = None
         self._gate = threading.Event()
 
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
