@@ -218,19 +218,18 @@ def delta_chunk(delta: dict[str, Any], finish_reason: str | None = None, usage: 
     }
 
 
-def text_turn(*pieces: str) -> list[dict]:
+def text_turn(*pieces: str, finish_reason: str = "stop") -> list[dict]:
     """A streamed text answer, usage in the last chunk."""
     chunks = [delta_chunk({"role": "assistant", "content": ""})]
     chunks += [delta_chunk({"content": piece}) for piece in pieces]
-    chunks.append(
-        delta_chunk({}, "stop", {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)})
-    )
+    usage = {"prompt_tokens": 7, "completion_tokens": len(pieces), "total_tokens": 7 + len(pieces)}
+    chunks.append(delta_chunk({}, finish_reason, usage))
     return chunks
 
 
-def call_turn(name: str, arguments: dict[str, Any], call_id: str = "call_1") -> list[dict]:
-    """A streamed tool call: id and name first, then the arguments in two pieces."""
-    encoded = json.dumps(arguments)
+def call_turn(name: str, arguments: dict[str, Any] | str, call_id: str = "call_1") -> list[dict]:
+    """A streamed tool call: id and name first, then the arguments (JSON, or this raw string) in two pieces."""
+    encoded = arguments if isinstance(arguments, str) else json.dumps(arguments)
     half = len(encoded) // 2
     first = {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
     return [
