@@ -167,7 +167,7 @@ async def test_dataset_id_defaults_to_a_generated_one(full_config, pm):
     async with stack_client(full_config, pm) as client:
         created = await client.post(
             "/v1beta/datasets",
-            json={"purpose": "eval/question-answer", "source": {"type": "uri", "uri": "file:///data.jsonl"}},
+            json={"purpose": "eval/question-answer", "source": {"type": "uri", "uri": "hf://datasets/acme/qa"}},
         )
         old_path = await client.get("/v1/datasets")
     assert created.status_code == 200, created.text
