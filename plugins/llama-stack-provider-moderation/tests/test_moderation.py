@@ -219,7 +219,7 @@ async def test_a_refused_key_is_a_502_that_says_so_and_never_shows_the_key(tmp_p
     message = refused.json()["error"]["message"]
     assert "refused the credentials (401)" in message and "moderation_api_key" in message
     assert "Incorrect API key provided: ***" in message
-    assert bad.status_code == 400 and "key *** cannot use model nope" in bad.json()["error"]["message"]
+    assert bad.status_code == 400 and "cannot use model nope" in bad.json()["error"]["message"]
     assert providers.status_code == 200
     for text in (refused.text, bad.text, providers.text, caplog.text):
         assert KEY not in text
