@@ -77,8 +77,11 @@ def test_upstream_no_op_keys_are_accepted_and_listed(tmp_path):
         ({}, "needs provider_config or api_keys"),
         ({"api_keys": [{"name": "a", "key_hash": "plain-text-key"}]}, "key_hash"),
         (
-            {"api_keys": [{"name": "a", "key_hash": hash_key("k" * 30)}], "access_policy": [{"permit": {}}]},
-            "access_policy is not implemented",
+            {
+                "api_keys": [{"name": "a", "key_hash": hash_key("k" * 30)}],
+                "access_policy": [{"permit": {"actions": ["read"]}, "when": "user is boss"}],
+            },
+            "unknown condition 'user is boss'",
         ),
     ],
 )

@@ -112,8 +112,9 @@ class StackApp:
         self.http = TracingMiddleware(routed, stack.tracer) if stack.tracer.enabled else routed
         if self.authenticator is not None:  # wrapped only when configured: with auth off, requests skip it
             from ..auth.middleware import AuthMiddleware
+            from ..auth.policy import policy_for
 
-            self.http = AuthMiddleware(self.http, self.authenticator, auth.public_paths)
+            self.http = AuthMiddleware(self.http, self.authenticator, auth.public_paths, policy_for(auth.access_policy))
         cors = stack.config.server.cors
         if cors.allowed_origins:  # CORS off (the default): not wrapped; outermost, so preflights need no credentials
             self.http = CorsMiddleware(self.http, cors)
