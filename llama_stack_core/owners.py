@@ -23,6 +23,10 @@ from .request_context import ACCESS_POLICY, PRINCIPAL, Principal
 
 T = TypeVar("T")
 
+#: a recorded trace's root span names its caller (with auth on): the trace's owner, and their attributes as JSON
+OWNER_ATTRIBUTE = "auth.principal"
+OWNER_ATTRIBUTES_ATTRIBUTE = "auth.attributes"
+
 
 class Action(StrEnum):
     create = "create"

@@ -74,9 +74,11 @@ class User:
         self.headers = {"Authorization": f"Bearer {key}"} if name else {}
         self.sdk = openai.AsyncOpenAI(base_url="http://stack/v1", api_key=key, http_client=http, max_retries=0)
         self._http = http
+        self.stack = http.app.state.stack  # type: ignore[attr-defined]
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self._http.request(method, path, headers=self.headers, **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self._http.request(method, path, headers=headers, **kwargs)
 
 
 @asynccontextmanager
@@ -262,3 +264,35 @@ def test_policy_conditions_and_resource_patterns():
     assert policy.allows(Action.delete, "file", "f", owner, blue) and not policy.allows(
         Action.delete, "file", "f", owner, red
     )
+
+
+async def test_a_trace_is_its_callers(tmp_path, pm):
+    config = run_config(tmp_path)
+    config["providers"]["telemetry"] = [{"provider_id": "traces", "provider_type": "inline::trace-store", "config": {}}]
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    async with users(config, pm, "alice", "bob") as (alice, bob):
+        chat = await alice.request(
+            "POST",
+            "/v1/chat/completions",
+            json={"model": "shared-model", "messages": [{"role": "user", "content": "traced"}]},
+            headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"},
+        )
+        assert chat.status_code == 200, chat.text
+        await alice.stack.tracer.flush()
+        answers = {}
+        for name, user in (("alice", alice), ("bob", bob)):
+            trace = await user.request("GET", f"/v1/telemetry/traces/{trace_id}")
+            listed = await user.request("POST", "/v1/telemetry/traces", json={})
+            spans = await user.request(
+                "POST", "/v1/telemetry/spans", json={"attribute_filters": [], "attributes_to_return": []}
+            )
+            answers[name] = (trace, listed.json(), spans.json())
+    trace, listed, spans = answers["alice"]
+    assert trace.status_code == 200 and trace_id in {t["trace_id"] for t in listed["data"]}
+    assert trace_id in {s["trace_id"] for s in spans["data"]}
+    root = next(s for s in spans["data"] if s["trace_id"] == trace_id and s["name"].startswith("POST "))
+    assert root["attributes"]["auth.principal"] == "alice"
+    trace, listed, spans = answers["bob"]
+    assert trace.status_code == 404
+    assert trace_id not in {t["trace_id"] for t in listed["data"]}
+    assert trace_id not in {s["trace_id"] for s in spans["data"]}
