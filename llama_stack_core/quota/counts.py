@@ -4,8 +4,8 @@ A count's key names its window (``<name>@<period>:<window index>``), so a new wi
 reset, and each increment is atomic across processes (``insert`` for the window's first, ``compare_and_set`` after).
 
 A store round trip per request would cost more than the rest of the gateway, so a process keeps what it counted in
-memory (``pending``) while it is far from a limit: it may hold up to ``local_share`` of what the store says is left
-before it must write. Near a limit that allowance falls below one request and every request is checked and counted
+memory (``pending``) while it is far from a limit: once it has read a count from the store (its first use in a
+window), it may hold up to ``local_share`` of what the store says is left before it must write. Near a limit that allowance falls below one request and every request is checked and counted
 in the store, exactly. Counts in memory are written, and other processes' read, every ``sync_seconds``.
 """
 
@@ -34,6 +34,7 @@ class Count:
     pending: int = 0  # counted here, not written yet
     writing: int = 0  # being written right now
     stored: bool = False  # the key exists in the store (as far as this process knows)
+    synced: bool = False  # read or written at least once: ``known`` is the store's count, not a guess
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -76,7 +77,7 @@ class SharedCounts:
         count, now = self.current(name, period)
         if count.total + max(cost, 1) > limit:  # over for sure: counts only grow within a window
             return count.end - now
-        if count.pending + cost <= self.local_share * (limit - count.known):
+        if count.synced and count.pending + cost <= self.local_share * (limit - count.known):
             count.pending += cost
             return None
         if await self._sync(count, limit, cost):
@@ -93,7 +94,7 @@ class SharedCounts:
         """Count ``amount`` whatever the limit (tokens already spent); written at once when near ``limit``."""
         count, _ = self.current(name, period)
         count.pending += amount
-        if limit is None or count.pending > self.local_share * (limit - count.known):
+        if limit is None or not count.synced or count.pending > self.local_share * (limit - count.known):
             await self._sync(count, None, 0)
 
     async def _sync(self, count: Count, limit: int | None, cost: int) -> bool:
@@ -103,7 +104,9 @@ class SharedCounts:
             batch, count.pending = count.pending, 0
             count.writing = batch
             try:
-                return await self._write(count, batch, limit, cost)
+                fits = await self._write(count, batch, limit, cost)
+                count.synced = True
+                return fits
             except BaseException:
                 count.pending += batch
                 raise
@@ -154,7 +157,7 @@ class SharedCounts:
             else:
                 async with count.lock:
                     known = await self._read(count)
-                    count.known = max(count.known, known or 0)
+                    count.known, count.synced = max(count.known, known or 0), True
 
     def start(self) -> None:
         if self._task is None:
