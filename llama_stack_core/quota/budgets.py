@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..request_context import Principal
 from .config import QuotaConfig
-from .counts import SharedCounts
+from .counts import ASK_STORE, COUNTED, SharedCounts
 
 MINUTE, DAY = 60.0, 86400.0
 _PERIOD_NAMES = {1.0: "second", MINUTE: "minute", 3600.0: "hour", DAY: "day"}
@@ -92,6 +92,23 @@ class Quotas:
             tokens += _tokens(f"t:{team}:tokens", whose, config.per_team.tokens_per_day)
         return Plan(tuple(requests), tuple(tokens))
 
+    def admit_now(self, plan: Plan) -> Refusal | bool | None:
+        """:meth:`admit` from memory alone: None (admitted), a :class:`Refusal`, or False when the store must decide
+        (nothing is counted then)."""
+        counts = self.counts
+        budgets = plan.requests
+        for i, budget in enumerate(budgets):
+            wait = counts.take_now(budget.name, budget.period, budget.limit, 1)
+            if wait != COUNTED:
+                self._give_back(budgets[:i])
+                return False if wait == ASK_STORE else Refusal(budget, max(1, math.ceil(wait)))
+        for budget in plan.tokens:
+            wait = counts.take_now(budget.name, budget.period, budget.limit, 0)
+            if wait != COUNTED:
+                self._give_back(budgets)
+                return False if wait == ASK_STORE else Refusal(budget, max(1, math.ceil(wait)))
+        return None
+
     async def admit(self, plan: Plan) -> Refusal | None:
         """Take one request from each request budget and check each token budget has tokens left; on the first
         that refuses, give back what was taken and say which refused."""
@@ -112,9 +129,14 @@ class Quotas:
         for budget in taken:
             self.counts.give_back(budget.name, budget.period, 1)
 
-    async def spend(self, plan: Plan, tokens: int) -> None:
-        """Count the tokens a request spent against each of its token budgets."""
+    def spend_now(self, plan: Plan, tokens: int) -> list[Budget]:
+        """Count spent tokens in memory; returns the budgets that must be written now (:meth:`spend`)."""
         if tokens <= 0:
-            return
-        for budget in plan.tokens:
+            return []
+        counts = self.counts
+        return [b for b in plan.tokens if not counts.add_now(b.name, b.period, b.limit, tokens)]
+
+    async def spend(self, budgets: list[Budget], tokens: int) -> None:
+        """Count spent tokens against these budgets, written to the store when near their limits."""
+        for budget in budgets:
             await self.counts.add(budget.name, budget.period, budget.limit, tokens)

@@ -22,6 +22,10 @@ from ..storage import KVStore
 
 log = logging.getLogger("llama_stack_core.quota")
 
+#: what :meth:`SharedCounts.take_now` answers besides a refusal's wait (always > 0)
+COUNTED = 0.0
+ASK_STORE = -1.0
+
 
 @dataclass(slots=True)
 class Count:
@@ -71,15 +75,26 @@ class SharedCounts:
             self._counts[name, period] = count
         return count, now
 
-    async def take(self, name: str, period: float, limit: int, cost: int) -> float | None:
-        """Count ``cost`` unless that would go over ``limit`` (``cost`` 0: refuse if the limit is reached). Returns
-        None when counted, else the seconds until the window ends."""
+    def take_now(self, name: str, period: float, limit: int, cost: int) -> float:
+        """:meth:`take` without the store: :data:`COUNTED` (in memory), the seconds until the window ends (refused
+        for sure), or :data:`ASK_STORE` (too near the limit, or the count not read yet in this window)."""
         count, now = self.current(name, period)
         if count.total + max(cost, 1) > limit:  # over for sure: counts only grow within a window
             return count.end - now
         if count.synced and count.pending + cost <= self.local_share * (limit - count.known):
             count.pending += cost
+            return COUNTED
+        return ASK_STORE
+
+    async def take(self, name: str, period: float, limit: int, cost: int) -> float | None:
+        """Count ``cost`` unless that would go over ``limit`` (``cost`` 0: refuse if the limit is reached). Returns
+        None when counted, else the seconds until the window ends."""
+        wait = self.take_now(name, period, limit, cost)
+        if wait == COUNTED:
             return None
+        if wait != ASK_STORE:
+            return wait
+        count, _ = self.current(name, period)
         if await self._sync(count, limit, cost):
             return None
         return count.end - self.clock()
@@ -90,11 +105,20 @@ class SharedCounts:
         if count is not None:
             count.pending -= cost
 
-    async def add(self, name: str, period: float, limit: int | None, amount: int) -> None:
-        """Count ``amount`` whatever the limit (tokens already spent); written at once when near ``limit``."""
+    def add_now(self, name: str, period: float, limit: int | None, amount: int) -> bool:
+        """Count ``amount`` whatever the limit (tokens already spent); False: it must be written now (near
+        ``limit``, or the count not read yet in this window), by :meth:`add`."""
         count, _ = self.current(name, period)
+        if limit is None or not count.synced or count.pending + amount > self.local_share * (limit - count.known):
+            return False
         count.pending += amount
-        if limit is None or not count.synced or count.pending > self.local_share * (limit - count.known):
+        return True
+
+    async def add(self, name: str, period: float, limit: int | None, amount: int) -> None:
+        """Count ``amount`` whatever the limit; written at once when near ``limit``."""
+        if not self.add_now(name, period, limit, amount):
+            count, _ = self.current(name, period)
+            count.pending += amount
             await self._sync(count, None, 0)
 
     async def _sync(self, count: Count, limit: int | None, cost: int) -> bool:

@@ -14,7 +14,7 @@ from ..errors import TooManyRequestsError
 from ..request_context import PRINCIPAL
 from ..server.errors import error_body
 from ..server.http import JSON_HEADERS, Receive, Scope, Send
-from .budgets import Plan, Quotas, Refusal
+from .budgets import Budget, Plan, Quotas, Refusal
 from .tokens import CHARGE, Charge
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -55,34 +55,39 @@ class QuotaMiddleware:
             return
         quotas = self.quotas
         plan = quotas.plan(PRINCIPAL.get(), client_address(scope))
-        try:
-            refusal = await quotas.admit(plan)
-        except Exception as exc:
-            log.warning("quota store failed: %s: %s", type(exc).__name__, exc)
-            await unavailable(send)
-            return
+        refusal = quotas.admit_now(plan)  # far from every limit: decided in memory
+        if refusal is False:
+            try:
+                refusal = await quotas.admit(plan)
+            except Exception as exc:
+                log.warning("quota store failed: %s: %s", type(exc).__name__, exc)
+                await unavailable(send)
+                return
         if refusal is not None:
             await refuse(send, refusal)
             return
         if not plan.tokens:
             await self.app(scope, receive, send)
             return
-        charge = Charge(lambda tokens: self._spend_later(plan, tokens))
+        charge = Charge(plan, self._spend_later)
         reset = CHARGE.set(charge)
         try:
             await self.app(scope, receive, send)
         finally:
             CHARGE.reset(reset)
-            await self._spend(plan, charge.close())
+            tokens = charge.close()
+            if write := quotas.spend_now(plan, tokens):
+                await self._spend(write, tokens)
 
-    async def _spend(self, plan: Plan, tokens: int) -> None:
+    async def _spend(self, budgets: list[Budget], tokens: int) -> None:
         try:
-            await self.quotas.spend(plan, tokens)
+            await self.quotas.spend(budgets, tokens)
         except Exception as exc:  # the answer is sent; the tokens stay counted in memory and are written later
             log.warning("quota store failed while counting tokens: %s: %s", type(exc).__name__, exc)
 
     def _spend_later(self, plan: Plan, tokens: int) -> None:
-        if tokens > 0:
-            task = asyncio.ensure_future(self._spend(plan, tokens))
+        """Count the tokens of a call that ended after its request (a task the request started)."""
+        if write := self.quotas.spend_now(plan, tokens):
+            task = asyncio.ensure_future(self._spend(write, tokens))
             self._late.add(task)
             task.add_done_callback(self._late.discard)

@@ -22,19 +22,20 @@ METERED_OPERATIONS = ("openai_chat_completion", "openai_completion", "openai_emb
 
 
 class Charge:
-    """The answers of one request's inference calls; ``late`` takes the tokens of a call that ends after the request
-    did (a task the request started)."""
+    """The answers of one request's inference calls; ``late(plan, tokens)`` takes the tokens of a call that ends
+    after the request did (a task the request started)."""
 
-    __slots__ = ("answers", "closed", "late")
+    __slots__ = ("answers", "closed", "late", "plan")
 
-    def __init__(self, late: Callable[[int], None]) -> None:
+    def __init__(self, plan: Any, late: Callable[[Any, int], None]) -> None:
         self.answers: list[Any] = []
         self.closed = False
+        self.plan = plan
         self.late = late
 
     def add(self, answer: Any) -> None:
         if self.closed:
-            self.late(tokens_in([answer]))
+            self.late(self.plan, tokens_in([answer]))
         else:
             self.answers.append(answer)
 
