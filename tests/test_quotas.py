@@ -303,3 +303,17 @@ def test_quota_config_errors_are_one_line(tmp_path):
         }
     )
     assert upstream.server.quota.period == 86400 and upstream.server.quota.kvstore.namespace == "quota"
+
+
+def test_the_documented_example_is_a_valid_config(tmp_path):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    readme = (Path(__file__).parent.parent / "deploy" / "README.md").read_text()
+    section = readme[readme.index("## Quotas: `server.quota`") :]
+    example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.S)[1])
+    config = parse_run_config({**make_run_config({"inference": echo_providers("alpha")}, tmp_path), **example})
+    quota = config.server.quota
+    assert quota.period == 86400 and quota.per_team.tokens_per_day == 20_000_000
