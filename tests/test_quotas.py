@@ -317,3 +317,19 @@ def test_the_documented_example_is_a_valid_config(tmp_path):
     config = parse_run_config({**make_run_config({"inference": echo_providers("alpha")}, tmp_path), **example})
     quota = config.server.quota
     assert quota.period == 86400 and quota.per_team.tokens_per_day == 20_000_000
+
+
+async def test_an_unreachable_store_is_a_503_not_a_traceback(tmp_path, pm):
+    class Down:
+        async def get(self, key):
+            raise ConnectionError("quota database down")
+
+        insert = compare_and_set = get
+
+    async with AsyncExitStack() as stack:
+        app = await started(stack, quota_config(tmp_path, {"anonymous_max_requests": 5}), pm)
+        app.quotas.counts.store = Down()
+        async with client_for(app) as client:
+            response = await client.post("/v1/chat/completions", json=CHAT)
+        assert response.status_code == 503 and response.json()["error"]["type"] == "service_unavailable"
+        assert response.headers["retry-after"] == "1" and "Traceback" not in response.text
