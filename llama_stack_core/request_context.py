@@ -48,3 +48,7 @@ PRINCIPAL: ContextVar[Principal | None] = ContextVar("principal", default=None)
 def current_principal() -> Principal | None:
     """The caller of the current request, if the server authenticates (None: auth off, or a public path)."""
     return PRINCIPAL.get()
+
+
+#: the access policy (an ``owners.Policy``) judging the current caller, set with ``PRINCIPAL``; None with auth off
+ACCESS_POLICY: ContextVar[Any] = ContextVar("access_policy", default=None)

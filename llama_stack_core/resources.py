@@ -19,7 +19,8 @@ from .apis.resources import (
     ToolGroup,
     URIDataSource,
 )
-from .errors import BadRequestError, ConflictError, NotConfiguredError, UnprocessableError
+from .errors import BadRequestError, ConflictError, NotConfiguredError, ResourceNotFoundError, UnprocessableError
+from .owners import Action, authorize, authorize_create, current_owner, may
 from .provider_contracts import RESOURCE_CONTRACTS
 from .registry import ResourceRegistry
 
@@ -60,11 +61,27 @@ class ResourceService:
     # -- lookups used by routing -----------------------------------------------------------------------------------
 
     async def lookup(self, resource_type: str, identifier: str) -> Resource | None:
+        """The resource, if it exists and the caller may read it (with auth on)."""
         resource = self.registry.cached(resource_type, identifier)
         if resource is None:
             resource = await self.registry.find(resource_type, identifier)
             if resource is not None:
                 await self.hydrate(resource)
+        if resource is not None and not may(Action.read, resource_type, identifier, resource.owner):
+            return None
+        return resource
+
+    async def get(self, resource_type: str, identifier: str, action: Action = Action.read) -> Resource:
+        """The resource from the store, if the caller may do ``action`` to it: else 404 (or 403, see
+        :func:`~llama_stack_core.owners.authorize`)."""
+        resource = await self.registry.get(resource_type, identifier)
+        authorize(
+            action,
+            resource_type,
+            identifier,
+            resource.owner,
+            lambda: ResourceNotFoundError(RESOURCE_KINDS[resource_type].title, identifier),
+        )
         return resource
 
     def on_provider(self, resource_type: str, provider_id: str, name: str) -> Resource | None:
@@ -116,6 +133,7 @@ class ResourceService:
         kind = RESOURCE_KINDS[resource_type]
         provider_id = self._pick_provider(kind, request)
         identifier = request.requested_id() or f"{kind.type}-{uuid.uuid4()}"
+        owner = current_owner() if origin == ResourceSource.via_register_api else None
         fields: dict[str, Any] = request.resource_fields()
         await self._check_references(kind, fields)
         if kind.type == "vector_db" and fields.get("embedding_dimension") is None:
@@ -126,6 +144,7 @@ class ResourceService:
                 identifier=identifier,
                 provider_id=provider_id,
                 origin=origin,
+                owner=owner,
                 provider_resource_id=request.provider_resource_id() or identifier,
                 **fields,
             )
@@ -157,7 +176,9 @@ class ResourceService:
         *,
         replace: bool = False,
     ) -> Resource:
-        """Validate, let the provider prepare it, then store it (409 if it exists, unless ``replace``)."""
+        """Validate, let the provider prepare it, then store it (409 if it exists, unless ``replace``). With auth on
+        the caller becomes its owner."""
+        authorize_create(resource_type, request.requested_id() or "")
         resource = await self.build(resource_type, request, origin)
         if not replace and await self.registry.find(resource_type, resource.identifier) is not None:
             raise ConflictError(f"{RESOURCE_KINDS[resource_type].title} '{resource.identifier}' already exists")
@@ -179,7 +200,7 @@ class ResourceService:
     # -- unregister ----------------------------------------------------------------------------------------------
 
     async def unregister(self, resource_type: str, identifier: str) -> Resource:
-        resource = await self.registry.get(resource_type, identifier)
+        resource = await self.get(resource_type, identifier, Action.delete)
         await self._check_not_in_use(resource)
         await self._provider_unregister(resource)
         await self.registry.remove(resource_type, identifier)

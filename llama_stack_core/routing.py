@@ -12,6 +12,7 @@ from .apis.resources import RESOURCE_KINDS, Model, Resource
 from .apis.routes import Api, Route
 from .call_telemetry import meter_answer, observed_stream
 from .errors import BadRequestError, ResourceNotFoundError, ServiceUnavailableError
+from .owners import Action, authorize
 from .providers import RegisteredProviderSpec
 from .tracing import CURRENT, SpanRecord
 
@@ -118,23 +119,35 @@ class ApiRouter:
             return self._default
         return next((p for p in self.providers.values() if hasattr(p.impl, operation)), self._default)
 
-    async def resolve(self, resource_type: str, identifier: str) -> tuple[ProviderInstance, str, Resource | None]:
+    async def resolve(
+        self, resource_type: str, identifier: str, action: Action = Action.read
+    ) -> tuple[ProviderInstance, str, Resource | None]:
         """The provider serving a resource, the id that provider knows it by, and the resource if registered.
 
         ``provider_id/name`` reaches a provider directly: a resource registered there under that name, or (for
-        models) the provider's own model id, unregistered.
+        models) the provider's own model id, unregistered (a shared model to access rules). With auth on, a
+        resource the caller may not read is not found; one they may read but not ``action`` is a 403.
         """
+
+        def not_found() -> ResourceNotFoundError:
+            return ResourceNotFoundError(
+                RESOURCE_KINDS[resource_type].title, identifier, hint=_NOT_FOUND_HINTS.get(resource_type)
+            )
+
         resource = await self._resources.lookup(resource_type, identifier)
         if resource is None and "/" in identifier:
             provider_id, _, name = identifier.partition("/")
             if provider_id in self.providers:
                 resource = self._resources.on_provider(resource_type, provider_id, name)
                 if resource is None and resource_type == "model":
+                    authorize(action, resource_type, identifier, None, not_found)
                     return self.providers[provider_id], name, None
+                if resource is not None:
+                    authorize(Action.read, resource_type, resource.identifier, resource.owner, not_found)
         if resource is None:
-            raise ResourceNotFoundError(
-                RESOURCE_KINDS[resource_type].title, identifier, hint=_NOT_FOUND_HINTS.get(resource_type)
-            )
+            raise not_found()
+        if action is not Action.read:
+            authorize(action, resource_type, resource.identifier, resource.owner, not_found)
         provider = self.providers.get(resource.provider_id)
         if provider is None:
             raise ServiceUnavailableError(
@@ -151,7 +164,7 @@ class ApiRouter:
             if getattr(request, "provider_id", None):
                 return self.default_provider(request), request
             return self._default_for(route.name), request
-        provider, provider_resource_id, resource = await self.resolve(ref.resource_type, identifier)
+        provider, provider_resource_id, resource = await self.resolve(ref.resource_type, identifier, ref.action)
         if ref.model_type is not None and isinstance(resource, Model) and resource.model_type != ref.model_type:
             raise BadRequestError(
                 f"model '{identifier}' is of type {resource.model_type.value}; this endpoint "

@@ -211,6 +211,14 @@ def test_serve_a_distro_by_name(tmp_path):
             tool_name="knowledge_search", kwargs={"query": "name of the cat", "vector_db_ids": ["notes"]}
         )
         assert found.error_message is None and "Biscuit" in str(found.content)
+        # and agents: a conversation, and a response from the default chat model stored in it (plumbing, not content)
+        sdk = openai.OpenAI(base_url=f"{url}/v1", api_key="unused")
+        conversation = sdk.conversations.create()
+        response = sdk.responses.create(
+            model="smollm2-135m-instruct", input="Say hi.", max_output_tokens=8, conversation=conversation.id
+        )
+        assert response.status in ("completed", "incomplete") and response.output
+        assert len(sdk.conversations.items.list(conversation.id).data) == 2
     assert (tmp_path / "registry.db").exists()
 
 

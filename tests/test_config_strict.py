@@ -23,7 +23,8 @@ def base(tmp_path, **extra):
 @pytest.mark.parametrize(
     ("change", "path"),
     [
-        ({"server": {"quota": {"anonymous_max_requests": 10}}}, "server.quota"),
+        ({"server": {"quota": {"anonymous_max_requests": 10, "burst": 5}}}, "server.quota.burst"),
+        ({"server": {"rate_limit": {"rpm": 10}}}, "server.rate_limit"),
         ({"server": {"auth": {"api_keys": [], "route_policy": []}}}, "server.auth.route_policy"),
         ({"telemetry": {"enabeld": False}}, "telemetry.enabeld"),
         ({"inference_store": {"flush_every": 1}}, "inference_store.flush_every"),
@@ -77,8 +78,11 @@ def test_upstream_no_op_keys_are_accepted_and_listed(tmp_path):
         ({}, "needs provider_config or api_keys"),
         ({"api_keys": [{"name": "a", "key_hash": "plain-text-key"}]}, "key_hash"),
         (
-            {"api_keys": [{"name": "a", "key_hash": hash_key("k" * 30)}], "access_policy": [{"permit": {}}]},
-            "access_policy is not implemented",
+            {
+                "api_keys": [{"name": "a", "key_hash": hash_key("k" * 30)}],
+                "access_policy": [{"permit": {"actions": ["read"]}, "when": "user is boss"}],
+            },
+            "unknown condition 'user is boss'",
         ),
     ],
 )
@@ -102,12 +106,12 @@ def stack(*args: str, env: dict[str, str], stdin: str | None = None) -> subproce
 
 def test_validate_and_serve_exit_2_with_one_line_and_no_op_keys_warn(tmp_path, plugin_env):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump(base(tmp_path, server={"port": 0, "quota": {"period": "day"}})))
+    bad.write_text(yaml.safe_dump(base(tmp_path, server={"port": 0, "quota": {"period": "day", "burst": 5}})))
     for command in (["config", "validate", str(bad)], ["serve", str(bad), "--port", "0"]):
         result = stack(*command, env=plugin_env)
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip().splitlines() == [
-            f"error: {bad}: unknown key server.quota (not a setting this server implements)"
+            f"error: {bad}: unknown key server.quota.burst (not a setting this server implements)"
         ]
     good = tmp_path / "good.yaml"
     good.write_text(yaml.safe_dump(base(tmp_path, container_image="img")))

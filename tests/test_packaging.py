@@ -361,6 +361,7 @@ def test_fresh_venv_starter_distro_serves_offline(wheelhouse: Path, tmp_path: Pa
                 "rule-shield",
                 "rag-runtime",
                 "model-context-protocol",
+                "builtin",
             }
     finally:
         server.stop()

@@ -2,7 +2,7 @@
 
 Keys (inside the store's namespace)::
 
-    conv:<conversation id>              the conversation: {id, created_at, metadata}
+    conv:<conversation id>              the conversation: {id, created_at, metadata, owner (with auth on)}
     seq:<conversation id>               how many item positions were handed out (a counter, changed by compare-and-set)
     item:<conversation id>:<position>   an item; positions are zero-padded, so key order is insertion order
     id:<conversation id>:<item id>      an item's position (inserted only if absent: item ids are unique)
@@ -24,6 +24,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from ..apis.common import CursorPage
 from ..apis.response_items import ResponseItem
 from ..errors import BadRequestError, ConflictError, NotFoundError, UnprocessableError
+from ..owners import Action, authorize, authorize_create, current_owner, guarded, owner_of
 from ..pagination import paginate
 from ..storage import KVStore
 
@@ -91,6 +92,18 @@ def stored_item(item: Any) -> dict[str, Any]:
     return data
 
 
+def _not_found(conversation_id: str) -> NotFoundError:
+    return NotFoundError(f"conversation '{conversation_id}' not found", param="conversation_id")
+
+
+def _shown(conversation_id: str, stored: dict[str, Any], action: Action) -> dict[str, Any]:
+    """A stored conversation as the API shows it (without its owner), once the caller may ``action`` it."""
+    owner = owner_of(stored)
+    stored.pop("owner", None)
+    authorize(action, "conversation", conversation_id, owner, lambda: _not_found(conversation_id))
+    return stored
+
+
 def _position(number: int) -> str:
     return f"{number:0{_POSITION_DIGITS}d}"
 
@@ -111,19 +124,23 @@ class ConversationStore:
             "created_at": int(time.time()),
             "metadata": check_metadata(metadata),
         }
+        authorize_create("conversation", "")
         prepared = self._prepare(items)
         cid = conversation["id"]
-        await self.kv.set(f"conv:{cid}", json.dumps(conversation))
+        owner = current_owner()
+        stored = conversation if owner is None else {**conversation, "owner": owner.model_dump()}
+        await self.kv.set(f"conv:{cid}", json.dumps(stored))
         await self.kv.set(f"seq:{cid}", "0")
         if prepared:
             await self._append(cid, prepared)
         return conversation
 
-    async def get(self, conversation_id: str) -> dict[str, Any]:
+    async def get(self, conversation_id: str, action: Action = Action.read) -> dict[str, Any]:
+        """The conversation, if the caller may ``action`` it (else 404, or 403 for a write to one they may read)."""
         raw = await self.kv.get(f"conv:{conversation_id}")
         if raw is None:
-            raise NotFoundError(f"conversation '{conversation_id}' not found", param="conversation_id")
-        return json.loads(raw)
+            raise _not_found(conversation_id)
+        return _shown(conversation_id, json.loads(raw), action)
 
     async def update_metadata(self, conversation_id: str, metadata: dict[str, str] | None) -> dict[str, Any]:
         """Replace the metadata (``None`` clears it). Read, change, compare-and-set: a concurrent change is retried,
@@ -133,14 +150,15 @@ class ConversationStore:
         while True:
             raw = await self.kv.get(key)
             if raw is None:
-                raise NotFoundError(f"conversation '{conversation_id}' not found", param="conversation_id")
+                raise _not_found(conversation_id)
             conversation = {**json.loads(raw), "metadata": metadata}
+            shown = _shown(conversation_id, dict(conversation), Action.update)
             if await self.kv.compare_and_set(key, raw, json.dumps(conversation)):
-                return conversation
+                return shown
 
     async def delete(self, conversation_id: str) -> None:
         """Delete a conversation and all its items (the counter first: no append can start after that)."""
-        await self.get(conversation_id)
+        await self.get(conversation_id, Action.delete)
         await self.kv.delete(f"seq:{conversation_id}")
         await self.kv.delete(f"conv:{conversation_id}")
         await self._delete_items(conversation_id)
@@ -156,8 +174,9 @@ class ConversationStore:
         """Append items (models or dicts) in order; returns them as stored. Ids are kept or generated; an id the
         conversation already has is a 409, the same id twice in ``items`` a 400."""
         prepared = self._prepare(items)
+        if not prepared or guarded():
+            await self.get(conversation_id, Action.update)
         if not prepared:
-            await self.get(conversation_id)
             return []
         return await self._append(conversation_id, prepared)
 
@@ -218,7 +237,7 @@ class ConversationStore:
         return json.loads(raw)
 
     async def delete_item(self, conversation_id: str, item_id: str) -> None:
-        await self.get(conversation_id)
+        await self.get(conversation_id, Action.update)
         position = await self.kv.get(f"id:{conversation_id}:{item_id}")
         if position is None or not await self.kv.delete(f"item:{conversation_id}:{position}"):
             raise NotFoundError(f"item '{item_id}' not found in conversation '{conversation_id}'", param="item_id")

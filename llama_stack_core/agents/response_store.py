@@ -12,6 +12,7 @@ from ..apis.common import CursorPage, DeletedObject
 from ..apis.response_items import ResponseItem, ResponseItemList
 from ..apis.responses import ResponseObject, ResponseObjectWithInput
 from ..errors import BadRequestError, NotFoundError
+from ..owners import Action, Owner, authorize, guarded, may
 from ..pagination import paginate
 from ..storage import KVStore
 
@@ -29,6 +30,8 @@ class ResponseRecord(BaseModel):
     #: a background response's runner (a process) and when it last wrote, to tell an interrupted one
     runner: str | None = None
     beat: float | None = None
+    #: who created it (with server.auth on)
+    owner: Owner | None = None
 
 
 def _not_found(response_id: str) -> NotFoundError:
@@ -59,16 +62,20 @@ class ResponseStore:
         raw = await self._kv.get(key) if key is not None else None
         return ResponseRecord.model_validate_json(raw) if raw is not None else None
 
-    async def get(self, response_id: str) -> ResponseRecord:
+    async def get(self, response_id: str, action: Action = Action.read) -> ResponseRecord:
+        """The record, if the caller may ``action`` it (else 404, or 403 for a write to one they may read)."""
         record = await self.find(response_id)
         if record is None:
             raise _not_found(response_id)
+        authorize(action, "response", response_id, record.owner, lambda: _not_found(response_id))
         return record
 
     async def delete(self, response_id: str) -> DeletedObject:
         key = await self._kv.get(_PLACE + response_id)
         if key is None:
             raise _not_found(response_id)
+        if guarded():
+            await self.get(response_id, Action.delete)
         await self._kv.delete(key)
         await self._kv.delete(_PLACE + response_id)
         await self._kv.delete(_BEAT + response_id)
@@ -92,7 +99,8 @@ class ResponseStore:
     async def page(
         self, *, after: str | None, limit: int, order: str, model: str | None
     ) -> CursorPage[ResponseObjectWithInput]:
-        """One page of the list, newest first unless ``order`` is ``asc``; ``model`` filters."""
+        """One page of the list, newest first unless ``order`` is ``asc``; ``model`` filters, and so does what the
+        caller may read."""
         start = None
         if after is not None:
             start = await self._kv.get(_PLACE + after)
@@ -106,6 +114,8 @@ class ResponseStore:
                 start = key
                 record = ResponseRecord.model_validate_json(raw)
                 if model is not None and record.response.model != model:
+                    continue
+                if not may(Action.read, "response", record.response.id, record.owner):
                     continue
                 if len(page) == limit:
                     has_more = True

@@ -23,6 +23,7 @@ from ..apis.responses import (
 )
 from ..background import BackgroundTasks
 from ..errors import BadRequestError, NotConfiguredError
+from ..owners import Action, authorize_create, guarded
 from .items import ITEMS, chat_messages, input_items, new_id
 from .response_store import ResponseRecord, ResponseStore
 from .run import Engines, ResponseRun
@@ -63,6 +64,7 @@ class ResponsesEngine:
 
     async def create(self, request: CreateResponseRequest) -> ResponseObject | AsyncIterator[dict[str, Any]]:
         """Check what the request names (404s before anything runs), then run it as it asks."""
+        authorize_create("response", "")
         run, items, conversation = await self._prepare(request)
         if request.background:
             if request.store is False:
@@ -170,7 +172,7 @@ class ResponsesEngine:
 
     def _record(self, run: ResponseRun, items: list[ResponseItem]) -> ResponseRecord:
         messages = run.messages[1:] if run.request.instructions else run.messages
-        return ResponseRecord(response=run.response, input=items, messages=messages)
+        return ResponseRecord(response=run.response, input=items, messages=messages, owner=run.owner)
 
     async def _persist(self, run: ResponseRun, items: list[ResponseItem], conversation: str | None) -> None:
         if run.request.store is not False:
@@ -187,7 +189,8 @@ class ResponsesEngine:
     ) -> ResponseObject:
         self.background.ensure_open()
         queued = run.response.model_copy(update={"status": "queued"})
-        await self.store.save(ResponseRecord(response=queued, input=items, runner=self._runner, beat=time.time()))
+        record = ResponseRecord(response=queued, input=items, runner=self._runner, beat=time.time(), owner=run.owner)
+        await self.store.save(record)
         await self.store.beat(queued.id, self._runner)
         task = self.background.spawn(self._run_background(run, items, conversation), name=f"response {queued.id}")
         self._running[queued.id] = task
@@ -225,7 +228,8 @@ class ResponsesEngine:
         if stored is None or stored.response.status == "cancelled":
             return  # deleted or cancelled meanwhile: the heartbeat stops the run
         snapshot = ResponseObject.model_validate(event.get("response") or run.snapshot("in_progress"))
-        await self.store.save(ResponseRecord(response=snapshot, input=items, runner=self._runner, beat=time.time()))
+        record = ResponseRecord(response=snapshot, input=items, runner=self._runner, beat=time.time(), owner=run.owner)
+        await self.store.save(record)
 
     async def _heartbeat(self, response_id: str, run_task: asyncio.Task[Any] | None) -> None:
         while True:
@@ -243,16 +247,18 @@ class ResponsesEngine:
             return  # deleted
         if cancelled:
             update = {"status": "cancelled", "output": [], "usage": None}
-            await self.store.save(ResponseRecord(response=run.response.model_copy(update=update), input=items))
+            cancelled = run.response.model_copy(update=update)
+            await self.store.save(ResponseRecord(response=cancelled, input=items, owner=run.owner))
         else:
             await self._save_failed(run, items, "interrupted: the server stopped before the response finished")
 
     async def _save_failed(self, run: ResponseRun, items: list[ResponseItem], message: str) -> None:
         data = run.snapshot("failed", error={"code": "server_error", "message": message})
-        await self.store.save(ResponseRecord(response=ResponseObject.model_validate(data), input=items))
+        failed = ResponseObject.model_validate(data)
+        await self.store.save(ResponseRecord(response=failed, input=items, owner=run.owner))
 
     async def cancel(self, response_id: str) -> ResponseObject:
-        record = await self.store.get(response_id)
+        record = await self.store.get(response_id, Action.update)
         if not getattr(record.response, "background", False):
             raise BadRequestError(f"response '{response_id}' was not created with background: true")
         task = self._running.get(response_id)
@@ -307,6 +313,8 @@ class ResponsesEngine:
         return await self.store.page(after=request.after, limit=request.limit, order=request.order, model=request.model)
 
     async def delete(self, response_id: str) -> DeletedObject:
+        if guarded():  # the caller may delete it (before its run is cancelled)
+            await self.store.get(response_id, Action.delete)
         task = self._running.get(response_id)
         if task is not None:
             self._cancelled.add(response_id)

@@ -12,6 +12,7 @@ from ..apis.inference import ChatCompletionChunk, ChatCompletionRequest
 from ..apis.responses import CreateResponseRequest, ResponseObject
 from ..apis.safety import RunShieldRequest, RunShieldResponse
 from ..errors import NotConfiguredError, StackError
+from ..owners import current_owner
 from ..routing import ApiRouter, as_model
 from ..tracing import child_span
 from .items import new_id
@@ -100,6 +101,7 @@ class ResponseRun:
         self.response = response
         self.messages = messages
         self.engines = engines
+        self.owner = current_owner()  # the caller, whose response this is (with auth on)
         self.tools = Tools(engines.tool_runtime, engines.vector_io)
         self.toolset = toolset
         self.approvals = list(approvals)

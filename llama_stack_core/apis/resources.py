@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..owners import Owner
 from ..redaction import MASK, redact
 from .routes import Api
 
@@ -36,6 +37,9 @@ class Resource(BaseModel):
     provider_id: str = Field(description="Id of the provider instance that serves it.")
     origin: ResourceSource = Field(default=ResourceSource.via_register_api, description="How it was registered.")
     created: int = Field(default_factory=lambda: int(time.time()), description="Unix time of registration.")
+    owner: Owner | None = Field(
+        default=None, description="Who registered it (with server.auth on); none: shared, from the run config."
+    )
 
     def public(self) -> Resource:
         """The resource as the API shows it: secrets it carries masked (it is stored as registered)."""

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from ..owners import Action
+
 
 class Api(StrEnum):
     """The APIs a stack can serve. Providers implement exactly one of them."""
@@ -40,6 +42,8 @@ class ResourceRef:
     field: str
     resource_type: str
     model_type: str | None = None  # for models: the model_type the operation needs (llm, embedding, ...)
+    #: what the operation does to the resource, for access rules: using it (inference, search) is a read
+    action: Action = Action.read
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from ..owners import Action
 from .common import CursorPage, CursorQuery, DeletedObject, InterleavedContent, Request, SearchMode, StrictRequest
 from .routes import Api, ApiSpec, ResourceRef, Route
 
@@ -390,6 +391,9 @@ class VectorIOProvider(Protocol):
 
 VECTOR_DB = ResourceRef("vector_db_id", "vector_db")
 STORE = ResourceRef("vector_store_id", "vector_db")
+#: an operation that changes the store (adds, updates or removes its contents)
+VECTOR_DB_WRITE = ResourceRef("vector_db_id", "vector_db", action=Action.update)
+STORE_WRITE = ResourceRef("vector_store_id", "vector_db", action=Action.update)
 VS = "/v1/vector_stores"
 OLD_VS = "/v1/openai/v1/vector_stores"
 
@@ -406,7 +410,7 @@ SPEC = ApiSpec(
             "Insert chunks into a vector store.",
             InsertChunksRequest,
             None,
-            resource=VECTOR_DB,
+            resource=VECTOR_DB_WRITE,
         ),
         Route(
             "POST",
@@ -452,7 +456,7 @@ SPEC = ApiSpec(
             "Update a vector store.",
             VectorStoreUpdateRequest,
             VectorStore,
-            resource=STORE,
+            resource=STORE_WRITE,
             aliases=(OLD_VS + "/{vector_store_id}",),
         ),
         Route(
@@ -462,7 +466,7 @@ SPEC = ApiSpec(
             "Delete a vector store.",
             VectorStoreRef,
             DeletedObject,
-            resource=STORE,
+            resource=STORE_WRITE,
             aliases=(OLD_VS + "/{vector_store_id}",),
         ),
         Route(
@@ -482,7 +486,7 @@ SPEC = ApiSpec(
             "Attach a file to a vector store.",
             VectorStoreFileCreateRequest,
             VectorStoreFile,
-            resource=STORE,
+            resource=STORE_WRITE,
             aliases=(OLD_VS + "/{vector_store_id}/files",),
         ),
         Route(
@@ -510,7 +514,7 @@ SPEC = ApiSpec(
             "Update a vector store file's attributes.",
             VectorStoreFileUpdateRequest,
             VectorStoreFile,
-            resource=STORE,
+            resource=STORE_WRITE,
         ),
         Route(
             "DELETE",
@@ -519,7 +523,7 @@ SPEC = ApiSpec(
             "Delete a vector store file.",
             VectorStoreFileRef,
             DeletedObject,
-            resource=STORE,
+            resource=STORE_WRITE,
         ),
         Route(
             "GET",
@@ -537,7 +541,7 @@ SPEC = ApiSpec(
             "Create a vector store file batch.",
             FileBatchCreateRequest,
             VectorStoreFileBatch,
-            resource=STORE,
+            resource=STORE_WRITE,
         ),
         Route(
             "GET",
@@ -564,7 +568,7 @@ SPEC = ApiSpec(
             "Cancel a vector store file batch.",
             FileBatchRef,
             VectorStoreFileBatch,
-            resource=STORE,
+            resource=STORE_WRITE,
         ),
     ),
 )

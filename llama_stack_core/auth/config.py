@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from .policy import AccessRule
+
 DEFAULT_PUBLIC_PATHS = ("/v1/health", "/v1/version")
 
 #: upstream's default: which token claims become which attributes of the user
@@ -121,7 +123,11 @@ class AuthConfig(BaseModel):
         default_factory=lambda: list(DEFAULT_PUBLIC_PATHS),
         description="Exact paths answered without credentials (upstream: health and version).",
     )
-    access_policy: list[dict[str, Any]] = Field(default_factory=list, description="Access rules (not enforced yet).")
+    access_policy: list[AccessRule] = Field(
+        default_factory=list,
+        description="Who may do what to which objects (see llama_stack_core.auth.policy); empty: the default rules "
+        "(create anything; read, update and delete your own objects; read shared ones).",
+    )
 
     @field_validator("provider_config", mode="before")
     @classmethod
@@ -135,8 +141,6 @@ class AuthConfig(BaseModel):
     def _something_to_check(self) -> AuthConfig:
         if self.provider_config is None and not self.api_keys:
             raise ValueError("server.auth needs provider_config or api_keys (else no request could pass)")
-        if self.access_policy:
-            raise ValueError("server.auth.access_policy is not implemented yet; remove it rather than run unenforced")
         hashes = [k.key_hash for k in self.api_keys]
         if len(hashes) != len(set(hashes)):
             raise ValueError("server.auth.api_keys: the same key is listed twice")

@@ -1,16 +1,20 @@
 """Authentication as an ASGI wrapper: the app is wrapped only with ``server.auth`` set, so with auth off it costs
 nothing. It sits outside everything else (tracing included): a refused request reaches no route, and the caller is
-the current :data:`~llama_stack_core.request_context.PRINCIPAL` for the whole reply, streams included."""
+the current :data:`~llama_stack_core.request_context.PRINCIPAL` (with the access policy that judges them) for the
+whole reply, streams included. A public path is answered as with auth off: list there only routes that show nothing
+private."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ..request_context import PRINCIPAL
+from ..owners import Policy
+from ..request_context import ACCESS_POLICY, PRINCIPAL
 from ..server.errors import error_body
 from ..server.http import JSON_HEADERS, Receive, Scope, Send
 from .authenticator import Authenticator
 from .errors import AuthError
+from .policy import default_policy
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 REALM = 'Bearer realm="llama-stack"'
@@ -47,10 +51,13 @@ class AuthMiddleware:
     """Every request but those to ``public_paths`` needs ``Authorization: Bearer <credential>``: missing or
     refused -> 401 with a ``WWW-Authenticate`` challenge (503 if the identity provider cannot be reached)."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, public_paths: list[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator, public_paths: list[str], policy: Policy | None = None
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.public_paths = frozenset(public_paths)
+        self.policy = policy if policy is not None else default_policy()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["path"] in self.public_paths:
@@ -69,7 +76,9 @@ class AuthMiddleware:
             await _refuse(send, exc.status, exc.message, challenge)
             return
         reset = PRINCIPAL.set(principal)
+        reset_policy = ACCESS_POLICY.set(self.policy)
         try:
             await self.app(scope, receive, send)
         finally:
+            ACCESS_POLICY.reset(reset_policy)
             PRINCIPAL.reset(reset)

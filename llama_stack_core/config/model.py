@@ -10,6 +10,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, Se
 
 from ..apis.resources import RESOURCE_KINDS, RegisterRequest
 from ..auth.config import AuthConfig
+from ..quota.config import QuotaConfig
 from ..storage import StorageBackend, StorageConfig, StoreConfig, StoreRef
 from ..trace_sampling import settings_from_otel_environment
 from .hardening import CorsSettings, LimitSettings, LocalAccessSettings, OutboundSettings
@@ -66,6 +67,9 @@ class ServerConfig(BaseModel):
         default=5.0, gt=0, description="How often a process re-reads registrations made by other processes."
     )
     auth: AuthConfig | None = Field(default=None, description="Who may call the server; none: anyone who can reach it.")
+    quota: QuotaConfig | None = Field(
+        default=None, description="Request and token budgets per user, team and client address; none: no budgets."
+    )
 
 
 class TelemetryConfig(BaseModel):
@@ -212,6 +216,7 @@ class RunConfig(BaseModel):
         self.registered_resources = {}
         if "metadata" not in self.storage.stores:
             self._add_registry_store()
+        self._check_quota_store()
         for api, entries in self.providers.items():
             ids = [p.provider_id for p in entries if p.enabled]
             if len(ids) != len(set(ids)):
@@ -228,6 +233,15 @@ class RunConfig(BaseModel):
             backend = StorageBackend(type="kv_sqlite", db_path=legacy.db_path or str(default_path))
         self.storage.backends.setdefault("registry_default", backend)
         self.storage.stores["metadata"] = StoreRef(backend="registry_default", namespace="registry")
+
+    def _check_quota_store(self) -> None:
+        quota = self.server.quota
+        name = getattr(quota.kvstore, "backend", quota.kvstore) if quota is not None else None
+        if name is None:
+            return
+        known = name in self.storage.backends or (isinstance(quota.kvstore, str) and name in self.storage.stores)
+        if not known:
+            raise ValueError(f"server.quota.kvstore: no storage store or backend named '{name}'")
 
     def enabled_providers(self) -> dict[str, list[ProviderConfig]]:
         """Providers that are switched on, by API."""

@@ -1,7 +1,7 @@
 """No silent open doors: the run config's keys are all known, except a short, explicit list of upstream keys that
 this server accepts and ignores (each with a one-line warning).
 
-Every model of the run config forbids unknown keys, so a key this server does not implement (``server.quota``, an
+Every model of the run config forbids unknown keys, so a key this server does not implement (``server.rate_limit``, an
 ``auth`` provider type it lacks, a typo such as ``telemetry.enabeld``) stops ``stack serve`` and ``stack config
 validate`` with one line naming it. The keys below come from upstream's run config reference; ignoring them changes
 nothing about who may reach what.

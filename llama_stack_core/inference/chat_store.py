@@ -30,28 +30,43 @@ from ..apis.common import CursorPage
 from ..apis.inference import ChatCompletionRequest, ListChatCompletionMessagesRequest, ListChatCompletionsRequest
 from ..config.model import InferenceStoreSettings
 from ..errors import BadRequestError, NotFoundError
+from ..owners import Action, Owner, current_owner, guarded, may, owner_of
 from ..pagination import paginate
 from ..storage import KVStore
 from .chat_assembly import as_data, assemble_stream
 
 log = logging.getLogger(__name__)
 
-#: a queued answer: (time in ns, the request as the client sent it, the answer or the stream's chunks, streamed?)
-Pending = tuple[int, ChatCompletionRequest, Any, bool]
+#: a queued answer: (time in ns, the request as the client sent it, the answer or the stream's chunks, streamed?,
+#: the caller who owns it (with server.auth on))
+Pending = tuple[int, ChatCompletionRequest, Any, bool, Owner | None]
 
 
 def _record(pending: Pending) -> list[tuple[str, str]]:
     """The keys one answered chat completion is stored under."""
-    order_ns, request, answer, streamed = pending
+    order_ns, request, answer, streamed, owner = pending
     completion = assemble_stream(answer) if streamed else as_data(answer)
     completion["model"] = request.model  # the model id the client asked for, as the list filters by it
     completion["input_messages"] = [m.model_dump(mode="json", exclude_unset=True) for m in request.messages]
+    if owner is not None:
+        completion["owner"] = owner.model_dump()
     order = f"{order_ns:020d}:{completion['id']}"
     return [
         (f"t:{order}", orjson.dumps(completion).decode()),
         (f"c:{completion['id']}", order),
         (f"m:{quote(request.model, safe='')}:{order}", ""),
     ]
+
+
+def _not_found(completion_id: str) -> NotFoundError:
+    return NotFoundError(f"chat completion '{completion_id}' not found")
+
+
+def _shown(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A stored completion as the API shows it (without its owner), or None if the caller may not read it."""
+    owner = owner_of(record)
+    record.pop("owner", None)
+    return record if may(Action.read, "chat_completion", record.get("id", ""), owner) else None
 
 
 class ChatCompletionStore:
@@ -81,7 +96,7 @@ class ChatCompletionStore:
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("inference store: %d completion(s) not stored (write queue full or stopped)", self.dropped)
             return
-        pending.append((at_ns or time.time_ns(), request, answer, streamed))
+        pending.append((at_ns or time.time_ns(), request, answer, streamed, current_owner()))
         if len(pending) == self._settings.batch_size:
             self._wake.set()
 
@@ -139,7 +154,7 @@ class ChatCompletionStore:
         return await self._kv.get(f"c:{completion_id}")
 
     async def list(self, query: ListChatCompletionsRequest) -> bytes:
-        """One page of the cursor list, as the JSON body (the stored records are not parsed)."""
+        """One page of the cursor list, as the JSON body (the stored records are not parsed, with auth off)."""
         prefix = "t:" if query.model is None else f"m:{quote(query.model, safe='')}:"
         after = None
         if query.after is not None:
@@ -149,6 +164,8 @@ class ChatCompletionStore:
             after = prefix + order
         else:
             await self._written()
+        if guarded():
+            return await self._readable_page(query, prefix, after)
         rows = await self._kv.scan(prefix, after=after, limit=query.limit + 1, reverse=query.order == "desc")
         has_more = len(rows) > query.limit
         orders = [key[len(prefix) :] for key, _ in rows[: query.limit]]
@@ -165,12 +182,50 @@ class ChatCompletionStore:
         data = ",".join(records).encode()
         return head[:-1] + b',"has_more":' + has_more_json + b',"data":[' + data + b"]}"
 
+    async def _readable_page(self, query: ListChatCompletionsRequest, prefix: str, after: str | None) -> bytes:
+        """A page of the completions the caller may read: scanned in batches from the cursor, each record parsed
+        to check its owner (with auth on only)."""
+        page: list[dict[str, Any]] = []
+        has_more = False
+        while not has_more:
+            rows = await self._kv.scan(prefix, after=after, limit=query.limit + 1, reverse=query.order == "desc")
+            for key, value in rows:
+                after = key
+                if prefix != "t:":
+                    value = await self._kv.get(f"t:{key[len(prefix) :]}") or ""
+                if not value:
+                    continue
+                record = _shown(orjson.loads(value))
+                if record is None:
+                    continue
+                if len(page) == query.limit:
+                    has_more = True
+                    break
+                page.append(record)
+            if len(rows) <= query.limit:
+                break
+        return orjson.dumps(
+            {
+                "object": "list",
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": has_more,
+                "data": page,
+            }
+        )
+
     async def get(self, completion_id: str) -> bytes:
-        """One stored completion with its input messages, as JSON; 404 if there is none with this id."""
+        """One stored completion with its input messages, as JSON; 404 if there is none with this id (or, with auth
+        on, the caller may not read it)."""
         order = await self._order(completion_id)
         record = await self._kv.get(f"t:{order}") if order is not None else None
         if record is None:
-            raise NotFoundError(f"chat completion '{completion_id}' not found")
+            raise _not_found(completion_id)
+        if guarded():
+            shown = _shown(orjson.loads(record))
+            if shown is None:
+                raise _not_found(completion_id)
+            return orjson.dumps(shown)
         return record.encode()
 
     async def messages(self, query: ListChatCompletionMessagesRequest) -> CursorPage[dict[str, Any]]:

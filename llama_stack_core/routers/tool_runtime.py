@@ -23,6 +23,7 @@ from ..apis.tool_runtime import (
 )
 from ..config.model import ToolRuntimeSettings
 from ..errors import NotConfiguredError, ServiceUnavailableError, StackError
+from ..owners import readable
 from ..routing import ApiRouter, ProviderInstance, as_model, provider_method, serving
 from ..tools.catalog import ToolCatalog
 from ..tools.limits import InvocationGate
@@ -65,7 +66,7 @@ class ToolRuntimeRouter(ApiRouter):
     def _groups(self) -> list[ToolGroup]:
         groups = [g for g in self._resources.registry.cached_all("tool_group") if isinstance(g, ToolGroup)]
         self.catalog.forget({g.identifier for g in groups})
-        return sorted(groups, key=lambda g: g.identifier)
+        return sorted(readable(groups, "tool_group", lambda g: (g.identifier, g.owner)), key=lambda g: g.identifier)
 
     async def _tools(self, toolgroup_id: str | None) -> list[RegisteredTool]:
         if toolgroup_id is not None:

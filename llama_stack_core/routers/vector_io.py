@@ -6,11 +6,16 @@ from __future__ import annotations
 import uuid
 
 from ..apis.common import CursorPage, DeletedObject
-from ..apis.resources import ModelType, RegisterVectorDBRequest
+from ..apis.resources import ModelType, RegisterVectorDBRequest, Resource
 from ..apis.vector_io import VectorStore, VectorStoreCreateRequest, VectorStoreListRequest, VectorStoreRef
 from ..errors import BadRequestError
+from ..owners import Owner, readable
 from ..pagination import paginate
 from ..routing import ApiRouter, as_model, provider_method, serving
+
+
+def _id_and_owner(resource: Resource) -> tuple[str, Owner | None]:
+    return resource.identifier, resource.owner
 
 
 class VectorIORouter(ApiRouter):
@@ -19,7 +24,7 @@ class VectorIORouter(ApiRouter):
         models = sorted(
             (
                 m
-                for m in self._resources.registry.cached_all("model")
+                for m in readable(self._resources.registry.cached_all("model"), "model", _id_and_owner)
                 if getattr(m, "model_type", None) == ModelType.embedding
             ),
             key=lambda m: m.identifier,
@@ -53,7 +58,7 @@ class VectorIORouter(ApiRouter):
         return as_model(created, VectorStore).model_copy(update={"id": store_id})
 
     async def openai_list_vector_stores(self, request: VectorStoreListRequest) -> CursorPage[VectorStore]:
-        resources = await self._resources.registry.list("vector_db")
+        resources = readable(await self._resources.registry.list("vector_db"), "vector_db", _id_and_owner)
         page = paginate(
             resources,
             limit=request.limit,

@@ -20,11 +20,12 @@ from .cors import CorsMiddleware
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
 from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
-from .limits import StreamSlots
+from .limits import AllSlots, StreamSlots
 from .tracing_middleware import TracingMiddleware
 
 if TYPE_CHECKING:
     from ..auth.authenticator import Authenticator
+    from ..quota.budgets import Quotas
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -45,7 +46,12 @@ def route_table(context: ServerContext) -> RouteTable:
     API with no provider here."""
     table = RouteTable()
     limits = context.stack.config.server.limits
-    streams = StreamSlots(limits.max_concurrent_streams_per_client)
+    streams: StreamSlots | AllSlots = StreamSlots(limits.max_concurrent_streams_per_client)
+    quota = context.stack.config.server.quota
+    if quota is not None and quota.limits_streams:
+        from ..quota.streams import CallerStreamSlots
+
+        streams = AllSlots(streams, CallerStreamSlots(quota))
     for tag, route in context.tagged_routes:
         if route.handler is not None:
             handler = core_endpoint(route, context, limits)
@@ -95,6 +101,7 @@ class StackApp:
         #: called with the exception when start-up under an ASGI server's lifespan fails (``stack serve`` workers)
         self.on_start_failure: Callable[[Exception], None] | None = None
         self.authenticator: Authenticator | None = None  # with server.auth set, once started
+        self.quotas: Quotas | None = None  # with server.quota set, once started
 
     async def start(self) -> None:
         """Start the stack's providers and build the route table (once; later calls do nothing)."""
@@ -107,19 +114,31 @@ class StackApp:
 
             self.authenticator = Authenticator(auth)
         await stack.start()
+        quota = stack.config.server.quota
+        if quota is not None:  # before the route table: token budgets wrap the inference operations
+            from ..quota import open_quotas
+
+            self.quotas = await open_quotas(stack, quota)
         self.state.context = ServerContext(stack, tagged_routes())
         routed = RoutedApp(route_table(self.state.context))
         self.http = TracingMiddleware(routed, stack.tracer) if stack.tracer.enabled else routed
+        if self.quotas is not None:  # wrapped only when configured; inside auth, which names the caller
+            from ..quota.middleware import QuotaMiddleware
+
+            self.http = QuotaMiddleware(self.http, self.quotas, quota.exempt_paths)
         if self.authenticator is not None:  # wrapped only when configured: with auth off, requests skip it
             from ..auth.middleware import AuthMiddleware
+            from ..auth.policy import policy_for
 
-            self.http = AuthMiddleware(self.http, self.authenticator, auth.public_paths)
+            self.http = AuthMiddleware(self.http, self.authenticator, auth.public_paths, policy_for(auth.access_policy))
         cors = stack.config.server.cors
         if cors.allowed_origins:  # CORS off (the default): not wrapped; outermost, so preflights need no credentials
             self.http = CorsMiddleware(self.http, cors)
         self._serve_http = self.http.__call__
 
     async def stop(self) -> None:
+        if self.quotas is not None:  # what is counted in memory is written before the stores close
+            await self.quotas.counts.close()
         if self.authenticator is not None:
             await self.authenticator.close()
         await self.state.stack.stop()

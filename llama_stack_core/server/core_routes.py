@@ -12,6 +12,7 @@ from ..apis.common import DataList, Empty
 from ..apis.resources import RESOURCE_KINDS, OpenAIModel, OpenAIModelList, Resource, ResourceKind
 from ..apis.routes import Route
 from ..errors import NotFoundError
+from ..owners import readable
 
 if TYPE_CHECKING:
     from .context import ServerContext
@@ -155,13 +156,15 @@ def _resource_routes(kind: ResourceKind) -> tuple[Route, ...]:
     resource_type = kind.type
 
     async def list_resources(ctx: ServerContext, _: Any) -> Any:
-        resources = await ctx.stack.resources.registry.list(resource_type)
+        resources = readable(
+            await ctx.stack.resources.registry.list(resource_type), resource_type, lambda r: (r.identifier, r.owner)
+        )
         if resource_type == "model":
             return OpenAIModelList(data=[openai_model(r) for r in resources])
         return DataList[kind.model](data=[r.public() for r in resources])
 
     async def get_resource(ctx: ServerContext, request: BaseModel) -> Resource:
-        return (await ctx.stack.resources.registry.get(resource_type, getattr(request, param))).public()
+        return (await ctx.stack.resources.get(resource_type, getattr(request, param))).public()
 
     async def register_resource(ctx: ServerContext, request: Any) -> Resource:
         return (await ctx.stack.resources.register(resource_type, request)).public()

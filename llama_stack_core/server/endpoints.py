@@ -18,7 +18,7 @@ from ..request_context import PROVIDER_DATA
 from ..routing import Operation
 from .errors import error_body, error_reply, exception_reply, exception_to_error, format_validation_error
 from .http import Handler, HttpRequest, Reply, StreamReply
-from .limits import Releasing, StreamSlots, check_embeddings
+from .limits import AllSlots, Releasing, StreamSlots, check_embeddings
 
 PROVIDER_DATA_HEADER = b"x-llamastack-provider-data"
 
@@ -150,7 +150,10 @@ def _set_provider_data(request: HttpRequest) -> None:
 
 
 def provider_endpoint(
-    route: Route, operation: Operation, limits: LimitSettings | None = None, streams: StreamSlots | None = None
+    route: Route,
+    operation: Operation,
+    limits: LimitSettings | None = None,
+    streams: StreamSlots | AllSlots | None = None,
 ) -> Handler:
     """Handler for a route served by a provider: the request parsed, the API's operation called (routed, traced,
     metered: :class:`~llama_stack_core.routing.Operation`), its answer rendered; any failure as a JSON error.

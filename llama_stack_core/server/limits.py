@@ -14,23 +14,27 @@ from .http import HttpRequest
 
 
 class StreamSlots:
-    """How many streaming answers each client address has open; one over the limit is refused with 429."""
+    """How many streaming answers each client address has open; one over the limit is refused with 429. Subclasses
+    count per something else (:meth:`holder`)."""
 
     def __init__(self, limit: int | None) -> None:
         self.limit = limit
         self.open: dict[str, int] = {}
 
-    def take(self, request: HttpRequest) -> Callable[[], None]:
-        """Take a slot for the request's client; returns the function that gives it back (call it once)."""
+    def holder(self, request: HttpRequest) -> tuple[str, int | None, str]:
+        """Whose slots a request takes: ``(key, their limit, how to name them in a refusal)``."""
         client = request.scope.get("client")
-        address = client[0] if client else ""
-        count = self.open.get(address, 0)
-        if self.limit is not None and count >= self.limit:
+        return (client[0] if client else ""), self.limit, "this client"
+
+    def take(self, request: HttpRequest) -> Callable[[], None]:
+        """Take a slot for the request's holder; returns the function that gives it back (call it once)."""
+        key, limit, who = self.holder(request)
+        count = self.open.get(key, 0)
+        if limit is not None and count >= limit:
             raise TooManyRequestsError(
-                f"this client has {count} streaming answers open, the most this server allows at once; "
-                "wait for one to end"
+                f"{who} has {count} streaming answers open, the most this server allows at once; wait for one to end"
             )
-        self.open[address] = count + 1
+        self.open[key] = count + 1
         released = False
 
         def release() -> None:
@@ -38,13 +42,37 @@ class StreamSlots:
             if released:
                 return
             released = True
-            left = self.open.get(address, 1) - 1
+            left = self.open.get(key, 1) - 1
             if left > 0:
-                self.open[address] = left
+                self.open[key] = left
             else:
-                self.open.pop(address, None)
+                self.open.pop(key, None)
 
         return release
+
+
+class AllSlots:
+    """Several kinds of stream slots taken together (per client address and per user): all, or none."""
+
+    def __init__(self, *slots: StreamSlots) -> None:
+        self.slots = [s for s in slots if s.limit is not None]
+        self.limit = 1 if self.slots else None  # what ``provider_endpoint`` asks: is there a limit at all
+
+    def take(self, request: HttpRequest) -> Callable[[], None]:
+        releases: list[Callable[[], None]] = []
+        try:
+            for slots in self.slots:
+                releases.append(slots.take(request))
+        except TooManyRequestsError:
+            for release in releases:
+                release()
+            raise
+
+        def release_all() -> None:
+            for release in releases:
+                release()
+
+        return release_all
 
 
 class Releasing:

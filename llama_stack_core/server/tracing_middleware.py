@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import orjson
+
+from ..owners import OWNER_ATTRIBUTE, OWNER_ATTRIBUTES_ATTRIBUTE
+from ..request_context import PRINCIPAL
 from ..tracing import CURRENT, Tracer, activate
 from .http import Receive, Reply, Scope, Send, StreamReply
 
@@ -21,8 +25,9 @@ class AnsweringApp(Protocol):
 
 class TracingMiddleware:
     """Every HTTP request gets a trace context (continuing an incoming W3C ``traceparent``) as the current span; only
-    sampled ones are recorded, with the reply's status on their root span, and an unsampled one that fails with a
-    server error keeps its root span after all (``Tracer.record_failure``)."""
+        sampled ones are recorded, with the reply's status on their root span, and an unsampled one that fails with a
+        server error keeps its root span after all (``Tracer.record_failure``). With auth on, a recorded root span names the
+    caller (``auth.principal``, and their attributes as JSON in ``auth.attributes``): the trace's owner."""
 
     def __init__(self, app: AnsweringApp, tracer: Tracer) -> None:
         self.app = app
@@ -37,6 +42,11 @@ class TracingMiddleware:
             scope["method"], scope["path"], None if traceparent is None else traceparent.decode("latin-1")
         )
         if span.recording:
+            who = PRINCIPAL.get()
+            if who is not None:  # the trace's owner, for access rules on the trace store
+                span.set(OWNER_ATTRIBUTE, who.user)
+                if who.attributes:
+                    span.set(OWNER_ATTRIBUTES_ATTRIBUTE, orjson.dumps(dict(who.attributes)).decode())
             with activate(span):
                 reply = await self._reply(scope, receive, request_headers)
                 span.set("http.status_code", reply.status)

@@ -33,6 +33,7 @@ from llama_stack_core.apis.agents import (
 from llama_stack_core.apis.common import PaginatedResponse, StackUserMessage
 from llama_stack_core.apis.routes import Api
 from llama_stack_core.errors import BadRequestError, NotFoundError
+from llama_stack_core.owners import Action
 from llama_stack_core.storage import KVStore
 
 from .config import AgentsConfig
@@ -101,7 +102,6 @@ class BuiltinAgents:
         return await self.store.agent(request.agent_id)
 
     async def delete_agent(self, request: AgentIdRequest) -> None:
-        await self.store.agent(request.agent_id)
         await self.store.delete_agent(request.agent_id)
 
     # -- sessions --------------------------------------------------------------------------------------------------
@@ -133,14 +133,14 @@ class BuiltinAgents:
         return await self._with_turns(record, request.turn_ids)
 
     async def delete_agents_session(self, request: SessionIdRequest) -> None:
-        await self._session(request.agent_id, request.session_id)
-        await self.store.delete_session(request.session_id)
+        await self.store.agent(request.agent_id)
+        await self.store.delete_session(request.agent_id, request.session_id)
 
     # -- turns -----------------------------------------------------------------------------------------------------
 
     async def create_agent_turn(self, request: CreateTurnRequest) -> Turn | AsyncIterator[dict[str, Any]]:
         agent = await self.store.agent(request.agent_id)
-        await self.store.session(request.agent_id, request.session_id)
+        await self.store.session(request.agent_id, request.session_id, Action.update)
         history: list[dict[str, Any]] = []
         for previous in await self.store.turns(request.session_id):
             if previous.status == "complete":
@@ -161,7 +161,7 @@ class BuiltinAgents:
 
     async def resume_agent_turn(self, request: ResumeTurnRequest) -> Turn | AsyncIterator[dict[str, Any]]:
         agent = await self.store.agent(request.agent_id)
-        await self.store.session(request.agent_id, request.session_id)
+        await self.store.session(request.agent_id, request.session_id, Action.update)
         record = await self.store.turn(request.session_id, request.turn_id)
         if record.status != "awaiting_input":
             raise BadRequestError(f"turn '{request.turn_id}' is not awaiting tool responses", param="turn_id")

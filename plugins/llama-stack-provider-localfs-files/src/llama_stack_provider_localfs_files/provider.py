@@ -5,7 +5,8 @@ upload is written to a hidden temp file in the same directory, fsynced, renamed 
 by inserting its record; a delete removes the record first, and the one process whose delete succeeds removes the
 bytes. So every process sharing the directory and the store sees a file exactly while its record exists, always with
 complete bytes, and none keeps a cache that could go stale. All file IO runs on a thread pool, never on the event
-loop; the store does its own IO off the loop too.
+loop; the store does its own IO off the loop too. With ``server.auth`` on a record names its uploader (its owner),
+and reads, lists and deletes are checked by :mod:`llama_stack_core.owners`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from llama_stack_core.errors import (
     ServiceUnavailableError,
     StackError,
 )
+from llama_stack_core.owners import Action, Owner, authorize, authorize_create, current_owner, owner_of, readable
 from llama_stack_core.pagination import paginate
 from llama_stack_core.storage import KVStore
 
@@ -72,18 +74,23 @@ class FileTooLargeError(StackError):
 
 @dataclass(frozen=True)
 class FileRecord:
-    """What the store holds for one file: the API object plus a fine-grained creation time for ordering."""
+    """What the store holds for one file: the API object, a fine-grained creation time for ordering, and who
+    uploaded it (with auth on)."""
 
     file: FileObject
     created_ns: int
+    owner: Owner | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"file": self.file.model_dump(mode="json"), "created_ns": self.created_ns})
+        data: dict[str, Any] = {"file": self.file.model_dump(mode="json"), "created_ns": self.created_ns}
+        if self.owner is not None:
+            data["owner"] = self.owner.model_dump()
+        return json.dumps(data)
 
     @classmethod
     def from_json(cls, raw: str) -> FileRecord:
         data = json.loads(raw)
-        return cls(FileObject.model_validate(data["file"]), int(data["created_ns"]))
+        return cls(FileObject.model_validate(data["file"]), int(data["created_ns"]), owner_of(data))
 
     @property
     def id(self) -> str:
@@ -256,13 +263,15 @@ class LocalFSFiles:
         assert FILE_ID.match(file_id), file_id
         return self.directory / file_id
 
-    async def _live(self, file_id: str) -> FileRecord:
-        """The record of a file that exists and has not expired; an expired one is deleted on the way."""
+    async def _live(self, file_id: str, action: Action = Action.read) -> FileRecord:
+        """The record of a file that exists, has not expired, and the caller may ``action`` (else 404, or 403 for a
+        write to a file they may read); an expired one is deleted on the way."""
         if not FILE_ID.match(file_id):
             raise _not_found(file_id)
         record = await self.metadata.get(file_id)
         if record is None:
             raise _not_found(file_id)
+        authorize(action, "file", file_id, record.owner, lambda: _not_found(file_id))
         if record.expired(now()):
             await self._remove(file_id)
             raise NotFoundError(f"file '{file_id}' has expired", param="file_id")
@@ -315,6 +324,7 @@ class LocalFSFiles:
     # -- the API -------------------------------------------------------------------------------------------------
 
     async def openai_upload_file(self, request: FileUploadRequest) -> FileObject:
+        authorize_create("file", "")
         content = request.file.content
         limit = self.config.max_upload_bytes
         if len(content) > limit:
@@ -334,7 +344,8 @@ class LocalFSFiles:
             status="processed",
         )
         # Shielded: a cancelled request must not leave bytes without a record (or a record without bytes).
-        task = asyncio.ensure_future(self._publish(FileRecord(file, int(created * 1e9)), content))
+        record = FileRecord(file, int(created * 1e9), current_owner())
+        task = asyncio.ensure_future(self._publish(record, content))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
         await asyncio.shield(task)
@@ -348,13 +359,13 @@ class LocalFSFiles:
                 await self._remove(record.id)
             else:
                 live.append(record)
-        return list_page(live, request)
+        return list_page(readable(live, "file", lambda r: (r.id, r.owner)), request)
 
     async def openai_retrieve_file(self, request: FileRef) -> FileObject:
         return (await self._live(request.file_id)).file
 
     async def openai_delete_file(self, request: FileRef) -> DeletedObject:
-        await self._live(request.file_id)
+        await self._live(request.file_id, Action.delete)
         if not await self._remove(request.file_id):  # another request or process deleted it just now
             raise _not_found(request.file_id)
         return DeletedObject(id=request.file_id, object="file", deleted=True)

@@ -44,6 +44,15 @@ from llama_stack_core.apis.telemetry import (
     UnstructuredLogEvent,
 )
 from llama_stack_core.errors import BadRequestError, NotConfiguredError, NotFoundError
+from llama_stack_core.owners import (
+    OWNER_ATTRIBUTE,
+    OWNER_ATTRIBUTES_ATTRIBUTE,
+    Action,
+    Owner,
+    authorize,
+    guarded,
+    may,
+)
 from llama_stack_core.token_usage import UsagePoint
 from llama_stack_core.tracing import SpanRecord
 
@@ -364,20 +373,49 @@ class TraceStore:
             order.append((column, desc))
         order.append(("trace_id", order[-1][1]))
         rows = await self.tables.list_traces(request.attribute_filters or [], order, request.limit, request.offset or 0)
+        if guarded():  # the page's traces the caller may read (limit and offset count before this filter)
+            rows = [r for r in rows if may(Action.read, "trace", r[0], await self._owner(r[0], r[1]))]
         return DataList[Trace](data=[self._trace(row) for row in rows])
+
+    # -- owners (with server.auth on): a trace is its root span's caller's ------------------------------------
+
+    async def _owner(self, trace_id: str, root_span_id: str | None = None) -> Owner | None:
+        if root_span_id is None:
+            trace = await self.tables.get_trace(trace_id)
+            root_span_id = trace[1] if trace is not None else None
+        root = await self.tables.get_span(trace_id, root_span_id) if root_span_id is not None else None
+        attributes = (loads(root[7]) or {}) if root is not None else {}
+        user = attributes.get(OWNER_ATTRIBUTE)
+        if not isinstance(user, str) or not user:
+            return None
+        extra = loads(attributes.get(OWNER_ATTRIBUTES_ATTRIBUTE) or "null") or {}
+        return Owner(principal=user, attributes=extra if isinstance(extra, dict) else {})
+
+    async def _check(self, trace_id: str, not_found: NotFoundError) -> None:
+        if guarded():
+            authorize(Action.read, "trace", trace_id, await self._owner(trace_id), lambda: not_found)
+
+    async def _readable_traces(self, trace_ids: set[str]) -> set[str]:
+        if not guarded():
+            return trace_ids
+        return {t for t in trace_ids if may(Action.read, "trace", t, await self._owner(t))}
 
     async def get_trace(self, request: GetTraceRequest) -> Trace:
         await self.flush()
         row = await self.tables.get_trace(request.trace_id)
+        not_found = NotFoundError(f"trace '{request.trace_id}' not found")
         if row is None:
-            raise NotFoundError(f"trace '{request.trace_id}' not found")
+            raise not_found
+        await self._check(request.trace_id, not_found)
         return self._trace(row)
 
     async def get_span(self, request: GetSpanRequest) -> Span:
         await self.flush()
         row = await self.tables.get_span(request.trace_id, request.span_id)
+        not_found = NotFoundError(f"span '{request.span_id}' not found in trace '{request.trace_id}'")
         if row is None:
-            raise NotFoundError(f"span '{request.span_id}' not found in trace '{request.trace_id}'")
+            raise not_found
+        await self._check(request.trace_id, not_found)
         return self._span(row)
 
     async def get_span_tree(self, request: GetSpanTreeRequest) -> SpanTree:
@@ -385,8 +423,10 @@ class TraceStore:
         alone, 2 adds its children, and so on (0 is the same as 1)."""
         await self.flush()
         rows = await self.tables.span_and_its_trace(request.span_id)
+        not_found = NotFoundError(f"span '{request.span_id}' not found")
         if not rows:
-            raise NotFoundError(f"span '{request.span_id}' not found")
+            raise not_found
+        await self._check(rows[0][0], not_found)
         children: dict[str | None, list[tuple[Any, ...]]] = {}
         by_id = {}
         for row in rows:
@@ -410,6 +450,9 @@ class TraceStore:
         them); all spans with all attributes when ``attributes`` is empty."""
         await self.flush()
         rows = await self.tables.spans_of_matching_traces(conditions, MAX_TRACES_PER_SPAN_QUERY)
+        if guarded():
+            allowed = await self._readable_traces({row[0] for row in rows})
+            rows = [row for row in rows if row[0] in allowed]
         levels = None if max_depth is None else max(1, max_depth)
         keep: list[tuple[Any, ...]] = []
         if levels is None:
