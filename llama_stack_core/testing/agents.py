@@ -17,17 +17,17 @@ runtime) the provider's own tests need.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
 from ..plugins import PluginManager
-from .harness import make_run_config, stack_client
+from .harness import stack_client
+from .kit import StackKit
 from .scripted import ScriptedServer, call_turn, text_turn
 
-PROVIDER_ID = "under-test"
 MODEL = "scripted-llm"
 INSTRUCTIONS = "You are a helpful assistant."
 
@@ -46,20 +46,8 @@ def payloads(lines: list[str]) -> list[dict[str, Any]]:
     return [orjson.loads(line[len("data: ") :])["event"]["payload"] for line in lines if line.startswith("data: ")]
 
 
-class AgentsProviderTests:
-    provider_type: ClassVar[str]
-    provider_config: ClassVar[dict[str, Any]] = {}
-    extra_plugins: ClassVar[list[Any]] = []
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def anyio_backend(cls) -> str:
-        return "asyncio"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def workdir(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
-        return Path(tmp_path_factory.mktemp("agents-kit"))
+class AgentsProviderTests(StackKit):
+    api = "agents"
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -70,38 +58,20 @@ class AgentsProviderTests:
     @pytest.fixture(scope="class")
     @classmethod
     def supporting(cls, workdir: Path, model: ScriptedServer) -> dict[str, list[dict[str, Any]]]:
-        """Providers besides the one under test: the scripted model behind ``remote::vllm``."""
+        """Providers besides the one under test: ``supporting_providers`` and the scripted model (``remote::vllm``)."""
         config = {"base_url": model.base_url, "refresh_models": False}
-        return {"inference": [{"provider_id": "vllm", "provider_type": "remote::vllm", "config": config}]}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def supporting_resources(cls) -> dict[str, list[dict[str, Any]]]:
-        return {}
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def run_config(
-        cls,
-        workdir: Path,
-        supporting: dict[str, list[dict[str, Any]]],
-        supporting_resources: dict[str, list[dict[str, Any]]],
-    ) -> dict[str, Any]:
-        providers = {api: list(entries) for api, entries in supporting.items()}
-        providers["agents"] = [
-            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": dict(cls.provider_config)}
-        ]
-        resources = {k: list(v) for k, v in supporting_resources.items()}
-        resources.setdefault("models", []).append(
-            {"model_id": MODEL, "provider_id": "vllm", "provider_model_id": "upstream"}
+        providers = {api: list(entries) for api, entries in cls.supporting_providers.items()}
+        providers.setdefault("inference", []).append(
+            {"provider_id": "vllm", "provider_type": "remote::vllm", "config": config}
         )
-        return make_run_config(providers, workdir, **resources)
+        return providers
 
     @pytest.fixture(scope="class")
     @classmethod
-    async def http(cls, run_config: dict[str, Any], anyio_backend: str) -> AsyncIterator[Any]:
-        async with stack_client(run_config, PluginManager(extra_plugins=list(cls.extra_plugins))) as client:
-            yield client
+    def resources_under_test(cls) -> dict[str, Any]:
+        models = [*cls.supporting_resources.get("models", [])]
+        models.append({"model_id": MODEL, "provider_id": "vllm", "provider_model_id": "upstream"})
+        return {"models": models}
 
     @pytest.fixture(scope="class")
     @classmethod

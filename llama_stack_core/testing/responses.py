@@ -20,18 +20,16 @@ from __future__ import annotations
 import functools
 import json
 import typing
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from ..plugins import PluginManager
-from .harness import make_run_config, stack_client
+from .kit import StackKit
 from .scripted import ScriptedServer, call_turn, text_turn
 from .waiting import eventually
 
-PROVIDER_ID = "under-test"
 MODEL = "scripted-llm"
 #: A second model on the same upstream, for the list-by-model test (nothing else creates responses with it).
 LIST_MODEL = "scripted-llm-listed"
@@ -110,26 +108,12 @@ async def settled(http: Any, response_id: str, timeout: float = 30) -> dict[str,
 # == the tests =======================================================================================================
 
 
-class ResponsesProviderTests:
-    provider_type: ClassVar[str]
-    provider_config: ClassVar[dict[str, Any]] = {}
+class ResponsesProviderTests(StackKit):
+    api = "responses"
     #: The conversations provider (``provider_type`` and ``config``) the conversation tests use; None skips them.
     conversations_provider: ClassVar[dict[str, Any] | None] = None
-    #: Other providers, as run-config ``providers`` entries by API.
-    supporting_providers: ClassVar[dict[str, list[dict[str, Any]]]] = {}
-    extra_plugins: ClassVar[list[Any]] = []
 
     # -- fixtures ------------------------------------------------------------------------------------------------
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def anyio_backend(cls) -> str:
-        return "asyncio"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def workdir(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
-        return Path(tmp_path_factory.mktemp("responses-kit"))
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -144,34 +128,24 @@ class ResponsesProviderTests:
 
     @pytest.fixture(scope="class")
     @classmethod
-    def config_under_test(cls, workdir: Path) -> dict[str, Any]:
-        """The provider's config; override to build it from other fixtures."""
-        return dict(cls.provider_config)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def run_config(cls, workdir: Path, model: ScriptedServer, config_under_test: dict[str, Any]) -> dict[str, Any]:
+    def supporting(cls, workdir: Path, model: ScriptedServer) -> dict[str, list[dict[str, Any]]]:
+        """The other providers: ``supporting_providers``, the scripted model and the conversations provider."""
         providers = {api: list(entries) for api, entries in cls.supporting_providers.items()}
         providers.update(scripted_inference(model))
-        providers["responses"] = [
-            {"provider_id": PROVIDER_ID, "provider_type": cls.provider_type, "config": config_under_test}
-        ]
         if cls.conversations_provider is not None:
             providers["conversations"] = [{"provider_id": "conversations", **cls.conversations_provider}]
-        return make_run_config(providers, workdir, models=scripted_models(MODEL, LIST_MODEL))
+        return providers
 
     @pytest.fixture(scope="class")
     @classmethod
-    async def http(cls, run_config: dict[str, Any], anyio_backend: str) -> AsyncIterator[Any]:
-        async with stack_client(run_config, PluginManager(extra_plugins=list(cls.extra_plugins))) as client:
-            yield client
+    def resources_under_test(cls) -> dict[str, Any]:
+        return {"models": scripted_models(MODEL, LIST_MODEL)}
 
     @pytest.fixture(scope="class")
     @classmethod
-    def client(cls, http: Any) -> Any:
+    def client(cls, openai: Any) -> Any:
         """The ``openai`` SDK's async client on the stack."""
-        openai = pytest.importorskip("openai")
-        return openai.AsyncOpenAI(base_url="http://stack/v1", api_key="unused", http_client=http, max_retries=0)
+        return openai
 
     @staticmethod
     def sent_messages(model: ScriptedServer, index: int = -1) -> list[dict[str, Any]]:
