@@ -24,6 +24,7 @@ from llama_stack_core.apis.safety import (
     content_text,
 )
 from llama_stack_core.errors import BadRequestError, ResourceNotFoundError, StackError, UpstreamError
+from llama_stack_core.redaction import mask_secrets
 from llama_stack_core.request_context import provider_data
 from llama_stack_core.upstream import UpstreamClient
 
@@ -119,7 +120,7 @@ class ModerationSafety:
         return answer
 
     def _error(self, exc: StackError, key: str | None) -> StackError:
-        message = exc.message.replace(key, "***") if key else exc.message
+        message = mask_secrets(exc.message, (key,) if key else ())
         if exc.status_code in (401, 403):
             return UpstreamError(
                 f"{NAME} at {self.client.base_url} refused the credentials ({exc.status_code}): {message}. Check "

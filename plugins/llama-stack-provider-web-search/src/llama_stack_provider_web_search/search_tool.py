@@ -13,6 +13,7 @@ from llama_stack_core.apis.common import DataList, ToolDef
 from llama_stack_core.apis.resources import ToolGroup
 from llama_stack_core.apis.tool_runtime import InvokeToolRequest, ListRuntimeToolsRequest, ToolInvocationResult
 from llama_stack_core.errors import BadRequestError, NotFoundError, StackError, UpstreamError, UpstreamTimeoutError
+from llama_stack_core.redaction import mask_secrets
 from llama_stack_core.request_context import provider_data
 from llama_stack_core.server.errors import format_validation_error
 from llama_stack_core.upstream import UpstreamClient
@@ -154,7 +155,7 @@ class WebSearchProvider:
         if isinstance(exc, UpstreamTimeoutError):
             return UpstreamTimeoutError(f"{self.provider_type}: {self.vendor} did not answer within the timeout")
         status = getattr(exc, "upstream_status", None)
-        vendor_says = _scrub(exc.message, api_key)
+        vendor_says = mask_secrets(exc.message, (api_key,) if api_key else ())
         if status in KEY_REFUSED:
             return UpstreamError(
                 f"{self.provider_type}: {self.vendor} refused the API key (HTTP {status}); check the provider's "
@@ -162,7 +163,7 @@ class WebSearchProvider:
             )
         if status == 429:
             retry_after = getattr(exc, "retry_after", None)
-            hint = f"; retry after {_scrub(retry_after, api_key)} s" if retry_after else ""
+            hint = f"; retry after {mask_secrets(retry_after, (api_key,) if api_key else ())} s" if retry_after else ""
             error = StackError(f"{self.provider_type}: {self.vendor} rate limit reached (HTTP 429){hint}")
             error.status_code, error.error_type = 429, "rate_limit_error"
             return error
@@ -174,10 +175,6 @@ class WebSearchProvider:
 
     async def shutdown(self) -> None:
         await self.client.close()
-
-
-def _scrub(text: str, secret: str) -> str:
-    return text.replace(secret, "********") if secret else text
 
 
 def parse_json(body: bytes, where: str) -> Any:
