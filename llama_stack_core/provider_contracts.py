@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .apis.resources import (
         Benchmark,
         Dataset,
+        DataSource,
         Model,
         RegisterBenchmarkRequest,
         RegisterDatasetRequest,
@@ -187,6 +188,15 @@ class DiscoversDatasets(Protocol):
     """Lists the datasets the provider can serve right now, at start-up."""
 
     async def discover_datasets(self) -> list[RegisterDatasetRequest]: ...
+
+
+@runtime_checkable
+class ReadsDatasetSources(Protocol):
+    """Whether the provider reads a dataset's source (``{"type": "uri", ...}`` by scheme, or inline rows). With
+    several datasetio providers and no ``provider_id`` in a register request, the dataset goes to the first provider
+    that answers yes (a ``hf://`` URI to the Hugging Face provider, a file to localfs)."""
+
+    async def reads_dataset_source(self, source: DataSource) -> bool: ...
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@ from .access import check_uri, check_url
 from .apis.resources import (
     RESOURCE_KINDS,
     Dataset,
+    RegisterDatasetRequest,
     RegisterRequest,
     Resource,
     ResourceKind,
@@ -21,7 +22,7 @@ from .apis.resources import (
 )
 from .errors import BadRequestError, ConflictError, NotConfiguredError, ResourceNotFoundError, UnprocessableError
 from .owners import Action, authorize, authorize_create, current_owner, may
-from .provider_contracts import RESOURCE_CONTRACTS
+from .provider_contracts import RESOURCE_CONTRACTS, ReadsDatasetSources
 from .registry import ResourceRegistry
 
 if TYPE_CHECKING:
@@ -46,6 +47,19 @@ async def _check_locations(resource: Resource) -> None:
         await check_uri(resource.source.uri, "source.uri", "source")
     elif isinstance(resource, ToolGroup) and resource.mcp_endpoint is not None:
         await check_url(resource.mcp_endpoint.uri, "mcp_endpoint.uri", "mcp_endpoint")
+
+
+async def _dataset_reader(configured: dict[str, ProviderInstance], request: RegisterDatasetRequest) -> str:
+    """The first datasetio provider that reads the dataset's source (:class:`ReadsDatasetSources`)."""
+    for provider_id, instance in configured.items():
+        if isinstance(instance.impl, ReadsDatasetSources) and await instance.impl.reads_dataset_source(request.source):
+            return provider_id
+    source = request.source
+    what = f"'{source.uri}'" if isinstance(source, URIDataSource) else "inline rows"
+    raise BadRequestError(
+        f"no datasetio provider here reads {what}; name one with provider_id ({', '.join(configured)})",
+        param="provider_id",
+    )
 
 
 class ResourceService:
@@ -108,7 +122,7 @@ class ResourceService:
 
     # -- register ------------------------------------------------------------------------------------------------
 
-    def _pick_provider(self, kind: ResourceKind, request: RegisterRequest) -> str:
+    async def _pick_provider(self, kind: ResourceKind, request: RegisterRequest) -> str:
         configured = self._providers.get(kind.api.value, {})
         if not configured:
             raise NotConfiguredError(f"cannot register a {kind.type}: no {kind.api.value} provider is configured")
@@ -120,6 +134,8 @@ class ResourceService:
                     param="provider_id",
                 )
             return provider_id
+        if len(configured) > 1 and isinstance(request, RegisterDatasetRequest):
+            return await _dataset_reader(configured, request)
         if len(configured) > 1:
             raise BadRequestError(
                 f"provider_id is required: {len(configured)} {kind.api.value} providers are "
@@ -131,7 +147,7 @@ class ResourceService:
     async def build(self, resource_type: str, request: RegisterRequest, origin: ResourceSource) -> Resource:
         """Turn a register request into a validated resource (nothing stored yet)."""
         kind = RESOURCE_KINDS[resource_type]
-        provider_id = self._pick_provider(kind, request)
+        provider_id = await self._pick_provider(kind, request)
         identifier = request.requested_id() or f"{kind.type}-{uuid.uuid4()}"
         owner = current_owner() if origin == ResourceSource.via_register_api else None
         fields: dict[str, Any] = request.resource_fields()

@@ -3,6 +3,7 @@ awaited call per request), then the call itself, traced and metered (:class:`Ope
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -65,9 +66,13 @@ def serving(provider: ProviderInstance) -> ProviderInstance:
 
 
 class ResourceLookup(Protocol):
+    """The registry as routers see it (the stack's ``ResourceService``)."""
+
     async def lookup(self, resource_type: str, identifier: str) -> Resource | None: ...
 
     def on_provider(self, resource_type: str, provider_id: str, name: str) -> Resource | None: ...
+
+    async def register(self, resource_type: str, request: Any) -> Resource: ...
 
 
 class ApiRouter:
@@ -79,6 +84,7 @@ class ApiRouter:
         providers: dict[str, ProviderInstance],
         resources: ResourceLookup,
         settings: BaseModel | None = None,
+        peers: Mapping[Api, ApiRouter] | None = None,
     ) -> None:
         from .apis import api_spec
 
@@ -87,6 +93,8 @@ class ApiRouter:
         self._resources = resources
         #: the run config's section for this API (``safety:``, ``tool_runtime:``), for routers that read one
         self.settings = settings
+        #: the stack's routers by API (filled as the stack starts), for router operations that call another API
+        self.peers: Mapping[Api, ApiRouter] = peers if peers is not None else {}
         self._default = next(iter(providers.values()))
         self._routes = {route.name: route for route in api_spec(api).routes}
         #: every operation of the API, by name: what the server's endpoints and :meth:`call` call
@@ -100,6 +108,13 @@ class ApiRouter:
     async def call_as(self, operation: str, request: BaseModel, model: type[T]) -> T:
         """``call`` with the answer as ``model`` (providers may answer with JSON bytes, dicts or models)."""
         return as_model(await self.call(operation, request), model)
+
+    def peer(self, api: Api) -> ApiRouter:
+        """Another API's router; 501 when this stack does not serve that API."""
+        router = self.peers.get(api)
+        if router is None:
+            raise NotImplementedError(f"{self.api.value} needs the {api.value} API, which this stack does not serve")
+        return router
 
     def default_provider(self, request: BaseModel | None = None) -> ProviderInstance:
         """The provider for a call that names no resource: ``provider_id`` in the request, else the first one."""

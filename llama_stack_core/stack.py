@@ -220,7 +220,9 @@ class Stack:
                 api, entry.provider_id, entry.provider_type, registered, config, impl
             )
         self.providers[api.value] = instances
-        self.routers[api] = router_class(api)(api, instances, self.resources, self.config.api_settings(api.value))
+        self.routers[api] = router_class(api)(
+            api, instances, self.resources, self.config.api_settings(api.value), peers=self.routers
+        )
 
     async def _register_declared_resources(self) -> None:
         """Run-config resources, plugin defaults and provider-listed resources, in that order of precedence.

@@ -29,9 +29,11 @@ class AppendRowsRequest(Request):
 
 
 class PaginatedRows(PaginatedResponse[dict[str, Any]]):
-    """One page of rows: ``{data, has_more, url}``."""
+    """One page of rows: ``{data, has_more, url}``, and ``next_start_index`` (the ``start_index`` of the next page,
+    null after the last)."""
 
     model_config = ConfigDict(extra="allow")
+    next_start_index: int | None = None
 
 
 # -- provider contract -------------------------------------------------------------------------------------------
@@ -42,11 +44,13 @@ class DatasetIOProvider(Protocol):
     """What a datasetio provider implements. ``request.dataset_id`` is already the provider's own dataset id."""
 
     async def iterrows(self, request: IterRowsRequest) -> PaginatedRows:
-        """Return one page of a dataset's rows."""
+        """Return one page of a dataset's rows (appended rows after the source's), from ``start_index`` (default 0),
+        at most ``limit`` of them (None or -1: all)."""
         ...
 
     async def append_rows(self, request: AppendRowsRequest) -> None:
-        """Append rows to a dataset."""
+        """Append rows to a dataset, all or none: a row that does not match the dataset's columns is a 422 naming
+        the row and field (``UnprocessableError``), and nothing is appended."""
         ...
 
 

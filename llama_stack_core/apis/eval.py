@@ -68,6 +68,26 @@ class EvalJobRequest(StrictRequest):
 # -- responses ---------------------------------------------------------------------------------------------------
 
 
+class EvalJobProgress(BaseModel):
+    """How far a job is: rows to evaluate, rows done (generated and scored, failed ones included), rows failed."""
+
+    total_rows: int = Field(default=0, ge=0)
+    completed_rows: int = Field(default=0, ge=0)
+    failed_rows: int = Field(default=0, ge=0)
+
+
+class EvalJob(Job):
+    """An evaluation job: ``{job_id, status}`` as clients read it, plus its benchmark, times and progress."""
+
+    model_config = ConfigDict(extra="allow")
+    benchmark_id: str | None = None
+    created_at: int | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    progress: EvalJobProgress = Field(default_factory=EvalJobProgress)
+    error: str | None = Field(default=None, description="Why a failed job failed.")
+
+
 class EvaluateResponse(BaseModel):
     """Generations per row and scores per scoring function."""
 
@@ -83,7 +103,7 @@ class EvaluateResponse(BaseModel):
 class EvalProvider(Protocol):
     """What an eval provider implements. ``request.benchmark_id`` is already the provider's own benchmark id."""
 
-    async def run_eval(self, request: RunEvalRequest) -> Job:
+    async def run_eval(self, request: RunEvalRequest) -> EvalJob:
         """Start an evaluation job over a benchmark."""
         ...
 
@@ -91,7 +111,7 @@ class EvalProvider(Protocol):
         """Evaluate the given rows synchronously."""
         ...
 
-    async def job_status(self, request: EvalJobRequest) -> Job:
+    async def job_status(self, request: EvalJobRequest) -> EvalJob:
         """Return an evaluation job's status."""
         ...
 
@@ -122,7 +142,7 @@ SPEC = ApiSpec(
             "run_eval",
             "Run an evaluation on a benchmark.",
             RunEvalRequest,
-            Job,
+            EvalJob,
             resource=BENCHMARK,
             aliases=("/v1" + _JOBS,),
         ),
@@ -142,7 +162,7 @@ SPEC = ApiSpec(
             "job_status",
             "Get the status of an evaluation job.",
             EvalJobRequest,
-            Job,
+            EvalJob,
             resource=BENCHMARK,
             aliases=("/v1" + _JOB,),
         ),

@@ -44,14 +44,16 @@ class ScoreBatchResponse(BaseModel):
 
 @runtime_checkable
 class ScoringProvider(Protocol):
-    """What a scoring provider implements. The keys of ``request.scoring_functions`` are registered function ids."""
+    """What a scoring provider implements: score rows. The keys of ``request.scoring_functions`` are the provider's
+    own ids of functions registered on it (told by ``register_scoring_function``), each with the request's params
+    (overriding the registered ones) or null. Answer one :class:`ScoringResult` per function, with one score row per
+    input row, in order; a row that cannot be scored gets ``scoring.aggregation.error_row`` and the others go on.
+
+    The core does the rest: a request naming functions of several providers is split among them, and ``score-batch``
+    reads the dataset through DatasetIO, scores its rows here and, if asked, saves them as a new dataset."""
 
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         """Score the given rows."""
-        ...
-
-    async def score_batch(self, request: ScoreBatchRequest) -> ScoreBatchResponse:
-        """Score every row of a dataset."""
         ...
 
 

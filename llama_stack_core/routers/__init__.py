@@ -7,6 +7,7 @@ from ..routing import ApiRouter
 from .files import FilesRouter
 from .inference import InferenceRouter
 from .safety import SafetyRouter
+from .scoring import ScoringRouter
 from .tool_runtime import ToolRuntimeRouter
 from .vector_io import VectorIORouter
 
@@ -16,6 +17,7 @@ ROUTER_CLASSES: dict[Api, type[ApiRouter]] = {
     Api.files: FilesRouter,
     Api.safety: SafetyRouter,
     Api.tool_runtime: ToolRuntimeRouter,
+    Api.scoring: ScoringRouter,
 }
 
 
