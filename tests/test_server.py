@@ -126,8 +126,20 @@ async def test_unknown_route_404_and_wrong_method_405(full_config, pm):
     async with stack_client(full_config, pm) as client:
         unknown = await client.get("/v1/no-such-thing")
         wrong_method = await client.put("/v1/health")
+        wrong_on_pattern = await client.patch("/v1/models/some/model")
+        head = await client.head("/v1/models")
+        get = await client.get("/v1/models")
+        head_unknown = await client.head("/v1/no-such-thing")
     assert "/v1/inspect/routes" in assert_error(unknown, 404)["message"]
     assert_error(wrong_method, 405)
+    assert wrong_method.headers["allow"] == "GET, HEAD"
+    assert_error(wrong_on_pattern, 405)
+    assert wrong_on_pattern.headers["allow"] == "DELETE, GET, HEAD"
+    # HEAD answers like GET, without the body (issue 19's probe: it was a 405)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert int(head.headers["content-length"]) == len(get.content)
+    assert head_unknown.status_code == 404
 
 
 async def test_unconfigured_api_is_501(full_config, pm):

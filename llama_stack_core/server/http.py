@@ -137,6 +137,30 @@ class Reply:
 
 
 @dataclass(slots=True)
+class HeadReply:
+    """The answer to a HEAD request: the GET reply's status and headers, without its body (a stream is closed
+    unread)."""
+
+    reply: Reply | StreamReply
+
+    @property
+    def status(self) -> int:
+        return self.reply.status
+
+    async def send(self, send: Send, receive: Receive) -> None:
+        reply = self.reply
+        if isinstance(reply, Reply):
+            headers = [*(reply.headers or JSON_HEADERS), (b"content-length", str(len(reply.body)).encode())]
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        else:
+            close = getattr(reply.events, "aclose", None)
+            if close is not None:
+                await close()
+            await send({"type": "http.response.start", "status": reply.status, "headers": SSE_HEADERS})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@dataclass(slots=True)
 class StreamReply:
     """Server-sent events, sent as the iterator produces them; stops early if the client goes away."""
 
@@ -219,3 +243,11 @@ class RouteTable:
                     return handler, found.groupdict(), False
                 other_method = True
         return None, {}, other_method
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods some route serves at ``path`` (for a 405's ``Allow``; GET implies HEAD), sorted."""
+        methods = {method for method, fixed in self._fixed if fixed == path}
+        methods.update(method for method, regex, _ in self._patterns if regex.match(path))
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)
