@@ -98,6 +98,11 @@ async def test_openapi_documents_every_route_with_schemas(full_config, pm):
     assert {"model", "messages", "stream", "tools"} <= set(schemas[request_ref]["properties"])
     assert "text/event-stream" in chat["responses"]["200"]["content"]
     assert all("__" not in name for name in schemas), [n for n in schemas if "__" in n]
+    # the document says what the server enforces (issue 19's probe): query constraints, and bodies it may omit
+    limit = next(p for p in doc["paths"]["/v1/files"]["get"]["parameters"] if p["name"] == "limit")
+    assert limit["in"] == "query" and limit["schema"]["minimum"] == 1 and limit["schema"]["maximum"] == 10000
+    assert doc["paths"]["/v1/vector_stores"]["post"]["requestBody"]["required"] is False
+    assert chat["requestBody"]["required"] is True
 
 
 async def test_malformed_json_is_400(full_config, pm):
