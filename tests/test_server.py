@@ -103,6 +103,8 @@ async def test_openapi_documents_every_route_with_schemas(full_config, pm):
     assert limit["in"] == "query" and limit["schema"]["minimum"] == 1 and limit["schema"]["maximum"] == 10000
     assert doc["paths"]["/v1/vector_stores"]["post"]["requestBody"]["required"] is False
     assert chat["requestBody"]["required"] is True
+    items = schemas["ResponseItemList"]["properties"]["data"]["items"]
+    assert "oneOf" not in items and len(items["anyOf"]) >= 10  # a message is also a valid OtherItem
 
 
 async def test_malformed_json_is_400(full_config, pm):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from ..errors import PayloadTooLargeError
+from ..errors import BadRequestError, PayloadTooLargeError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -96,7 +96,12 @@ class HttpRequest:
         if limit is not None:
             _check_declared_length(self.raw_headers.get(b"content-length"), limit)
             receive = _capped(receive, limit)
-        return await Request(self.scope, receive).form()
+        from starlette.formparsers import MultiPartException
+
+        try:
+            return await Request(self.scope, receive).form()
+        except MultiPartException as exc:  # no boundary, a broken part: the client's mistake
+            raise BadRequestError(f"malformed multipart body: {exc}") from None
 
 
 def too_large(limit: int) -> PayloadTooLargeError:

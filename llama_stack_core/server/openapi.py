@@ -64,6 +64,7 @@ def build_openapi(routes: list[tuple[str, Route]], title: str = "Llama Stack") -
             seen_ids.add(op_id)
             operation["operationId"] = op_id
             paths.setdefault(_PATH_PARAM.sub(r"{\1}", path), {})[route.method.lower()] = operation
+    _loosen_untagged_one_of(definitions)
     definitions["Error"] = ERROR_SCHEMA
     return {
         "openapi": "3.1.0",
@@ -71,6 +72,20 @@ def build_openapi(routes: list[tuple[str, Route]], title: str = "Llama Stack") -
         "paths": paths,
         "components": {"schemas": definitions},
     }
+
+
+def _loosen_untagged_one_of(node: Any) -> None:
+    """``oneOf`` without a ``discriminator`` (pydantic's schema of a union told apart by a function, e.g. response
+    items with a catch-all ``OtherItem``) as ``anyOf``: the branches may overlap, and the server picks one by
+    ``type``, so "exactly one" would declare valid answers invalid."""
+    if isinstance(node, dict):
+        if "oneOf" in node and "discriminator" not in node:
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _loosen_untagged_one_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            _loosen_untagged_one_of(value)
 
 
 def _properties(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
