@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -500,6 +501,27 @@ async def test_unregister_deletes_the_appended_rows_from_the_store(http: httpx.A
     assert len(await store.items("rows:")) == 3 and len(await store.items("dataset:")) == 1
     assert (await http.delete("/v1beta/datasets/gone")).status_code == 200
     assert await store.items("rows:") == [] and await store.items("dataset:") == []
+
+
+@pytest.mark.anyio
+async def test_a_failing_store_is_503_not_500(http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"dataset_id": "d", "purpose": PURPOSE, "source": {"type": "rows", "rows": ROWS}}
+    assert (await http.post("/v1beta/datasets", json=body)).status_code == 200
+    store = provider_of(http)._kv
+
+    async def locked(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "get", locked)
+    for response in (
+        await http.get("/v1beta/datasetio/iterrows/d"),
+        await http.post("/v1beta/datasetio/append-rows/d", json={"rows": [ROWS[0]]}),
+    ):
+        assert "datasetio store is unavailable" in error_of(response, 503)["message"]
+    health = (await http.get("/v1/providers/localfs")).json()
+    assert health["health"]["status"] == "Error"
+    monkeypatch.undo()
+    assert await rows_of(http) == ROWS
 
 
 async def concurrent_appends(config: dict[str, Any], per_stack: int) -> list[dict[str, Any]]:
