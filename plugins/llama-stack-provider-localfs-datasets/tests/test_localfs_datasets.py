@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -82,19 +83,20 @@ def test_plugin_module_is_light_and_declares_the_provider() -> None:
 # -- the core's kits -----------------------------------------------------------------------------------------------
 
 
-class TestLocalFSRows(DatasetIOProviderTests):
-    """Inline rows, with the provider's store on the registry's SQLite backend."""
+class LocalFSKit(DatasetIOProviderTests):
+    """The kit with this provider (not collected itself: the classes below say which source)."""
 
     provider_type = PROVIDER_TYPE
     extra_plugins = [plugin]
     unreadable_source = {"type": "uri", "uri": "hf://datasets/acme/qa"}
 
 
-class TestLocalFSJsonlFile(DatasetIOProviderTests):
-    """A JSONL file inside ``file_roots``, by file:// URI."""
+class TestLocalFSRows(LocalFSKit):
+    """Inline rows, with the provider's store on the registry's SQLite backend."""
 
-    provider_type = PROVIDER_TYPE
-    extra_plugins = [plugin]
+
+class TestLocalFSJsonlFile(LocalFSKit):
+    """A JSONL file inside ``file_roots``, by file:// URI."""
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -107,11 +109,9 @@ class TestLocalFSJsonlFile(DatasetIOProviderTests):
         return {"type": "uri", "uri": write_jsonl(workdir / "qa.jsonl", ROWS).as_uri()}
 
 
-class TestLocalFSUploadedCsv(DatasetIOProviderTests):
+class TestLocalFSUploadedCsv(LocalFSKit):
     """A CSV uploaded through the Files API (inline::localfs files), by its ``file-`` id: typed columns."""
 
-    provider_type = PROVIDER_TYPE
-    extra_plugins = [plugin]
     expected_rows = CSV_ROWS
 
     @pytest.fixture(scope="class")
@@ -130,11 +130,8 @@ class TestLocalFSUploadedCsv(DatasetIOProviderTests):
 
 
 @pytest.mark.postgres
-class TestLocalFSRowsOnPostgres(DatasetIOProviderTests):
+class TestLocalFSRowsOnPostgres(LocalFSKit):
     """Appended rows in PostgreSQL: the kit's second stack reads and appends through the same database."""
-
-    provider_type = PROVIDER_TYPE
-    extra_plugins = [plugin]
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -306,6 +303,18 @@ async def test_uploaded_files_by_id_and_files_uri(http: httpx.AsyncClient, data_
         assert await rows_of(http, f"up-{index}") == QA
     missing = error_of(await register(http, "file-doesnotexist"), 400)
     assert missing["param"] == "source.uri" and "file-doesnotexist" in missing["message"]
+
+
+@pytest.mark.anyio
+async def test_csv_without_pyarrow_is_501_saying_what_to_install(
+    http: httpx.AsyncClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if it were not installed
+    write_csv(data_dir / "qa.csv", ROWS)
+    error = error_of(await register(http, (data_dir / "qa.csv").as_uri()), 501)
+    assert "pip install pyarrow" in error["message"]
+    write_jsonl(data_dir / "qa.jsonl", ROWS)
+    assert (await register(http, (data_dir / "qa.jsonl").as_uri())).status_code == 200  # JSON needs nothing
 
 
 def test_formats_by_extension_and_their_errors() -> None:
