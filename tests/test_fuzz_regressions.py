@@ -1,5 +1,6 @@
 """Requests the schemathesis fuzzer found answered with a 500 (issue 19): each is now a clear 4xx, and nothing stored
-changed. One stack: echo inference (with an embedding model), localfs files, sqlite-vec, the RAG tool runtime."""
+changed. One stack: echo inference (with an embedding model), localfs files, sqlite-vec, the RAG tool runtime,
+conversations and the trace store."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ async def http(tmp_path: Path, pm: Any) -> AsyncIterator[httpx.AsyncClient]:
             }
         ],
         "tool_runtime": [{"provider_id": "rag", "provider_type": "inline::rag-runtime", "config": {}}],
+        "conversations": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
+        "telemetry": [{"provider_id": "traces", "provider_type": "inline::trace-store", "config": {}}],
     }
     async with stack_client(make_run_config(providers, tmp_path), pm) as client:
         yield client
@@ -82,3 +85,23 @@ async def test_an_embedding_dimension_the_index_cannot_hold_is_400(http: httpx.A
         error = assert_error(await http.post("/v1/vector-dbs", json=body), 400)
         assert "at most 8192 dimensions" in error["message"]
     assert (await http.get("/v1/vector-dbs")).json()["data"] == []
+
+
+async def test_an_item_type_that_is_not_a_string_is_422(http: httpx.AsyncClient) -> None:
+    for items in ([{"type": [None, None]}], [{"type": {}}]):
+        assert_error(await http.post("/v1/conversations", json={"items": items}), 422, "items.0")
+    conversation = (await http.post("/v1/conversations", json={})).json()["id"]
+    added = await http.post(f"/v1/conversations/{conversation}/items", json={"items": [{"type": {}}]})
+    assert_error(added, 422, "items.0")
+    assert (await http.get(f"/v1/conversations/{conversation}/items")).json()["data"] == []
+
+
+async def test_a_huge_max_chunks_is_422(http: httpx.AsyncClient) -> None:
+    body = {"vector_db_id": "kb", "query": "q", "params": {"max_chunks": 11340201473242861568}}
+    assert_error(await http.post("/v1/vector-io/query", json=body), 422, "params.max_chunks")
+
+
+async def test_a_nul_in_an_attribute_key_is_422(http: httpx.AsyncClient) -> None:
+    for path in ("/v1/telemetry/spans", "/v1/telemetry/traces"):
+        body = {"attribute_filters": [{"key": "a\x00b", "op": "ne", "value": 1}], "attributes_to_return": []}
+        assert_error(await http.post(path, json=body), 422, "attribute_filters.0.key")

@@ -66,7 +66,7 @@ class QueryParams(BaseModel):
     """Query options; providers may read extra keys."""
 
     model_config = ConfigDict(extra="allow")
-    max_chunks: int | None = Field(default=None, ge=1)
+    max_chunks: int | None = Field(default=None, ge=1, le=10000)
     score_threshold: float | None = None
     mode: SearchMode | None = None
     ranker: dict[str, Any] | None = None
