@@ -258,3 +258,7 @@ async def test_query_lists_in_every_sdk_style_and_bracket_objects():
     assert _query([("include", "a")], Query) == {"include": ["a"]}
     assert _query([("order", "asc"), ("order", "desc")], Query) == {"order": "desc"}
     assert _query([("mcp_endpoint[uri]", "http://x/mcp")], Query) == {"mcp_endpoint": {"uri": "http://x/mcp"}}
+    # mixed styles for one name (found by fuzzing: a 500): the later style wins, never a crash
+    assert _query([("include[x]", "a"), ("include[]", "b")], Query) == {"include": ["b"]}
+    assert _query([("order", "asc"), ("order[]", "b")], Query) == {"order": ["b"]}
+    assert _query([("include[]", "a"), ("include[x]", "b")], Query) == {"include": {"x": "b"}}

@@ -85,13 +85,15 @@ def _query(pairs: list[tuple[str, str]], model: type[BaseModel]) -> dict[str, An
     data: dict[str, Any] = {}
     for key, value in pairs:
         if key.endswith("[]"):
-            data.setdefault(key[:-2], []).append(value)
+            previous = data.get(key[:-2])
+            data[key[:-2]] = [*previous, value] if isinstance(previous, list) else [value]
             continue
         name, bracket, rest = key.partition("[")
         if bracket and rest.endswith("]") and "[" not in rest:
-            target = data.setdefault(name, {})
-            if isinstance(target, dict):
-                target[rest[:-1]] = value
+            target = data.get(name)
+            if not isinstance(target, dict):
+                target = data[name] = {}
+            target[rest[:-1]] = value
         elif isinstance(data.get(key), list) or (key in data and _is_list_field(model, key)):
             previous = data[key]
             data[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
