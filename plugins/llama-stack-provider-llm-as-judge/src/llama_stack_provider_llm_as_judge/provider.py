@@ -31,8 +31,6 @@ from .params import Judge, JudgeParams, complete, overridden, parse_params
 from .template import NullColumn
 from .verdict import VerdictError
 
-FEEDBACK = "judge_feedback"
-
 
 class LlmAsJudgeScoring(RegistersScoringFunctions, UnregistersScoringFunctions):
     """A ScoringProvider whose functions are judge prompts; functions are learnt through register_scoring_function."""
@@ -161,7 +159,7 @@ class LlmAsJudgeScoring(RegistersScoringFunctions, UnregistersScoringFunctions):
         try:
             prompt = judge.template.render(row)
         except NullColumn as exc:
-            return error_row(str(exc), **{FEEDBACK: None})
+            return error_row(str(exc), judge_feedback=None)
         request = ChatCompletionRequest(
             model=judge.model,
             messages=[UserMessage(role="user", content=prompt)],
@@ -174,21 +172,21 @@ class LlmAsJudgeScoring(RegistersScoringFunctions, UnregistersScoringFunctions):
                 async with asyncio.timeout(timeout):
                     answer = await self.inference.call_as("openai_chat_completion", request, ChatCompletion)
         except TimeoutError:
-            return error_row(f"judge '{judge.model}' did not answer within {timeout:g} s", **{FEEDBACK: None})
+            return error_row(f"judge '{judge.model}' did not answer within {timeout:g} s", judge_feedback=None)
         except StackError as exc:
-            return error_row(f"judge '{judge.model}' failed: {mask_secrets(exc.message)}", **{FEEDBACK: None})
+            return error_row(f"judge '{judge.model}' failed: {mask_secrets(exc.message)}", judge_feedback=None)
         except ValidationError:
             return error_row(
-                f"judge '{judge.model}' answered with something that is not a chat completion", **{FEEDBACK: None}
+                f"judge '{judge.model}' answered with something that is not a chat completion", judge_feedback=None
             )
         text = answer.choices[0].message.content if answer.choices else None
         if not text or not text.strip():
-            return error_row(f"judge '{judge.model}' gave an empty reply", **{FEEDBACK: text})
+            return error_row(f"judge '{judge.model}' gave an empty reply", judge_feedback=text)
         try:
             score = judge.reader.read(text)
         except VerdictError as exc:
-            return error_row(str(exc), **{FEEDBACK: text})
-        return {SCORE: score, FEEDBACK: text}
+            return error_row(str(exc), judge_feedback=text)
+        return {SCORE: score, "judge_feedback": text}
 
 
 def aggregations(judge: Judge, score_rows: Sequence[dict[str, Any]]) -> tuple[AggregationFunction, ...]:
