@@ -1,6 +1,6 @@
-"""What the eval tests share: a run config with a scripted model answering by question, helpers to run jobs, and
-stand-ins for the datasetio and scoring providers (inline rows only; exact-match scoring aggregated with the core's
-aggregation) until inline::localfs and inline::basic are merged. Loaded as a plugin module by name."""
+"""What the eval tests share: a run config with a scripted model answering by question, helpers to run jobs, and a
+stand-in scoring provider (exact match, aggregated with the core's aggregation) until inline::basic is merged.
+Loaded as a plugin module by name."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from llama_stack_core.apis.common import ScoringResult
-from llama_stack_core.apis.datasetio import IterRowsRequest, PaginatedRows
-from llama_stack_core.apis.resources import Dataset, RowsDataSource, ScoringFunction
+from llama_stack_core.apis.resources import ScoringFunction
 from llama_stack_core.apis.routes import Api
 from llama_stack_core.apis.scoring import ScoreRequest, ScoreResponse
 from llama_stack_core.hookspecs import hookimpl
@@ -25,29 +24,6 @@ from llama_stack_core.testing.waiting import eventually
 
 class NoConfig(BaseModel):
     pass
-
-
-class Rows:
-    def __init__(self) -> None:
-        self.rows: dict[str, list[dict[str, Any]]] = {}
-
-    async def register_dataset(self, dataset: Dataset) -> None:
-        assert isinstance(dataset.source, RowsDataSource)
-        self.rows[dataset.provider_resource_id or dataset.identifier] = dataset.source.rows
-
-    async def unregister_dataset(self, dataset: Dataset) -> None:
-        self.rows.pop(dataset.provider_resource_id or dataset.identifier, None)
-
-    async def iterrows(self, request: IterRowsRequest) -> PaginatedRows:
-        rows = self.rows[request.dataset_id]
-        start = request.start_index or 0
-        end = len(rows) if request.limit in (None, -1) else start + request.limit
-        page = rows[start:end]
-        more = end < len(rows)
-        return PaginatedRows(data=page, has_more=more, next_start_index=end if more else None)
-
-    async def append_rows(self, request: Any) -> None:
-        raise NotImplementedError
 
 
 class ExactMatch:
@@ -70,24 +46,8 @@ class ExactMatch:
         return ScoreResponse(results=results)
 
 
-def create_rows(config: NoConfig, deps: Any) -> Rows:
-    return Rows()
-
-
 def create_exact(config: NoConfig, deps: Any) -> ExactMatch:
     return ExactMatch()
-
-
-@hookimpl
-def register_datasetio_providers() -> list[ProviderSpec]:
-    return [
-        ProviderSpec(
-            api=Api.datasetio,
-            provider_type="inline::rows",
-            config_class=NoConfig,
-            factory="eval_test_support:create_rows",
-        )
-    ]
 
 
 @hookimpl
@@ -132,7 +92,7 @@ def eval_config(tmp_path: Path, scripted: ScriptedServer, **eval_settings: Any) 
                 "config": {"base_url": scripted.base_url, "refresh_models": False},
             }
         ],
-        "datasetio": [{"provider_id": "rows", "provider_type": "inline::rows", "config": {}}],
+        "datasetio": [{"provider_id": "localfs", "provider_type": "inline::localfs", "config": {}}],
         "scoring": [{"provider_id": "exact", "provider_type": "inline::exact", "config": {}}],
         "eval": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": eval_settings}],
     }
@@ -169,13 +129,20 @@ def eval_config(tmp_path: Path, scripted: ScriptedServer, **eval_settings: Any) 
 
 
 def eval_stack(config: dict[str, Any]):
+
+    return stack_client(config, PluginManager(autoload=False, extra_plugins=plugin_modules()))
+
+
+def plugin_modules() -> list[Any]:
+    """The plugins of the eval stacks under test: eval, vllm (the scripted model), localfs and the scoring
+    stand-in."""
     import sys
 
     from llama_stack_provider_eval import plugin
+    from llama_stack_provider_localfs_datasets import plugin as localfs_plugin
     from llama_stack_provider_vllm import plugin as vllm_plugin
 
-    support = sys.modules[__name__]
-    return stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin, vllm_plugin, support]))
+    return [plugin, vllm_plugin, localfs_plugin, sys.modules[__name__]]
 
 
 def candidate(**extra: Any) -> dict[str, Any]:

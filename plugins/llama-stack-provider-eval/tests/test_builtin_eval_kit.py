@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from llama_stack_provider_eval import plugin
+from llama_stack_provider_localfs_datasets import plugin as localfs_plugin
 
 from llama_stack_core.testing.eval import EvalProviderTests
 
@@ -16,9 +17,8 @@ import eval_test_support
 class TestBuiltinEval(EvalProviderTests):
     provider_type = "inline::builtin"
     provider_config = {"generation_concurrency": 2}
-    extra_plugins = [plugin, eval_test_support]
-    # stand-ins until inline::localfs and inline::basic are merged
-    datasetio_provider = {"provider_id": "rows", "provider_type": "inline::rows", "config": {}}
+    extra_plugins = [plugin, localfs_plugin, eval_test_support]
+    # a stand-in until inline::basic is merged
     scoring_provider = {"provider_id": "exact", "provider_type": "inline::exact", "config": {}}
     scoring_function = "exact"
     supporting_resources = {
