@@ -14,7 +14,6 @@ Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import subprocess
@@ -33,8 +32,6 @@ from gateway_overhead import PYTHON, free_port, print_table, rss_mib, wait_ok
 ROOT = Path(__file__).resolve().parent.parent
 ANSWER = "The quick brown fox jumps over the lazy dog."  # what the stub always answers
 STAGES = (500, 1000, 2000)
-STAND_IN = ROOT / "plugins/llama-stack-provider-eval/tests"
-PLUGINS = ("llama_stack_provider_eval.plugin", "llama_stack_provider_localfs_datasets.plugin")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -42,20 +39,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def scoring_provider() -> tuple[dict, str, list[str]]:
-    """``inline::basic`` with ``basic::equality`` (and the plugin module to load); before that package is installed,
-    the eval tests' exact-match stand-in (``exact``)."""
-    if importlib.util.find_spec("llama_stack_provider_basic_scoring") is not None:
-        basic = {"provider_id": "basic", "provider_type": "inline::basic", "config": {}}
-        return basic, "basic::equality", ["llama_stack_provider_basic_scoring.plugin"]
-    sys.path.insert(0, str(STAND_IN))
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(STAND_IN), os.environ.get("PYTHONPATH", "")])
-    return {"provider_id": "exact", "provider_type": "inline::exact", "config": {}}, "exact", ["eval_test_support"]
-
-
 def run_config(directory: Path, upstream: str, concurrency: int) -> dict:
-    scoring, function_id, _ = scoring_provider()
-    stand_in = [{"scoring_fn_id": "exact", "provider_id": "exact", "return_type": {"type": "number"}}]
     return {
         "version": 2,
         "distro_name": "bench-eval",
@@ -68,7 +52,7 @@ def run_config(directory: Path, upstream: str, concurrency: int) -> dict:
                 }
             ],
             "datasetio": [{"provider_id": "localfs", "provider_type": "inline::localfs", "config": {}}],
-            "scoring": [scoring],
+            "scoring": [{"provider_id": "basic", "provider_type": "inline::basic", "config": {}}],
             "eval": [
                 {
                     "provider_id": "builtin",
@@ -83,7 +67,6 @@ def run_config(directory: Path, upstream: str, concurrency: int) -> dict:
         },
         "server": {"local_access": {"file_roots": [str(directory)]}},
         "models": [{"model_id": "bench-llm", "provider_id": "vllm", "provider_model_id": "bench-llm"}],
-        "scoring_fns": stand_in if function_id == "exact" else [],
     }
 
 
@@ -92,7 +75,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    _, function_id, extra_plugins = scoring_provider()
+    function_id = "basic::equality"
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         data = directory / "rows.jsonl"
@@ -109,11 +92,9 @@ def main() -> None:
             yaml.safe_dump(run_config(directory, f"http://127.0.0.1:{upstream_port}/v1", args.concurrency))
         )
         upstream = subprocess.Popen(["taskset", "-c", "0", PYTHON, str(ROOT / "bench/upstream.py"), str(upstream_port)])
-        env = {**os.environ, "LLAMA_STACK_PLUGINS": ",".join([*PLUGINS, *extra_plugins])}
         command = [PYTHON, "-m", "llama_stack_core.cli.main", "serve", str(config_path), "--host", "127.0.0.1"]
         stack = subprocess.Popen(
             ["taskset", "-c", "1", *command, "--port", str(port), "--log-level", "warning"],
-            env=env,
             stdout=subprocess.DEVNULL,
         )
         try:
