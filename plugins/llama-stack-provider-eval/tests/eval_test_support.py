@@ -8,7 +8,7 @@ from typing import Any
 
 from llama_stack_core.plugins import PluginManager
 from llama_stack_core.testing.harness import make_run_config, stack_client
-from llama_stack_core.testing.scripted import RecordedRequest, Reply, ScriptedServer, chat_completion
+from llama_stack_core.testing.scripted import RecordedRequest, Reply, ScriptedServer, chat_completion, text_turn
 from llama_stack_core.testing.waiting import eventually
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -27,6 +27,8 @@ def answer_by_question(wrong: set[str] = frozenset(), failing: set[str] = frozen
         if question in failing:
             return Reply(status=400, json={"error": {"message": f"cannot answer {question}"}}, delay=delay)
         letter = "Z" if question in wrong else QUESTIONS.get(question, "?")
+        if request.json.get("stream"):  # an agent's turns stream
+            return Reply(stream=text_turn(letter), delay=delay)
         return Reply(json=chat_completion(letter), delay=delay)
 
     return respond
