@@ -61,34 +61,37 @@ def _subset_of(row: Row) -> Row:
     return {"score": 1.0 if str(expected) in str(generated) else 0.0}
 
 
-def _multiple_choice(patterns: list[re.Pattern[str]]) -> Callable[[Row], Row]:
+def _parsed_answer(
+    parse: Callable[[str], str | None], shown: Callable[[str], str], same: Callable[[str, str], bool]
+) -> Callable[[Row], Row]:
+    """A scorer that reads the answer out of ``generated_answer`` (``parse``) and compares it with the expected one:
+    the score row carries the answer as read (``shown``), None when there was none to read."""
+
     def score(row: Row) -> Row:
         found = _columns(row, GENERATED, EXPECTED)
         if isinstance(found, dict):
             return found
         generated, expected = found
-        parsed = answers.first_group(str(generated), patterns)
+        parsed = parse(str(generated))
         if parsed is None:
             return {"score": 0.0, "parsed_answer": None}
-        parsed = answers.choice(parsed)
-        return {"score": 1.0 if parsed == answers.choice(str(expected)) else 0.0, "parsed_answer": parsed}
+        return {"score": 1.0 if same(parsed, str(expected)) else 0.0, "parsed_answer": shown(parsed)}
 
     return score
+
+
+def _multiple_choice(patterns: list[re.Pattern[str]]) -> Callable[[Row], Row]:
+    return _parsed_answer(
+        lambda text: answers.first_group(text, patterns),
+        answers.choice,
+        lambda parsed, expected: answers.choice(parsed) == answers.choice(expected),
+    )
 
 
 def _math(patterns: list[re.Pattern[str]]) -> Callable[[Row], Row]:
-    def score(row: Row) -> Row:
-        found = _columns(row, GENERATED, EXPECTED)
-        if isinstance(found, dict):
-            return found
-        generated, expected = found
-        parsed = answers.final_answer(str(generated), patterns)
-        if parsed is None:
-            return {"score": 0.0, "parsed_answer": None}
-        same = answers.same_math_answer(parsed, str(expected))
-        return {"score": 1.0 if same else 0.0, "parsed_answer": answers.normalise_math(parsed)}
-
-    return score
+    return _parsed_answer(
+        lambda text: answers.final_answer(text, patterns), answers.normalise_math, answers.same_math_answer
+    )
 
 
 def _ifeval(row: Row) -> Row:
