@@ -30,6 +30,11 @@ class ProviderSpec(BaseModel):
     description: str = ""
     core_api_version: str = Field(default=">=1.0,<2", description="Range of PROVIDER_API_VERSION this was built for.")
     capabilities: frozenset[str] = frozenset()
+    operations: tuple[str, ...] | None = Field(
+        default=None,
+        description="The operations of its API it serves (None: all of them; () for an exporter that serves none, "
+        "as a telemetry span exporter). The stack checks at start-up that the provider object has each one.",
+    )
 
     @field_validator("core_api_version")
     @classmethod
@@ -51,13 +56,22 @@ class ProviderSpec(BaseModel):
             return sample()
         return self.config_class.model_construct().model_dump(mode="json", exclude_unset=False)
 
+    def load_factory(self) -> Any:
+        """The factory ``factory`` names; a ``ValueError`` saying what is wrong when it cannot be imported."""
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ValueError(f"its factory '{self.factory}' cannot be loaded: {exc}") from None
+        if not callable(target):
+            raise ValueError(f"its factory '{self.factory}' is not callable")
+        return target
+
     async def create(self, config: BaseModel, deps: dict[Api, Any]) -> Any:
         """Import the factory and build the provider object."""
-        module_name, _, attr = self.factory.partition(":")
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
-        provider = target(config, deps)
+        provider = self.load_factory()(config, deps)
         if inspect.isawaitable(provider):
             provider = await provider
         return provider
@@ -78,3 +92,15 @@ class RegisteredProviderSpec(BaseModel):
 
     spec: ProviderSpec
     plugin: PluginInfo
+
+
+def missing_operations(provider: Any, spec: ProviderSpec) -> list[str]:
+    """The operations the provider object should serve and lacks: those its spec declares, else every operation of
+    its API's provider Protocol."""
+    from .apis import api_spec
+
+    wanted = spec.operations
+    if wanted is None:
+        protocol = api_spec(spec.api).protocol
+        wanted = tuple(name for name, member in vars(protocol).items() if inspect.iscoroutinefunction(member))
+    return [name for name in wanted if not callable(getattr(provider, name, None))]

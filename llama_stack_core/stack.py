@@ -31,6 +31,7 @@ from .provider_contracts import (
     ShutsDown,
     SpanExporter,
 )
+from .providers import missing_operations
 from .redaction import redact, remember_secrets_in
 from .registry import ResourceRegistry
 from .resources import ResourceService
@@ -215,7 +216,20 @@ class Stack:
                 for dep in (*spec.api_dependencies, *spec.optional_api_dependencies)
                 if dep in self.routers
             }
+            try:
+                factory = spec.load_factory()
+            except ValueError as exc:
+                raise ConfigError(
+                    f"providers.{api.value} '{entry.provider_id}' ({entry.provider_type}): {exc}"
+                ) from None
             impl = await spec.create(config, deps)
+            missing = missing_operations(impl, spec)
+            if missing:
+                raise ConfigError(
+                    f"providers.{api.value} '{entry.provider_id}' ({entry.provider_type}) does not implement the "
+                    f"{api.value} API: its factory {factory.__qualname__} returned {type(impl).__name__}, which "
+                    f"lacks {', '.join(missing)}"
+                )
             instances[entry.provider_id] = ProviderInstance(
                 api, entry.provider_id, entry.provider_type, registered, config, impl
             )

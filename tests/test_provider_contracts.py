@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import pytest
 import stack_test_plugin
+from pydantic import BaseModel
 from stack_test_plugin import EchoConfig, EchoInference, Recorder, SpanRecorder
 
 from llama_stack_core import provider_contracts as contracts
 from llama_stack_core.apis.resources import RESOURCE_KINDS
+from llama_stack_core.apis.routes import Api
+from llama_stack_core.errors import ConfigError
+from llama_stack_core.hookspecs import hookimpl
 from llama_stack_core.inference.openai_compat import OpenAICompatConfig, OpenAICompatInference
 from llama_stack_core.plugins import PluginManager
-from llama_stack_core.testing.harness import stack_client
+from llama_stack_core.providers import ProviderSpec
+from llama_stack_core.testing.harness import make_run_config, stack_client
 from llama_stack_core.tracing import SpanExporter as ReExportedSpanExporter
 
 PROTOCOLS = [
@@ -95,3 +101,74 @@ def test_resource_types_refer_only_to_types_registered_before_them():
     for position, kind in enumerate(RESOURCE_KINDS.values()):
         for _, target in kind.references:
             assert order.index(target) < position, (kind.type, target)
+
+
+# -- start-up checks the provider object against its API (issue 18) ----------------------------------------------
+
+
+class _NothingConfig(BaseModel):
+    pass
+
+
+def _bare_plugin(factory: str, operations: tuple[str, ...] | None = None) -> Any:
+    class Plugin:
+        @hookimpl
+        def register_safety_providers(self) -> list[ProviderSpec]:
+            return [
+                ProviderSpec(
+                    api=Api.safety,
+                    provider_type="inline::bare",
+                    config_class=_NothingConfig,
+                    factory=factory,
+                    operations=operations,
+                )
+            ]
+
+    return Plugin()
+
+
+def make_object(config: Any, deps: Any) -> Any:
+    return object()
+
+
+class _ShieldOnly:
+    async def run_shield(self, request: Any) -> Any:
+        return {"violation": None}
+
+
+def make_shield_only(config: Any, deps: Any) -> Any:
+    return _ShieldOnly()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("factory", "operations", "says"),
+    [
+        (f"{__name__}:make_object", None, "returned object, which lacks run_shield, run_moderation"),
+        (f"{__name__}:make_shield_only", None, "returned _ShieldOnly, which lacks run_moderation"),
+        (f"{__name__}:no_such_factory", None, "cannot be loaded"),
+        ("no_such_module.anywhere:create", None, "cannot be loaded: No module named 'no_such_module'"),
+    ],
+)
+async def test_a_provider_that_does_not_implement_its_api_stops_start_up(tmp_path, factory, operations, says):
+    config = make_run_config(
+        {"safety": [{"provider_id": "bare", "provider_type": "inline::bare", "config": {}}]}, tmp_path
+    )
+    pm = PluginManager(autoload=False, extra_plugins=[_bare_plugin(factory, operations)])
+    with pytest.raises(ConfigError) as raised:
+        async with stack_client(config, pm):
+            pass
+    message = str(raised.value)
+    assert message.startswith("providers.safety 'bare' (inline::bare)") and says in message
+    assert "\n" not in message
+
+
+@pytest.mark.anyio
+async def test_a_provider_declaring_the_operations_it_serves_starts_and_the_rest_are_501(tmp_path):
+    config = make_run_config(
+        {"safety": [{"provider_id": "bare", "provider_type": "inline::bare", "config": {}}]}, tmp_path
+    )
+    plugin = _bare_plugin(f"{__name__}:make_shield_only", operations=("run_shield",))
+    async with stack_client(config, PluginManager(autoload=False, extra_plugins=[plugin])) as http:
+        moderation = await http.post("/v1/moderations", json={"input": "hi", "model": "x"})
+    assert moderation.status_code in (404, 501), moderation.text

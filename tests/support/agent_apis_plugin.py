@@ -124,17 +124,26 @@ def _memory(api: Api, factory: str, **extra: Any) -> list[ProviderSpec]:
 
 @hookimpl
 def register_conversations_providers() -> list[ProviderSpec]:
-    return _memory(Api.conversations, "create_conversations")
+    return _memory(
+        Api.conversations,
+        "create_conversations",
+        operations=("create_conversation", "get_conversation", "add_conversation_items", "list_conversation_items"),
+    )
 
 
 @hookimpl
 def register_responses_providers() -> list[ProviderSpec]:
-    return _memory(Api.responses, "create_responses", api_dependencies=(Api.conversations,))
+    return _memory(
+        Api.responses,
+        "create_responses",
+        api_dependencies=(Api.conversations,),
+        operations=("create_openai_response",),
+    )
 
 
 @hookimpl
 def register_agents_providers() -> list[ProviderSpec]:
-    return _memory(Api.agents, "create_agents")
+    return _memory(Api.agents, "create_agents", operations=("create_agent", "get_agent"))
 
 
 def memory_providers(*apis: str) -> dict[str, list[dict[str, Any]]]:

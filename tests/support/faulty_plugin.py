@@ -54,6 +54,10 @@ def create(config: FaultyConfig, deps: dict[Api, Any]) -> Faulty:
 def register_inference_providers() -> list[ProviderSpec]:
     return [
         ProviderSpec(
-            api=Api.inference, provider_type="inline::faulty", config_class=FaultyConfig, factory="faulty_plugin:create"
+            api=Api.inference,
+            provider_type="inline::faulty",
+            config_class=FaultyConfig,
+            factory="faulty_plugin:create",
+            operations=("openai_chat_completion",),
         )
     ]

@@ -85,6 +85,7 @@ class LowerPlugin:
                 provider_type="inline::lower",
                 config_class=LowerConfig,
                 factory="lifecycle_plugin:create_lower",
+                operations=(),  # a provider the lifecycle tests start and stop; it serves nothing
             )
         ]
 
@@ -99,6 +100,7 @@ class UpperPlugin:
                 config_class=UpperConfig,
                 factory="lifecycle_plugin:create_upper",
                 api_dependencies=(Api.inference,),
+                operations=(),  # started and stopped by the lifecycle tests; it serves nothing
             )
         ]
 
