@@ -1,0 +1,366 @@
+"""``stack eval run`` and ``stack eval report``: the progress line, the results file, the HTML report; then the
+commands end to end against a served stack and an in-process one (real localfs datasets, basic scoring and the
+builtin eval provider; the candidate model is a scripted one behind ``remote::vllm``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from llama_stack_core.cli.eval_progress import ProgressBar, format_duration, format_progress
+from llama_stack_core.cli.eval_report import render_report
+from llama_stack_core.cli.eval_results import (
+    aggregates_table,
+    read_results,
+    result_records,
+    write_results,
+)
+from llama_stack_core.cli.eval_run import EvalRunOptions, benchmark_config
+from llama_stack_core.errors import ConfigError
+
+
+def stack(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "llama_stack_core.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+# -- the progress line -------------------------------------------------------------------------------------------
+
+
+def test_progress_line_counts_rate_eta_and_failures():
+    assert format_progress(25, 100, 2, 10.0) == (
+        "rows 25/100 [######..................]  25%  2.5 rows/s  ETA 0:30  failed 2"
+    )
+    assert format_progress(100, 100, 0, 8.0) == "rows 100/100 [########################] 100%  12.5 rows/s  failed 0"
+    assert format_progress(0, 40, 0, 3.0) == "rows 0/40 [........................]   0%  - rows/s  ETA -  failed 0"
+    assert format_progress(0, 0, 0, 0.0, "scheduled") == "rows 0/?  scheduled"
+    assert format_progress(1, 7200, 0, 1.0).endswith("ETA 1:59:59  failed 0")
+    assert [format_duration(s) for s in (0, 59.4, 61, 3600, 3725)] == ["0:00", "0:59", "1:01", "1:00:00", "1:02:05"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal():
+    out, clock = io.StringIO(), FakeClock()
+    bar = ProgressBar(out, tty=True, clock=clock)
+    bar.update(0, 0, 0, "scheduled")
+    clock.now = 2.0  # the rate counts from the last time the job was seen scheduled
+    bar.update(10, 20, 1, "in_progress")
+    clock.now = 4.0
+    bar.update(20, 20, 1, "completed")
+    bar.finish()
+    frames = out.getvalue().split("\r")
+    assert frames[0] == ""
+    assert frames[1] == "rows 0/?  scheduled"
+    # a longer line follows a shorter one; a shorter one is padded to wipe the longer one's tail
+    assert frames[2] == "rows 10/20 [############............]  50%  5.0 rows/s  ETA 0:02  failed 1"
+    last = "rows 20/20 [########################] 100%  5.0 rows/s  failed 1"
+    assert frames[3] == last + " " * (len(frames[2]) - len(last)) + "\n"
+
+
+def test_progress_bar_writes_a_line_every_few_seconds_when_not_a_terminal():
+    out, clock = io.StringIO(), FakeClock()
+    bar = ProgressBar(out, tty=False, every=5.0, clock=clock)
+    for second in range(12):
+        clock.now = float(second)
+        bar.update(second, 11, 0, "in_progress")
+    bar.finish()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    # at 0 s, 5 s, 10 s, and the final state (11/11) once more at the end
+    assert [line.split()[1] for line in lines] == ["0/11", "5/11", "10/11", "11/11"]
+    bar.finish()  # nothing new to say
+    assert len(out.getvalue().splitlines()) == 4
+
+
+# -- the run's request and its results file -----------------------------------------------------------------------
+
+
+def test_benchmark_config_from_the_options():
+    assert benchmark_config(EvalRunOptions("b", "m")) == {
+        "eval_candidate": {"type": "model", "model": "m", "sampling_params": {"strategy": {"type": "greedy"}}}
+    }
+    options = EvalRunOptions("b", "m", limit=3, system_message="Answer with a letter.", temperature=0.7, max_tokens=9)
+    assert benchmark_config(options) == {
+        "eval_candidate": {
+            "type": "model",
+            "model": "m",
+            "sampling_params": {"strategy": {"type": "top_p", "temperature": 0.7}, "max_tokens": 9},
+            "system_message": {"role": "system", "content": "Answer with a letter."},
+        },
+        "num_examples": 3,
+    }
+
+
+ROWS = [
+    {"input_query": "2+2?", "expected_answer": "4"},
+    {"input_query": "<script>alert('x')</script> & co?", "expected_answer": "<b>bold</b>"},
+    {"input_query": "Capital of France?", "expected_answer": "Paris"},
+]
+RESULT = {
+    "generations": [
+        {"generated_answer": "4"},
+        {"generated_answer": "</pre><script>alert(1)</script>"},
+        {"generated_answer": "Paris"},
+    ],
+    "scores": {
+        "basic::equality": {
+            "score_rows": [{"score": 1.0}, {"score": 0.0}, {"score": 1.0}],
+            "aggregated_results": {"accuracy": 2 / 3, "num_correct": 2, "num_total": 3},
+        },
+        "basic::subset_of": {
+            "score_rows": [{"score": 1.0}, {"score": None, "error": "judge <failed>"}, {"score": 0.0}],
+            "aggregated_results": {"average": 1 / 3, "num_errors": 1},
+        },
+        "judge::grade": {
+            "score_rows": [{"score": "A"}, {"score": "C"}, {"score": "A"}],
+            "aggregated_results": {"categorical_count": {"A": 2, "C": 1}},
+        },
+    },
+}
+BENCHMARK = {"identifier": "qa-mini", "dataset_id": "qa-rows", "type": "benchmark"}
+JOB = {
+    "job_id": "job-1",
+    "status": "completed",
+    "started_at": 1767225600,
+    "completed_at": 1767225612,
+    "progress": {"total_rows": 3, "completed_rows": 3, "failed_rows": 1},
+}
+
+
+def records() -> list[dict[str, Any]]:
+    return result_records(
+        benchmark=BENCHMARK, model="scripted", job=JOB, result=RESULT, input_rows=ROWS, elapsed_seconds=12.3456
+    )
+
+
+def test_results_records_pair_each_generation_with_its_row_and_scores(tmp_path):
+    written = records()
+    assert written[1] == {
+        "type": "row",
+        "index": 1,
+        "input": ROWS[1],
+        "generation": RESULT["generations"][1],
+        "scores": {
+            "basic::equality": {"score": 0.0},
+            "basic::subset_of": {"score": None, "error": "judge <failed>"},
+            "judge::grade": {"score": "C"},
+        },
+    }
+    assert written[-1] == {
+        "type": "summary",
+        "benchmark_id": "qa-mini",
+        "dataset_id": "qa-rows",
+        "model": "scripted",
+        "job_id": "job-1",
+        "status": "completed",
+        "rows": 3,
+        "failed_rows": 1,
+        "aggregates": {fn: scored["aggregated_results"] for fn, scored in RESULT["scores"].items()},
+        "started_at": 1767225600,
+        "completed_at": 1767225612,
+        "elapsed_seconds": 12.346,
+    }
+    path = tmp_path / "results.jsonl"
+    write_results(path, written)
+    assert [json.loads(line) for line in path.read_text().splitlines()] == written
+    back = read_results(path)
+    assert back.rows == written[:-1] and back.summary == written[-1]
+    assert back.functions == ["basic::equality", "basic::subset_of", "judge::grade"]
+
+
+def test_aggregates_table_has_a_column_per_aggregate():
+    headers, rows = aggregates_table(records()[-1]["aggregates"])
+    assert headers == ["FUNCTION", "ACCURACY", "NUM_CORRECT", "NUM_TOTAL", "AVERAGE", "NUM_ERRORS", "CATEGORICAL_COUNT"]
+    assert rows == [
+        ["basic::equality", "0.6667", "2", "3", "-", "-", "-"],
+        ["basic::subset_of", "-", "-", "-", "0.3333", "1", "-"],
+        ["judge::grade", "-", "-", "-", "-", "-", "A=2 C=1"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read {path}: No such file or directory"),
+        ("", "{path}: no summary line"),
+        ("not json\n", "{path}:1: not JSON"),
+        ('{"type": "row", "index": 0, "input": {}, "generation": {}, "scores": {}}\n', "{path}: no summary line"),
+        ('{"type": "row", "index": 0}\n', "{path}:1: row record without input, generation, scores"),
+        ("[1, 2]\n", "{path}:1: not a row or summary record"),
+        (
+            '{"type":"summary","benchmark_id":"b","model":"m","job_id":"j","status":"completed","rows":0,'
+            '"failed_rows":0,"aggregates":{}}\n{"type": "row"}\n',
+            "{path}:2: a line after the summary line",
+        ),
+    ],
+    ids=["missing", "empty", "not-json", "no-summary", "short-row", "not-a-record", "after-summary"],
+)
+def test_a_file_that_is_not_a_results_file_is_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "results.jsonl"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as error:
+        read_results(path)
+    assert str(error.value).startswith(message.format(path=path))
+    report = stack("eval", "report", str(path))
+    assert report.returncode == 2
+    assert report.stderr.startswith(f"error: {message.format(path=path)}")
+    assert len(report.stderr.splitlines()) == 1 and "Traceback" not in report.stderr
+
+
+# -- the HTML report ------------------------------------------------------------------------------------------------
+
+
+class Page(HTMLParser):
+    """The parts of a report page the tests look at."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.bars: list[dict[str, str]] = []  # <rect class=bar>
+        self.distributions: dict[str, list[dict[str, str]]] = {}
+        self.tables: dict[str, list[list[str]]] = {}  # table class -> rows of cell texts
+        self.header: dict[str, str] = {}
+        self._table: str | None = None
+        self._cell: list[str] | None = None
+        self._dd: str | None = None
+        self._distribution: str | None = None
+        self.text: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        self.tags.append(tag)
+        if tag == "table":
+            self._table = attributes.get("class", "")
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag == "br" and self._cell is not None:
+            self._cell.append("\n")
+        elif tag == "dd":
+            self._dd = attributes["class"]
+            self.header[self._dd] = ""
+        elif tag == "div" and attributes.get("class") == "distribution":
+            self._distribution = attributes["data-function"]
+            self.distributions[self._distribution] = []
+        elif tag == "rect" and attributes.get("class") == "bar":
+            self.bars.append(attributes)
+        elif tag == "rect" and attributes.get("class") == "dist":
+            self.distributions[self._distribution].append(attributes)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None and self._table is not None:
+            self.tables[self._table][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._table = None
+        elif tag == "dd":
+            self._dd = None
+        elif tag == "div":
+            self._distribution = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+        if self._dd is not None:
+            self.header[self._dd] += data
+
+
+def check_bars(page: Page, expected: dict[str, float]) -> None:
+    """One bar per function, each as high as its value over the chart's full height (200 px for 1.0)."""
+    assert [bar["data-label"] for bar in page.bars] == list(expected)
+    for bar in page.bars:
+        value = expected[bar["data-label"]]
+        assert float(bar["data-value"]) == pytest.approx(value)
+        assert float(bar["height"]) == pytest.approx(200 * value, abs=0.01)
+
+
+def test_report_page(tmp_path):
+    path = tmp_path / "results.jsonl"
+    write_results(path, records())
+    result = stack("eval", "report", str(path), "-o", str(tmp_path / "report.html"))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert html == render_report(read_results(path))
+    page = Page(html)
+    assert "script" not in page.tags and "link" not in page.tags and "img" not in page.tags  # self-contained
+    assert "src=" not in html and "href=" not in html
+    assert page.header["benchmark"] == "qa-mini" and page.header["model"] == "scripted"
+    assert page.header["rows"] == "3" and page.header["failed-rows"] == "1"
+    assert page.header["started"] == "2026-01-01 00:00:00 UTC" and page.header["elapsed"] == "0:12"
+    assert page.tables["aggregates"] == [
+        ["function", "accuracy", "num_correct", "num_total", "average", "num_errors", "categorical_count"],
+        ["basic::equality", "0.6667", "2", "3", "-", "-", "-"],
+        ["basic::subset_of", "-", "-", "-", "0.3333", "1", "-"],
+        ["judge::grade", "-", "-", "-", "-", "-", "A=2 C=1"],
+    ]
+    # accuracy, average; a categorical function's bar is the share of rows it did not fail
+    check_bars(page, {"basic::equality": 2 / 3, "basic::subset_of": 1 / 3, "judge::grade": 1.0})
+    grades = page.distributions["judge::grade"]
+    assert [(d["data-label"], float(d["height"])) for d in grades] == [("A", pytest.approx(133.33)), ("C", 66.67)]
+    assert list(page.distributions) == ["judge::grade"]  # the numeric functions have no distribution
+    failing = page.tables["failing"]
+    assert failing[0] == ["#", "input", "generated", "expected", "basic::equality", "basic::subset_of", "judge::grade"]
+    # row 1 (wrong and an error) and row 2 (subset_of 0), not row 0; the markup in the data is text, not tags
+    assert failing[1:] == [
+        [
+            "1",
+            "<script>alert('x')</script> & co?",
+            "</pre><script>alert(1)</script>",
+            "<b>bold</b>",
+            "0.0",
+            "null\njudge <failed>",
+            "C",
+        ],
+        ["2", "Capital of France?", "Paris", "Paris", "1.0", "0.0", "A"],
+    ]
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co?" in html
+    assert "<script>" not in html
+
+
+def test_report_defaults_next_to_the_results_and_never_overwrites_them(tmp_path):
+    path = tmp_path / "run.jsonl"
+    write_results(path, records())
+    assert stack("eval", "report", str(path)).returncode == 0
+    assert (tmp_path / "run.html").read_text().startswith("<!DOCTYPE html>")
+    same = tmp_path / "run.html.jsonl"
+    write_results(same, records())
+    refused = stack("eval", "report", str(same), "-o", str(same))
+    assert refused.returncode == 2 and "would overwrite" in refused.stderr
+    assert read_results(same).summary["rows"] == 3
+
+
+def test_bars_scale_to_the_largest_value_above_one(tmp_path):
+    written = records()
+    written[-1]["aggregates"] = {"f": {"average": 4.0}, "g": {"median": 1.0}, "h": {"average": 0.0}}
+    for row in written[:-1]:
+        row["scores"] = {"f": {"score": 4.0}, "g": {"score": 1.0}, "h": {"score": 0.0}}
+    path = tmp_path / "r.jsonl"
+    write_results(path, written)
+    page = Page(render_report(read_results(path)))
+    assert [(b["data-label"], float(b["height"])) for b in page.bars] == [("f", 200.0), ("g", 50.0), ("h", 0.0)]
