@@ -134,6 +134,11 @@ class ApiRouter:
             return self._default
         return next((p for p in self.providers.values() if hasattr(p.impl, operation)), self._default)
 
+    async def lookup(self, resource_type: str, identifier: str) -> Resource | None:
+        """A registered resource of any type, if the caller may read it: for a provider that reads a resource it was
+        not told about yet (registered by another process a moment ago)."""
+        return await self._resources.lookup(resource_type, identifier)
+
     async def resolve(
         self, resource_type: str, identifier: str, action: Action = Action.read
     ) -> tuple[ProviderInstance, str, Resource | None]:

@@ -12,13 +12,14 @@ from ..apis.common import CursorPage, DeletedObject
 from ..apis.response_items import ResponseItem, ResponseItemList
 from ..apis.responses import ResponseObject, ResponseObjectWithInput
 from ..errors import BadRequestError, NotFoundError
+from ..heartbeat import Heartbeats
 from ..owners import Action, Owner, authorize, guarded, may
 from ..pagination import paginate
 from ..storage import KVStore
 
 _RECORD = "r:"  # r:<created ns, 20 digits>:<id> -> record
 _PLACE = "p:"  # p:<id> -> the record's key
-_BEAT = "b:"  # b:<id> -> {"runner": ..., "at": ...}: a background response's runner is alive
+_BEAT = "b:"  # b:<id> -> heartbeat.Beat: a background response's runner is alive
 
 
 class ResponseRecord(BaseModel):
@@ -38,16 +39,11 @@ def _not_found(response_id: str) -> NotFoundError:
     return NotFoundError(f"response '{response_id}' not found")
 
 
-class Beat(BaseModel):
-    """The last sign of life of a background response's runner (a process)."""
-
-    runner: str
-    at: float
-
-
 class ResponseStore:
     def __init__(self, kv: KVStore) -> None:
         self._kv = kv
+        #: the beats of background responses' runners
+        self.heartbeats = Heartbeats(kv, _BEAT)
 
     async def save(self, record: ResponseRecord) -> None:
         """Store a record, or replace the stored one of the same id (a background response as it progresses)."""
@@ -78,19 +74,8 @@ class ResponseStore:
             await self.get(response_id, Action.delete)
         await self._kv.delete(key)
         await self._kv.delete(_PLACE + response_id)
-        await self._kv.delete(_BEAT + response_id)
+        await self.heartbeats.forget(response_id)
         return DeletedObject(id=response_id, object="response")
-
-    async def beat(self, response_id: str, runner: str) -> None:
-        """Say that ``runner`` still runs this response (kept apart from the record, so it never overwrites it)."""
-        await self._kv.set(_BEAT + response_id, Beat(runner=runner, at=time.time()).model_dump_json())
-
-    async def last_beat(self, response_id: str) -> Beat | None:
-        raw = await self._kv.get(_BEAT + response_id)
-        return Beat.model_validate_json(raw) if raw is not None else None
-
-    async def forget_beat(self, response_id: str) -> None:
-        await self._kv.delete(_BEAT + response_id)
 
     async def records(self) -> list[ResponseRecord]:
         """Every stored record, oldest first."""

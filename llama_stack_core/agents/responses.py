@@ -191,7 +191,7 @@ class ResponsesEngine:
         queued = run.response.model_copy(update={"status": "queued"})
         record = ResponseRecord(response=queued, input=items, runner=self._runner, beat=time.time(), owner=run.owner)
         await self.store.save(record)
-        await self.store.beat(queued.id, self._runner)
+        await self.store.heartbeats.beat(queued.id, self._runner)
         task = self.background.spawn(self._run_background(run, items, conversation), name=f"response {queued.id}")
         self._running[queued.id] = task
         task.add_done_callback(lambda _: self._running.pop(queued.id, None))
@@ -201,7 +201,15 @@ class ResponsesEngine:
         """Run a background response, storing its progress; a heartbeat beside it says this process still runs it
         (and notices a cancel made through another process)."""
         response_id = run.response.id
-        heartbeat = asyncio.create_task(self._heartbeat(response_id, asyncio.current_task()))
+        heartbeat = asyncio.create_task(
+            self.store.heartbeats.keep_alive(
+                response_id,
+                self._runner,
+                every=self.heartbeat_seconds,
+                stopped=lambda: self._stopped_elsewhere(response_id),
+                task=asyncio.current_task(),
+            )
+        )
         last_snapshot = 0.0
         try:
             async for event in run.events():
@@ -221,7 +229,7 @@ class ResponsesEngine:
         finally:
             heartbeat.cancel()
             self._cancelled.discard(response_id)
-            await asyncio.shield(self.store.forget_beat(response_id))
+            await asyncio.shield(self.store.heartbeats.forget(response_id))
 
     async def _save_progress(self, run: ResponseRun, items: list[ResponseItem], event: dict[str, Any]) -> None:
         stored = await self.store.find(run.response.id)
@@ -231,15 +239,13 @@ class ResponsesEngine:
         record = ResponseRecord(response=snapshot, input=items, runner=self._runner, beat=time.time(), owner=run.owner)
         await self.store.save(record)
 
-    async def _heartbeat(self, response_id: str, run_task: asyncio.Task[Any] | None) -> None:
-        while True:
-            await self.store.beat(response_id, self._runner)
-            await asyncio.sleep(self.heartbeat_seconds)
-            stored = await self.store.find(response_id)
-            if run_task is not None and (stored is None or stored.response.status == "cancelled"):
-                self._cancelled.add(response_id)  # cancelled (or deleted) through another process
-                run_task.cancel()
-                return
+    async def _stopped_elsewhere(self, response_id: str) -> bool:
+        """Whether the response was cancelled (or deleted) through another process: its run is to stop."""
+        stored = await self.store.find(response_id)
+        if stored is None or stored.response.status == "cancelled":
+            self._cancelled.add(response_id)
+            return True
+        return False
 
     async def _save_stopped(self, run: ResponseRun, items: list[ResponseItem], *, cancelled: bool) -> None:
         """A background run that stopped early: cancelled by a caller, or cut by this server stopping."""
@@ -286,9 +292,7 @@ class ResponsesEngine:
         """Fail a queued or running background response whose runner has not beaten for ``stale_after`` seconds."""
         if record.response.status not in ("queued", "in_progress") or record.response.id in self._running:
             return False
-        beat = await self.store.last_beat(record.response.id)
-        last = max(record.beat or 0.0, beat.at if beat is not None else 0.0)
-        if time.time() - last < self.stale_after:
+        if await self.store.heartbeats.silent_for(record.response.id, record.beat) < self.stale_after:
             return False
         error = {
             "code": "server_error",

@@ -197,13 +197,7 @@ def response_request(config: AgentConfig, tool_config: ToolConfig | None) -> Cre
     body: dict[str, Any] = {"model": config.model, "input": "", "max_infer_iters": config.max_infer_iters or 10}
     sampling = config.sampling_params
     if sampling is not None:
-        strategy = sampling.strategy
-        if strategy.type == "greedy":
-            body["temperature"] = 0.0
-        elif strategy.type == "top_p":
-            if strategy.temperature is not None:
-                body["temperature"] = min(strategy.temperature, 2.0)
-            body["top_p"] = strategy.top_p
+        body.update({k: v for k, v in sampling.openai_sampling().items() if k != "top_k"})  # Responses: no top_k
         if sampling.max_tokens:
             body["max_output_tokens"] = sampling.max_tokens
     choice = _tool_choice(config, tool_config)

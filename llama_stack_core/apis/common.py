@@ -194,6 +194,19 @@ class StackSamplingParams(BaseModel):
     repetition_penalty: float | None = 1.0
     stop: list[str] | None = None
 
+    def openai_sampling(self) -> dict[str, Any]:
+        """The strategy as OpenAI request fields: greedy is temperature 0; top_p its temperature (at most 2) and
+        top_p; top_k the ``top_k`` extra that vLLM-style servers read."""
+        strategy = self.strategy
+        if strategy.type == "greedy":
+            return {"temperature": 0.0}
+        if strategy.type == "top_k":
+            return {"top_k": strategy.top_k}
+        fields: dict[str, Any] = {"top_p": strategy.top_p}
+        if strategy.temperature is not None:
+            fields["temperature"] = min(strategy.temperature, 2.0)
+        return fields
+
 
 # -- types of one API that another one embeds ---------------------------------------------------------------------
 

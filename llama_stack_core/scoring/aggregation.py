@@ -110,3 +110,15 @@ def aggregate(
     if errors:
         results["num_errors"] = errors
     return results
+
+
+def functions_of(aggregated_results: dict[str, Any]) -> list[AggregationFunction]:
+    """The aggregation functions whose results these are (each function's keys all present), in their order: how
+    to aggregate again, the same way, score rows a provider aggregated."""
+    keys = set(aggregated_results)
+    found: list[AggregationFunction] = []
+    for name, function in AGGREGATIONS.items():
+        own = set(function([], None))
+        if own <= keys:
+            found.append(name)  # type: ignore[arg-type]
+    return sorted(found, key=lambda name: list(aggregated_results).index(next(iter(AGGREGATIONS[name]([], None)))))

@@ -153,7 +153,8 @@ class ResourceLifecycleTests:
             info = response.json()
             assert (info["api"], info["provider_type"]) == (self.api, self.provider_type)
             spec = plugin_manager.provider_spec(Api(self.api), self.provider_type)
-            config = spec.spec.config_class.model_validate(self.provider_config)
+            context = client.app.state.stack.config.validation_context()  # `backend: default` in StoreConfig fields
+            config = spec.spec.config_class.model_validate(self.provider_config, context=context)
             for name in type(config).model_fields:
                 secret = getattr(config, name)
                 if isinstance(secret, SecretStr) and secret.get_secret_value():
