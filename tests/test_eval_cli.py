@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -364,3 +365,346 @@ def test_bars_scale_to_the_largest_value_above_one(tmp_path):
     write_results(path, written)
     page = Page(render_report(read_results(path)))
     assert [(b["data-label"], float(b["height"])) for b in page.bars] == [("f", 200.0), ("g", 50.0), ("h", 0.0)]
+
+
+# -- end to end: a served stack and an in-process one ----------------------------------------------------------------
+
+#: the providers the runs use, loaded by module name (they may not be installed in the environment)
+PLUGINS = ",".join(
+    f"{package}.plugin"
+    for package in (
+        "llama_stack_provider_localfs_datasets",
+        "llama_stack_provider_basic_scoring",
+        "llama_stack_provider_eval",
+    )
+)
+PLUGIN_ENV = {"LLAMA_STACK_PLUGINS": PLUGINS}
+FUNCTIONS = ["basic::equality", "basic::subset_of"]
+#: question -> (the scripted model's answer, or None for an upstream error; the expected answer)
+QUESTIONS = {
+    "What is 2+3?": ("5", "5"),
+    "What is the capital of France?": ("Paris, of course", "Paris"),  # not equal, but a superset
+    "<script>alert('x')</script> What colour is the sky?": ("</pre><b>green</b>", "blue"),
+    "How many legs has a spider?": ("8", "8"),
+    "FAIL: what is 1+1?": (None, "2"),
+}
+QA_ROWS = [{"input_query": q, "expected_answer": expected} for q, (_, expected) in QUESTIONS.items()]
+SLOW_ROWS = [{"input_query": f"SLOW {i}", "expected_answer": "x"} for i in range(40)]
+
+
+def answer(request: Any) -> Any:
+    from llama_stack_core.testing.scripted import Reply, chat_completion
+
+    question = request.json["messages"][-1]["content"]
+    if question.startswith("SLOW"):
+        return Reply(json=chat_completion("x"), delay=0.25)
+    generated, _ = QUESTIONS[question]
+    if generated is None:
+        return Reply(status=400, json={"error": {"message": "the model refused"}})
+    return Reply(json=chat_completion(generated))
+
+
+@pytest.fixture(scope="module")
+def model():
+    from llama_stack_core.testing.scripted import ScriptedServer
+
+    with ScriptedServer(respond=answer) as server:
+        yield server
+
+
+def eval_run_config(directory: Path, model: Any) -> dict[str, Any]:
+    from llama_stack_core.testing.harness import make_run_config
+
+    providers = {
+        "inference": [
+            {
+                "provider_id": "vllm",
+                "provider_type": "remote::vllm",
+                "config": {"base_url": model.base_url, "refresh_models": False},
+            }
+        ],
+        "datasetio": [{"provider_id": "localfs", "provider_type": "inline::localfs", "config": {}}],
+        "scoring": [{"provider_id": "basic", "provider_type": "inline::basic", "config": {}}],
+        "eval": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
+    }
+    datasets = [
+        {"dataset_id": "qa", "purpose": "eval/question-answer", "source": {"type": "rows", "rows": QA_ROWS}},
+        {"dataset_id": "slow", "purpose": "eval/question-answer", "source": {"type": "rows", "rows": SLOW_ROWS}},
+    ]
+    benchmarks = [
+        {"benchmark_id": "qa-bench", "dataset_id": "qa", "scoring_functions": FUNCTIONS},
+        {"benchmark_id": "slow-bench", "dataset_id": "slow", "scoring_functions": FUNCTIONS[:1]},
+    ]
+    models = [{"model_id": "scripted", "provider_id": "vllm", "provider_model_id": "m"}]
+    return make_run_config(providers, directory, models=models, datasets=datasets, benchmarks=benchmarks)
+
+
+def write_config(directory: Path, model: Any) -> Path:
+    import yaml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "run.yaml"
+    path.write_text(yaml.safe_dump(eval_run_config(directory, model)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, model):
+    from llama_stack_core.testing.harness import served_stack
+
+    directory = tmp_path_factory.mktemp("served")
+    with served_stack(write_config(directory, model), directory, env=PLUGIN_ENV) as url:
+        yield url
+
+
+def eval_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return stack("eval", *args, env=PLUGIN_ENV, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def served_run(server, tmp_path_factory):
+    """``stack eval run qa-bench`` against the server, with --output."""
+    output = tmp_path_factory.mktemp("run") / "results.jsonl"
+    result = eval_cli("run", "qa-bench", "--model", "scripted", "--url", server, "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    return result, output
+
+
+def server_side(url: str, summary: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The job, its result and the dataset's rows, as the server has them."""
+    import httpx
+
+    jobs = f"{url}/v1alpha/eval/benchmarks/{summary['benchmark_id']}/jobs/{summary['job_id']}"
+    job = httpx.get(jobs).json()
+    result = httpx.get(f"{jobs}/result").json()
+    rows = httpx.get(f"{url}/v1beta/datasetio/iterrows/{summary['dataset_id']}").json()["data"]
+    return job, result, rows
+
+
+def check_records(records: list[dict[str, Any]], job: dict, result: dict, rows: list[dict]) -> None:
+    """The results file says exactly what the server's job and result say."""
+    *row_records, summary = records
+    assert row_records == [
+        {
+            "type": "row",
+            "index": i,
+            "input": rows[i],
+            "generation": generation,
+            "scores": {fn: scored["score_rows"][i] for fn, scored in result["scores"].items()},
+        }
+        for i, generation in enumerate(result["generations"])
+    ]
+    assert summary["aggregates"] == {fn: scored["aggregated_results"] for fn, scored in result["scores"].items()}
+    assert summary["status"] == job["status"] == "completed"
+    assert (summary["started_at"], summary["completed_at"]) == (job["started_at"], job["completed_at"])
+    assert summary["rows"] == job["progress"]["total_rows"] == len(result["generations"])
+    assert summary["failed_rows"] == job["progress"]["failed_rows"]
+    assert 0 < summary["elapsed_seconds"] < 60
+
+
+def test_run_against_a_server_writes_what_the_server_holds(server, served_run):
+    result, output = served_run
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    summary = records[-1]
+    assert summary["benchmark_id"] == "qa-bench" and summary["dataset_id"] == "qa" and summary["model"] == "scripted"
+    job, server_result, rows = server_side(server, summary)
+    check_records(records, job, server_result, rows)
+    assert [r["input"] for r in records[:-1]] == QA_ROWS
+    # what the scripted answers imply: equal on rows 0 and 3; the expected answer within the generated one on 0, 1, 3;
+    # row 4's generation failed (an error row under each function)
+    equality = [r["scores"]["basic::equality"] for r in records[:-1]]
+    assert [s.get("score") for s in equality[:4]] == [1.0, 0.0, 0.0, 1.0]
+    assert equality[4]["score"] is None and equality[4]["error"]
+    assert [r["scores"]["basic::subset_of"].get("score") for r in records[:4]] == [1.0, 1.0, 0.0, 1.0]
+    assert summary["rows"] == 5 and summary["failed_rows"] == 1
+    assert summary["aggregates"]["basic::equality"]["accuracy"] == pytest.approx(0.4)
+    assert summary["aggregates"]["basic::subset_of"]["accuracy"] == pytest.approx(0.6)
+    # the table on stdout: a header line, then one row per function
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("benchmark qa-bench  model scripted  rows 5  failed 1  time 0:")
+    assert lines[1].split()[:2] == ["FUNCTION", "ACCURACY"]
+    assert [line.split()[:2] for line in lines[2:]] == [["basic::equality", "0.4"], ["basic::subset_of", "0.6"]]
+    # the progress (stderr is not a terminal: whole lines), ending on the final counts
+    progress = [line for line in result.stderr.splitlines() if line.startswith("rows ")]
+    assert progress and "\r" not in result.stderr
+    assert progress[-1].startswith("rows 5/5 [########################] 100%") and progress[-1].endswith("failed 1")
+    assert f"eval job {summary['job_id']} started on benchmark qa-bench" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_limit_evaluates_the_first_rows(server, tmp_path):
+    output = tmp_path / "two.jsonl"
+    result = eval_cli("run", "qa-bench", "--model", "scripted", "--url", server, "--limit", "2", "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    job, server_result, rows = server_side(server, records[-1])
+    check_records(records, job, server_result, rows)
+    assert records[-1]["rows"] == job["progress"]["total_rows"] == 2
+    assert [r["input"] for r in records[:-1]] == QA_ROWS[:2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["nope", "--model", "scripted"],
+            "error: Benchmark 'nope' not found at {url} (list them: GET /v1alpha/eval/benchmarks)",
+        ),
+        (
+            ["qa-bench", "--model", "no-such-model"],
+            "error: POST /v1alpha/eval/benchmarks/qa-bench/jobs: HTTP 400: benchmark_config.eval_candidate.model: "
+            "Model 'no-such-model' not found",
+        ),
+    ],
+    ids=["unknown-benchmark", "unknown-model"],
+)
+def test_a_run_that_cannot_start_is_one_line_and_exit_2(server, args, message):
+    result = eval_cli("run", *args, "--url", server)
+    assert result.returncode == 2
+    assert result.stderr.startswith(message.format(url=server)) and len(result.stderr.splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_a_server_that_is_down_is_one_line_and_exit_2():
+    from llama_stack_core.testing.harness import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    result = eval_cli("run", "qa-bench", "--model", "scripted", "--url", url)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: cannot reach a Llama Stack server at {url} (ConnectError")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def start_slow_run(*where: str) -> tuple[subprocess.Popen[str], str]:
+    """``stack eval run slow-bench`` in the background, once it is drawing its job's progress; and the job's id."""
+    import os
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_stack_core.cli.main", "eval", "run", "slow-bench", "--model", "scripted", *where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **PLUGIN_ENV},
+    )
+    first = process.stderr.readline()  # blocks until the job is started (or the command failed)
+    assert first.startswith("eval job "), first + process.stderr.read()
+    assert process.stderr.readline().startswith("rows ")  # and its progress is being drawn
+    return process, first.split()[2]
+
+
+def test_ctrl_c_cancels_the_job_and_exits_130(server):
+    import signal
+
+    import httpx
+
+    process, job_id = start_slow_run("--url", server)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert f"interrupted: cancelling eval job {job_id}" in stderr and "Traceback" not in stderr
+    assert stdout == ""
+    job = httpx.get(f"{server}/v1alpha/eval/benchmarks/slow-bench/jobs/{job_id}").json()
+    assert job["status"] == "cancelled"
+    assert job["progress"]["completed_rows"] < job["progress"]["total_rows"] == 40
+
+
+def test_a_job_cancelled_elsewhere_exits_1(server):
+    import httpx
+
+    process, job_id = start_slow_run("--url", server)
+    assert httpx.delete(f"{server}/v1alpha/eval/benchmarks/slow-bench/jobs/{job_id}").status_code in (200, 204)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert stderr.splitlines()[-1] == f"error: eval job {job_id} cancelled"
+    assert stdout == ""
+
+
+def test_api_key_is_sent_as_a_bearer_token(tmp_path):
+    from llama_stack_core.testing.scripted import ScriptedServer
+
+    with ScriptedServer() as fake:
+        fake.reply(status=401, json={"error": {"message": "authentication required"}})
+        fake.reply(status=401, json={"error": {"message": "bad key"}})
+        url = fake.base_url.removesuffix("/v1")
+        by_flag = eval_cli("run", "b", "--model", "m", "--url", url, "--api-key", "sk-flag")
+        by_env = stack("eval", "run", "b", "--model", "m", "--url", url, env={"LLAMA_STACK_API_KEY": "sk-env"})
+    assert [r.headers.get("authorization") for r in fake.requests] == ["Bearer sk-flag", "Bearer sk-env"]
+    assert by_flag.returncode == by_env.returncode == 2
+    assert by_env.stderr == "error: GET /v1alpha/eval/benchmarks/b: HTTP 401: bad key\n"
+
+
+def stored(config: Path, benchmark_id: str, job_id: str, dataset_id: str | None = None) -> tuple[dict, Any, Any]:
+    """The job as the config's stack has it, read through a stack started here: its result when it completed, and the
+    dataset's rows."""
+    import asyncio
+    import importlib
+
+    import yaml
+
+    from llama_stack_core.plugins import PluginManager
+    from llama_stack_core.testing.harness import stack_client
+
+    async def read() -> tuple[dict, Any, Any]:
+        plugins = [importlib.import_module(name) for name in PLUGINS.split(",")]
+        base = f"/v1alpha/eval/benchmarks/{benchmark_id}/jobs/{job_id}"
+        async with stack_client(yaml.safe_load(config.read_text()), PluginManager(extra_plugins=plugins)) as client:
+            job = (await client.get(base)).json()
+            result = (await client.get(f"{base}/result")).json() if job["status"] == "completed" else None
+            rows = (await client.get(f"/v1beta/datasetio/iterrows/{dataset_id}")).json()["data"] if dataset_id else None
+        return job, result, rows
+
+    return asyncio.run(read())
+
+
+def test_run_in_process_from_a_run_config(tmp_path, model):
+    """--config: the stack is built in the command's process; its job is in the config's store afterwards."""
+    config = write_config(tmp_path / "stack", model)
+    output = tmp_path / "in-process.jsonl"
+    result = eval_cli("run", "qa-bench", "--model", "scripted", "--config", str(config), "-o", str(output))
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[:2] for line in result.stdout.splitlines()[2:]] == [
+        ["basic::equality", "0.4"],
+        ["basic::subset_of", "0.6"],
+    ]
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    check_records(records, *stored(config, "qa-bench", records[-1]["job_id"], "qa"))
+    unknown = eval_cli("run", "nope", "--model", "scripted", "--config", str(config))
+    assert unknown.returncode == 2 and unknown.stderr == f"error: Benchmark 'nope' not found in {config}\n"
+
+
+def test_ctrl_c_in_process_cancels_the_job(tmp_path, model):
+    import signal
+
+    config = write_config(tmp_path / "stack", model)
+    process, job_id = start_slow_run("--config", str(config))
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert f"interrupted: cancelling eval job {job_id}" in stderr and "Traceback" not in stderr
+    job, _, _ = stored(config, "slow-bench", job_id)  # the stopped stack's store says so
+    assert job["status"] == "cancelled"
+    assert job["progress"]["completed_rows"] < job["progress"]["total_rows"] == 40
+
+
+def test_report_of_a_served_run(served_run, tmp_path):
+    _, output = served_run
+    report = tmp_path / "report.html"
+    result = eval_cli("report", str(output), "-o", str(report))
+    assert result.returncode == 0, result.stderr
+    summary = read_results(output).summary
+    page = Page(report.read_text())
+    assert "script" not in page.tags
+    assert page.header["benchmark"] == "qa-bench" and page.header["model"] == "scripted"
+    assert page.header["rows"] == "5" and page.header["failed-rows"] == "1"
+    headers, rows = aggregates_table(summary["aggregates"])
+    assert page.tables["aggregates"] == [[h.lower() for h in headers], *rows]
+    check_bars(page, {fn: summary["aggregates"][fn]["accuracy"] for fn in FUNCTIONS})
+    failing = page.tables["failing"]
+    assert failing[0] == ["#", "input", "generated", "expected", *FUNCTIONS]
+    assert [(row[0], row[1], row[3]) for row in failing[1:]] == [
+        (str(i), QA_ROWS[i]["input_query"], QA_ROWS[i]["expected_answer"]) for i in (1, 2, 4)
+    ]
+    assert failing[2][2] == "</pre><b>green</b>" and failing[2][4:] == ["0.0", "0.0"]
+    # row 4's generation failed: its error instead of an answer, and under each function
+    assert "the model refused" in failing[3][2] and not failing[3][2].startswith("null")
+    assert failing[3][4].startswith("null\n") and failing[3][5].startswith("null\n")

@@ -136,7 +136,7 @@ def _question(row_input: Any) -> Any:
 def _answer(generation: Any) -> str:
     if isinstance(generation, dict):
         parts = []
-        if "generated_answer" in generation:
+        if generation.get("generated_answer") is not None:
             parts.append(_text(generation["generated_answer"]))
         if generation.get("error") is not None:
             parts.append(f'<span class="error">{_text(generation["error"])}</span>')
@@ -195,8 +195,8 @@ def _bars(items: list[tuple[str, str, float]], css: str, caption: str) -> str:
     """A vertical bar chart: (label, value label, value) per bar, heights proportional to the values (the scale is
     1, or the largest value when one is above 1)."""
     scale = max([1.0, *(value for _, _, value in items)])
-    top, label_room = 20, 130
-    width = BAR_SLOT * len(items) + 20
+    top, label_room = 20, 150  # labels slant down to the right under their bars: room below and to the right
+    width = BAR_SLOT * len(items) + 20 + 240
     shapes = []
     for i, (label, shown, value) in enumerate(items):
         height = round(max(0.0, value) / scale * CHART_HEIGHT, 2)
@@ -208,10 +208,10 @@ def _bars(items: list[tuple[str, str, float]], css: str, caption: str) -> str:
             f'<rect class="{css}" x="{x}" y="{y}" width="{BAR_WIDTH}" height="{height}" '
             f'data-label="{escape(label)}" data-value="{value!r}"><title>{escape(label)}: {escape(shown)}</title></rect>'
             f'<text x="{center}" y="{y - 4}" text-anchor="middle">{escape(shown)}</text>'
-            f'<text x="{center}" y="{base + 14}" text-anchor="end" '
-            f'transform="rotate(-30 {center} {base + 14})">{escape(label)}</text>'
+            f'<text x="{center}" y="{base + 14}" text-anchor="start" '
+            f'transform="rotate(30 {center} {base + 14})">{escape(label)}</text>'
         )
-    axis = f'<line x1="10" y1="{top + CHART_HEIGHT}" x2="{width}" y2="{top + CHART_HEIGHT}" stroke="#999"/>'
+    axis = f'<line x1="10" y1="{top + CHART_HEIGHT}" x2="{width - 240}" y2="{top + CHART_HEIGHT}" stroke="#999"/>'
     return (
         f'<figure><svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{top + CHART_HEIGHT + label_room}" '
         f'role="img" aria-label="{escape(caption)}">{axis}{"".join(shapes)}</svg>'

@@ -145,11 +145,11 @@ def _require(record: dict[str, Any], keys: Sequence[str], where: str) -> None:
 
 
 def format_value(value: Any) -> str:
-    """An aggregate for a table cell: floats to 4 significant digits, counts as ``key=n`` pairs."""
+    """An aggregate for a table cell: floats rounded to 4 decimals, counts as ``key=n`` pairs."""
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return str(round(value, 4))
     if isinstance(value, dict):
         return " ".join(f"{key}={format_value(count)}" for key, count in value.items())
     return str(value)

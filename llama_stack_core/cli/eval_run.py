@@ -259,6 +259,7 @@ def run_eval(backend: EvalBackend, options: EvalRunOptions, bar: ProgressBar | N
     job = backend.start(options.benchmark_id, benchmark_config(options))
     bar = bar or ProgressBar()
     try:
+        print(f"eval job {job['job_id']} started on benchmark {options.benchmark_id}", file=sys.stderr, flush=True)
         job = wait_for_job(backend, options.benchmark_id, job, bar, options.poll_interval)
     except KeyboardInterrupt:
         bar.finish()
