@@ -708,3 +708,58 @@ def test_report_of_a_served_run(served_run, tmp_path):
     # row 4's generation failed: its error instead of an answer, and under each function
     assert "the model refused" in failing[3][2] and not failing[3][2].startswith("null")
     assert failing[3][4].startswith("null\n") and failing[3][5].startswith("null\n")
+
+
+def test_run_in_process_from_a_distro(tmp_path, model):
+    config = write_config(tmp_path / "stack", model)
+    (tmp_path / "eval_test_distro.py").write_text(
+        "from pathlib import Path\n"
+        "from llama_stack_core.distros import DistroSpec\n"
+        "from llama_stack_core.hookspecs import hookimpl\n\n\n"
+        "@hookimpl\n"
+        "def register_distros():\n"
+        f"    return [DistroSpec(name='eval-test', run_config=Path({str(config)!r}))]\n"
+    )
+    import os
+
+    env = {
+        "LLAMA_STACK_PLUGINS": f"{PLUGINS},eval_test_distro",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])),
+    }
+    result = stack("eval", "run", "qa-bench", "--model", "scripted", "--distro", "eval-test", "--limit", "1", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("benchmark qa-bench  model scripted  rows 1  failed 0")
+
+
+def test_progress_is_redrawn_in_place_on_a_terminal(server):
+    """With stderr a terminal the bar is one line redrawn with carriage returns, ended by one newline."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_stack_core.cli.main", "eval", "run", "slow-bench", "--model", "scripted"]
+        + ["--url", server, "--limit", "8"],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env={**os.environ, **PLUGIN_ENV},
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the command exited and closed the terminal
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert process.wait(timeout=30) == 0
+    text = screen.decode().replace("\r\n", "\n")  # the terminal turns each newline into CR LF
+    started, bar, wrote = text.split("\n")[:3]
+    assert started.startswith("eval job ") and wrote == ""
+    frames = bar.split("\r")
+    assert frames[0] == "" and len(frames) >= 3  # redrawn at least once in place
+    assert frames[-1].rstrip().startswith("rows 8/8 [########################] 100%")
+    assert text.count("\n") == 2  # the started line and the finished bar; nothing else on stderr
