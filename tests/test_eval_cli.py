@@ -763,3 +763,27 @@ def test_progress_is_redrawn_in_place_on_a_terminal(server):
     assert frames[0] == "" and len(frames) >= 3  # redrawn at least once in place
     assert frames[-1].rstrip().startswith("rows 8/8 [########################] 100%")
     assert text.count("\n") == 2  # the started line and the finished bar; nothing else on stderr
+
+
+def test_a_server_that_goes_away_mid_run_is_one_line_naming_the_job(tmp_path, model):
+    import os
+
+    from llama_stack_core.testing.harness import serve_command, stop_process, wait_for_port, wait_healthy
+
+    config, log, port_file = write_config(tmp_path, model), tmp_path / "serve.log", tmp_path / "port"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            serve_command(config, port_file), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **PLUGIN_ENV}
+        )
+    try:
+        url = f"http://127.0.0.1:{wait_for_port(server, port_file, log)}"
+        wait_healthy(url, server, log)
+        process, job_id = start_slow_run("--url", url)
+        server.kill()
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        stop_process(server)
+    assert process.returncode == 2 and stdout == ""
+    last = stderr.splitlines()[-1]
+    assert last.startswith(f"error: cannot reach a Llama Stack server at {url}")
+    assert last.endswith(f"(while following eval job {job_id})")

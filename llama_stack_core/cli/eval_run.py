@@ -250,6 +250,28 @@ def wait_for_job(
         job = backend.status(benchmark_id, job["job_id"])
 
 
+def follow_job(
+    backend: EvalBackend, benchmark_id: str, job: dict[str, Any], bar: ProgressBar, interval: float
+) -> dict[str, Any]:
+    """:func:`wait_for_job`, and on Ctrl-C cancel the job (then re-raise); a failure to follow it names the job."""
+    job_id = job["job_id"]
+    try:
+        print(f"eval job {job_id} started on benchmark {benchmark_id}", file=sys.stderr, flush=True)
+        return wait_for_job(backend, benchmark_id, job, bar, interval)
+    except KeyboardInterrupt:
+        bar.finish()
+        print(f"interrupted: cancelling eval job {job_id}", file=sys.stderr)
+        try:
+            backend.cancel(benchmark_id, job_id)
+        except ConfigError as exc:
+            print(f"warning: could not cancel eval job {job_id}: {exc}", file=sys.stderr)
+        raise
+    except ConfigError as exc:  # e.g. the server went away mid-run: say which job, to look it up later
+        raise ConfigError(f"{exc} (while following eval job {job_id})") from None
+    finally:
+        bar.finish()
+
+
 def run_eval(backend: EvalBackend, options: EvalRunOptions, bar: ProgressBar | None = None) -> int:
     """Run the job to its end; print the aggregates table (stdout) and write ``options.output``. The exit status."""
     if options.output is not None and not options.output.parent.is_dir():
@@ -257,32 +279,19 @@ def run_eval(backend: EvalBackend, options: EvalRunOptions, bar: ProgressBar | N
     benchmark = backend.benchmark(options.benchmark_id)
     started = time.monotonic()
     job = backend.start(options.benchmark_id, benchmark_config(options))
-    bar = bar or ProgressBar()
-    try:
-        print(f"eval job {job['job_id']} started on benchmark {options.benchmark_id}", file=sys.stderr, flush=True)
-        job = wait_for_job(backend, options.benchmark_id, job, bar, options.poll_interval)
-    except KeyboardInterrupt:
-        bar.finish()
-        print(f"interrupted: cancelling eval job {job['job_id']}", file=sys.stderr)
-        try:
-            backend.cancel(options.benchmark_id, job["job_id"])
-        except ConfigError as exc:
-            print(f"warning: could not cancel eval job {job['job_id']}: {exc}", file=sys.stderr)
-        raise
-    bar.finish()
+    job = follow_job(backend, options.benchmark_id, job, bar or ProgressBar(), options.poll_interval)
     if job.get("status") != "completed":
         reason = f": {job['error']}" if job.get("error") else ""
         print(f"error: eval job {job['job_id']} {job.get('status')}{reason}", file=sys.stderr)
         return 1
     result = backend.result(options.benchmark_id, job["job_id"])
     count = len(result.get("generations") or [])
-    rows = read_rows(backend, benchmark["dataset_id"], count) if count else []
     records = result_records(
         benchmark=benchmark,
         model=options.model,
         job=job,
         result=result,
-        input_rows=rows,
+        input_rows=read_rows(backend, benchmark["dataset_id"], count) if count else [],
         elapsed_seconds=time.monotonic() - started,
     )
     summary = records[-1]
