@@ -19,6 +19,7 @@ from llama_stack_core.errors import ConfigError
 from llama_stack_core.owners import Action, Owner
 from llama_stack_core.request_context import principal
 from llama_stack_core.testing.harness import make_run_config, stack_client
+from llama_stack_core.testing.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -61,9 +62,22 @@ def run_config(tmp_path, auth: bool = True, policy: list[dict[str, Any]] | None 
         "responses": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
         "conversations": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
         "agents": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
+        "datasetio": [{"provider_id": "localfs", "provider_type": "inline::localfs", "config": {}}],
+        "scoring": [{"provider_id": "basic", "provider_type": "inline::basic", "config": {}}],
+        "eval": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
     }
     models = [{"model_id": "shared-model", "provider_id": "echo", "provider_model_id": "llm"}]
-    return make_run_config(providers, tmp_path, models=models, server=server)
+    # a shared benchmark (from the run config): anyone may run it, and each sees only their own jobs on it
+    datasets = [
+        {"dataset_id": "shared-data", "purpose": "eval/question-answer", "source": {"type": "rows", "rows": ROWS}}
+    ]
+    benchmarks = [
+        {"benchmark_id": "shared-bench", "dataset_id": "shared-data", "scoring_functions": ["basic::equality"]}
+    ]
+    return make_run_config(providers, tmp_path, models=models, server=server, datasets=datasets, benchmarks=benchmarks)
+
+
+ROWS = [{"input_query": "hi", "expected_answer": "echo:llm: hi"}]
 
 
 class User:
@@ -100,7 +114,22 @@ async def make_everything(alice: User) -> dict[str, str]:
         "POST", "/v1/agents", json={"agent_config": {"model": "shared-model", "instructions": "x"}}
     )
     assert agent.status_code == 200, agent.text
+    dataset = {"dataset_id": "alice-data", "purpose": "eval/question-answer", "source": {"type": "rows", "rows": ROWS}}
+    assert (await alice.request("POST", "/v1beta/datasets", json=dataset)).status_code == 200
+    benchmark = {"benchmark_id": "alice-bench", "dataset_id": "alice-data", "scoring_functions": ["basic::equality"]}
+    assert (await alice.request("POST", "/v1alpha/eval/benchmarks", json=benchmark)).status_code == 200
+    candidate = {"benchmark_config": {"eval_candidate": {"type": "model", "model": "shared-model"}}}
+    job = (await alice.request("POST", "/v1alpha/eval/benchmarks/shared-bench/jobs", json=candidate)).json()
+
+    async def job_done() -> bool:
+        status = (await alice.request("GET", f"/v1alpha/eval/benchmarks/shared-bench/jobs/{job['job_id']}")).json()
+        return status["status"] == "completed"
+
+    await eventually(job_done, timeout=20, what="alice's eval job")
     return {
+        "job": job["job_id"],
+        "benchmark": "alice-bench",
+        "dataset": "alice-data",
         "file": file.id,
         "store": store.id,
         "chat": chat.id,
@@ -113,7 +142,17 @@ async def make_everything(alice: User) -> dict[str, str]:
 
 #: kind -> (its GET path, its list path and where the ids are in the list, its DELETE path or None)
 def paths(ids: dict[str, str]) -> dict[str, tuple[str, str | None, str | None]]:
+    job = f"/v1alpha/eval/benchmarks/shared-bench/jobs/{ids['job']}"
     return {
+        "eval job": (job, None, None),
+        "eval job result": (f"{job}/result", None, None),
+        "benchmark": (
+            f"/v1alpha/eval/benchmarks/{ids['benchmark']}",
+            "/v1alpha/eval/benchmarks",
+            f"/v1alpha/eval/benchmarks/{ids['benchmark']}",
+        ),
+        "dataset": (f"/v1beta/datasets/{ids['dataset']}", "/v1beta/datasets", f"/v1beta/datasets/{ids['dataset']}"),
+        "dataset rows": (f"/v1beta/datasetio/iterrows/{ids['dataset']}", None, None),
         "file": (f"/v1/files/{ids['file']}", "/v1/files", f"/v1/files/{ids['file']}"),
         "file content": (f"/v1/files/{ids['file']}/content", None, None),
         "store": (f"/v1/vector_stores/{ids['store']}", "/v1/vector_stores", f"/v1/vector_stores/{ids['store']}"),
@@ -152,6 +191,8 @@ async def test_what_alice_makes_is_invisible_to_bob(tmp_path, pm):
             if delete is not None:
                 refused = await bob.request("DELETE", delete)
                 assert refused.status_code == 404, (kind, refused.text)
+        cancel = await bob.request("DELETE", f"/v1alpha/eval/benchmarks/shared-bench/jobs/{ids['job']}")
+        assert cancel.status_code == 404, cancel.text  # bob may run the shared benchmark, not touch alice's job
         # through the SDK: the typed errors a client sees
         with pytest.raises(openai.NotFoundError):
             await bob.sdk.files.retrieve(ids["file"])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import openai
+import orjson
 import pytest
 import yaml
 from llama_stack_client import LlamaStackClient
@@ -153,6 +155,21 @@ def test_serve_a_run_config_file(tmp_path, plugin_env):
         )
         assert response.json()["choices"][0]["message"]["content"] == "e:llm: over http"
         assert httpx.get(f"{url}/v1/version").status_code == 200
+        assert_json_400_for_an_over_long_url(url)
+
+
+def assert_json_400_for_an_over_long_url(url: str) -> None:
+    """uvicorn refuses it before the app sees it; the answer is still the JSON error body (issue 19's probe)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:  # httpx refuses such a URL itself
+        connection.sendall(b"GET /v1/models/" + b"m" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert b"content-type: application/json" in head.lower()
+    assert "too long" in orjson.loads(body)["error"]["message"]
 
 
 @pytest.mark.slow
@@ -177,6 +194,7 @@ def test_serve_on_port_0_reports_the_port_and_a_taken_port_is_a_clean_error(tmp_
     with served_stack(config, tmp_path, env=plugin_env, extra_args=["--workers", "2"]) as url:  # port 0
         port = url.rsplit(":", 1)[1]
         assert port != "0" and httpx.get(f"{url}/v1/health").status_code == 200
+        assert_json_400_for_an_over_long_url(url)  # the workers' protocol too
         path = tmp_path / "run.yaml"
         path.write_text(yaml.safe_dump(config))
         taken = stack("serve", str(path), "--host", "127.0.0.1", "--port", port, env=plugin_env, check=False)

@@ -362,6 +362,8 @@ def test_fresh_venv_starter_distro_serves_offline(wheelhouse: Path, tmp_path: Pa
                 "rag-runtime",
                 "model-context-protocol",
                 "builtin",
+                "basic",
+                "llm-as-judge",
             }
     finally:
         server.stop()

@@ -98,6 +98,13 @@ async def test_openapi_documents_every_route_with_schemas(full_config, pm):
     assert {"model", "messages", "stream", "tools"} <= set(schemas[request_ref]["properties"])
     assert "text/event-stream" in chat["responses"]["200"]["content"]
     assert all("__" not in name for name in schemas), [n for n in schemas if "__" in n]
+    # the document says what the server enforces (issue 19's probe): query constraints, and bodies it may omit
+    limit = next(p for p in doc["paths"]["/v1/files"]["get"]["parameters"] if p["name"] == "limit")
+    assert limit["in"] == "query" and limit["schema"]["minimum"] == 1 and limit["schema"]["maximum"] == 10000
+    assert doc["paths"]["/v1/vector_stores"]["post"]["requestBody"]["required"] is False
+    assert chat["requestBody"]["required"] is True
+    items = schemas["ResponseItemList"]["properties"]["data"]["items"]
+    assert "oneOf" not in items and len(items["anyOf"]) >= 10  # a message is also a valid OtherItem
 
 
 async def test_malformed_json_is_400(full_config, pm):
@@ -126,8 +133,20 @@ async def test_unknown_route_404_and_wrong_method_405(full_config, pm):
     async with stack_client(full_config, pm) as client:
         unknown = await client.get("/v1/no-such-thing")
         wrong_method = await client.put("/v1/health")
+        wrong_on_pattern = await client.patch("/v1/models/some/model")
+        head = await client.head("/v1/models")
+        get = await client.get("/v1/models")
+        head_unknown = await client.head("/v1/no-such-thing")
     assert "/v1/inspect/routes" in assert_error(unknown, 404)["message"]
     assert_error(wrong_method, 405)
+    assert wrong_method.headers["allow"] == "GET, HEAD"
+    assert_error(wrong_on_pattern, 405)
+    assert wrong_on_pattern.headers["allow"] == "DELETE, GET, HEAD"
+    # HEAD answers like GET, without the body (issue 19's probe: it was a 405)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == "application/json"
+    assert int(head.headers["content-length"]) == len(get.content)
+    assert head_unknown.status_code == 404
 
 
 async def test_unconfigured_api_is_501(full_config, pm):
@@ -239,3 +258,7 @@ async def test_query_lists_in_every_sdk_style_and_bracket_objects():
     assert _query([("include", "a")], Query) == {"include": ["a"]}
     assert _query([("order", "asc"), ("order", "desc")], Query) == {"order": "desc"}
     assert _query([("mcp_endpoint[uri]", "http://x/mcp")], Query) == {"mcp_endpoint": {"uri": "http://x/mcp"}}
+    # mixed styles for one name (found by fuzzing: a 500): the later style wins, never a crash
+    assert _query([("include[x]", "a"), ("include[]", "b")], Query) == {"include": ["b"]}
+    assert _query([("order", "asc"), ("order[]", "b")], Query) == {"order": ["b"]}
+    assert _query([("include[]", "a"), ("include[x]", "b")], Query) == {"include": {"x": "b"}}

@@ -10,6 +10,9 @@ from .resources import URL
 
 T = TypeVar("T")
 
+#: An id a client passes (of a vector store, a file, ...): never empty.
+Identifier = Annotated[str, Field(min_length=1)]
+
 
 class Request(BaseModel):
     """Base of request models: unknown fields are kept (upstream and OpenAI clients send vendor extras)."""

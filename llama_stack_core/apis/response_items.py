@@ -164,7 +164,7 @@ _ITEM_TYPES = {
 
 def _item_tag(value: Any) -> str:
     kind = value.get("type", "message") if isinstance(value, dict) else getattr(value, "type", "message")
-    return kind if kind in _ITEM_TYPES else "other"
+    return kind if isinstance(kind, str) and kind in _ITEM_TYPES else "other"
 
 
 #: An input, output or conversation item, told apart by ``type`` (``message`` when absent).

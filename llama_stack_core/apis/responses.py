@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import CursorPage, CursorQuery, DeletedObject, Request, StrictRequest
+from .common import CursorPage, CursorQuery, DeletedObject, Identifier, Request, StrictRequest
 from .response_items import ResponseItem, ResponseItemList
 from .routes import Api, ApiSpec, Route
 
@@ -34,7 +34,7 @@ class WebSearchTool(BaseModel):
 class FileSearchTool(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: Literal["file_search"] = "file_search"
-    vector_store_ids: list[str] = Field(min_length=1)
+    vector_store_ids: list[Identifier] = Field(min_length=1)
     filters: dict[str, Any] | None = None
     max_num_results: int | None = Field(default=10, ge=1, le=50)
     ranking_options: dict[str, Any] | None = None

@@ -45,8 +45,8 @@ class ScoreBatchResponse(BaseModel):
 @runtime_checkable
 class ScoringProvider(Protocol):
     """What a scoring provider implements: score rows. The keys of ``request.scoring_functions`` are the provider's
-    own ids of functions registered on it (told by ``register_scoring_function``), each with the request's params
-    (overriding the registered ones) or null. Answer one :class:`ScoringResult` per function, with one score row per
+    own ids of functions registered on it (told by ``register_scoring_function``), each with its params: the
+    request's, else the function's registered ones (filled in by the core), else null (the provider's defaults). Answer one :class:`ScoringResult` per function, with one score row per
     input row, in order; a row that cannot be scored gets ``scoring.aggregation.error_row`` and the others go on.
 
     The core does the rest: a request naming functions of several providers is split among them, and ``score-batch``

@@ -121,7 +121,7 @@ class MetricSeries(BaseModel):
 
 
 class QueryCondition(BaseModel):
-    key: str
+    key: str = Field(pattern=r"^[^\x00]*$", description="An attribute key (no NUL characters: no store holds them).")
     op: Literal["eq", "ne", "gt", "lt"]
     value: Any
 

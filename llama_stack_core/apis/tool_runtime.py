@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import DataList, InterleavedContent, Request, SearchMode, StrictRequest, ToolDef, ToolParameter
+from .common import DataList, Identifier, InterleavedContent, Request, SearchMode, StrictRequest, ToolDef, ToolParameter
 from .resources import URL
 from .routes import Api, ApiSpec, ResourceRef, Route
 
@@ -129,7 +129,7 @@ class RAGInsertRequest(Request):
 
 class RAGQueryRequest(Request):
     content: InterleavedContent
-    vector_db_ids: list[str] = Field(min_length=1)
+    vector_db_ids: list[Identifier] = Field(min_length=1)
     query_config: RAGQueryConfig | None = None
 
 

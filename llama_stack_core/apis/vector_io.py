@@ -11,7 +11,16 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from ..owners import Action
-from .common import CursorPage, CursorQuery, DeletedObject, InterleavedContent, Request, SearchMode, StrictRequest
+from .common import (
+    CursorPage,
+    CursorQuery,
+    DeletedObject,
+    Identifier,
+    InterleavedContent,
+    Request,
+    SearchMode,
+    StrictRequest,
+)
 from .routes import Api, ApiSpec, ResourceRef, Route
 
 # -- raw chunks --------------------------------------------------------------------------------------------------
@@ -57,7 +66,7 @@ class QueryParams(BaseModel):
     """Query options; providers may read extra keys."""
 
     model_config = ConfigDict(extra="allow")
-    max_chunks: int | None = Field(default=None, ge=1)
+    max_chunks: int | None = Field(default=None, ge=1, le=10000)
     score_threshold: float | None = None
     mode: SearchMode | None = None
     ranker: dict[str, Any] | None = None
@@ -133,7 +142,7 @@ class VectorStoreCreateRequest(Request):
 
     name: str | None = None
     description: str | None = None
-    file_ids: list[str] | None = None
+    file_ids: list[Identifier] | None = None
     expires_after: VectorStoreExpiresAfter | None = None
     chunking_strategy: ChunkingStrategy | None = None
     metadata: dict[str, Any] | None = None
@@ -304,7 +313,7 @@ class VectorStoreFileBatch(BaseModel):
 
 class FileBatchCreateRequest(Request):
     vector_store_id: str = Field(min_length=1)
-    file_ids: list[str] = Field(min_length=1, max_length=2000)
+    file_ids: list[Identifier] = Field(min_length=1, max_length=2000)
     attributes: dict[str, Any] | None = None
     chunking_strategy: ChunkingStrategy | None = None
 

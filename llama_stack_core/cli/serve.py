@@ -80,9 +80,12 @@ def serve(
     host = host or config.server.host
     port = port if port is not None else int(os.environ.get("LLAMA_STACK_PORT", config.server.port))
     warn_if_open(config, host)
+    from ..server.protocol import JsonErrorHttpToolsProtocol
+
     options = dict(
         host=host,
         port=port,
+        http=JsonErrorHttpToolsProtocol,
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,

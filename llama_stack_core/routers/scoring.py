@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from ..apis.common import ScoringFnParams, ScoringResult
-from ..apis.resources import Dataset, RegisterDatasetRequest, RowsDataSource
+from ..apis.resources import Dataset, RegisterDatasetRequest, RowsDataSource, ScoringFunction
 from ..apis.routes import Api
 from ..apis.scoring import ScoreBatchRequest, ScoreBatchResponse, ScoreRequest, ScoreResponse
 from ..datasets import read_rows
@@ -18,13 +20,27 @@ from ..routing import ApiRouter, ProviderInstance, as_model, provider_method
 Batch = tuple[ProviderInstance, dict[str, ScoringFnParams | None], dict[str, str]]
 
 
+_PARAMS: TypeAdapter[ScoringFnParams] = TypeAdapter(ScoringFnParams)
+
+
+def _registered_params(function: ScoringFunction) -> ScoringFnParams | None:
+    """A function's registered params as a request's (several functions may share one provider function and differ
+    only in them); None if they are not params of a known type (the provider's defaults then)."""
+    try:
+        return _PARAMS.validate_python(function.params)
+    except ValidationError:
+        return None
+
+
 class ScoringRouter(ApiRouter):
     async def _batches(self, functions: dict[str, ScoringFnParams | None]) -> list[Batch]:
         """The calls to make: one per provider, or more when two caller ids name one function of a provider (a
         function registered twice, under other ids, with other params)."""
         batches: list[Batch] = []
         for function_id, params in functions.items():
-            provider, provider_function_id, _ = await self.resolve("scoring_function", function_id)
+            provider, provider_function_id, function = await self.resolve("scoring_function", function_id)
+            if params is None and isinstance(function, ScoringFunction) and function.params:
+                params = _registered_params(function)
             batch = next(
                 (b for b in batches if b[0] is provider and provider_function_id not in b[1]),
                 None,
@@ -38,11 +54,15 @@ class ScoringRouter(ApiRouter):
 
     async def score(self, request: ScoreRequest) -> ScoreResponse:
         batches = await self._batches(request.scoring_functions)
-        answers = await asyncio.gather(*(self._score_on(batch, request.input_rows) for batch in batches))
+        return await self._scored(batches, request.input_rows, list(request.scoring_functions))
+
+    async def _scored(self, batches: list[Batch], rows: list[dict[str, Any]], order: list[str]) -> ScoreResponse:
+        """Every batch scored at the same time; the results in the request's order of functions."""
+        answers = await asyncio.gather(*(self._score_on(batch, rows) for batch in batches))
         results: dict[str, ScoringResult] = {}
         for answer in answers:
             results.update(answer)
-        return ScoreResponse(results={function_id: results[function_id] for function_id in request.scoring_functions})
+        return ScoreResponse(results={function_id: results[function_id] for function_id in order})
 
     async def _score_on(self, batch: Batch, rows: list[dict[str, Any]]) -> dict[str, ScoringResult]:
         provider, functions, caller_ids = batch
@@ -60,10 +80,11 @@ class ScoringRouter(ApiRouter):
         return results
 
     async def score_batch(self, request: ScoreBatchRequest) -> ScoreBatchResponse:
+        batches = await self._batches(request.scoring_functions)  # unknown functions: 404 before any reading
         rows = await read_rows(self.peer(Api.datasetio), request.dataset_id)
         if not rows:
             raise BadRequestError(f"dataset '{request.dataset_id}' has no rows to score", param="dataset_id")
-        scored = await self.score(ScoreRequest(input_rows=rows, scoring_functions=request.scoring_functions))
+        scored = await self._scored(batches, rows, list(request.scoring_functions))
         saved = None
         if request.save_results_dataset:
             saved = await self._save(request.dataset_id, rows, scored.results)

@@ -19,7 +19,7 @@ from .core_routes import INFO_ROUTES, RESOURCE_ROUTES
 from .cors import CorsMiddleware
 from .endpoints import core_endpoint, provider_endpoint, unconfigured_endpoint
 from .errors import error_reply, exception_reply
-from .http import HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
+from .http import JSON_HEADERS, HeadReply, HttpRequest, Receive, Reply, RouteTable, Scope, Send, StreamReply
 from .limits import AllSlots, StreamSlots
 from .tracing_middleware import TracingMiddleware
 
@@ -64,9 +64,11 @@ def route_table(context: ServerContext) -> RouteTable:
     return table
 
 
-def _no_route(scope: Scope, other_method: bool) -> Reply:
-    if other_method:
-        return error_reply(f"method {scope['method']} not allowed on {scope['path']}", "method_not_allowed", 405)
+def _no_route(scope: Scope, allowed: list[str]) -> Reply:
+    if allowed:
+        reply = error_reply(f"method {scope['method']} not allowed on {scope['path']}", "method_not_allowed", 405)
+        reply.headers = [*JSON_HEADERS, (b"allow", ", ".join(allowed).encode())]
+        return reply
     return error_reply(f"no route {scope['method']} {scope['path']}; see GET /v1/inspect/routes", "not_found", 404)
 
 
@@ -82,12 +84,16 @@ class RoutedApp:
 
     async def reply(
         self, scope: Scope, receive: Receive, request_headers: dict[bytes, bytes] | None = None
-    ) -> Reply | StreamReply:
+    ) -> Reply | StreamReply | HeadReply:
         """The reply to a request, not sent yet (``request_headers``: the headers as a dict, if already built)."""
         handler, params, other_method = self.routes.match(scope["method"], scope["path"])
-        if handler is None:
-            return _no_route(scope, other_method)
-        return await handler(HttpRequest(scope, receive, params, request_headers))
+        if handler is not None:
+            return await handler(HttpRequest(scope, receive, params, request_headers))
+        if scope["method"] == "HEAD":  # a GET route answers HEAD: its status and headers, no body
+            handler, params, _ = self.routes.match("GET", scope["path"])
+            if handler is not None:
+                return HeadReply(await handler(HttpRequest(scope, receive, params, request_headers)))
+        return _no_route(scope, self.routes.allowed_methods(scope["path"]) if other_method else [])
 
 
 class StackApp:

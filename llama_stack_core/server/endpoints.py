@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
 
@@ -17,7 +18,7 @@ from ..errors import BadRequestError, NotConfiguredError, UnprocessableError
 from ..request_context import PROVIDER_DATA
 from ..routing import Operation
 from .errors import error_body, error_reply, exception_reply, exception_to_error, format_validation_error
-from .http import Handler, HttpRequest, Reply, StreamReply
+from .http import Handler, HttpRequest, Receive, Reply, StreamReply
 from .limits import AllSlots, Releasing, StreamSlots, check_embeddings
 
 PROVIDER_DATA_HEADER = b"x-llamastack-provider-data"
@@ -84,13 +85,15 @@ def _query(pairs: list[tuple[str, str]], model: type[BaseModel]) -> dict[str, An
     data: dict[str, Any] = {}
     for key, value in pairs:
         if key.endswith("[]"):
-            data.setdefault(key[:-2], []).append(value)
+            previous = data.get(key[:-2])
+            data[key[:-2]] = [*previous, value] if isinstance(previous, list) else [value]
             continue
         name, bracket, rest = key.partition("[")
         if bracket and rest.endswith("]") and "[" not in rest:
-            target = data.setdefault(name, {})
-            if isinstance(target, dict):
-                target[rest[:-1]] = value
+            target = data.get(name)
+            if not isinstance(target, dict):
+                target = data[name] = {}
+            target[rest[:-1]] = value
         elif isinstance(data.get(key), list) or (key in data and _is_list_field(model, key)):
             previous = data[key]
             data[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
@@ -149,6 +152,28 @@ def _set_provider_data(request: HttpRequest) -> None:
     PROVIDER_DATA.set(parsed)
 
 
+async def _while_connected(work: Awaitable[Any], request: HttpRequest) -> Reply | StreamReply:
+    """``work``'s answer rendered, ``work`` awaited in this task and cancelled if the client disconnects first (a
+    generation nobody waits for stops and frees the model); the client, gone, gets a 499 nobody reads."""
+    task = asyncio.current_task()
+    assert task is not None
+    watcher = asyncio.ensure_future(_cancel_on_disconnect(request.receive, task))
+    try:
+        return render(await work)
+    except asyncio.CancelledError:
+        if not watcher.done() or watcher.cancelled() or task.uncancel() > 0:
+            raise  # cancelled from elsewhere (the server stopping), not by the client leaving
+        return error_reply("the client closed the connection", "client_closed_request", 499)
+    finally:
+        watcher.cancel()
+
+
+async def _cancel_on_disconnect(receive: Receive, task: asyncio.Task[Any]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    task.cancel()
+
+
 def provider_endpoint(
     route: Route,
     operation: Operation,
@@ -160,6 +185,7 @@ def provider_endpoint(
     A streaming request takes one of its client's stream slots (``streams``) for as long as it streams."""
     call = operation.call
     streaming = streams if route.stream is not None and streams is not None and streams.limit is not None else None
+    generates = route.stream is not None  # a model's work: stopped when its client goes away, streamed or not
 
     async def endpoint(request: HttpRequest) -> Reply | StreamReply:
         try:
@@ -167,7 +193,11 @@ def provider_endpoint(
             parsed = await parse_request(route, request, limits)
             if limits is not None and isinstance(parsed, EmbeddingsRequest):
                 check_embeddings(parsed, limits)
-            if streaming is None or not getattr(parsed, "stream", False):
+            if not getattr(parsed, "stream", False):
+                if generates:
+                    return await _while_connected(call(parsed), request)
+                return render(await call(parsed))
+            if streaming is None:
                 return render(await call(parsed))
             release = streaming.take(request)
         except Exception as exc:

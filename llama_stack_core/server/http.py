@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
-from ..errors import PayloadTooLargeError
+from ..errors import BadRequestError, PayloadTooLargeError
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -96,7 +96,12 @@ class HttpRequest:
         if limit is not None:
             _check_declared_length(self.raw_headers.get(b"content-length"), limit)
             receive = _capped(receive, limit)
-        return await Request(self.scope, receive).form()
+        from starlette.formparsers import MultiPartException
+
+        try:
+            return await Request(self.scope, receive).form()
+        except MultiPartException as exc:  # no boundary, a broken part: the client's mistake
+            raise BadRequestError(f"malformed multipart body: {exc}") from None
 
 
 def too_large(limit: int) -> PayloadTooLargeError:
@@ -134,6 +139,30 @@ class Reply:
     async def send(self, send: Send, receive: Receive) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers or JSON_HEADERS})
         await send({"type": "http.response.body", "body": self.body})
+
+
+@dataclass(slots=True)
+class HeadReply:
+    """The answer to a HEAD request: the GET reply's status and headers, without its body (a stream is closed
+    unread)."""
+
+    reply: Reply | StreamReply
+
+    @property
+    def status(self) -> int:
+        return self.reply.status
+
+    async def send(self, send: Send, receive: Receive) -> None:
+        reply = self.reply
+        if isinstance(reply, Reply):
+            headers = [*(reply.headers or JSON_HEADERS), (b"content-length", str(len(reply.body)).encode())]
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        else:
+            close = getattr(reply.events, "aclose", None)
+            if close is not None:
+                await close()
+            await send({"type": "http.response.start", "status": reply.status, "headers": SSE_HEADERS})
+        await send({"type": "http.response.body", "body": b""})
 
 
 @dataclass(slots=True)
@@ -219,3 +248,11 @@ class RouteTable:
                     return handler, found.groupdict(), False
                 other_method = True
         return None, {}, other_method
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods some route serves at ``path`` (for a 405's ``Allow``; GET implies HEAD), sorted."""
+        methods = {method for method, fixed in self._fixed if fixed == path}
+        methods.update(method for method, regex, _ in self._patterns if regex.match(path))
+        if "GET" in methods:
+            methods.add("HEAD")
+        return sorted(methods)

@@ -55,13 +55,16 @@ def build_openapi(routes: list[tuple[str, Route]], title: str = "Llama Stack") -
     seen_ids: set[str] = set()
     for tag, route in routes:
         for path in route.paths:
-            operation = _operation(tag, route, schema_of, deprecated=route.deprecated or path != route.path)
+            operation = _operation(
+                tag, route, schema_of, definitions, deprecated=route.deprecated or path != route.path
+            )
             op_id = route.name if path == route.path else f"{route.name}_alias_{len(seen_ids)}"
             while op_id in seen_ids:
                 op_id += "_"
             seen_ids.add(op_id)
             operation["operationId"] = op_id
             paths.setdefault(_PATH_PARAM.sub(r"{\1}", path), {})[route.method.lower()] = operation
+    _loosen_untagged_one_of(definitions)
     definitions["Error"] = ERROR_SCHEMA
     return {
         "openapi": "3.1.0",
@@ -71,12 +74,40 @@ def build_openapi(routes: list[tuple[str, Route]], title: str = "Llama Stack") -
     }
 
 
-def _operation(tag: str, route: Route, schema_of: dict[int, Any], *, deprecated: bool) -> dict[str, Any]:
+def _loosen_untagged_one_of(node: Any) -> None:
+    """``oneOf`` without a ``discriminator`` (pydantic's schema of a union told apart by a function, e.g. response
+    items with a catch-all ``OtherItem``) as ``anyOf``: the branches may overlap, and the server picks one by
+    ``type``, so "exactly one" would declare valid answers invalid."""
+    if isinstance(node, dict):
+        if "oneOf" in node and "discriminator" not in node:
+            node["anyOf"] = node.pop("oneOf")
+        for value in node.values():
+            _loosen_untagged_one_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            _loosen_untagged_one_of(value)
+
+
+def _properties(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """The properties of a request model's schema (followed through its ``$ref``), with their constraints."""
+    ref = schema.get("$ref")
+    if ref is not None:
+        schema = definitions[ref.rsplit("/", 1)[1]]
+    return schema.get("properties", {})
+
+
+def _operation(
+    tag: str, route: Route, schema_of: dict[int, Any], definitions: dict[str, Any], *, deprecated: bool
+) -> dict[str, Any]:
     path_params = set(_PATH_PARAM.findall(route.path))
     operation: dict[str, Any] = {"tags": [tag], "summary": route.summary}
     if deprecated:
         operation["deprecated"] = True
-    parameters = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in path_params]
+    properties = _properties(schema_of[id(route.request)], definitions) if route.request is not None else {}
+    parameters = [
+        {"name": p, "in": "path", "required": True, "schema": properties.get(p, {"type": "string"})}
+        for p in path_params
+    ]
     if route.request is not None:
         if route.method in ("GET", "DELETE"):
             for name, field in route.request.model_fields.items():
@@ -86,12 +117,17 @@ def _operation(tag: str, route: Route, schema_of: dict[int, Any], *, deprecated:
                             "name": name,
                             "in": "query",
                             "required": field.is_required(),
-                            "schema": TypeAdapter(field.annotation).json_schema(ref_template=_REF),
+                            "schema": properties.get(name)
+                            or TypeAdapter(field.annotation).json_schema(ref_template=_REF),
                         }
                     )
         else:
             media = "multipart/form-data" if route.body == "multipart" else "application/json"
-            operation["requestBody"] = {"required": True, "content": {media: {"schema": schema_of[id(route.request)]}}}
+            required = any(f.is_required() for n, f in route.request.model_fields.items() if n not in path_params)
+            operation["requestBody"] = {
+                "required": required,
+                "content": {media: {"schema": schema_of[id(route.request)]}},
+            }
     if parameters:
         operation["parameters"] = parameters
     content: dict[str, Any] = {}

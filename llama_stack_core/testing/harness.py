@@ -104,6 +104,21 @@ def served_stack(
     timeout: float = 30,
 ) -> Iterator[str]:
     """Run ``stack serve`` in a subprocess on a port it picks itself; yield its base URL once healthy; stop it on exit."""
+    with serving_process(config, directory, env=env, extra_args=extra_args, timeout=timeout) as (base_url, _):
+        yield base_url
+
+
+@contextmanager
+def serving_process(
+    config: dict[str, Any] | str | Path,
+    directory: Path,
+    *,
+    env: dict[str, str] | None = None,
+    extra_args: list[str] = (),
+    timeout: float = 30,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """:func:`served_stack` that also yields the process (to kill it mid-work, as a crash would); stopped on exit
+    unless it has already ended."""
     if isinstance(config, dict):
         path = directory / f"run-{time.monotonic_ns()}.yaml"
         path.write_text(yaml.safe_dump(config))
@@ -121,9 +136,10 @@ def served_stack(
         port = wait_for_port(process, port_file, log_path, timeout)
         base_url = f"http://127.0.0.1:{port}"
         wait_healthy(base_url, process, log_path, timeout)
-        yield base_url
+        yield base_url, process
     finally:
-        stop_process(process, timeout=15)
+        if process.poll() is None:
+            stop_process(process, timeout=15)
 
 
 def serve_command(config: str | Path, port_file: Path, *extra_args: str) -> list[str]:

@@ -79,7 +79,9 @@ class VectorStoreEngine:
     async def create(
         cls, factory: VectorIndexFactory, config: VectorIOConfig, deps: dict[Api, Any]
     ) -> VectorStoreEngine:
-        return cls(factory, config, await config.persistence.open(), deps.get(Api.inference), deps.get(Api.files))
+        engine = cls(factory, config, await config.persistence.open(), deps.get(Api.inference), deps.get(Api.files))
+        await engine.ingestor.start()
+        return engine
 
     async def drain(self, timeout: float) -> None:
         """Let ingestions finish for up to ``timeout`` seconds; cancel the rest (the stack calls this at stop, while

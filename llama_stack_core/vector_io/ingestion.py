@@ -4,6 +4,10 @@ file (parse, chunk, embed, insert) by a background task of the process that rece
 The :class:`Ingestor` owns those tasks. The file's record says how its ingestion went; the task writes its outcome
 with a compare-and-set, and only into the attachment it was started for and while that is still in progress, so a
 file that another process detached, re-attached or cancelled meanwhile keeps what that process decided.
+
+A process that dies mid-ingestion (``kill -9``) leaves its files in progress. Each process beats while it runs, and
+every process on the store (and each one as it starts) looks for files whose process went silent: it takes them over
+with a compare-and-set and ingests them again from the start (or marks them failed, if so configured).
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ from ..apis.vector_io import (
     VectorStoreFileLastError,
 )
 from ..background import BackgroundTasks
-from ..errors import BadRequestError, NotConfiguredError
+from ..errors import BadRequestError, NotConfiguredError, NotFoundError
+from ..heartbeat import Heartbeats
 from ..routing import ApiRouter
 from .config import VectorIOConfig
 from .embedding import Embedder
 from .index import StoredChunk
 from .index_cache import IndexCache
 from .parsing import InvalidFileError, UnsupportedFileError, content_text, file_to_text
-from .records import FileRecord, RecordStore, StoreRecord, now
+from .records import FileRecord, RecordStore, RunningIngestion, StoreRecord, now
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,10 @@ class Ingestor:
         self.background = BackgroundTasks("vector_io ingestion")
         self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}  # by (store, file), to cancel one
         self._slots = asyncio.Semaphore(config.max_concurrent_ingestions)
+        #: this process, as the runner of the files it ingests; its beats say it is alive
+        self.runner = uuid.uuid4().hex
+        self.heartbeats = Heartbeats(records.kv, prefix="ingest-beat:")
+        self._watcher: asyncio.Task[None] | None = None
 
     @property
     def in_flight(self) -> int:
@@ -112,14 +121,89 @@ class Ingestor:
             filename=file.filename,
             batch_id=batch_id,
             ingestion_id=uuid.uuid4().hex,
+            runner=self.runner,
         )
         self.cancel(store.id, file_id)
         await self.records.put_file(record)
-        key = (store.id, file_id)
-        task = self.background.spawn(self._ingest(store, record), name=f"ingest-{store.id}-{file_id}")
+        await self._start(store, record)
+        return record
+
+    async def _start(self, store: StoreRecord, record: FileRecord) -> None:
+        """Note the file as ingested by this process, then ingest it in the background."""
+        await self.records.mark_running(record)
+        key = (store.id, record.id)
+        task = self.background.spawn(self._ingest(store, record), name=f"ingest-{store.id}-{record.id}")
         self._tasks[key] = task
         task.add_done_callback(lambda t: self._tasks.pop(key, None) if self._tasks.get(key) is t else None)
-        return record
+
+    # -- interrupted ingestions ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take over what dead processes left in progress, then keep beating (and looking) while this one runs."""
+        await self.heartbeats.beat(self.runner, self.runner)
+        await self.recover()
+        self._watcher = asyncio.create_task(self._watch(), name="vector_io ingestion heartbeat")
+
+    async def _watch(self) -> None:
+        stale = self.config.ingestion_stale_after_seconds
+        beats = 0
+        while True:
+            await asyncio.sleep(stale / 4)
+            try:
+                await self.heartbeats.beat(self.runner, self.runner)
+                beats += 1
+                if beats % 2 == 0:
+                    await self.recover()
+            except Exception as exc:  # a store blip must not end the heartbeat
+                log.warning("vector_io ingestion heartbeat failed: %s", exc)
+
+    async def recover(self) -> int:
+        """Resume (or fail) every file in progress whose process has been silent for ``ingestion_stale_after_seconds``;
+        answer how many were taken over."""
+        taken = 0
+        silent: dict[str, bool] = {}
+        for entry in await self.records.running():
+            if entry.runner == self.runner:
+                continue
+            if entry.runner not in silent:
+                quiet = await self.heartbeats.silent_for(entry.runner)
+                silent[entry.runner] = quiet >= self.config.ingestion_stale_after_seconds
+            if silent[entry.runner]:
+                taken += await self._take_over(entry)
+        return taken
+
+    async def _take_over(self, entry: RunningIngestion) -> int:
+        resume = self.config.resume_interrupted_ingestions
+        ingestion_id = uuid.uuid4().hex
+
+        def claim(record: FileRecord) -> bool:
+            if record.status != "in_progress" or record.runner != entry.runner:
+                return False
+            record.runner, record.ingestion_id = self.runner, ingestion_id
+            if not resume:
+                record.status = "failed"
+                record.last_error = VectorStoreFileLastError(
+                    code="server_error", message="interrupted: the server ingesting it stopped; attach it again"
+                )
+            return True
+
+        try:
+            store = await self.records.store(entry.vector_store_id)
+        except NotFoundError:
+            await self.records.clear_running(entry.vector_store_id, entry.file_id)
+            return 0
+        record = await self.records.update_file(entry.vector_store_id, entry.file_id, claim)
+        if record is None or record.ingestion_id != ingestion_id:  # gone, settled, or another process took it
+            if record is None or record.status != "in_progress":
+                await self.records.clear_running(entry.vector_store_id, entry.file_id)
+            return 0
+        if not resume:
+            await self.records.clear_running(entry.vector_store_id, entry.file_id)
+            log.warning("%s in %s: its ingestion was interrupted; marked failed", entry.file_id, store.id)
+            return 1
+        log.warning("%s in %s: its ingestion was interrupted; ingesting it again", entry.file_id, store.id)
+        await self._start(store, record)
+        return 1
 
     def cancel(self, store_id: str, file_id: str | None = None) -> None:
         """Stop this process's ingestion of a file, or of every file of the store."""
@@ -129,6 +213,8 @@ class Ingestor:
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for this process's ingestions to end; cancel the rest (their files are
         recorded as cancelled) and wait until they have stopped. No ingestion starts afterwards."""
+        if self._watcher is not None:
+            self._watcher.cancel()
         await self.background.drain(timeout)
 
     def _chunk_sizes(self, strategy: Any) -> tuple[int, int]:
@@ -213,6 +299,8 @@ class Ingestor:
             return True
 
         current = await self.records.update_file(store.id, outcome.id, settle)
+        if current is None or current.ingestion_id == outcome.ingestion_id:
+            await self.records.clear_running(store.id, outcome.id)
         if not indexed or (current is not None and current.ingestion_id != outcome.ingestion_id):
             return  # a later attachment of the file owns its chunks
         try:

@@ -52,9 +52,21 @@ class FileRecord(VectorStoreFile):
     batch_id: str | None = None
     #: Which attach request the record belongs to: an ingestion only records its outcome in its own attachment.
     ingestion_id: str = ""
+    #: The server process ingesting it (its heartbeat says whether it still runs).
+    runner: str = ""
 
     def public(self) -> VectorStoreFile:
-        return VectorStoreFile(**self.model_dump(exclude={"filename", "chunk_count", "batch_id", "ingestion_id"}))
+        return VectorStoreFile(
+            **self.model_dump(exclude={"filename", "chunk_count", "batch_id", "ingestion_id", "runner"})
+        )
+
+
+class RunningIngestion(BaseModel):
+    """A file being ingested, by which process: the small index recovery scans instead of every file record."""
+
+    vector_store_id: str
+    file_id: str
+    runner: str
 
 
 class BatchRecord(VectorStoreFileBatch):
@@ -132,7 +144,7 @@ class RecordStore:
 
     async def delete_store(self, store_id: str) -> None:
         """Delete a store's record with its file and batch records."""
-        for prefix in (f"file:{store_id}:", f"batch:{store_id}:"):
+        for prefix in (f"file:{store_id}:", f"batch:{store_id}:", f"running:{store_id}:"):
             for key, _ in await self.kv.items(prefix):
                 await self.kv.delete(key)
         await self.kv.delete(f"store:{store_id}")
@@ -182,6 +194,22 @@ class RecordStore:
 
     async def delete_file(self, store_id: str, file_id: str) -> bool:
         return await self.kv.delete(f"file:{store_id}:{file_id}")
+
+    # -- ingestions in flight ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _running_key(store_id: str, file_id: str) -> str:
+        return f"running:{store_id}:{file_id}"
+
+    async def mark_running(self, record: FileRecord) -> None:
+        entry = RunningIngestion(vector_store_id=record.vector_store_id, file_id=record.id, runner=record.runner)
+        await self.kv.set(self._running_key(record.vector_store_id, record.id), entry.model_dump_json())
+
+    async def clear_running(self, store_id: str, file_id: str) -> None:
+        await self.kv.delete(self._running_key(store_id, file_id))
+
+    async def running(self) -> list[RunningIngestion]:
+        return [RunningIngestion.model_validate_json(raw) for _, raw in await self.kv.items("running:")]
 
     # -- batches -------------------------------------------------------------------------------------------------
 

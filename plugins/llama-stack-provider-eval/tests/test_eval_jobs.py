@@ -25,6 +25,7 @@ from eval_test_support import (
     eval_config,
     eval_stack,
     finished,
+    plugin_modules,
     run_job,
 )
 
@@ -229,3 +230,35 @@ async def test_num_examples_below_one_is_422(tmp_path, scripted):
         body = {"benchmark_config": {**candidate(), "num_examples": 0}}
         response = await client.post("/v1alpha/eval/benchmarks/bench/jobs", json=body)
     assert response.status_code == 422 and "num_examples" in response.text
+
+
+# -- an agent as the candidate -------------------------------------------------------------------------------------
+
+
+async def test_an_agent_candidate_answers_each_row_in_a_turn_of_its_own(tmp_path, scripted):
+    from llama_stack_provider_agents import plugin as agents_plugin
+
+    from llama_stack_core.plugins import PluginManager
+    from llama_stack_core.testing.harness import stack_client
+
+    scripted.respond = answer_by_question(wrong={"Q3"})
+    config = eval_config(tmp_path, scripted)
+    config["providers"]["agents"] = [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}]
+    pm = PluginManager(autoload=False, extra_plugins=[*plugin_modules(), agents_plugin])
+    agent = {"model": MODEL, "instructions": "Answer with one letter."}
+    async with stack_client(config, pm) as client:
+        body = {"benchmark_config": {"eval_candidate": {"type": "agent", "config": agent}}}
+        job = (await client.post("/v1alpha/eval/benchmarks/bench/jobs", json=body)).json()
+        done = await finished(client, job["job_id"])
+        assert done["status"] == "completed", done
+        result = (await client.get(f"/v1alpha/eval/benchmarks/bench/jobs/{job['job_id']}/result")).json()
+        agents_left = (await client.get("/v1alpha/agents")).json()["data"]
+    assert [g["generated_answer"] for g in result["generations"]] == ["B", "A", "B", "Z", "B", "A"]
+    assert result["scores"]["exact"]["aggregated_results"]["accuracy"] == pytest.approx(5 / 6)
+    # each row a turn of its own session: the agent's instructions, then that row's question alone
+    asked = [r.json["messages"] for r in scripted.requests]
+    assert len(asked) == 6
+    for messages in asked:
+        assert messages[0] == {"role": "system", "content": "Answer with one letter."}
+        assert [m["role"] for m in messages[1:]] == ["user"]
+    assert agents_left == []  # the job's agent is deleted when it ends

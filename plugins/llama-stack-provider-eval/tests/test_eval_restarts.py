@@ -25,7 +25,7 @@ from llama_stack_core.testing.waiting import eventually, eventually_sync
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
-from eval_test_support import MODEL, QUESTIONS, answer_by_question, eval_config, eval_stack, run_job
+from eval_test_support import MODEL, QUESTIONS, answer_by_question, eval_config, eval_stack, plugin_modules, run_job
 
 STALE_AFTER = 1.0
 
@@ -44,7 +44,7 @@ def server(config_path: Path, directory: Path) -> Iterator[tuple[str, subprocess
     env = {
         **os.environ,
         "PYTHONPATH": path,
-        "LLAMA_STACK_PLUGINS": "llama_stack_provider_eval.plugin,eval_test_support",
+        "LLAMA_STACK_PLUGINS": ",".join(m.__name__ for m in plugin_modules()),
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(serve_command(config_path, port_file), stdout=log, stderr=subprocess.STDOUT, env=env)

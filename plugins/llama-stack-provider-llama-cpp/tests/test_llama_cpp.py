@@ -121,6 +121,24 @@ def sse_events(text: str) -> list[dict[str, Any]]:
 # -- the core's conformance kits, plus the plumbing, on one stack --------------------------------------------------
 
 
+def asgi_scope(path: str) -> dict[str, Any]:
+    """An ASGI scope for a JSON POST to ``path``, for tests that play the client at the ASGI level."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("127.0.0.1", 5000),
+        "server": ("stack", 80),
+        "headers": [(b"host", b"stack"), (b"content-type", b"application/json")],
+    }
+
+
 class TestLlamaCpp(InferenceProviderTests):
     """The shared inference tests, then this provider's own, on one stack (one model load per provider).
 
@@ -213,7 +231,7 @@ class TestLlamaCpp(InferenceProviderTests):
         )
         assert len({c.id for c in chunks}) == 1 and chunks[0].id.startswith("chatcmpl-")
 
-        llama = impl._slots[MODEL].llama
+        llama = await impl._model(MODEL)  # loaded (it loads in the background)
         direct = await asyncio.get_running_loop().run_in_executor(
             impl._executor, lambda: llama.create_chat_completion(messages=messages, max_tokens=12, temperature=0)
         )
@@ -623,7 +641,7 @@ class TestLlamaCpp(InferenceProviderTests):
 
     @pytest.mark.anyio
     async def test_client_disconnect_stops_generation(self, http: Any, impl: Any) -> None:
-        llama = impl._slots[MODEL].llama
+        llama = await impl._model(MODEL)  # loaded (it loads in the background)
         end_of_turn = llama.tokenize(b"<end_of_turn>", add_bos=False, special=True)[0]
         no_stop = {str(llama.token_eos()): -100, str(end_of_turn): -100}
         body = json.dumps(
@@ -656,25 +674,94 @@ class TestLlamaCpp(InferenceProviderTests):
                 if len(received) == 3:
                     disconnected.set()
 
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/v1/completions",
-            "raw_path": b"/v1/completions",
-            "query_string": b"",
-            "root_path": "",
-            "client": ("127.0.0.1", 5000),
-            "server": ("stack", 80),
-            "headers": [(b"host", b"stack"), (b"content-type", b"application/json")],
-        }
-        await asyncio.wait_for(http.app(scope, receive, send), timeout=120)
+        await asyncio.wait_for(http.app(asgi_scope("/v1/completions"), receive, send), timeout=120)
         await impl.idle()
         assert len(received) >= 3
         assert impl.counters["cancelled"] == before["cancelled"] + 1
         assert 3 <= impl.counters["completion_tokens"] - before["completion_tokens"] < 1000
+
+    @pytest.mark.anyio
+    async def test_client_disconnect_stops_a_generation_that_does_not_stream(self, http: Any, impl: Any) -> None:
+        """Issue 19's probe: a client that gave up on a long non-streaming generation left it running, and the
+        next request waited for it."""
+        llama = await impl._model(MODEL)  # loaded (it loads in the background)
+        end_of_turn = llama.tokenize(b"<end_of_turn>", add_bos=False, special=True)[0]
+        body = {
+            "model": MODEL,
+            "prompt": "Once upon a time",
+            "max_tokens": 1000,
+            "temperature": 0,
+            "logit_bias": {str(llama.token_eos()): -100, str(end_of_turn): -100},
+        }
+        await impl.idle()
+        before, earlier_runs = dict(impl.counters), list(impl._runs)
+        generating = asyncio.Event()
+        sent: list[dict[str, Any]] = []
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+            await generating.wait()  # the client leaves once the model has started
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        async def leave_when_generating() -> None:
+            await eventually(
+                lambda: any(r.completion_tokens for r in impl._runs if r not in earlier_runs),
+                timeout=60,
+                what="generation",
+            )
+            generating.set()
+
+        leaving = asyncio.create_task(leave_when_generating())
+        await asyncio.wait_for(http.app(asgi_scope("/v1/completions"), receive, send), timeout=120)
+        await leaving
+        await impl.idle()
+        assert sent[0]["status"] == 499
+        assert impl.counters["cancelled"] == before["cancelled"] + 1
+        assert impl.counters["completion_tokens"] - before["completion_tokens"] < 1000
+
+    @pytest.mark.anyio
+    async def test_max_tokens_beyond_the_context_window_is_400(self, http: Any) -> None:
+        """Issue 19's probe: ``max_tokens: 1e12`` was accepted and generated until the context ran out."""
+        messages = [{"role": "user", "content": "hi"}]
+        cases = [
+            ("/v1/chat/completions", {"messages": messages, "max_tokens": 10**12}, "max_tokens"),
+            ("/v1/chat/completions", {"messages": messages, "max_completion_tokens": 4096}, "max_completion_tokens"),
+            ("/v1/completions", {"prompt": "hi", "max_tokens": 1e12, "stream": True}, "max_tokens"),
+        ]
+        for path, body, param in cases:
+            response = await self.post(http, path, **body)
+            assert response.status_code == 400, response.text
+            error = response.json()["error"]
+            assert error["param"] == param and "context window (2048 tokens" in error["message"]
+        within = await self.post(http, "/v1/completions", prompt="hi", max_tokens=2048, stop=["\n", "."])
+        assert within.status_code == 200, within.text
+
+    @pytest.mark.anyio
+    async def test_requests_beyond_the_waiting_bound_are_429_at_once(self, http: Any, impl: Any) -> None:
+        gate = threading.Event()
+        blocker = asyncio.get_running_loop().run_in_executor(impl._executor, gate.wait)
+        impl.config.max_waiting_requests = 1
+        try:
+            waiting = [
+                asyncio.create_task(self.post(http, "/v1/completions", prompt="Hi", max_tokens=2)) for _ in range(2)
+            ]
+            await eventually(lambda: impl._in_flight == 2, timeout=10, interval=0, what="two queued requests")
+            refused = await self.post(http, "/v1/completions", prompt="Hi", max_tokens=2)
+            assert refused.status_code == 429, refused.text
+            assert "waiting" in refused.json()["error"]["message"]
+        finally:
+            impl.config.max_waiting_requests = 16
+            gate.set()
+        await blocker
+        assert [r.status_code for r in await asyncio.gather(*waiting)] == [200, 200]
+        assert impl._in_flight == 0
 
     @pytest.mark.anyio
     async def test_cancelled_request_waiting_for_the_thread_generates_nothing(self, impl: Any) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -81,19 +83,20 @@ def test_plugin_module_is_light_and_declares_the_provider() -> None:
 # -- the core's kits -----------------------------------------------------------------------------------------------
 
 
-class TestLocalFSRows(DatasetIOProviderTests):
-    """Inline rows, with the provider's store on the registry's SQLite backend."""
+class LocalFSKit(DatasetIOProviderTests):
+    """The kit with this provider (not collected itself: the classes below say which source)."""
 
     provider_type = PROVIDER_TYPE
     extra_plugins = [plugin]
     unreadable_source = {"type": "uri", "uri": "hf://datasets/acme/qa"}
 
 
-class TestLocalFSJsonlFile(DatasetIOProviderTests):
-    """A JSONL file inside ``file_roots``, by file:// URI."""
+class TestLocalFSRows(LocalFSKit):
+    """Inline rows, with the provider's store on the registry's SQLite backend."""
 
-    provider_type = PROVIDER_TYPE
-    extra_plugins = [plugin]
+
+class TestLocalFSJsonlFile(LocalFSKit):
+    """A JSONL file inside ``file_roots``, by file:// URI."""
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -106,11 +109,9 @@ class TestLocalFSJsonlFile(DatasetIOProviderTests):
         return {"type": "uri", "uri": write_jsonl(workdir / "qa.jsonl", ROWS).as_uri()}
 
 
-class TestLocalFSUploadedCsv(DatasetIOProviderTests):
+class TestLocalFSUploadedCsv(LocalFSKit):
     """A CSV uploaded through the Files API (inline::localfs files), by its ``file-`` id: typed columns."""
 
-    provider_type = PROVIDER_TYPE
-    extra_plugins = [plugin]
     expected_rows = CSV_ROWS
 
     @pytest.fixture(scope="class")
@@ -129,11 +130,8 @@ class TestLocalFSUploadedCsv(DatasetIOProviderTests):
 
 
 @pytest.mark.postgres
-class TestLocalFSRowsOnPostgres(DatasetIOProviderTests):
+class TestLocalFSRowsOnPostgres(LocalFSKit):
     """Appended rows in PostgreSQL: the kit's second stack reads and appends through the same database."""
-
-    provider_type = PROVIDER_TYPE
-    extra_plugins = [plugin]
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -305,6 +303,18 @@ async def test_uploaded_files_by_id_and_files_uri(http: httpx.AsyncClient, data_
         assert await rows_of(http, f"up-{index}") == QA
     missing = error_of(await register(http, "file-doesnotexist"), 400)
     assert missing["param"] == "source.uri" and "file-doesnotexist" in missing["message"]
+
+
+@pytest.mark.anyio
+async def test_csv_without_pyarrow_is_501_saying_what_to_install(
+    http: httpx.AsyncClient, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if it were not installed
+    write_csv(data_dir / "qa.csv", ROWS)
+    error = error_of(await register(http, (data_dir / "qa.csv").as_uri()), 501)
+    assert "pip install pyarrow" in error["message"]
+    write_jsonl(data_dir / "qa.jsonl", ROWS)
+    assert (await register(http, (data_dir / "qa.jsonl").as_uri())).status_code == 200  # JSON needs nothing
 
 
 def test_formats_by_extension_and_their_errors() -> None:
@@ -500,6 +510,27 @@ async def test_unregister_deletes_the_appended_rows_from_the_store(http: httpx.A
     assert len(await store.items("rows:")) == 3 and len(await store.items("dataset:")) == 1
     assert (await http.delete("/v1beta/datasets/gone")).status_code == 200
     assert await store.items("rows:") == [] and await store.items("dataset:") == []
+
+
+@pytest.mark.anyio
+async def test_a_failing_store_is_503_not_500(http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"dataset_id": "d", "purpose": PURPOSE, "source": {"type": "rows", "rows": ROWS}}
+    assert (await http.post("/v1beta/datasets", json=body)).status_code == 200
+    store = provider_of(http)._kv
+
+    async def locked(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "get", locked)
+    for response in (
+        await http.get("/v1beta/datasetio/iterrows/d"),
+        await http.post("/v1beta/datasetio/append-rows/d", json={"rows": [ROWS[0]]}),
+    ):
+        assert "datasetio store is unavailable" in error_of(response, 503)["message"]
+    health = (await http.get("/v1/providers/localfs")).json()
+    assert health["health"]["status"] == "Error"
+    monkeypatch.undo()
+    assert await rows_of(http) == ROWS
 
 
 async def concurrent_appends(config: dict[str, Any], per_stack: int) -> list[dict[str, Any]]:

@@ -383,6 +383,16 @@ async def test_bad_queries_are_400(tmp_path: Path) -> None:
             json={"attribute_filters": [{"key": "it's; DROP TABLE telemetry_spans", "op": "eq", "value": 1}]},
         )
         assert odd_key.status_code == 200 and odd_key.json() == {"data": []}
+        # keys bound as parameters (characters outside the inlined set) with null and boolean "ne": issue 19's probe
+        for key in ("a?b", "é", "x'y"):
+            for value in (None, True):
+                for path in ("/v1/telemetry/traces", "/v1/telemetry/spans"):
+                    body = {"attribute_filters": [{"key": key, "op": "ne", "value": value}]}
+                    if path.endswith("spans"):
+                        body["attributes_to_return"] = []
+                    response = await http.post(path, json=body)
+                    assert response.status_code in (200, 400), (key, value, response.text)
+                    assert response.status_code == 200 or "quotes" in response.json()["error"]["message"]
 
 
 @pytest.mark.anyio

@@ -48,6 +48,12 @@ class LlamaCppConfig(BaseModel):
         "the previous one: faster for long multi-turn chats, but llama.cpp's cached and fresh evaluations differ "
         "slightly, so results then depend on earlier requests (a seed no longer reproduces an answer).",
     )
+    max_waiting_requests: int = Field(
+        default=16,
+        ge=0,
+        description="Requests that may wait for the generation thread (it runs one at a time, in arrival order); "
+        "one more is refused with 429 at once instead of waiting behind them.",
+    )
     preload: bool = Field(
         default=True,
         description="Load the models at start-up (in the background); false: on the first request that needs one.",

@@ -27,7 +27,14 @@ from llama_cpp import Llama, LlamaGrammar
 from llama_cpp.llama_chat_format import LlamaChatCompletionHandlerRegistry
 from llama_cpp.llama_grammar import JSON_GBNF
 
-from llama_stack_core.errors import BadRequestError, ConfigError, NotFoundError, ServiceUnavailableError, StackError
+from llama_stack_core.errors import (
+    BadRequestError,
+    ConfigError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StackError,
+    TooManyRequestsError,
+)
 
 from . import engine, prompted_tools
 from .config import PACKAGED_SOURCES, LlamaCppConfig
@@ -123,7 +130,7 @@ class ThreadStream:
         self._run = run
         self._first: Any = None
         self._done = False
-        self._future = self._loop.run_in_executor(provider._executor, provider._on_thread, run, self._pump, produce)
+        self._future = provider._submit(run, self._pump, produce)
 
     def _put(self, item: Any) -> None:
         try:
@@ -202,6 +209,7 @@ class LlamaCppInference:
             for model_id, source in config.models.items()
         }
         self._runs: weakref.WeakSet[Run] = weakref.WeakSet()
+        self._in_flight = 0  # submitted to the generation thread and not finished: one runs, the others wait
         self.counters = {"requests": 0, "cancelled": 0, "completion_tokens": 0, "seconds": 0.0}
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
@@ -315,8 +323,23 @@ class LlamaCppInference:
             if run.interrupted:
                 self.counters["cancelled"] += 1
 
-    async def _call(self, run: Run, fn: Callable[..., Any], *args: Any) -> Any:
+    def _submit(self, run: Run, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Queue work for the generation thread, or refuse it (429) when ``max_waiting_requests`` already wait."""
+        if self._in_flight > self.config.max_waiting_requests:
+            raise TooManyRequestsError(
+                f"llama-cpp is busy: {self._in_flight - 1} requests are waiting for the model; retry shortly "
+                "(or raise max_waiting_requests)"
+            )
+        self._in_flight += 1
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._on_thread, run, fn, *args)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: asyncio.Future[Any]) -> None:
+        self._in_flight -= 1
+
+    async def _call(self, run: Run, fn: Callable[..., Any], *args: Any) -> Any:
+        future = self._submit(run, fn, *args)
         try:
             return await future
         except asyncio.CancelledError:
@@ -373,7 +396,13 @@ class LlamaCppInference:
         return [(base + i) % 2**32 for i in range(n)]
 
     @staticmethod
-    def _sampling(request: Any, llama: Llama, max_tokens: int | None) -> Sampling:
+    def _sampling(request: Any, llama: Llama, max_tokens: int | None, max_tokens_param: str = "max_tokens") -> Sampling:
+        if max_tokens is not None and max_tokens > llama.n_ctx():
+            raise BadRequestError(
+                f"{max_tokens_param}: {max_tokens} is more than this model's context window ({llama.n_ctx()} tokens, "
+                "the prompt included)",
+                param=max_tokens_param,
+            )
         stop = request.stop if isinstance(request.stop, list) else [request.stop] if request.stop else []
         logit_bias = None
         if request.logit_bias:
@@ -441,14 +470,15 @@ class LlamaCppInference:
         tool_grammar = None
         if forced is not None:
             tool_grammar = _schema_grammar(forced["function"]["parameters"], "tools.function.parameters")
-        max_tokens = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
+        max_tokens_param = "max_completion_tokens" if request.max_completion_tokens is not None else "max_tokens"
+        max_tokens = getattr(request, max_tokens_param)
         use_tools = bool(tools) and choice != "none" and prompted is None
         return ChatPlan(
             id=f"chatcmpl-{uuid.uuid4().hex}",
             created=int(time.time()),
             model=request.model,
             messages=normalize(request.messages, chat_format, instructions),
-            sampling=self._sampling(request, llama, max_tokens),
+            sampling=self._sampling(request, llama, max_tokens, max_tokens_param),
             seeds=self._seeds(request.seed, n),
             tools=tools if use_tools else None,
             tool_choice=(

@@ -159,7 +159,7 @@ class LocalFSDatasetIO(RegistersDatasets, UnregistersDatasets, ReadsDatasetSourc
             raise BadRequestError(f"{PARAM}: '{source.uri}' cannot be read: {exc}", param=PARAM) from None
 
     async def _local(self, location: LocalFile, dataset: Dataset, missing: type[StackError]) -> Parsed:
-        path = location.path()
+        path = await asyncio.to_thread(location.path)  # resolving symlinks touches the disk
 
         def gone() -> StackError:
             return missing(f"{PARAM}: '{location.uri}' does not exist", param=PARAM)

@@ -15,13 +15,18 @@ The user's source file is never written.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel
 
-from llama_stack_core.errors import ServiceUnavailableError
+from llama_stack_core.errors import ServiceUnavailableError, StackError
 from llama_stack_core.storage import KVStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DATASET_PREFIX = "dataset:"
 ROWS_PREFIX = "rows:"
@@ -46,44 +51,66 @@ def _rows_prefix(generation: str) -> str:
     return f"{ROWS_PREFIX}{generation}:"
 
 
+async def _guarded(what: str, call: Awaitable[T]) -> T:
+    """A store failure (database down, locked, a record that does not parse) is a 503, not a 500."""
+    try:
+        return await call
+    except StackError:
+        raise
+    except Exception as exc:
+        log.warning("inline::localfs datasetio: the store failed to %s: %s: %s", what, type(exc).__name__, exc)
+        raise ServiceUnavailableError(f"the datasetio store is unavailable ({type(exc).__name__})") from None
+
+
 class DatasetStore:
     def __init__(self, kv: KVStore) -> None:
         self.kv = kv
 
-    async def record(self, dataset_id: str) -> DatasetRecord | None:
+    async def _record(self, dataset_id: str) -> DatasetRecord | None:
         raw = await self.kv.get(DATASET_PREFIX + dataset_id)
         return None if raw is None else DatasetRecord.model_validate_json(raw)
 
+    async def record(self, dataset_id: str) -> DatasetRecord | None:
+        return await _guarded("read a dataset record", self._record(dataset_id))
+
     async def put_record(self, dataset_id: str, record: DatasetRecord) -> None:
-        await self.kv.set(DATASET_PREFIX + dataset_id, record.model_dump_json())
+        await _guarded("write a dataset record", self.kv.set(DATASET_PREFIX + dataset_id, record.model_dump_json()))
 
     async def delete_record(self, dataset_id: str, record: DatasetRecord) -> bool:
         """Delete the record if it is still this one (another process may have replaced it)."""
-        key = DATASET_PREFIX + dataset_id
-        raw = await self.kv.get(key)
-        if raw is None or DatasetRecord.model_validate_json(raw).generation != record.generation:
+        current = await self.record(dataset_id)
+        if current is None or current.generation != record.generation:
             return False
-        return await self.kv.delete(key)
+        return await _guarded("delete a dataset record", self.kv.delete(DATASET_PREFIX + dataset_id))
+
+    async def _append(self, prefix: str, payload: str) -> bool:
+        last = await self.kv.scan(prefix, reverse=True, limit=1)
+        seq = int(last[0][0][len(prefix) :]) + 1 if last else 0
+        return await self.kv.insert(f"{prefix}{seq:0{SEQ_DIGITS}d}", payload)
 
     async def append(self, generation: str, rows: list[dict[str, Any]]) -> None:
         """File one batch of rows after the last one, atomically (see the module docstring)."""
         prefix = _rows_prefix(generation)
         payload = orjson.dumps(rows).decode()
         for _ in range(APPEND_ATTEMPTS):
-            last = await self.kv.scan(prefix, reverse=True, limit=1)
-            seq = int(last[0][0][len(prefix) :]) + 1 if last else 0
-            if await self.kv.insert(f"{prefix}{seq:0{SEQ_DIGITS}d}", payload):
+            if await _guarded("append rows", self._append(prefix, payload)):
                 return
         raise ServiceUnavailableError("too many appends to this dataset at once; retry")
 
-    async def batches_after(self, generation: str, after: str | None) -> list[tuple[str, list[dict[str, Any]]]]:
-        """The batches filed after the key ``after`` (all of them for None), in order, with their keys."""
+    async def _batches_after(self, generation: str, after: str | None) -> list[tuple[str, list[dict[str, Any]]]]:
         found = await self.kv.scan(_rows_prefix(generation), after=after)
         return [(key, orjson.loads(value)) for key, value in found]
 
-    async def drop_rows(self, generation: str) -> int:
-        """Delete a generation's appended rows; returns how many batches went."""
+    async def batches_after(self, generation: str, after: str | None) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The batches filed after the key ``after`` (all of them for None), in order, with their keys."""
+        return await _guarded("read appended rows", self._batches_after(generation, after))
+
+    async def _drop_rows(self, generation: str) -> int:
         keys = [key for key, _ in await self.kv.scan(_rows_prefix(generation))]
         for key in keys:
             await self.kv.delete(key)
         return len(keys)
+
+    async def drop_rows(self, generation: str) -> int:
+        """Delete a generation's appended rows; returns how many batches went."""
+        return await _guarded("delete appended rows", self._drop_rows(generation))

@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 #: pgvector's HNSW index takes ``vector`` up to 2000 dimensions and ``halfvec`` up to 4000.
 MAX_VECTOR_HNSW_DIM = 2000
+#: pgvector's largest ``vector`` column
+MAX_VECTOR_DIM = 16000
 MAX_HALFVEC_HNSW_DIM = 4000
 #: Most words of a keyword query that become search terms.
 MAX_QUERY_TERMS = 64
@@ -245,6 +247,11 @@ class PGVectorIndexFactory:
     async def open_index(self, store: VectorDB) -> PGVectorIndex:
         store_id = store.provider_resource_id or store.identifier
         dimension = store.embedding_dimension
+        if dimension > MAX_VECTOR_DIM:
+            raise BadRequestError(
+                f"embedding_dimension: pgvector stores vectors of at most {MAX_VECTOR_DIM} dimensions, not {dimension}",
+                param="embedding_dimension",
+            )
         async with self.connection(store_id) as conn:
             row = await self._catalog_row(conn, store_id)
             if row is None or not row[3]:

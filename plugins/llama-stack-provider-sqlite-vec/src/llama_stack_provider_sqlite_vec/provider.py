@@ -60,6 +60,8 @@ T = TypeVar("T")
 
 #: sqlite-vec refuses ``k`` above this in one KNN query; larger k scans with vec_distance_cosine instead.
 MAX_KNN_K = 4096
+#: sqlite-vec's largest vector column
+MAX_DIMENSION = 8192
 SCHEMA_VERSION = 1
 
 
@@ -210,6 +212,12 @@ class SqliteVecIndexFactory:
 
     async def open_index(self, store: VectorDB) -> SqliteVecIndex:
         identifier = store.provider_resource_id or store.identifier
+        if store.embedding_dimension > MAX_DIMENSION:
+            raise BadRequestError(
+                f"embedding_dimension: sqlite-vec stores vectors of at most {MAX_DIMENSION} dimensions, not "
+                f"{store.embedding_dimension}",
+                param="embedding_dimension",
+            )
         index = SqliteVecIndex(self._db, identifier, 0, store.embedding_dimension)
         await index._call(index.create)
         return index

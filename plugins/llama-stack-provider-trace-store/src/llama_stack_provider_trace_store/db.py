@@ -162,12 +162,12 @@ class SqliteDialect(Dialect):
         if kind == "null":
             if op == "eq":
                 return f"{jtype} = 'null'", pp
-            return f"({jtype} IS NOT NULL AND {jtype} <> 'null')", pp
+            return f"({jtype} IS NOT NULL AND {jtype} <> 'null')", [*pp, *pp]
         if kind == "bool":
             literal = "'true'" if value else "'false'"
             if op == "eq":
                 return f"{jtype} = {literal}", pp
-            return f"({jtype} IS NOT NULL AND {jtype} <> {literal})", pp
+            return f"({jtype} IS NOT NULL AND {jtype} <> {literal})", [*pp, *pp]
         types = self._TYPES[kind]
         compared = "json(?)" if kind == "json" else "?"
         bound = dumps(value) if kind == "json" else value

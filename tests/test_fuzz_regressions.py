@@ -1,0 +1,107 @@
+"""Requests the schemathesis fuzzer found answered with a 500 (issue 19): each is now a clear 4xx, and nothing stored
+changed. One stack: echo inference (with an embedding model), localfs files, sqlite-vec, the RAG tool runtime,
+conversations and the trace store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from stack_test_plugin import echo_providers
+
+from llama_stack_core.testing.harness import make_run_config, stack_client
+
+pytestmark = pytest.mark.anyio
+
+EMBEDDING_MODEL = "echo-default-embedding"
+
+
+@pytest.fixture
+async def http(tmp_path: Path, pm: Any) -> AsyncIterator[httpx.AsyncClient]:
+    providers = {
+        "inference": echo_providers("echo"),
+        "files": [{"provider_id": "fs", "provider_type": "inline::localfs", "config": {"storage_dir": str(tmp_path)}}],
+        "vector_io": [
+            {
+                "provider_id": "vec",
+                "provider_type": "inline::sqlite-vec",
+                "config": {"db_path": str(tmp_path / "vectors.db")},
+            }
+        ],
+        "tool_runtime": [{"provider_id": "rag", "provider_type": "inline::rag-runtime", "config": {}}],
+        "conversations": [{"provider_id": "builtin", "provider_type": "inline::builtin", "config": {}}],
+        "telemetry": [{"provider_id": "traces", "provider_type": "inline::trace-store", "config": {}}],
+    }
+    async with stack_client(make_run_config(providers, tmp_path), pm) as client:
+        yield client
+
+
+def assert_error(response: httpx.Response, status: int, param: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    if param is not None:
+        assert error.get("param", "").startswith(param), error
+    return error
+
+
+async def test_malformed_multipart_is_400(http: httpx.AsyncClient) -> None:
+    no_boundary = await http.post("/v1/files", headers={"content-type": "multipart/form-data"}, content=b"")
+    assert "multipart" in assert_error(no_boundary, 400)["message"]
+    boundary = "9cc651cd2c8d168349f50fede4c361ac"
+    broken = await http.post(
+        "/v1/files",
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+        content=f"--{boundary}\r\nFalse--{boundary}--\r\n".encode(),
+    )
+    assert "multipart" in assert_error(broken, 400)["message"]
+    assert (await http.get("/v1/files")).json()["data"] == []
+
+
+async def test_empty_ids_in_lists_are_422(http: httpx.AsyncClient) -> None:
+    store = await http.post("/v1/vector_stores", json={"name": "kb", "embedding_model": EMBEDDING_MODEL})
+    assert store.status_code == 200, store.text
+    store_id = store.json()["id"]
+    cases = [
+        ("/v1/vector_stores", {"file_ids": [""]}, "file_ids.0"),
+        (f"/v1/vector_stores/{store_id}/file_batches", {"file_ids": [""]}, "file_ids.0"),
+        ("/v1/tool-runtime/rag-tool/query", {"vector_db_ids": [store_id, ""], "content": "q"}, "vector_db_ids.1"),
+    ]
+    for path, body, param in cases:
+        assert_error(await http.post(path, json=body), 422, param)
+    stores = (await http.get("/v1/vector_stores")).json()["data"]
+    assert [s["id"] for s in stores] == [store_id]
+
+
+async def test_an_embedding_dimension_the_index_cannot_hold_is_400(http: httpx.AsyncClient) -> None:
+    for dimension in (4398046511104, 8193):
+        body = {
+            "vector_db_id": f"huge-{dimension}",
+            "embedding_model": EMBEDDING_MODEL,
+            "embedding_dimension": dimension,
+        }
+        error = assert_error(await http.post("/v1/vector-dbs", json=body), 400)
+        assert "at most 8192 dimensions" in error["message"]
+    assert (await http.get("/v1/vector-dbs")).json()["data"] == []
+
+
+async def test_an_item_type_that_is_not_a_string_is_422(http: httpx.AsyncClient) -> None:
+    for items in ([{"type": [None, None]}], [{"type": {}}]):
+        assert_error(await http.post("/v1/conversations", json={"items": items}), 422, "items.0")
+    conversation = (await http.post("/v1/conversations", json={})).json()["id"]
+    added = await http.post(f"/v1/conversations/{conversation}/items", json={"items": [{"type": {}}]})
+    assert_error(added, 422, "items.0")
+    assert (await http.get(f"/v1/conversations/{conversation}/items")).json()["data"] == []
+
+
+async def test_a_huge_max_chunks_is_422(http: httpx.AsyncClient) -> None:
+    body = {"vector_db_id": "kb", "query": "q", "params": {"max_chunks": 11340201473242861568}}
+    assert_error(await http.post("/v1/vector-io/query", json=body), 422, "params.max_chunks")
+
+
+async def test_a_nul_in_an_attribute_key_is_422(http: httpx.AsyncClient) -> None:
+    for path in ("/v1/telemetry/spans", "/v1/telemetry/traces"):
+        body = {"attribute_filters": [{"key": "a\x00b", "op": "ne", "value": 1}], "attributes_to_return": []}
+        assert_error(await http.post(path, json=body), 422, "attribute_filters.0.key")
