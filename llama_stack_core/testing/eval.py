@@ -256,3 +256,25 @@ class EvalProviderTests(StackKit):
         response = await http.post("/v1alpha/eval/benchmarks/kit-bench/jobs", json=body)
         assert response.status_code == 400, response.text
         assert "eval_candidate.model" in response.text
+
+    # -- the SDK -------------------------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_llama_stack_client(self, http: Any) -> None:
+        """The 0.2 SDK (``/v1/eval/...`` paths): register a benchmark, run a job, poll it, read its result."""
+        sdk = pytest.importorskip("llama_stack_client")
+        client = sdk.AsyncLlamaStackClient(base_url="http://stack", http_client=http, max_retries=0)
+        await client.benchmarks.register(
+            benchmark_id="kit-sdk-bench", dataset_id="kit-qa", scoring_functions=[self.scoring_function]
+        )
+        assert "kit-sdk-bench" in {b.identifier for b in await client.benchmarks.list()}
+        job = await client.eval.run_eval("kit-sdk-bench", benchmark_config={**self.config(), "num_examples": 2})
+
+        async def completed() -> bool:
+            status = await client.eval.jobs.status(job.job_id, benchmark_id="kit-sdk-bench")
+            return status.status == "completed"
+
+        await eventually(completed, timeout=30, what="the SDK's job")
+        result = await client.eval.jobs.retrieve(job.job_id, benchmark_id="kit-sdk-bench")
+        assert [g["generated_answer"] for g in result.generations] == ["5", "Paris"]
+        assert [r["score"] for r in result.scores[self.scoring_function].score_rows] == [1.0, 1.0]
