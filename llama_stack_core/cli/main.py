@@ -1,4 +1,4 @@
-"""``stack``: serve a distro or run config, inspect plugins, APIs and configs, scaffold a provider package.
+"""``stack``: serve a distro or run config, inspect plugins, APIs and configs, run evals, scaffold a provider package.
 
 Imports stay inside the command functions so ``stack --help`` is fast with many plugins installed.
 """
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError
+from .eval_commands import add_eval_commands
 from .table import print_table
 
 
@@ -143,8 +144,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_traces(args: argparse.Namespace) -> None:
+    from .client import default_url
     from .traces import cmd_traces as run
-    from .traces import default_url
 
     args.url = args.url or default_url()
     run(args)
@@ -225,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("trace_id", help="The trace id (from `stack traces`).")
     sub.add_argument("--url", default=argparse.SUPPRESS, help="The server (as for `stack traces`).")
 
+    evaluate = add("eval", lambda a: evaluate.print_help(), "Run a model over a benchmark; report its results.")
+    add_eval_commands(evaluate)
+
     sub = add("new-provider", cmd_new_provider, "Scaffold a provider package in a new folder.")
     sub.add_argument("name", help="Short provider name, e.g. acme (package llama-stack-provider-acme).")
     sub.add_argument("--api", required=True, help="The API it implements, e.g. inference.")
@@ -242,13 +246,12 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        return args.func(args) or 0
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0
 
 
 if __name__ == "__main__":

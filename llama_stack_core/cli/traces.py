@@ -9,14 +9,12 @@ Talks to the server over HTTP (the Telemetry API), so it works with any telemetr
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
-from ..errors import ConfigError
+from .client import StackClient
 from .table import print_table
 
-DEFAULT_URL = "http://localhost:8321"
 #: Span attributes worth a glance in the tree, shown as ``label=value``.
 _SHOWN = (
     ("provider.id", "provider"),
@@ -29,58 +27,10 @@ _SHOWN = (
     ("error.type", "error"),
     ("error.message", "message"),
 )
-
-
-def default_url() -> str:
-    """``$LLAMA_STACK_URL``, else the local server on ``$LLAMA_STACK_PORT`` (default 8321)."""
-    if os.environ.get("LLAMA_STACK_URL"):
-        return os.environ["LLAMA_STACK_URL"]
-    port = os.environ.get("LLAMA_STACK_PORT")
-    return f"http://localhost:{port}" if port else DEFAULT_URL
-
-
-class _Client:
-    def __init__(self, url: str, timeout: float = 15) -> None:
-        import httpx
-
-        self.url = url.rstrip("/")
-        self._httpx = httpx
-        self._client = httpx.Client(base_url=self.url, timeout=timeout)
-
-    def __enter__(self) -> _Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._client.close()
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        try:
-            response = self._client.request(method, path, json=body)
-        except self._httpx.HTTPError as exc:
-            raise ConfigError(
-                f"cannot reach a Llama Stack server at {self.url} ({type(exc).__name__}: {exc}); "
-                f"start one with `stack serve` or pass --url"
-            ) from None
-        if response.status_code == 501:
-            raise ConfigError(
-                f"the server at {self.url} has no telemetry provider that answers trace queries; add "
-                f"one (e.g. inline::trace-store) under providers.telemetry in its run config"
-            )
-        if response.status_code >= 400:
-            raise ConfigError(f"{method} {path}: HTTP {response.status_code}: {_error_message(response)}")
-        try:
-            return response.json()
-        except ValueError:
-            raise ConfigError(
-                f"{method} {path}: the server at {self.url} did not answer with JSON; is it a Llama Stack server?"
-            ) from None
-
-
-def _error_message(response: Any) -> str:
-    try:
-        return response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return response.text[:200]
+_NO_TRACES = (
+    "has no telemetry provider that answers trace queries; add one (e.g. inline::trace-store) under "
+    "providers.telemetry in its run config"
+)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -100,7 +50,7 @@ def _local(value: str | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
-def _tree_summary(client: _Client, trace: dict[str, Any]) -> tuple[str, int, str]:
+def _tree_summary(client: StackClient, trace: dict[str, Any]) -> tuple[str, int, str]:
     """Root name, span count and status of a trace whose listing lacks them (providers other than trace-store)."""
     tree = client.call("POST", f"/v1/telemetry/spans/{trace['root_span_id']}/tree", {})["data"]
     root = tree.get(trace["root_span_id"], {})
@@ -109,7 +59,7 @@ def _tree_summary(client: _Client, trace: dict[str, Any]) -> tuple[str, int, str
 
 
 def list_traces(url: str, limit: int) -> None:
-    with _Client(url) as client:
+    with StackClient(url, not_configured=_NO_TRACES) as client:
         traces = client.call("POST", "/v1/telemetry/traces", {"limit": limit, "order_by": ["-start_time"]})["data"]
         rows = []
         for trace in traces:
@@ -143,7 +93,7 @@ def _details(span: dict[str, Any]) -> str:
 
 
 def show_trace(url: str, trace_id: str) -> None:
-    with _Client(url) as client:
+    with StackClient(url, not_configured=_NO_TRACES) as client:
         trace = client.call("GET", f"/v1/telemetry/traces/{trace_id}")
         tree = client.call("POST", f"/v1/telemetry/spans/{trace['root_span_id']}/tree", {})["data"]
     children: dict[str | None, list[dict[str, Any]]] = {}
