@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +18,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from llama_stack_core.apis import all_api_specs
 from llama_stack_core.apis.resources import RegisterModelRequest, Resource
 from llama_stack_core.apis.routes import Api
 from llama_stack_core.hookspecs import hookimpl
@@ -160,20 +158,6 @@ class Recorder:
         return {"violation": None, "shield": request.shield_id}
 
 
-def _not_served(name: str) -> Any:
-    async def operation(self: Any, request: Any = None) -> Any:
-        raise NotImplementedError(f"the test recorder does not serve {name}")
-
-    return operation
-
-
-# The recorder stands in for a provider of any API: every other operation of every API answers 501.
-for _spec in all_api_specs():
-    for _name, _member in vars(_spec.protocol).items():
-        if inspect.iscoroutinefunction(_member) and not hasattr(Recorder, _name):
-            setattr(Recorder, _name, _not_served(_name))
-
-
 def create_echo(config: EchoConfig, deps: dict[Api, Any]) -> EchoInference:
     return EchoInference(config)
 
@@ -190,6 +174,7 @@ def _recorder(api: Api) -> list[ProviderSpec]:
             config_class=RecorderConfig,
             factory="stack_test_plugin:create_recorder",
             description="Test: records resources.",
+            operations=(),  # it holds resources; any operation of its API is the core's 501
         )
     ]
 
@@ -296,6 +281,7 @@ def register_eval_providers() -> list[ProviderSpec]:
             config_class=RecorderConfig,
             factory="stack_test_plugin:create_recorder",
             api_dependencies=(Api.datasetio, Api.scoring),
+            operations=(),
         )
     ]
 
