@@ -76,14 +76,15 @@ class BasicScoring(RegistersScoringFunctions):
             results = await asyncio.to_thread(_score_all, scorers, rows)
         else:
             results = _score_all(scorers, rows)
-        return ScoreResponse(results=results)
+        return ScoreResponse.model_construct(results=results)
 
 
 def _score_all(scorers: dict[str, Scorer], rows: list[dict[str, Any]]) -> dict[str, ScoringResult]:
     results = {}
     for function_id, scorer in scorers.items():
         score_rows = [scorer.score_row(row) for row in rows]
-        results[function_id] = ScoringResult(
+        # plain dicts built here: no validation pass over them (100k score rows are ~20 ms)
+        results[function_id] = ScoringResult.model_construct(
             score_rows=score_rows, aggregated_results=aggregate(score_rows, scorer.aggregations, rows)
         )
     return results
