@@ -176,6 +176,19 @@ def test_ifeval_unsupported_and_malformed_instructions_never_raise_a_score() -> 
     assert broken["score"] is None and "instruction_id_list" in broken["error"]
 
 
+def test_ifeval_loose_mode_forgives_a_first_or_last_line_and_markup() -> None:
+    row = score_instructions(
+        'Sure, here it is:\n*"all lower case, quoted"*\nHope this helps!',
+        ["change_case:english_lowercase", "startend:quotation", "punctuation:no_comma", "detectable_format:title"],
+        None,
+    )
+    assert row["followed"] == [False, False, False, False] and row["score"] == 0.0
+    # lower case without the first and last lines; quoted without the "*" too; commas and the title stay missing
+    assert row["followed_loose"] == [True, True, False, False] and row["loose_score"] == 0.5
+    strict_only = score_instructions("no commas here", ["punctuation:no_comma"], None)
+    assert strict_only["followed_loose"] == [True] and strict_only["loose_score"] == 1.0
+
+
 def test_a_row_without_its_columns_is_an_error_row() -> None:
     row = score("basic::subset_of", {"generated_answer": "Paris"})
     assert row == {"score": None, "error": "the row has no expected_answer"}
