@@ -150,11 +150,13 @@ def _kwargs_list(value: Any, count: int) -> list[dict[str, Any]]:
 
 def loose_variants(answer: str) -> list[str]:
     """IFEval's loose readings of an answer: without its first line, its last line or both, and each of those and the
-    answer itself with ``*`` (markdown emphasis) removed."""
+    answer itself with ``*`` (markdown emphasis) removed; each once, none empty or the answer itself."""
+    if "\n" not in answer and "*" not in answer:
+        return []  # each reading is the answer itself, or empty
     lines = answer.split("\n")
     cut = ["\n".join(lines[1:]), "\n".join(lines[:-1]), "\n".join(lines[1:-1])]
-    variants = [*cut, answer.replace("*", ""), *(v.replace("*", "") for v in cut)]
-    return [v.strip() for v in variants if v.strip()]
+    variants = (v.strip() for v in (*cut, answer.replace("*", ""), *(v.replace("*", "") for v in cut)))
+    return [v for v in dict.fromkeys(variants) if v and v != answer]
 
 
 def score_instructions(answer: str, instruction_ids: Any, kwargs: Any) -> dict[str, Any]:
