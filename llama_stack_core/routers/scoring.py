@@ -67,7 +67,9 @@ class ScoringRouter(ApiRouter):
     async def _score_on(self, batch: Batch, rows: list[dict[str, Any]]) -> dict[str, ScoringResult]:
         provider, functions, caller_ids = batch
         score = provider_method(provider, "score")
-        answer = as_model(await score(ScoreRequest(input_rows=rows, scoring_functions=functions)), ScoreResponse)
+        # the rows were validated with the caller's request (or the dataset's page): not again, 100k rows are ~40 ms
+        request = ScoreRequest.model_construct(input_rows=rows, scoring_functions=functions)
+        answer = as_model(await score(request), ScoreResponse)
         results = {}
         for provider_function_id, function_id in caller_ids.items():
             result = answer.results.get(provider_function_id)

@@ -3,6 +3,8 @@ answers, registered variants with their own params (400s for bad ones), and the 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -174,6 +176,19 @@ def test_ifeval_unsupported_and_malformed_instructions_never_raise_a_score() -> 
     assert broken["score"] is None and "instruction_id_list" in broken["error"]
 
 
+def test_ifeval_loose_mode_forgives_a_first_or_last_line_and_markup() -> None:
+    row = score_instructions(
+        'Sure, here it is:\n*"all lower case, quoted"*\nHope this helps!',
+        ["change_case:english_lowercase", "startend:quotation", "punctuation:no_comma", "detectable_format:title"],
+        None,
+    )
+    assert row["followed"] == [False, False, False, False] and row["score"] == 0.0
+    # lower case without the first and last lines; quoted without the "*" too; commas and the title stay missing
+    assert row["followed_loose"] == [True, True, False, False] and row["loose_score"] == 0.5
+    strict_only = score_instructions("no commas here", ["punctuation:no_comma"], None)
+    assert strict_only["followed_loose"] == [True] and strict_only["loose_score"] == 1.0
+
+
 def test_a_row_without_its_columns_is_an_error_row() -> None:
     row = score("basic::subset_of", {"generated_answer": "Paris"})
     assert row == {"score": None, "error": "the row has no expected_answer"}
@@ -252,3 +267,67 @@ async def test_with_the_llama_stack_client_sdk(http: httpx.AsyncClient) -> None:
     )
     assert answer.results["basic::subset_of"].score_rows == [{"score": 1.0}]
     assert answer.results["basic::subset_of"].aggregated_results["accuracy"] == 1.0
+
+
+# -- limits: a backtracking regex, a big request -----------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_regex_that_backtracks_without_end_fails_its_row_not_the_server(tmp_path: Path) -> None:
+    """``((x|xx)+)+y`` on forty x's would keep the standard library's re busy for years (on twenty: a minute), holding
+    the event loop and the GIL; searches run with a time limit, so only that row fails."""
+    providers = {
+        "scoring": [{"provider_id": "basic", "provider_type": "inline::basic", "config": {"regex_timeout_ms": 50}}]
+    }
+    async with stack_client(make_run_config(providers, tmp_path), PluginManager(extra_plugins=PLUGINS)) as http:
+        body = {
+            "input_rows": [
+                {"generated_answer": "x" * 40, "expected_answer": "x"},
+                {"generated_answer": "xxy", "expected_answer": "XX"},
+            ],
+            "scoring_functions": {
+                MULTIPLE_CHOICE: {"type": "regex_parser", "parsing_regexes": [r"((x|xx)+)+y"]},
+                MATH: {"type": "regex_parser", "parsing_regexes": [r"((x|xx)+)+y"]},
+            },
+        }
+        started = time.perf_counter()
+        response = await http.post("/v1/scoring/score", json=body)
+        assert time.perf_counter() - started < 5
+        assert response.status_code == 200, response.text
+        for function_id in (MULTIPLE_CHOICE, MATH):
+            result = response.json()["results"][function_id]
+            slow, fine = result["score_rows"]
+            assert slow["score"] is None and "50 ms" in slow["error"]
+            assert fine["parsed_answer"].lower() == "xx"
+            assert result["aggregated_results"]["num_errors"] == 1
+
+
+@pytest.mark.anyio
+async def test_a_big_request_is_scored_while_the_server_answers_others(tmp_path: Path) -> None:
+    """Scoring is pure CPU: a request of thread_min_rows or more runs in a worker thread, so a health check sent
+    while 30k math rows are scored is answered before they are."""
+    providers = {
+        "scoring": [{"provider_id": "basic", "provider_type": "inline::basic", "config": {"thread_min_rows": 100}}]
+    }
+    rows = [
+        {"generated_answer": f"Adding up, we get $\\boxed{{\\frac{{{i}}}{{{i % 7 + 1}}}}}$.", "expected_answer": str(i)}
+        for i in range(30_000)
+    ]
+    finished: dict[str, float] = {}
+    async with stack_client(make_run_config(providers, tmp_path), PluginManager(extra_plugins=PLUGINS)) as http:
+
+        async def score() -> None:
+            response = await http.post(
+                "/v1/scoring/score", json={"input_rows": rows, "scoring_functions": {MATH: None}}
+            )
+            assert response.status_code == 200, response.text
+            assert len(response.json()["results"][MATH]["score_rows"]) == len(rows)
+            finished["score"] = time.perf_counter()
+
+        async def health() -> None:
+            await asyncio.sleep(0.2)  # the score request is being scored by then
+            assert (await http.get("/v1/health")).status_code == 200
+            finished["health"] = time.perf_counter()
+
+        await asyncio.gather(score(), health())
+    assert finished["health"] < finished["score"]

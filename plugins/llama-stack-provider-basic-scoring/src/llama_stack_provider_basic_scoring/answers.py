@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any
 
 #: full-width letters and the Arabic letters multilingual benchmarks use for A-D, as ASCII
 _LETTERS = {**{chr(0xFF21 + i): chr(ord("A") + i) for i in range(26)}, "أ": "A", "ب": "B", "ج": "C", "د": "D"}
@@ -17,10 +18,11 @@ def choice(text: str) -> str:
     return "".join(_LETTERS.get(c, c) for c in text).upper()
 
 
-def first_group(text: str, patterns: Sequence[re.Pattern[str]]) -> str | None:
-    """The first group of the first pattern that matches ``text``, or None."""
+def first_group(text: str, patterns: Sequence[Any], timeout: float | None = None) -> str | None:
+    """The first group of the first pattern (compiled with the ``regex`` module) that matches ``text``, or None; a
+    search that runs over ``timeout`` seconds raises TimeoutError."""
     for pattern in patterns:
-        found = pattern.search(text)
+        found = pattern.search(text, timeout=timeout)
         if found is not None:
             return found.group(1)
     return None
@@ -49,10 +51,10 @@ def boxed(text: str) -> str | None:
     return text[begin : i - 1] if depth == 0 else None
 
 
-def final_answer(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> str | None:
-    """A worked solution's final answer: the params' patterns first, then the last ``\\boxed{}``, then "the answer
-    is ..." (to the end of its line)."""
-    found = first_group(text, patterns) if patterns else None
+def final_answer(text: str, patterns: Sequence[Any] = (), timeout: float | None = None) -> str | None:
+    """A worked solution's final answer: the params' patterns first (see :func:`first_group`), then the last
+    ``\\boxed{}``, then "the answer is ..." (to the end of its line)."""
+    found = first_group(text, patterns, timeout) if patterns else None
     if found is None:
         found = boxed(text)
     if found is None:

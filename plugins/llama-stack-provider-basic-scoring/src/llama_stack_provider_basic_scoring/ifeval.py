@@ -1,5 +1,6 @@
 """IFEval-style checks of verifiable instructions ("answer in fewer than 100 words", "no commas", "wrap the answer in
-double quotes"), strict mode: each instruction id with its kwargs, checked on the answer as written.
+double quotes"): each instruction id with its kwargs, checked on the answer as written (strict, the score) and on
+its loose readings too (IFEval's loose mode: without its first or last line, or its ``*`` markup).
 
 Every instruction of the IFEval dataset that needs no language detection is supported (see ``CHECKS``); an
 unsupported id counts as not followed and is named in the score row, so it can never raise a score.
@@ -147,9 +148,22 @@ def _kwargs_list(value: Any, count: int) -> list[dict[str, Any]]:
     return value + [{}] * (count - len(value))
 
 
+def loose_variants(answer: str) -> list[str]:
+    """IFEval's loose readings of an answer: without its first line, its last line or both, and each of those and the
+    answer itself with ``*`` (markdown emphasis) removed; each once, none empty or the answer itself."""
+    if "\n" not in answer and "*" not in answer:
+        return []  # each reading is the answer itself, or empty
+    lines = answer.split("\n")
+    cut = ["\n".join(lines[1:]), "\n".join(lines[:-1]), "\n".join(lines[1:-1])]
+    variants = (v.strip() for v in (*cut, answer.replace("*", ""), *(v.replace("*", "") for v in cut)))
+    return [v for v in dict.fromkeys(variants) if v and v != answer]
+
+
 def score_instructions(answer: str, instruction_ids: Any, kwargs: Any) -> dict[str, Any]:
-    """The score row: the fraction of instructions followed, ``weight`` (how many there were), each one's outcome
-    (``followed``, in the order of ``instruction_id_list``), and which could not be checked."""
+    """The score row: the fraction of instructions followed (strict: the answer as written), ``weight`` (how many
+    there were), each one's outcome (``followed``, in the order of ``instruction_id_list``), the same in loose mode
+    (``loose_score``, ``followed_loose``: followed by the answer or one of its :func:`loose_variants`), and which
+    could not be checked."""
     if isinstance(instruction_ids, str):
         instruction_ids = json.loads(instruction_ids)
     if (
@@ -160,23 +174,33 @@ def score_instructions(answer: str, instruction_ids: Any, kwargs: Any) -> dict[s
         raise ValueError("instruction_id_list must be a non-empty list of instruction ids")
     arguments = _kwargs_list(kwargs, len(instruction_ids))
     followed: list[bool] = []
+    loose: list[bool] = []
     unsupported: list[str] = []
     problems: dict[str, str] = {}
+    variants: list[str] | None = None
     for instruction, kw in zip(instruction_ids, arguments, strict=False):
         check = CHECKS.get(instruction)
         if check is None:
             unsupported.append(instruction)
             followed.append(False)
+            loose.append(False)
             continue
         try:
-            followed.append(bool(check(answer, kw)))
+            strictly = bool(check(answer, kw))
+            if not strictly and variants is None:
+                variants = loose_variants(answer)
+            loosely = strictly or any(check(variant, kw) for variant in variants or ())
         except (KeyError, TypeError, ValueError, re.error) as exc:
-            followed.append(False)
+            strictly = loosely = False
             problems[instruction] = f"bad kwargs: {exc}"
+        followed.append(strictly)
+        loose.append(loosely)
     row: dict[str, Any] = {
         "score": sum(followed) / len(instruction_ids),
         "weight": len(instruction_ids),
         "followed": followed,
+        "loose_score": sum(loose) / len(instruction_ids),
+        "followed_loose": loose,
     }
     if unsupported:
         row["unsupported"] = unsupported
