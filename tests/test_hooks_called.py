@@ -109,6 +109,7 @@ async def test_register_api_providers(api: Api, tmp_path: Path) -> None:
         config_class=RecorderConfig,
         factory="stack_test_plugin:create_recorder",
         description="Declared by the hook under test.",
+        operations=(),  # the recorder holds resources and serves no operation
     )
     plugin = hook_plugin(**{PROVIDER_HOOKS[api]: lambda: [spec]})
     pm = PluginManager(autoload=False, extra_plugins=[plugin])
