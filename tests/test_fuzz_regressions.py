@@ -15,6 +15,7 @@ from fuzz_stack import EMBEDDING_MODEL, every_api_config
 from jsonschema import Draft202012Validator
 
 from llama_stack_core.testing.harness import stack_client
+from llama_stack_core.testing.waiting import eventually
 
 pytestmark = pytest.mark.anyio
 
@@ -110,3 +111,45 @@ async def test_a_nul_in_an_attribute_key_is_422(http: httpx.AsyncClient) -> None
     for path in ("/v1/telemetry/spans", "/v1/telemetry/traces"):
         body = {"attribute_filters": [{"key": "a\x00b", "op": "ne", "value": 1}], "attributes_to_return": []}
         assert_error(await http.post(path, json=body), 422, "attribute_filters.0.key")
+
+
+# -- third pass: every API served, and the document checked both ways (positive_data_acceptance) -------------------
+
+
+async def test_an_empty_response_input_is_400(http: httpx.AsyncClient) -> None:
+    """``input: []`` with nothing else to answer reached the model as a chat with no messages (a 500)."""
+    for path in ("/v1/responses", "/v1/openai/v1/responses"):
+        assert_error(await http.post(path, json={"model": "chat", "input": []}), 400, "input")
+    answered = await http.post("/v1/responses", json={"model": "chat", "input": [], "instructions": "Say hi"})
+    assert answered.status_code == 200, answered.text
+    assert [r["id"] for r in (await http.get("/v1/responses")).json()["data"]] == [answered.json()["id"]]
+
+
+async def test_telemetry_numbers_a_store_cannot_hold_are_4xx(http: httpx.AsyncClient) -> None:
+    """Integers past SQLite's 64 bits were 500s (offset, end_time, a granularity's step, a filter's value), or made
+    the trace store drop the whole batch of spans they were written with (an event's ttl or timestamp)."""
+    huge = 2**64 - 1
+    assert_error(await http.post("/v1/telemetry/traces", json={"offset": 2**63}), 422, "offset")
+    assert_error(await http.post("/v1/telemetry/traces", json={"limit": 10001}), 422, "limit")
+    metrics = "/v1/telemetry/metrics/prompt_tokens"
+    assert_error(await http.post(metrics, json={"start_time": 0, "end_time": huge}), 422, "end_time")
+    assert_error(await http.post(metrics, json={"start_time": huge}), 422, "start_time")
+    step = {"start_time": 0, "granularity": f"{huge}d"}
+    assert "at most a century" in assert_error(await http.post(metrics, json=step), 400, "granularity")["message"]
+    spans = {"attribute_filters": [{"key": "a", "op": "eq", "value": huge}], "attributes_to_return": []}
+    assert (await http.post("/v1/telemetry/spans", json=spans)).json() == {"data": []}
+    event = {"trace_id": "t1", "span_id": "s1", "type": "unstructured_log", "message": "m", "severity": "info"}
+    at = {**event, "timestamp": "2020-01-01T00:00:00Z"}
+    assert_error(await http.post("/v1/telemetry/events", json={"event": at, "ttl_seconds": huge}), 422, "ttl_seconds")
+    late = {**event, "timestamp": "9999-01-01T00:00:00Z"}
+    assert_error(await http.post("/v1/telemetry/events", json={"event": late}), 400, "event.timestamp")
+    big_value = {**at, "type": "metric", "metric": "m", "value": huge, "unit": "u"}
+    assert (await http.post("/v1/telemetry/events", json={"event": big_value})).status_code == 200
+
+    assert (await http.get("/v1/models")).status_code == 200  # its span goes in the batch the events are in
+
+    async def written() -> list[dict[str, Any]] | None:  # no bad row lost the batch
+        traces = (await http.post("/v1/telemetry/traces", json={"limit": 100})).json()["data"]
+        return traces if "GET /v1/models" in [t["root_span_name"] for t in traces] else None
+
+    await eventually(written, what="the telemetry requests' traces")
