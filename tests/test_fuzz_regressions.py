@@ -5,6 +5,7 @@ fuzz test's: every API on cheap real providers (tests/support/fuzz_stack.py)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,127 @@ async def test_telemetry_numbers_a_store_cannot_hold_are_4xx(http: httpx.AsyncCl
         return traces if "GET /v1/models" in [t["root_span_name"] for t in traces] else None
 
     await eventually(written, what="the telemetry requests' traces")
+
+
+async def test_a_vector_db_on_a_chat_model_is_400(http: httpx.AsyncClient) -> None:
+    """A vector database (or store) whose embedding model is not an embedding model was a 422 blaming
+    ``embedding_dimension``, a field the request may leave out."""
+    before = (await http.get("/v1/vector-dbs")).json()["data"]
+    refused = await http.post("/v1/vector-dbs", json={"vector_db_id": "v", "embedding_model": "chat"})
+    assert "of type llm" in assert_error(refused, 400, "embedding_model")["message"]
+    assert_error(await http.post("/v1/vector_stores", json={"embedding_model": "chat"}), 400, "embedding_model")
+    assert (await http.get("/v1/vector-dbs")).json()["data"] == before
+
+
+async def test_a_chunk_overlap_over_half_the_chunk_is_400(http: httpx.AsyncClient, document: dict[str, Any]) -> None:
+    """A rule between two fields, which the document cannot state: a 400 (it was a 422, "invalid by the document",
+    for a request the document declares valid)."""
+    static = {"type": "static", "static": {"max_chunk_size_tokens": 101, "chunk_overlap_tokens": 400}}
+    body = {"chunking_strategy": static}
+    assert conforms(document, body_schema(document, "/v1/vector_stores"), body)
+    refused = await http.post("/v1/vector_stores", json=body)
+    assert_error(refused, 400, "chunking_strategy.static.chunk_overlap_tokens")
+
+
+async def test_the_document_declares_the_stream_error_event(http: httpx.AsyncClient, document: dict[str, Any]) -> None:
+    """A stream failing after its first byte ends with an error event; the document declared each event a chunk
+    (and applied the chunk's schema to the SSE event itself)."""
+    stream = document["paths"]["/v1/chat/completions"]["post"]["responses"]["200"]["content"]["text/event-stream"]
+    data = stream["schema"]["properties"]["data"]
+    assert stream["schema"]["required"] == ["data"] and data["contentMediaType"] == "application/json"
+    body = {"model": "chat", "stream": True, "messages": [{"role": "user", "content": "then FAIL"}]}
+    answer = await http.post("/v1/chat/completions", json=body)
+    events = [json.loads(line[6:]) for line in answer.text.splitlines() if line.startswith("data: ")]
+    assert "error" in events[-1] and len(events) >= 2
+    assert all(conforms(document, data["contentSchema"], event) for event in events)
+    assert not conforms(document, data["contentSchema"], {"unexpected": True})
+
+
+async def test_a_union_member_without_its_tag_is_invalid_both_ways(
+    http: httpx.AsyncClient, document: dict[str, Any]
+) -> None:
+    """A tagged union's members have a default tag (``type: "text"``), so the document left the tag optional, but
+    the server cannot pick a member without it: valid by the document, a 422 from the server."""
+    chat = body_schema(document, "/v1/chat/completions")
+    untagged = {"model": "chat", "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    tagged = {"model": "chat", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+    assert not conforms(document, chat, untagged)
+    assert_error(await http.post("/v1/chat/completions", json=untagged), 422, "messages.0")
+    assert conforms(document, chat, tagged)
+    assert (await http.post("/v1/chat/completions", json=tagged)).status_code == 200
+    # response items: an item without ``type`` is a message, so any other item needs its type
+    approval = {"approval_request_id": "a", "approve": False}
+    conversations = body_schema(document, "/v1/conversations")
+    assert not conforms(document, conversations, {"items": [approval]})
+    assert_error(await http.post("/v1/conversations", json={"items": [approval]}), 422, "items.0")
+    typed = {"items": [{**approval, "type": "mcp_approval_response"}]}
+    assert conforms(document, conversations, typed)
+    assert (await http.post("/v1/conversations", json=typed)).status_code == 200
+    other = {"items": [{"type": "mcp_call"}]}  # a known type is never the catch-all item
+    assert not conforms(document, conversations, other)
+    assert_error(await http.post("/v1/conversations", json=other), 422, "items.0")
+
+
+async def test_a_path_parameter_is_not_required_in_the_body(http: httpx.AsyncClient, document: dict[str, Any]) -> None:
+    """The request model holds the path's parameters too; the document required them in the body as well."""
+    schema = body_schema(document, "/v1/vector_stores/{vector_store_id}")
+    assert "vector_store_id" not in schema.get("required", [])
+    assert conforms(document, schema, {"name": "renamed"})
+    assert conforms(document, schema, {"name": "renamed", "vector_store_id": "ignored"})
+    renamed = await http.post("/v1/vector_stores/kb", json={"name": "renamed", "vector_store_id": "other"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["id"] == "kb" and renamed.json()["name"] == "renamed"
+
+
+async def test_parameters_are_documented_as_they_are_read(document: dict[str, Any]) -> None:
+    """An object in the query is read in brackets (``mcp_endpoint[uri]=...``), and a multipart file is bytes (the
+    document said ``uri=...`` and a JSON object)."""
+    endpoint = parameter(document, "get", "/v1/tool-runtime/list-tools", "mcp_endpoint")
+    assert endpoint["style"] == "deepObject" and endpoint["explode"] is True
+    # one level of brackets is read: mcp_endpoint[a][b]=... is an unknown parameter (a 422), and documented invalid
+    assert conforms(document, endpoint["schema"], {"uri": "http://127.0.0.1:1/mcp", "extra": "ignored"})
+    assert not conforms(document, endpoint["schema"], {"uri": "http://127.0.0.1:1/mcp", "extra": {"a": "b"}})
+    assert "style" not in parameter(document, "get", "/v1/files", "limit")
+    upload = document["components"]["schemas"]["FileUploadRequest"]["properties"]["file"]
+    assert document["components"]["schemas"][upload["$ref"].rsplit("/", 1)[1]]["format"] == "binary"
+
+
+async def test_integers_are_bounded_as_the_server_reads_them(http: httpx.AsyncClient, document: dict[str, Any]) -> None:
+    """The JSON parser reads an integer past 64 bits as a float, which an integer field refuses: the document now
+    says so in a body, and not in a query (read from text, at any length)."""
+    completions = body_schema(document, "/v1/completions")
+    too_long = {"model": "chat", "prompt": [1, 2**64]}
+    assert not conforms(document, completions, too_long)
+    assert_error(await http.post("/v1/completions", json=too_long), 422, "prompt")
+    fits = {"model": "chat", "prompt": [1, 2**64 - 1]}
+    assert conforms(document, completions, fits)
+    assert (await http.post("/v1/completions", json=fits)).status_code == 200
+    start = parameter(document, "get", "/v1/agents", "start_index")["schema"]
+    assert "maximum" not in json.dumps(start)
+    assert (await http.get("/v1/agents", params={"start_index": 2**70})).status_code == 200
+
+
+async def test_an_embedding_model_states_its_dimension_both_ways(
+    http: httpx.AsyncClient, document: dict[str, Any]
+) -> None:
+    schema = body_schema(document, "/v1/models")
+    for metadata in (None, {}, {"embedding_dimension": "8"}, {"embedding_dimension": 0}, {"embedding_dimension": True}):
+        body = {"model_id": "e", "provider_id": "echo", "model_type": "embedding", "metadata": metadata}
+        assert not conforms(document, schema, body), body
+        assert_error(await http.post("/v1/models", json=body), 422)
+    body = {"model_id": "e", "provider_id": "echo", "model_type": "embedding", "metadata": {"embedding_dimension": 8.0}}
+    assert conforms(document, schema, body)
+    registered = await http.post("/v1/models", json=body)
+    assert registered.status_code == 200, registered.text
+    assert registered.json()["metadata"]["embedding_dimension"] == 8
+
+
+async def test_an_empty_search_query_list_is_invalid_both_ways(
+    http: httpx.AsyncClient, document: dict[str, Any]
+) -> None:
+    """``min_length`` on ``str | list[str]`` reached the document as a ``minLength`` (strings only)."""
+    schema = body_schema(document, "/v1/vector_stores/{vector_store_id}/search")
+    for query in ("", []):
+        assert not conforms(document, schema, {"query": query, "vector_store_id": "kb"})
+        assert_error(await http.post("/v1/vector_stores/kb/search", json={"query": query}), 422, "query")
+    assert (await http.post("/v1/vector_stores/kb/search", json={"query": ["a"]})).status_code == 200
