@@ -173,7 +173,7 @@ def _flat(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]
     if "anyOf" in schema:
         return {**schema, "anyOf": [_flat(branch, definitions) for branch in schema["anyOf"]]}
     if _is_object(schema, definitions):
-        return {"allOf": [schema], "additionalProperties": {"type": "string"}}
+        return {"type": "object", "allOf": [schema], "additionalProperties": {"type": "string"}}
     return schema
 
 
