@@ -177,7 +177,8 @@ class FailureRecord:
 
 @dataclass
 class FuzzReport:
-    operations: set[str] = field(default_factory=set)
+    documented: set[str] = field(default_factory=set)  # "METHOD /path" of every operation in the document
+    operations: set[str] = field(default_factory=set)  # those a case was generated for
     cases: Counter[str] = field(default_factory=Counter)  # by phase
     checks_run: Counter[str] = field(default_factory=Counter)
     checks_failed: Counter[str] = field(default_factory=Counter)
@@ -185,17 +186,22 @@ class FuzzReport:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stop_reason: str = ""
+    cut_short: bool = False
     elapsed: Counter[str] = field(default_factory=Counter)  # seconds by operation
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)  # (operation, status)
+
+    def untested(self) -> list[str]:
+        """Operations of the document no case was generated for."""
+        return sorted(self.documented - self.operations)
 
     def summary_rows(self) -> list[tuple[str, int, int]]:
         """(check, responses checked, failed) for each check that ran."""
         return [(name, self.checks_run[name], self.checks_failed[name]) for name in sorted(self.checks_run)]
 
 
-def run_schemathesis(app: Any, config: Any) -> FuzzReport:
-    """Run every enabled phase against the ASGI ``app`` (its lifespan started by schemathesis) and collect the
-    results."""
+def run_schemathesis(app: Any, config: Any, *, budget_seconds: float | None = None) -> FuzzReport:
+    """Run every enabled phase against the ASGI ``app`` (its lifespan started by schemathesis, stopped at the end) and
+    collect the results; past ``budget_seconds`` the run stops (``report.cut_short``)."""
     import schemathesis
     from schemathesis.engine import from_schema
     from schemathesis.python import asgi
@@ -203,9 +209,16 @@ def run_schemathesis(app: Any, config: Any) -> FuzzReport:
     report = FuzzReport()
     started = time.monotonic()
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
+    paths = schema.raw_schema["paths"].items()
+    # schemathesis leaves out the document's own route (fetched above to begin with)
+    report.documented = {f"{m.upper()} {path}" for path, item in paths for m in item if path != "/openapi.json"}
     try:
-        for event in from_schema(schema).execute():
+        stream = from_schema(schema).execute()
+        for event in stream:
             _handle(report, event)
+            if budget_seconds is not None and not report.cut_short and time.monotonic() - started > budget_seconds:
+                report.cut_short = True
+                stream.stop()
     finally:
         asgi.shutdown_lifespans()  # the stack stops here, not at interpreter exit
     report.seconds = time.monotonic() - started
