@@ -155,6 +155,13 @@ class ResourceService:
         if kind.type == "vector_db" and fields.get("embedding_dimension") is None:
             model = await self.lookup("model", fields["embedding_model"])
             fields["embedding_dimension"] = (model.metadata if model else {}).get("embedding_dimension")
+            if fields["embedding_dimension"] is None:
+                kind_of = f"of type {model.model_type}" if model else "not registered"
+                raise BadRequestError(
+                    f"embedding_model '{fields['embedding_model']}' is {kind_of}: name an embedding model (or give "
+                    "embedding_dimension)",
+                    param="embedding_model",
+                )
         try:
             resource = kind.model(
                 identifier=identifier,

@@ -96,6 +96,12 @@ class ResponsesEngine:
         if conversation is not None:
             messages.extend(chat_messages(await self._conversation_items(conversation)))
         messages.extend(chat_messages([i for i in items if not isinstance(i, McpApprovalResponse)]))
+        if not messages:
+            raise BadRequestError(
+                "nothing to answer: the input has no message, and no instructions, previous response or "
+                "conversation give one",
+                param="input",
+            )
         toolset = await Tools(self.engines.tool_runtime, self.engines.vector_io).toolset(request.tools)
         response = ResponseObject(
             id=new_id("resp"),

@@ -76,6 +76,11 @@ class UploadedFile(BaseModel):
     content_type: str | None = None
     content: bytes
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """In the document: the part's bytes (the server builds this model from them)."""
+        return {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}
+
 
 class BinaryContent(BaseModel):
     """A non-JSON response body (e.g. a file's bytes)."""

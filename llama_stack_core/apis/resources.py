@@ -59,9 +59,32 @@ class Model(Resource):
 
     @model_validator(mode="after")
     def _embedding_needs_dimension(self) -> Model:
-        if self.model_type == ModelType.embedding and not isinstance(self.metadata.get("embedding_dimension"), int):
-            raise ValueError("an embedding model needs an integer metadata.embedding_dimension")
+        dimension = self.metadata.get("embedding_dimension")
+        if isinstance(dimension, float) and dimension.is_integer():  # JSON's 384.0 is an integer too
+            self.metadata["embedding_dimension"] = dimension = int(dimension)
+        if self.model_type == ModelType.embedding and not _is_dimension(dimension):
+            raise ValueError("an embedding model needs metadata.embedding_dimension, a positive integer")
         return self
+
+
+def _is_dimension(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+#: What ``Model`` checks, in a register request's schema: an embedding model states its dimension.
+_EMBEDDING_NEEDS_DIMENSION = {
+    "if": {"properties": {"model_type": {"const": "embedding"}}, "required": ["model_type"]},
+    "then": {
+        "required": ["metadata"],
+        "properties": {
+            "metadata": {
+                "type": "object",
+                "required": ["embedding_dimension"],
+                "properties": {"embedding_dimension": {"type": "integer", "minimum": 1}},
+            }
+        },
+    },
+}
 
 
 class Shield(Resource):
@@ -180,6 +203,7 @@ class RegisterRequest(BaseModel):
 
 
 class RegisterModelRequest(RegisterRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_EMBEDDING_NEEDS_DIMENSION)
     id_field = "model_id"
     provider_id_field = "provider_model_id"
     model_id: str = Field(min_length=1)

@@ -12,6 +12,15 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from .common import CursorPage
 
 
+def _type_required(schema: dict[str, Any]) -> None:
+    schema["required"] = sorted({*schema.get("required", ()), "type"})
+
+
+#: An item other than a message: among response items, ``type`` says which (an item without one is a message), so
+#: the document requires it
+_ITEM_CONFIG = ConfigDict(extra="allow", json_schema_extra=_type_required)
+
+
 class InputText(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: Literal["input_text"] = "input_text"
@@ -64,7 +73,7 @@ class ResponseMessage(BaseModel):
 
 
 class FunctionToolCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["function_call"] = "function_call"
     id: str | None = None
     call_id: str
@@ -74,7 +83,7 @@ class FunctionToolCall(BaseModel):
 
 
 class FunctionToolCallOutput(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["function_call_output"] = "function_call_output"
     id: str | None = None
     call_id: str
@@ -83,14 +92,14 @@ class FunctionToolCallOutput(BaseModel):
 
 
 class WebSearchCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["web_search_call"] = "web_search_call"
     id: str
     status: str
 
 
 class FileSearchCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["file_search_call"] = "file_search_call"
     id: str
     queries: list[str]
@@ -99,7 +108,7 @@ class FileSearchCall(BaseModel):
 
 
 class McpCall(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["mcp_call"] = "mcp_call"
     id: str
     name: str
@@ -117,7 +126,7 @@ class McpListedTool(BaseModel):
 
 
 class McpListTools(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["mcp_list_tools"] = "mcp_list_tools"
     id: str
     server_label: str
@@ -125,7 +134,7 @@ class McpListTools(BaseModel):
 
 
 class McpApprovalRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["mcp_approval_request"] = "mcp_approval_request"
     id: str
     name: str
@@ -134,19 +143,12 @@ class McpApprovalRequest(BaseModel):
 
 
 class McpApprovalResponse(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = _ITEM_CONFIG
     type: Literal["mcp_approval_response"] = "mcp_approval_response"
     id: str | None = None
     approval_request_id: str
     approve: bool
     reason: str | None = None
-
-
-class OtherItem(BaseModel):
-    """Any other item type (``reasoning``, vendor items ...), kept as sent."""
-
-    model_config = ConfigDict(extra="allow")
-    type: str
 
 
 _ITEM_TYPES = {
@@ -160,6 +162,13 @@ _ITEM_TYPES = {
     "mcp_approval_request",
     "mcp_approval_response",
 }
+
+
+class OtherItem(BaseModel):
+    """Any other item type (``reasoning``, vendor items ...), kept as sent."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(json_schema_extra={"not": {"enum": sorted(_ITEM_TYPES)}})
 
 
 def _item_tag(value: Any) -> str:

@@ -126,15 +126,23 @@ class QueryCondition(BaseModel):
     value: Any
 
 
+#: The latest Unix time (seconds) a store can keep in nanoseconds in a 64-bit integer (April 2262).
+LATEST_UNIX_SECONDS = (2**63 - 1) // 1_000_000_000
+#: The longest an event may be kept: a century.
+MAX_TTL_SECONDS = 100 * 365 * 86400
+#: The largest offset a SQL store takes (a signed 64-bit integer).
+MAX_OFFSET = 2**63 - 1
+
+
 class LogEventRequest(Request):
     event: Event
-    ttl_seconds: int = Field(default=7 * 86400, ge=0)
+    ttl_seconds: int = Field(default=7 * 86400, ge=0, le=MAX_TTL_SECONDS)
 
 
 class QueryTracesRequest(Request):
     attribute_filters: list[QueryCondition] | None = None
-    limit: int | None = Field(default=100, ge=1)
-    offset: int | None = Field(default=0, ge=0)
+    limit: int | None = Field(default=100, ge=1, le=10000)
+    offset: int | None = Field(default=0, ge=0, le=MAX_OFFSET)
     order_by: list[str] | None = None
 
 
@@ -168,8 +176,8 @@ class SaveSpansToDatasetRequest(Request):
 
 class QueryMetricsRequest(Request):
     metric_name: str = Field(min_length=1)
-    start_time: int = Field(ge=0, description="Unix time in seconds.")
-    end_time: int | None = Field(default=None, ge=0)
+    start_time: int = Field(ge=0, le=LATEST_UNIX_SECONDS, description="Unix time in seconds.")
+    end_time: int | None = Field(default=None, ge=0, le=LATEST_UNIX_SECONDS)
     granularity: str | None = Field(default="1d", description="Bucket size such as 1m, 1h or 1d.")
     query_type: Literal["range", "instant"] = "range"
     label_matchers: list[MetricLabelMatcher] | None = None

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from ..errors import BadRequestError
 from ..owners import Action
 from .common import (
     CursorPage,
@@ -96,8 +97,12 @@ class StaticChunkingConfig(BaseModel):
 
     @model_validator(mode="after")
     def _overlap_at_most_half(self) -> StaticChunkingConfig:
+        # a 400, not a field's 422: a rule between two fields, which the OpenAPI document cannot state
         if self.chunk_overlap_tokens * 2 > self.max_chunk_size_tokens:
-            raise ValueError("chunk_overlap_tokens must not exceed half of max_chunk_size_tokens")
+            raise BadRequestError(
+                "chunk_overlap_tokens must not exceed half of max_chunk_size_tokens",
+                param="chunking_strategy.static.chunk_overlap_tokens",
+            )
         return self
 
 
@@ -200,7 +205,7 @@ class RankingOptions(BaseModel):
 
 class VectorStoreSearchRequest(Request):
     vector_store_id: str = Field(min_length=1)
-    query: str | list[str] = Field(min_length=1)
+    query: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1)]
     filters: SearchFilter | None = None
     max_num_results: int = Field(default=10, ge=1, le=50)
     ranking_options: RankingOptions | None = None

@@ -2,7 +2,8 @@
 ``LLAMA_STACK_PLUGINS=stack_test_plugin``).
 
 - ``inline::echo`` (inference): answers a chat with the last user message, streams it word by word, embeds text
-  deterministically, lists the models named in its config, refuses models whose provider id starts with ``bad``.
+  deterministically, lists the models named in its config, refuses models whose provider id starts with ``bad``;
+  with ``completions: true`` it answers text completions with the prompt (otherwise they are a 501).
 - ``inline::recorder`` (safety, tool_runtime, datasetio, vector_io, scoring, eval): records the resources it is told
   about, so tests can check the register/unregister hooks ran.
 """
@@ -33,6 +34,7 @@ class EchoConfig(BaseModel):
     api_key: SecretStr | None = None
     listed_models: list[str] = []
     shutdown_marker: str | None = None  # a file written when the provider shuts down
+    completions: bool = False  # answer text completions (echo the prompt); off: they are a 501
 
     @classmethod
     def sample_config(cls) -> dict[str, Any]:
@@ -119,7 +121,21 @@ class EchoInference:
             }
 
     async def openai_completion(self, request: Any) -> Any:
-        raise NotImplementedError("echo does not do text completions")
+        if not self.config.completions:
+            raise NotImplementedError("echo does not do text completions")
+        prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
+        text = " ".join(str(p) for p in prompts)
+        answer = {
+            "id": f"cmpl-{uuid.uuid4()}",
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": request.model,
+            "choices": [{"index": 0, "text": f"{self.config.prefix}:{request.model}: {text}", "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": len(prompts), "completion_tokens": 1, "total_tokens": len(prompts) + 1},
+        }
+        if request.stream:
+            return _one(answer)
+        return answer
 
     async def openai_embeddings(self, request: Any) -> Any:
         texts = [request.input] if isinstance(request.input, str) else request.input
@@ -130,6 +146,10 @@ class EchoInference:
             "model": request.model,
             "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
         }
+
+
+async def _one(chunk: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    yield chunk
 
 
 def _embed(text: str) -> list[float]:

@@ -123,6 +123,12 @@ def _kind(value: Any, op: str, key: str) -> str:
     return kind
 
 
+def _sqlite_number(value: float) -> float:
+    """A number SQLite can bind: an integer beyond 64 bits as a float (SQLite's JSON reads such a stored one as a
+    float too)."""
+    return float(value) if isinstance(value, int) and not -(2**63) <= value < 2**63 else value
+
+
 class SqliteDialect(Dialect):
     name = "sqlite"
     json_type = "TEXT"
@@ -170,7 +176,7 @@ class SqliteDialect(Dialect):
             return f"({jtype} IS NOT NULL AND {jtype} <> {literal})", [*pp, *pp]
         types = self._TYPES[kind]
         compared = "json(?)" if kind == "json" else "?"
-        bound = dumps(value) if kind == "json" else value
+        bound = dumps(value) if kind == "json" else _sqlite_number(value) if kind == "number" else value
         if op == "eq":
             return f"({extract} = {compared} AND {jtype} IN {types})", [*pp, bound, *pp]
         if op == "ne":

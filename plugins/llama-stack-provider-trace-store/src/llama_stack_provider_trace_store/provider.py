@@ -23,6 +23,7 @@ from llama_stack_core.apis.common import DataList
 from llama_stack_core.apis.datasetio import AppendRowsRequest
 from llama_stack_core.apis.routes import Api
 from llama_stack_core.apis.telemetry import (
+    MAX_TTL_SECONDS,
     GetSpanRequest,
     GetSpanTreeRequest,
     GetTraceRequest,
@@ -103,6 +104,8 @@ def parse_granularity(value: str | None) -> int:
             f"granularity {value!r}: expected a count and a unit (s, m, h, d, w), e.g. 1m, 1h, 1d", param="granularity"
         )
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > MAX_TTL_SECONDS:  # a step the store's 64-bit buckets could not count in
+        raise BadRequestError(f"granularity {value!r}: at most a century", param="granularity")
     if seconds % BUCKET_SECONDS:
         raise BadRequestError(
             f"granularity {value!r}: metrics are kept per minute; use a whole number of minutes", param="granularity"
@@ -281,6 +284,10 @@ class TraceStore:
     async def log_event(self, request: LogEventRequest) -> None:
         event = request.event
         ts = to_ns(event.timestamp)
+        if not -(2**63) <= ts < 2**63:  # the store keeps nanoseconds in 64 bits
+            raise BadRequestError(
+                "event.timestamp: the trace store keeps times from 1677 to 2262", param="event.timestamp"
+            )
         attributes = dict(event.attributes or {})
         expires = now_ns() + request.ttl_seconds * 1_000_000_000
         if isinstance(event, UnstructuredLogEvent):
