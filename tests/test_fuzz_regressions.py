@@ -278,3 +278,30 @@ async def test_an_empty_search_query_list_is_invalid_both_ways(
         assert not conforms(document, schema, {"query": query, "vector_store_id": "kb"})
         assert_error(await http.post("/v1/vector_stores/kb/search", json={"query": query}), 422, "query")
     assert (await http.post("/v1/vector_stores/kb/search", json={"query": ["a"]})).status_code == 200
+
+
+async def test_an_mcp_call_error_object_in_the_input_is_shown_to_the_model(http: httpx.AsyncClient) -> None:
+    """An ``mcp_call`` item's ``error`` may be OpenAI's error object; it reached the model as a tool message whose
+    content was that object (a 500)."""
+    call = {"type": "mcp_call", "id": "mcp_1", "name": "lookup", "arguments": "{}", "server_label": "kb"}
+    failed = {**call, "error": {"type": "http_error", "code": 500, "message": "down"}}
+    body = {"model": "chat", "input": [failed, {"role": "user", "content": "and now?"}]}
+    answered = await http.post("/v1/responses", json=body)
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["output"][0]["content"][0]["text"] == "echo:chat: and now?"
+
+
+async def test_spans_the_dataset_does_not_take_are_400(http: httpx.AsyncClient) -> None:
+    """Saving spans to a dataset whose columns differ answered the datasetio's 422 naming ``rows[0].trace_id``, a
+    field of no request the caller sent."""
+    assert (await http.get("/v1/models")).status_code == 200
+
+    async def traced() -> bool:
+        return bool((await http.post("/v1/telemetry/traces", json={})).json()["data"])
+
+    await eventually(traced, what="a stored trace")
+    rows = (await http.get("/v1/datasetio/iterrows/qa")).json()["data"]
+    body = {"attribute_filters": [], "attributes_to_save": ["http.method"], "dataset_id": "qa"}
+    refused = await http.post("/v1/telemetry/spans/export", json=body)
+    assert "does not take these spans" in assert_error(refused, 400, "dataset_id")["message"]
+    assert (await http.get("/v1/datasetio/iterrows/qa")).json()["data"] == rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter
 
 from ..apis.response_items import (
@@ -80,8 +81,15 @@ def chat_messages(items: list[ResponseItem]) -> list[dict[str, Any]]:
             messages.append({"role": "tool", "tool_call_id": item.call_id, "content": output})
         elif isinstance(item, McpCall):
             tool_call(item.id, item.name, item.arguments)
-            messages.append({"role": "tool", "tool_call_id": item.id, "content": item.output or item.error or ""})
+            messages.append({"role": "tool", "tool_call_id": item.id, "content": item.output or _text(item.error)})
     return messages
+
+
+def _text(error: dict[str, Any] | str | None) -> str:
+    """An MCP call's error as the model reads it: OpenAI's error object as JSON, a string as sent."""
+    if isinstance(error, dict):
+        return orjson.dumps(error).decode()
+    return error or ""
 
 
 def text_of_parts(parts: list[dict[str, Any]]) -> str:

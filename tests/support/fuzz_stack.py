@@ -186,6 +186,8 @@ class FuzzReport:
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
     stop_reason: str = ""
+    phase_started: dict[str, float] = field(default_factory=dict)
+    phase_seconds: Counter[str] = field(default_factory=Counter)
     cut_short: bool = False
     elapsed: Counter[str] = field(default_factory=Counter)  # seconds by operation
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)  # (operation, status)
@@ -234,6 +236,11 @@ def _handle(report: FuzzReport, event: Any) -> None:
         report.errors.append(f"{event.label}: {event.info.format()}")
     elif isinstance(event, events.FatalError):
         report.errors.append(f"fatal: {event.exception!r}")
+    elif isinstance(event, events.PhaseStarted):
+        report.phase_started[str(event.phase.name)] = time.monotonic()
+    elif isinstance(event, events.PhaseFinished) and str(event.phase.name) in report.phase_started:
+        name = str(event.phase.name)
+        report.phase_seconds[name] += time.monotonic() - report.phase_started.pop(name)
     elif isinstance(event, events.EngineFinished):
         report.stop_reason = str(event.stop_reason)
 

@@ -44,7 +44,7 @@ from llama_stack_core.apis.telemetry import (
     Trace,
     UnstructuredLogEvent,
 )
-from llama_stack_core.errors import BadRequestError, NotConfiguredError, NotFoundError
+from llama_stack_core.errors import BadRequestError, NotConfiguredError, NotFoundError, UnprocessableError
 from llama_stack_core.owners import (
     OWNER_ATTRIBUTE,
     OWNER_ATTRIBUTES_ATTRIBUTE,
@@ -515,7 +515,13 @@ class TraceStore:
             for s in spans
         ]
         if rows:
-            await self.datasetio.call("append_rows", AppendRowsRequest(dataset_id=request.dataset_id, rows=rows))
+            try:
+                await self.datasetio.call("append_rows", AppendRowsRequest(dataset_id=request.dataset_id, rows=rows))
+            except UnprocessableError as exc:  # the dataset's columns: about dataset_id here, not this request's rows
+                raise BadRequestError(
+                    f"dataset '{request.dataset_id}' does not take these spans as rows: {exc.message}",
+                    param="dataset_id",
+                ) from None
 
     # -- metrics ---------------------------------------------------------------------------------------------
 
