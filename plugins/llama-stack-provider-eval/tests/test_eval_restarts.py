@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from llama_stack_core.testing.harness import serve_command, stop_process, wait_for_port, wait_healthy
+from llama_stack_core.testing.harness import serving_process
 from llama_stack_core.testing.scripted import ScriptedServer
 from llama_stack_core.testing.waiting import eventually, eventually_sync
 
@@ -37,24 +36,13 @@ def rows() -> list[dict[str, Any]]:
 
 @contextmanager
 def server(config_path: Path, directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``stack serve`` with the eval plugin and the stand-in providers loaded by name (not installed)."""
-    name = f"server-{time.monotonic_ns()}"
-    log_path, port_file = directory / f"{name}.log", directory / f"{name}.port"
-    path = os.pathsep.join([str(TESTS), *sys.path])
+    """``stack serve`` with the eval stacks' plugins loaded by name (this directory on the path)."""
     env = {
-        **os.environ,
-        "PYTHONPATH": path,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path]),
         "LLAMA_STACK_PLUGINS": ",".join(m.__name__ for m in plugin_modules()),
     }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(serve_command(config_path, port_file), stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        base_url = f"http://127.0.0.1:{wait_for_port(process, port_file, log_path)}"
-        wait_healthy(base_url, process, log_path)
-        yield base_url, process
-    finally:
-        if process.poll() is None:
-            stop_process(process)
+    with serving_process(config_path, directory, env=env) as served:
+        yield served
 
 
 def killed_mid_job(tmp_path: Path, scripted: ScriptedServer, **settings: Any) -> tuple[Path, str]:
